@@ -1,0 +1,112 @@
+"""Base config: defines every field. Variants are chosen by argument.
+
+    python -m rtt_jax.main --config=configs/base.py:tiny --workdir=/tmp/w \
+        --config.train.steps=50
+
+Variants: ``default`` (a small GPU/TPU run), ``tiny`` (CPU smoke run, well under
+a minute on 2 cores), ``cpu`` (a longer CPU run), ``v5e-64`` (a TPU pod slice).
+Experiment configs import this module, call ``get_config(variant)`` and
+override only what differs.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+
+def _base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.model = ml_collections.ConfigDict(dict(
+        vocab_size=384,  # byte tokenizer needs 259; padded to a multiple of 128
+        d_model=256, n_layers=6, n_heads=8, n_kv_heads=0, head_dim=0, d_ff=0,
+        rope_theta=10_000.0, tie_embeddings=True,
+        dtype="float32", param_dtype="float32",
+        norm_eps=1e-6, init_std=0.02, remat=False,
+    ))
+
+    # Until the Grain pipeline lands, training reads a built-in synthetic task.
+    c.data = ml_collections.ConfigDict(dict(
+        kind="builtin_addition",
+        seq_len=128,  # model positions per row; rows carry seq_len + 1 tokens
+        global_batch_size=64,
+        min_digits=1, max_digits=3,
+    ))
+
+    c.train = ml_collections.ConfigDict(dict(
+        steps=1000,
+        learning_rate=3e-3, warmup_steps=50, min_lr_ratio=0.1,
+        weight_decay=0.1, b1=0.9, b2=0.95, eps=1e-8,
+        grad_clip_norm=1.0,
+        microbatches=1,  # gradient accumulation; global_batch_size must divide
+        z_loss=0.0,
+        log_every_steps=1,
+    ))
+
+    c.checkpoint = ml_collections.ConfigDict(dict(
+        every_steps=200, max_to_keep=3, async_save=True,
+    ))
+
+    c.eval = ml_collections.ConfigDict(dict(every_steps=0))
+
+    # -1 takes all remaining devices. Batch is split over data x fsdp.
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
+    # Logical axis -> mesh axis (or None: replicated). One rule per logical name.
+    c.axis_rules = [
+        ("batch", ("data", "fsdp")),
+        ("vocab", "tensor"),
+        ("embed", "fsdp"),
+        ("heads", "tensor"),
+        ("kv_heads", "tensor"),
+        ("kv", None),
+        ("mlp", "tensor"),
+        ("norm", None),
+    ]
+
+    # Peak FLOP/s for MFU. 0: look up peak_flops_by_platform for the backend.
+    # CPU peak is machine-specific: measure it with `python bench/matmul_peak.py`.
+    c.hardware = ml_collections.ConfigDict(dict(
+        peak_flops=0.0,
+        peak_flops_by_platform=ml_collections.ConfigDict(dict(
+            cpu=1.0e11, gpu=989e12, tpu=197e12)),  # H100 bf16 dense; v5e bf16
+    ))
+
+    c.distributed = ml_collections.ConfigDict(dict(
+        initialize=False,  # or set RTT_JAX_DISTRIBUTED=1
+        coordinator_address="", num_processes=0, process_id=-1,
+    ))
+
+    c.debug = ml_collections.ConfigDict(dict(
+        inject_nan_at_step=-1,  # tests: poison the loss at this step
+    ))
+    return c
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    variant = arg or "default"
+    c = _base()
+    if variant == "default":
+        pass
+    elif variant == "tiny":
+        c.model.update(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2)
+        c.data.update(seq_len=64, global_batch_size=16, max_digits=2)
+        c.train.update(steps=40, warmup_steps=5, learning_rate=1e-2)
+        c.checkpoint.every_steps = 20
+    elif variant == "cpu":
+        c.model.update(d_model=128, n_layers=4, n_heads=4)
+        c.data.update(seq_len=128, global_batch_size=32)
+        c.train.update(steps=600, warmup_steps=30)
+        c.train.log_every_steps = 10
+    elif variant == "v5e-64":
+        c.model.update(d_model=1024, n_layers=16, n_heads=16, n_kv_heads=4,
+                       dtype="bfloat16", vocab_size=384)
+        c.data.update(seq_len=1024, global_batch_size=512)
+        c.train.update(steps=20_000, warmup_steps=1000, learning_rate=1e-3)
+        c.train.log_every_steps = 50
+        c.checkpoint.every_steps = 1000
+        c.mesh.update(data=-1, fsdp=16, tensor=1)
+        c.distributed.initialize = True
+    else:
+        raise ValueError(f"configs/base.py: unknown variant {variant!r}; "
+                         "expected one of default, tiny, cpu, v5e-64")
+    return c

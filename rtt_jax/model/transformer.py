@@ -1,0 +1,218 @@
+"""A decoder-only transformer in Flax NNX, with logical-axis annotations.
+
+Design points (see DESIGN.md):
+
+* The module takes plain arguments (``ModelConfig``) and never reads files.
+* Every parameter carries logical axis names (``vocab``, ``embed``, ``heads``,
+  ``kv_heads``, ``kv``, ``mlp``, ``norm``). ``rtt_jax.train.sharding`` maps them
+  to mesh axes; the model itself never names a mesh axis.
+* Packed rows: the attention mask is causal *and* block-diagonal over
+  ``segment_ids``, and rotary embeddings are driven by explicit per-segment
+  ``positions``, so a packed row computes exactly what its segments would alone.
+* Logits and log-softmax are float32 whatever the compute dtype.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int = 384
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    n_kv_heads: int = 0  # 0: same as n_heads (multi-head); fewer: grouped-query
+    head_dim: int = 0  # 0: d_model // n_heads
+    d_ff: int = 0  # 0: SwiGLU default, ~8/3 d_model rounded up to 64
+    rope_theta: float = 10_000.0
+    tie_embeddings: bool = True
+    dtype: str = "float32"  # compute dtype
+    param_dtype: str = "float32"
+    norm_eps: float = 1e-6
+    init_std: float = 0.02
+    remat: bool = False  # rematerialise each block in the backward pass
+
+    def __post_init__(self):
+        for name in ("dtype", "param_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"model.{name}={getattr(self, name)!r}: expected one of {sorted(DTYPES)}")
+        if self.n_heads <= 0 or self.d_model <= 0 or self.n_layers <= 0:
+            raise ValueError("model.d_model, model.n_heads and model.n_layers must be positive")
+        if self.kv_heads_resolved <= 0 or self.n_heads % self.kv_heads_resolved:
+            raise ValueError(f"model.n_kv_heads={self.n_kv_heads} must divide model.n_heads={self.n_heads}")
+        if not self.head_dim and self.d_model % self.n_heads:
+            raise ValueError(f"model.d_model={self.d_model} is not divisible by model.n_heads={self.n_heads}; set model.head_dim")
+        if self.head_dim_resolved % 2:
+            raise ValueError(f"head dim {self.head_dim_resolved} must be even for rotary embeddings")
+
+    @property
+    def kv_heads_resolved(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def head_dim_resolved(self) -> int:
+        return self.head_dim or self.d_model // self.n_heads
+
+    @property
+    def d_ff_resolved(self) -> int:
+        return self.d_ff or 64 * math.ceil(8 * self.d_model / 3 / 64)
+
+
+def _param(rngs: nnx.Rngs, shape, names, std, dtype) -> nnx.Param:
+    value = std * jax.random.normal(rngs.params(), shape, jnp.float32)
+    # eager_sharding=False: shardings are applied by jit(init, out_shardings)
+    # from these logical names, not at variable creation.
+    return nnx.Param(value.astype(dtype), out_sharding=names, eager_sharding=False)
+
+
+class RMSNorm(nnx.Module):
+    def __init__(self, dim: int, eps: float, param_dtype):
+        self.scale = nnx.Param(jnp.ones((dim,), param_dtype), out_sharding=("norm",), eager_sharding=False)
+        self.eps = eps
+
+    def __call__(self, x):
+        dtype = x.dtype
+        x = x.astype(jnp.float32)
+        x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.eps)
+        return (x * self.scale[...].astype(jnp.float32)).astype(dtype)
+
+
+def rotary(x, positions, theta: float):
+    """Rotate-half RoPE. x: [B, T, heads, D]; positions: [B, T] (int)."""
+    half = x.shape[-1] // 2
+    freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
+    angle = positions.astype(jnp.float32)[..., None] * freq  # [B, T, half]
+    sin = jnp.sin(angle)[:, :, None, :]
+    cos = jnp.cos(angle)[:, :, None, :]
+    x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return out.astype(x.dtype)
+
+
+def attention_mask(segment_ids, q_segment_ids=None, q_offset=None):
+    """Boolean [B, Tq, Tk]: key k visible to query q iff same segment and k <= q.
+
+    ``q_offset`` ([B]) places queries at absolute row indices (used when
+    queries are a suffix of the keys, as in cached decoding).
+    """
+    q_seg = segment_ids if q_segment_ids is None else q_segment_ids
+    tq, tk = q_seg.shape[1], segment_ids.shape[1]
+    q_idx = jnp.arange(tq)[None, :]
+    if q_offset is not None:
+        q_idx = q_idx + q_offset[:, None]
+    else:
+        q_idx = jnp.broadcast_to(q_idx, (q_seg.shape[0], tq))
+    causal = jnp.arange(tk)[None, None, :] <= q_idx[:, :, None]
+    same = q_seg[:, :, None] == segment_ids[:, None, :]
+    return causal & same
+
+
+class Attention(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        d, h, k, hd = cfg.d_model, cfg.n_heads, cfg.kv_heads_resolved, cfg.head_dim_resolved
+        pd = DTYPES[cfg.param_dtype]
+        std_in = cfg.init_std
+        std_out = cfg.init_std / math.sqrt(2 * cfg.n_layers)
+        self.wq = _param(rngs, (d, h, hd), ("embed", "heads", "kv"), std_in, pd)
+        self.wk = _param(rngs, (d, k, hd), ("embed", "kv_heads", "kv"), std_in, pd)
+        self.wv = _param(rngs, (d, k, hd), ("embed", "kv_heads", "kv"), std_in, pd)
+        self.wo = _param(rngs, (h, hd, d), ("heads", "kv", "embed"), std_out, pd)
+        self.cfg = cfg
+
+    def project_qkv(self, x, positions):
+        dt = DTYPES[self.cfg.dtype]
+        q = jnp.einsum("btd,dhk->bthk", x, self.wq[...].astype(dt))
+        k = jnp.einsum("btd,dhk->bthk", x, self.wk[...].astype(dt))
+        v = jnp.einsum("btd,dhk->bthk", x, self.wv[...].astype(dt))
+        theta = self.cfg.rope_theta
+        return rotary(q, positions, theta), rotary(k, positions, theta), v
+
+    def attend(self, q, k, v, mask):
+        """q: [B,Tq,H,D]; k, v: [B,Tk,K,D]; mask: [B,Tq,Tk] -> [B,Tq,d_model]."""
+        b, tq, h, hd = q.shape
+        groups = h // k.shape[2]
+        q = q.reshape(b, tq, k.shape[2], groups, hd) * (hd ** -0.5)
+        scores = jnp.einsum("bqkgd,bskd->bkgqs", q, k, preferred_element_type=jnp.float32)
+        scores = jnp.where(mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
+        probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+        out = jnp.einsum("bkgqs,bskd->bqkgd", probs, v).reshape(b, tq, h, hd)
+        return jnp.einsum("bthk,hkd->btd", out, self.wo[...].astype(out.dtype))
+
+    def __call__(self, x, positions, mask):
+        q, k, v = self.project_qkv(x, positions)
+        return self.attend(q, k, v, mask)
+
+
+class SwiGLU(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        d, f, pd = cfg.d_model, cfg.d_ff_resolved, DTYPES[cfg.param_dtype]
+        self.w_gate = _param(rngs, (d, f), ("embed", "mlp"), cfg.init_std, pd)
+        self.w_up = _param(rngs, (d, f), ("embed", "mlp"), cfg.init_std, pd)
+        self.w_down = _param(rngs, (f, d), ("mlp", "embed"), cfg.init_std / math.sqrt(2 * cfg.n_layers), pd)
+
+    def __call__(self, x):
+        dt = x.dtype
+        gate = x @ self.w_gate[...].astype(dt)
+        up = x @ self.w_up[...].astype(dt)
+        return (jax.nn.silu(gate) * up) @ self.w_down[...].astype(dt)
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        pd = DTYPES[cfg.param_dtype]
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps, pd)
+        self.attn = Attention(cfg, rngs)
+        self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps, pd)
+        self.mlp = SwiGLU(cfg, rngs)
+
+    def __call__(self, x, positions, mask):
+        x = x + self.attn(self.attn_norm(x), positions, mask)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class Transformer(nnx.Module):
+    """Pre-norm decoder: embed -> blocks (RMSNorm, GQA attention, SwiGLU) -> norm -> logits."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        pd = DTYPES[cfg.param_dtype]
+        self.cfg = cfg
+        self.embed = _param(rngs, (cfg.vocab_size, cfg.d_model), ("vocab", "embed"), cfg.init_std, pd)
+        self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
+        self.final_norm = RMSNorm(cfg.d_model, cfg.norm_eps, pd)
+        if not cfg.tie_embeddings:
+            self.lm_head = _param(rngs, (cfg.d_model, cfg.vocab_size), ("embed", "vocab"), cfg.init_std, pd)
+
+    def embed_tokens(self, tokens):
+        return jnp.take(self.embed[...], tokens, axis=0).astype(DTYPES[self.cfg.dtype])
+
+    def logits(self, x):
+        x = self.final_norm(x)
+        if self.cfg.tie_embeddings:
+            return jnp.einsum("btd,vd->btv", x, self.embed[...].astype(x.dtype),
+                              preferred_element_type=jnp.float32)
+        return jnp.einsum("btd,dv->btv", x, self.lm_head[...].astype(x.dtype),
+                          preferred_element_type=jnp.float32)
+
+    def __call__(self, tokens, positions, segment_ids):
+        """tokens, positions, segment_ids: int [B, T] -> float32 logits [B, T, vocab]."""
+        mask = attention_mask(segment_ids)
+        x = self.embed_tokens(tokens)
+        for block in self.blocks:
+            if self.cfg.remat:
+                x = nnx.remat(lambda blk, y: blk(y, positions, mask))(block, x)
+            else:
+                x = block(x, positions, mask)
+        return self.logits(x)
+
+
+def log_probs(logits):
+    """Float32 log-softmax over the vocabulary."""
+    return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)

@@ -1,0 +1,1 @@
+"""Training: mesh and sharding rules, optimizer, jitted step, loop, checkpoints, metrics."""

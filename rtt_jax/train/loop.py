@@ -1,0 +1,177 @@
+"""The training loop, on one page.
+
+config -> mesh -> sharded state (fresh, or restored from the latest checkpoint)
+-> for each step: host batch -> global sharded batch -> jitted step. Metrics
+are read back one step late so the host never waits on the device, except at
+checkpoint steps, where the loss of the state about to be saved is checked
+first: a checkpoint never holds a state that came from a NaN step.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+import jax
+from absl import logging
+from jax.experimental import multihost_utils
+
+from rtt_jax import config_validation
+from rtt_jax.data.builtin_addition import BuiltinAdditionData
+from rtt_jax.model import train_flops_per_token
+from rtt_jax.train import sharding as shd
+from rtt_jax.train.checkpoint import Checkpointer
+from rtt_jax.train.metrics import MetricWriter, Progress
+from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from rtt_jax.train.state import init_state, state_layout
+from rtt_jax.train.step import make_train_step
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def peak_flops(config) -> float:
+    if config.hardware.peak_flops:
+        return float(config.hardware.peak_flops)
+    return float(config.hardware.peak_flops_by_platform.get(jax.default_backend(), 0.0))
+
+
+def make_data(config):
+    d = config.data
+    return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits, d.max_digits)
+
+
+def _mesh(config, devices):
+    try:
+        shd.rules_dict(config.axis_rules)
+        return shd.make_mesh(config.mesh.to_dict(), devices)
+    except ValueError as e:  # messages start with "mesh:" / "axis_rules:"
+        raise config_validation.ConfigError(f"config.{e}") from None
+
+
+class _Preemption:
+    """SIGTERM sets a flag; the loop saves at the next step boundary and exits."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread (e.g. a notebook worker)
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        logging.warning("SIGTERM received: checkpointing at the next step boundary")
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def check(self, step: int) -> bool:
+        if jax.process_count() > 1:
+            # Every host must agree to stop at the same step.
+            return self.requested or multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
+
+
+def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -> dict:
+    """Train to ``config.train.steps``, resuming from ``workdir`` if it holds a
+    checkpoint. Returns the last read-back metrics.
+
+    ``devices`` restricts the mesh to a subset (tests, notebooks); by default
+    all devices are used. ``stop_at_step`` checkpoints and returns early at
+    that step, as a preemption would, without changing the LR schedule.
+    """
+    model_cfg = config_validation.validate(config)
+    mesh = _mesh(config, devices)
+    logging.info("process %d/%d, %d devices (%d local), mesh %s", jax.process_index(),
+                 jax.process_count(), jax.device_count(), jax.local_device_count(),
+                 dict(mesh.shape))
+    tc = config.train
+    optimizer = make_optimizer(tc)
+    schedule = learning_rate_schedule(tc)
+    layout = state_layout(model_cfg, optimizer, mesh, config.axis_rules, config.seed)
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.max_to_keep,
+                        config.checkpoint.async_save)
+    data = make_data(config)
+
+    if ckpt.latest_step() is not None:
+        state, data_state, step = ckpt.restore(layout.abstract)
+        data.set_state(data_state)
+        logging.info("resumed from %s at step %d", ckpt.directory, step)
+    else:
+        state, step = init_state(layout, model_cfg, optimizer, config.seed), 0
+
+    train_step = make_train_step(layout, optimizer, schedule, tc.microbatches, tc.z_loss,
+                                 config.debug.inject_nan_at_step)
+    writer = MetricWriter(workdir, resume_step=step)
+    rows = shd.process_rows(config.data.global_batch_size)
+    tokens_per_step = config.data.global_batch_size * config.data.seq_len
+    flops_per_token = train_flops_per_token(model_cfg, config.data.seq_len)
+    peak = peak_flops(config) * jax.device_count()
+    progress = Progress(tc.steps, step)
+    last = {"step": step}
+    clock = {"t": time.perf_counter(), "step": step}
+
+    def read_back(s: int, metrics) -> None:
+        m = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        if not math.isfinite(m["loss"]):
+            ckpt.wait()
+            raise NonFiniteLossError(
+                f"step {s}: loss is {m['loss']}; stopping. The last good checkpoint "
+                f"(step {ckpt.latest_step()}) in {ckpt.directory} is intact.")
+        now = time.perf_counter()
+        tps = tokens_per_step * (s - clock["step"]) / max(now - clock["t"], 1e-9)
+        clock.update(t=now, step=s)
+        m.update(tokens_per_sec=tps, mfu=flops_per_token * tps / peak if peak else 0.0)
+        last.clear()
+        last.update(step=s, **m)
+        if s % tc.log_every_steps == 0 or s == tc.steps:
+            writer.write(s, m)
+            progress.show(s, m["loss"], tps, m["mfu"])
+
+    pending = None
+    with _Preemption() as preemption:
+        try:
+            while step < tc.steps:
+                local = {k: v[rows] for k, v in next(data).items()}
+                state, metrics = train_step(state, shd.global_batch(local, mesh))
+                step += 1
+                if pending is not None:
+                    read_back(*pending)
+                pending = (step, metrics)
+                stop = preemption.check(step) or step == stop_at_step
+                if step % config.checkpoint.every_steps == 0 or step == tc.steps or stop:
+                    read_back(*pending)  # never checkpoint a state from a NaN step
+                    pending = None
+                    ckpt.save(step, state, data.get_state())
+                if stop:
+                    logging.warning("stopped early: saved step %d, exiting", step)
+                    break
+            if pending is not None:
+                read_back(*pending)
+        finally:
+            ckpt.close()
+            writer.close()
+    return last
+
+
+def final_params(config, workdir: str, devices=None):
+    """Restore the latest checkpoint's params onto a mesh of ``devices`` (for eval)."""
+    model_cfg = config_validation.validate(config)
+    mesh = _mesh(config, devices)
+    layout = state_layout(model_cfg, make_optimizer(config.train), mesh, config.axis_rules,
+                          config.seed)
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+    state, _, step = ckpt.restore(layout.abstract)
+    ckpt.close()
+    return layout, state["params"], step
+
+
+__all__ = ["NonFiniteLossError", "train", "final_params"]

@@ -1,0 +1,116 @@
+"""The jitted train step: masked cross-entropy, gradient accumulation, AdamW.
+
+Batches are rows of ``seq_len + 1`` tokens: the model reads tokens[:, :-1] and
+predicts tokens[:, 1:]. ``loss_mask[t] = 1`` marks token t as a target. The
+loss is the sum of target-token losses over *all* microbatches divided by the
+total number of target tokens, so accumulation equals one large batch.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from rtt_jax.train.state import StateLayout
+from rtt_jax.train import sharding as shd
+
+
+def token_losses(logits, targets, mask, z_loss: float = 0.0):
+    """Sums over masked tokens: (objective, cross-entropy). logits float32 [B,T,V]."""
+    logits = logits.astype(jnp.float32)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    ce = (lse - target_logit) * mask
+    objective = ce.sum()
+    if z_loss:
+        objective = objective + z_loss * (jnp.square(lse) * mask).sum()
+    return objective, ce.sum()
+
+
+def target_mask(batch):
+    """Targets: loss_mask on token t, and t - 1 in the same (non-pad) segment."""
+    seg = batch["segment_ids"]
+    same = (seg[:, 1:] == seg[:, :-1]) & (seg[:, 1:] > 0)
+    return batch["loss_mask"][:, 1:].astype(jnp.float32) * same
+
+
+def make_loss_fn(layout: StateLayout, z_loss: float = 0.0):
+    def loss_sums(params, batch):
+        model = layout.merge(params)
+        logits = model(batch["tokens"][:, :-1], batch["positions"][:, :-1],
+                       batch["segment_ids"][:, :-1])
+        mask = target_mask(batch)
+        objective, ce = token_losses(logits, batch["tokens"][:, 1:], mask, z_loss)
+        return objective, (ce, mask.sum())
+    return loss_sums
+
+
+def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation,
+                    schedule: Callable, microbatches: int = 1, z_loss: float = 0.0,
+                    inject_nan_at_step: int = -1):
+    """Returns ``step(state, batch) -> (state, metrics)``, jitted once with
+    explicit shardings and the state donated."""
+    loss_sums = make_loss_fn(layout, z_loss)
+    grad_fn = jax.value_and_grad(loss_sums, has_aux=True)
+
+    def accumulate(params, batch):
+        if microbatches == 1:
+            (_, (ce, n)), grads = grad_fn(params, batch)
+            return grads, ce, n
+
+        def split(x):
+            if x.shape[0] % microbatches:
+                raise ValueError(f"batch {x.shape[0]} not divisible by {microbatches} microbatches")
+            # Row i goes to microbatch i % M, so each microbatch stays spread
+            # over the batch-sharded devices instead of living on one of them.
+            return x.reshape(x.shape[0] // microbatches, microbatches, *x.shape[1:]).swapaxes(0, 1)
+
+        def body(carry, mb):
+            g_acc, ce_acc, n_acc = carry
+            (_, (ce, n)), g = grad_fn(params, mb)
+            return (jax.tree.map(jnp.add, g_acc, g), ce_acc + ce, n_acc + n), None
+
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        init = (zeros, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+        (grads, ce, n), _ = jax.lax.scan(body, init, jax.tree.map(split, batch))
+        return grads, ce, n
+
+    def step(state, batch):
+        params = state["params"]
+        grads, ce, n = accumulate(params, batch)
+        denom = jnp.maximum(n, 1.0)
+        grads = jax.tree.map(lambda g: g / denom, grads)
+        loss = ce / denom
+        new_step = state["step"] + 1
+        if inject_nan_at_step >= 0:
+            poison = jnp.where(new_step == inject_nan_at_step, jnp.nan, 1.0)
+            loss = loss * poison
+            grads = jax.tree.map(lambda g: g * poison, grads)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], params)
+        params = optax.apply_updates(params, updates)
+        metrics = {
+            "loss": loss,
+            "grad_norm": optax.tree.norm(grads),
+            "learning_rate": schedule(state["step"]),
+            "target_tokens": n,
+        }
+        return {"params": params, "opt_state": opt_state, "step": new_step}, metrics
+
+    batch_sh = shd.batch_sharding(layout.mesh)
+    rep = shd.replicated(layout.mesh)
+    return jax.jit(step,
+                   in_shardings=(layout.shardings, batch_sh),
+                   out_shardings=(layout.shardings, rep),
+                   donate_argnums=(0,))
+
+
+def make_eval_loss(layout: StateLayout):
+    """Jitted (ce_sum, target_tokens) over a batch, for held-out loss."""
+    loss_sums = make_loss_fn(layout)
+
+    def f(params, batch):
+        _, (ce, n) = loss_sums(params, batch)
+        return ce, n
+    return jax.jit(f, in_shardings=(layout.shardings["params"], shd.batch_sharding(layout.mesh)))
