@@ -1,0 +1,1 @@
+"""Trace dataset build configs (``python -m rtt_jax.traces.build --config=...``)."""

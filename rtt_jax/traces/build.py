@@ -1,0 +1,191 @@
+"""Build a trace dataset: problems -> teacher -> noise -> filters -> files.
+
+    python -m rtt_jax.traces.build --config=configs/traces/default.py --out=DIR \
+        [--config.problems_per_level=200] [--config.families=addition,gsm8k] ...
+
+Any config field can be overridden as ``--config.a.b=v`` (see
+``configs/traces/default.py`` for the fields). ``DIR`` must not already
+hold a dataset. Writes:
+
+* ``DIR/traces.jsonl``: the kept records (schema ``rtt_jax.trace/1``);
+* ``DIR/tfds/rtt_traces/1.0.0/``: the same records as TFDS ArrayRecord
+  (``write_tfds``), read back with
+  ``tfds.data_source("rtt_traces", data_dir="DIR/tfds")``;
+* ``DIR/dataset_card.json`` and ``DIR/dataset_card.md``: counts per family,
+  level and style, the filter report, noise counts and diversity figures.
+
+Progress is logged every ``log_every`` problems.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterator
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from rtt_jax.tasks.base import Problem
+from rtt_jax.traces.card import CountsByFamily, write_card
+from rtt_jax.traces.diversity import DiversityStats
+from rtt_jax.traces.filters import FilterConfig, TraceFilter
+from rtt_jax.traces.noise import NoiseConfig, NoiseInjector
+from rtt_jax.traces.record import TraceRecord
+from rtt_jax.traces.teachers import JsonlTeacher, ProgramTeacher
+from rtt_jax.traces.verify import family_for
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Trace build config file (e.g. configs/traces/default.py[:arg]).",
+    lock_config=True)
+_OUT = flags.DEFINE_string("out", None, "Output directory for the dataset (created).")
+
+
+def parse_levels(spec: str) -> list[int] | None:
+    """``""`` -> None (each family's train levels); ``"1-3,5"`` -> [1, 2, 3, 5]."""
+    if not spec.strip():
+        return None
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            out.extend(range(int(lo), int(hi or lo) + 1))
+        except ValueError:
+            raise ValueError(f"config.levels: cannot read {part!r}; use e.g. '1-3,5'") from None
+    return out
+
+
+def _families(cfg) -> list[str]:
+    return [f.strip() for f in cfg.families.split(",") if f.strip()]
+
+
+def _lookup(cfg):
+    """Family lookup that binds GSM8K to the configured file."""
+    gsm8k_family = None
+
+    def lookup(name: str):
+        nonlocal gsm8k_family
+        if name != "gsm8k" or not cfg.gsm8k_path:
+            return family_for(name)
+        if gsm8k_family is None:
+            from rtt_jax.tasks.gsm8k import GSM8KFamily
+            gsm8k_family = GSM8KFamily(cfg.gsm8k_path)
+        return gsm8k_family
+    return lookup
+
+
+def iter_problems(cfg, lookup) -> Iterator[Problem]:
+    """Problems 0..n-1 of every (family, level), in config order."""
+    levels = parse_levels(cfg.levels)
+    for name in _families(cfg):
+        family = lookup(name)
+        if name == "gsm8k":
+            problems = family.problems()
+            yield from problems[:cfg.problems_per_level]
+            continue
+        chosen = [lv for lv in (levels or family.train_levels) if lv in family.levels]
+        if not chosen:
+            logging.warning("%s: none of levels %s exist; skipped", name, cfg.levels)
+        for level in chosen:
+            for index in range(cfg.problems_per_level):
+                yield family.generate(cfg.seed, index, level)
+
+
+def styles_config(cfg) -> dict[str, list[str]]:
+    return {name: [s.strip() for s in value.split(",") if s.strip()]
+            for name, value in cfg.styles.items() if value}
+
+
+def build(cfg, out_dir: str) -> dict[str, Any]:
+    """Write the dataset to ``out_dir``; returns the card (also written)."""
+    os.makedirs(out_dir, exist_ok=True)
+    jsonl_path = os.path.join(out_dir, "traces.jsonl")
+    if os.path.exists(jsonl_path):
+        raise FileExistsError(f"{jsonl_path} exists; pick a fresh --out directory")
+    lookup = _lookup(cfg)
+    noise = NoiseInjector(NoiseConfig(**cfg.noise.to_dict()))
+    filt = TraceFilter(FilterConfig(**cfg.filters.to_dict()), family_lookup=lookup)
+    counts, diversity = CountsByFamily(), DiversityStats()
+    start = time.perf_counter()
+    problems = records_kept = 0
+
+    if cfg.teacher == "program":
+        teacher = ProgramTeacher(styles_config(cfg), family_lookup=lookup)
+
+        def produced() -> Iterator[TraceRecord]:
+            nonlocal problems
+            for problem in iter_problems(cfg, lookup):
+                problems += 1
+                yield from teacher.teach(problem)
+                if problems % cfg.log_every == 0:
+                    _log_progress(problems, records_kept, filt, start)
+    elif cfg.teacher == "jsonl":
+        paths = [p.strip() for p in cfg.jsonl_paths.split(",") if p.strip()]
+        if not paths:
+            raise ValueError("config.teacher='jsonl' needs config.jsonl_paths")
+        source = JsonlTeacher(paths, teacher=cfg.jsonl_teacher or None, family_lookup=lookup)
+
+        def produced() -> Iterator[TraceRecord]:
+            nonlocal problems
+            for record in source:
+                problems += 1
+                yield record
+                if problems % cfg.log_every == 0:
+                    _log_progress(problems, records_kept, filt, start)
+    else:
+        raise ValueError(f"config.teacher must be 'program' or 'jsonl', got {cfg.teacher!r}")
+
+    seen_problems: set[tuple] = set()
+    with open(jsonl_path, "w", encoding="utf-8") as f:
+        for record in filt(noise(r) for r in produced()):
+            f.write(record.to_line() + "\n")
+            records_kept += 1
+            p = record.problem
+            key = (p.seed, p.level, p.index, p.question)
+            seen_problems.add((p.family, *key))
+            counts.add(record)
+            diversity.add(record.family, record.style, key, record.text)
+    seconds = time.perf_counter() - start
+    _log_progress(problems, records_kept, filt, start)
+
+    builder_dir = None
+    if cfg.write_tfds:
+        from rtt_jax.traces.tfds_writer import write_tfds  # tfds import is slow
+        builder_dir = write_tfds(jsonl_path, os.path.join(out_dir, "tfds"), split=cfg.split)
+    card = {
+        "name": "rtt_traces", "created_by": "python -m rtt_jax.traces.build",
+        "config": cfg.to_dict(), "records": records_kept, "problems": len(seen_problems),
+        "problems_generated": problems, "counts": counts.to_json(),
+        "filter_report": filt.report.to_json(), "noise": noise.counts,
+        "diversity": diversity.to_json(),
+        "timing": {"seconds": round(seconds, 3),
+                   "problems_per_sec": round(problems / seconds, 1) if seconds else 0.0},
+        "files": {"jsonl": jsonl_path, "tfds_builder_dir": builder_dir},
+    }
+    write_card(out_dir, card)
+    return card
+
+
+def _log_progress(problems: int, kept: int, filt: TraceFilter, start: float) -> None:
+    elapsed = time.perf_counter() - start
+    logging.info("%d problems, %d records seen, %d kept (%.0f problems/s); dropped %s",
+                 problems, filt.report.seen, kept, problems / max(elapsed, 1e-9),
+                 dict(filt.report.dropped))
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if _OUT.value is None:
+        raise app.UsageError("--out=DIR is required")
+    cfg = _CONFIG.value
+    if cfg is None:
+        raise app.UsageError("--config=configs/traces/default.py is required")
+    card = build(cfg, _OUT.value)
+    logging.info("wrote %d records for %d problems to %s", card["records"], card["problems"],
+                 _OUT.value)
+    print(f"wrote {card['records']} records to {_OUT.value} "
+          f"({card['timing']['problems_per_sec']} problems/s)")
+
+
+if __name__ == "__main__":
+    app.run(main)
