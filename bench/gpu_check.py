@@ -58,8 +58,8 @@ def throughput(out: dict, steps: int) -> None:
     out["middle_tok_s"] = {"plain": plain * batch * seq, "sharded": sharded * batch * seq}
     out["middle_sharded_vs_plain"] = sharded / plain
     for name, mc, seq, batch in [
-        ("gpu_350M_bf16", ModelConfig(vocab_size=384, d_model=1024, n_layers=24, n_heads=16,
-                                      dtype="bfloat16"), 2048, 32),
+        ("gpu_150M_bf16", ModelConfig(vocab_size=384, d_model=1024, n_layers=12, n_heads=16,
+                                      dtype="bfloat16"), 1024, 16),
     ]:
         batches = [batch_for_step(0, i, batch, seq, 1, 12) for i in range(2)]
         t = time.perf_counter()

@@ -17,13 +17,16 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 
+_PLAIN_ARRAY_HANDLER: list = []
+
+
 def _use_plain_array_saving_on_one_host() -> None:
     """Replica-parallel saving splits each replicated array into per-replica
     slices so that many hosts share the writing; with one process it only adds
     a compiled slice per array and device. Turn it off when alone."""
-    if jax.process_count() == 1:
-        ocp.type_handlers.register_type_handler(
-            jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True)
+    if jax.process_count() == 1 and not _PLAIN_ARRAY_HANDLER:
+        _PLAIN_ARRAY_HANDLER.append(ocp.type_handlers.ArrayHandler(use_replica_parallel=False))
+        ocp.type_handlers.register_type_handler(jax.Array, _PLAIN_ARRAY_HANDLER[0], override=True)
 
 
 class CheckpointError(RuntimeError):
