@@ -417,3 +417,28 @@ def test_unicode_digits_are_not_numbers():
     assert rep.unparseable == len(rep.steps) and not rep.answer_follows
     assert not fam.check_answer(p, arabic, "column")
     assert not fam.check_answer(p, "#### ４９５", "column")  # full-width digits
+
+
+@pytest.mark.parametrize("a,b", [(128, 367), (999, 1), (8465, 3541)])
+def test_lee_detailed_needs_every_line_and_the_end_line(a, b):
+    """Dropping any scratch line (a header, a column, the END line) loses the
+    credit: the sum is read off an END line that closes the columns built."""
+    fam = tasks.get("addition")
+    p = addition.make_problem(a, b)
+    _, text = fam.format_example(p, "lee_detailed")
+    lines = text.split("\n")
+    assert fam.check_steps(p, text, "lee_detailed").all_valid
+    scratch = [i for i, ln in enumerate(lines) if ln.startswith("[")]
+    assert lines[scratch[-1]].endswith(", END")
+    for i in scratch:
+        rep = fam.check_steps(p, "\n".join(lines[:i] + lines[i + 1:]), "lee_detailed")
+        assert not (rep.all_valid and rep.answer_follows), lines[i]
+    no_end = "\n".join(lines[:scratch[-1]] + lines[scratch[-1] + 1:])
+    assert not fam.check_steps(p, no_end, "lee_detailed").answer_follows
+    # An END line whose A list or C disagrees with the columns: no answer follows.
+    end = lines[scratch[-1]]
+    flipped = re.sub(r"C=([01]) , END", lambda m: f"C={1 - int(m[1])} , END", end)
+    for bad in (flipped, end.replace("A=[", "A=[7,", 1)):
+        assert bad != end
+        rep = fam.check_steps(p, text.replace(end, bad), "lee_detailed")
+        assert not rep.answer_follows and not rep.all_valid, bad

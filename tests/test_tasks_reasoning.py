@@ -385,3 +385,26 @@ def test_counting_verdicts():
     skipped = (f"After the {k1}: {n1} * {l1} = {n1 * l1} legs.\n"
                f"In total: {n1 * l1} + {n2 * l2} = {n1 * l1 + n2 * l2} legs.")
     assert _verdicts(fam, p, skipped)[0] == [("valid", True), ("valid", False)]
+
+
+@pytest.mark.parametrize("style", ("balance", "inverse"))
+def test_linear_equation_stopping_one_step_early_gets_no_credit(style):
+    """The last line must isolate x: "9x = 81" then "#### 9" has the right
+    solution set, but the step that finds the answer was never written."""
+    fam = tasks.get("linear_equation")
+    p = Problem("linear_equation", 0, 0, 2, "Solve for x: 9x + 4 = 85", "9",
+                {"equation": "9x + 4 = 85"})
+    early = {"balance": "subtract 4 from both sides: 9x = 81\n#### 9",
+             "inverse": "9x = 85 - 4 = 81\n#### 9"}[style]
+    rep = fam.check_steps(p, early, style)
+    assert rep.all_valid and not rep.answer_follows
+    for done in ("divide both sides by 9: x = 9", "x = 81 / 9 = 9", "9 = x"):
+        assert fam.check_steps(p, early.replace("\n####", f"\n{done}\n####"), style).answer_follows
+    for level in fam.train_levels:
+        for index in range(4):
+            q = fam.generate(SEED, index, level)
+            _, text = fam.format_example(q, style)
+            lines = text.split("\n")
+            assert fam.check_steps(q, text, style).answer_follows
+            rep = fam.check_steps(q, "\n".join(lines[:-2] + lines[-1:]), style)
+            assert not rep.answer_follows, (q.question, lines[-2])

@@ -305,12 +305,6 @@ def wrong_differs(rng, answer: str) -> bool:
     return new != answer and len(new) == len(answer)
 
 
-# Skipped steps these checkers accept, reported to the family owners:
-# linear_equation accepts a trace that stops one step early ("9x = 81", answer 9);
-# addition's lee_detailed checker does not require the "[] + [] ... END" line.
-SKIP_GAPS = {"linear_equation": 0.5, "addition": 0.9}  # measured: 0.64 and 0.95
-
-
 @pytest.mark.parametrize("family", tasks.names())
 def test_noise_is_caught_by_the_family_checkers(family):
     fam = tasks.get(family)
@@ -324,9 +318,9 @@ def test_noise_is_caught_by_the_family_checkers(family):
                 continue
             tried += 1
             caught += not check_record(bad, fam).verified
-        floor = SKIP_GAPS.get(family, 0.99) if kind == "skipped_step" else 0.99
+        # Issue 3: every family catches >= 99% of every corruption kind.
         assert tried >= len(recs) // 2, (family, kind, tried)
-        assert caught >= floor * tried, (family, kind, caught, tried)
+        assert caught >= 0.99 * tried, (family, kind, caught, tried)
 
 
 # --- diversity ---------------------------------------------------------------

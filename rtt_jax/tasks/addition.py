@@ -291,6 +291,11 @@ class Addition(ArithmeticFamily):
         state = (",".join(str(a)), ",".join(str(b)), "", 0)
         headers = 0
         ran = False
+        # The sum is read off the END line, and only when that line closes the
+        # columns this text built: without it, a trace missing its END line
+        # (or any column line, which breaks the END line's match) would still
+        # yield the right digits.
+        computed = None
         for k, line in enumerate(lines):
             m = _DCOL_RE.fullmatch(line)
             if m is not None:
@@ -302,6 +307,7 @@ class Addition(ArithmeticFamily):
                 out.claim(line, valid, headers == 2 and (xs, ys, acc, cin) == state)
                 state = (xs[:-2], ys[:-2], f"{w},{acc}" if acc else str(w), c)
                 ran = True
+                computed = None  # a column after an END line reopens the sum
                 continue
             m = _HEADER_RE.fullmatch(line)
             if m is not None:
@@ -311,14 +317,16 @@ class Addition(ArithmeticFamily):
                 continue
             m = _DEND_RE.fullmatch(line)
             if m is not None:
-                out.claim(line, m[1] == "" and m[2] == "", (m[1], m[2], m[3], int(m[4])) == state)
+                closes = m[1] == "" and m[2] == ""
+                matches = ran and (m[1], m[2], m[3], int(m[4])) == state
+                out.claim(line, closes, matches)
+                if closes and matches:
+                    computed = ("1" if state[3] else "") + state[2].replace(",", "")
                 continue
             if k == len(lines) - 1 and _SPACED_RE.fullmatch(line):
                 continue  # the answer line
             out.unparseable(line)
-        if not ran:
-            return None
-        return ("1" if state[3] else "") + state[2].replace(",", "")
+        return computed
 
     def _check_column(self, a, b, lines, out):
         sa, sb = str(a), str(b)

@@ -32,8 +32,12 @@ their values (simplifying), or one operation applied to both sides that changes
 each side by just that term (adding or subtracting one ``x`` term or one number)
 or scales each term of a side (multiplying or dividing; a side that is just
 ``k(...)`` may be unwrapped by dividing by ``k``). Skipping a step therefore
-leaves the next line ungrounded. Balance traces stay near 3-4 lines at every
-level, since simplifying is one line; inverse traces grow with the level.
+leaves the next line ungrounded. The answer follows from the steps only when
+the last line is the solved form, ``x = <number>`` (its last ``=`` part being
+the number in inverse style), and that number is the claimed answer; so a
+trace that stops one step early is caught too. Balance traces stay near 3-4
+lines at every level, since simplifying is one line; inverse traces grow with
+the level.
 """
 from __future__ import annotations
 
@@ -331,15 +335,20 @@ class LinearEquationFamily:
         left_text, right_text = problem.data["equation"].split("=")
         state = (_Side(sa.parse(left_text, _X)), _Side(sa.parse(right_text, _X)))
         verdicts = []
+        solved = False
         for line in _step_lines(text):
             # Each line is judged against the line before it, so one wrong line
             # is one error, not an error on every line after it.
             verdict, new_state = _check_line(line, state, _solution(state[0].form, state[1].form))
             verdicts.append(verdict)
             state = new_state or state
+            solved = new_state is not None and _is_solved(new_state)
         final = _solution(state[0].form, state[1].form)
         got = _answer_value(extract_final_answer(text))
-        follows = bool(verdicts) and final[0] == "one" and got == final[1]
+        # The answer follows only when the last line is the solved form: a
+        # trace that stops at "9x = 81" has an equation whose solution is the
+        # answer, but it never did the last step that finds it.
+        follows = bool(verdicts) and solved and final[0] == "one" and got == final[1]
         return StepReport(tuple(verdicts), follows)
 
 
@@ -356,6 +365,20 @@ def _answer_value(answer: str | None) -> Fraction | None:
 def _step_lines(text: str) -> list[str]:
     lines = [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("####")]
+
+
+def _is_number(node: sa.Node) -> bool:
+    """A number literal: ``5``, ``-5``, ``2.5`` or a fraction ``1/3`` (how
+    ``format_number`` writes non-decimal values); not arithmetic still to do."""
+    return type(node) is sa.Num or (type(node) is sa.Binary and node.op == "/"
+                                    and type(node.left) is sa.Num and type(node.right) is sa.Num)
+
+
+def _is_solved(state: tuple[_Side, _Side]) -> bool:
+    """The equation isolates x: ``x = <number>`` (or ``<number> = x``)."""
+    left, right = state[0].node, state[1].node
+    return ((type(left) is sa.Var and _is_number(right))
+            or (type(right) is sa.Var and _is_number(left)))
 
 
 def _check_line(line: str, prev: tuple[_Side, _Side], target: tuple):
