@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "tensorboardX>=2.6.5",
     "numpy>=2.0",
     "datasketch>=2.0.0",
+    "sentencepiece>=0.2.3",
 ]
 
 setup(

@@ -1,14 +1,64 @@
-"""Byte-level tokenizer: exact round trip for any UTF-8 text.
+"""Tokenizers behind one interface, and saving/loading them.
 
-Ids 0..2 are PAD, BOS, EOS; byte b is id b + 3, so the vocabulary is 259.
-The data issue adds SentencePiece behind the same interface.
+Every tokenizer has ``encode(text) -> np.int32 array`` (no BOS/EOS added),
+``decode(ids) -> str`` (special ids skipped), ``vocab_size``, ``pad_id``,
+``bos_id``, ``eos_id``, ``name`` and ``save(dir)``. Both kinds round-trip
+any text exactly: ``decode(encode(s)) == s``.
+
+* ``ByteTokenizer`` (``name="bytes"``): ids 0..2 are PAD, BOS, EOS; byte b is
+  id b + 3, so the vocabulary is 259. Needs no files.
+* ``SentencePieceTokenizer`` (``name="sentencepiece"``, in
+  ``sentencepiece_tokenizer.py``): trained by ``python -m
+  rtt_jax.data.train_tokenizer``; the same PAD/BOS/EOS ids 0..2, UNK 3.
+
+On disk a tokenizer is a directory holding ``tokenizer.json``::
+
+    {"kind": "bytes" | "sentencepiece", "vocab_size": N,
+     "pad_id": 0, "bos_id": 1, "eos_id": 2, "model_file": "tokenizer.model"}
+
+(``model_file`` only for SentencePiece, relative to the directory).
+``load_tokenizer(dir)`` restores whichever kind was saved; a missing or
+corrupt file gives one ``TokenizerFileError`` line that names the file.
 """
 from __future__ import annotations
+
+import json
+import os
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 _OFFSET = 3
+META_FILE = "tokenizer.json"
+
+
+class TokenizerFileError(ValueError):
+    """A saved tokenizer that cannot be used; the message names the file."""
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    name: str
+    vocab_size: int
+    pad_id: int
+    bos_id: int
+    eos_id: int
+
+    def encode(self, text: str) -> np.ndarray: ...
+
+    def decode(self, ids) -> str: ...
+
+    def save(self, directory: str) -> None: ...
+
+
+def write_meta(directory: str, meta: dict) -> None:
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, META_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)  # never leave a half-written meta file behind
 
 
 class ByteTokenizer:
@@ -23,3 +73,41 @@ class ByteTokenizer:
         ids = np.asarray(ids, dtype=np.int64)
         ids = ids[(ids >= _OFFSET) & (ids < self.vocab_size)] - _OFFSET
         return ids.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+
+    def save(self, directory: str) -> None:
+        write_meta(directory, {"kind": self.name, "vocab_size": self.vocab_size,
+                               "pad_id": self.pad_id, "bos_id": self.bos_id,
+                               "eos_id": self.eos_id})
+
+
+def load_tokenizer(directory: str) -> Tokenizer:
+    """The tokenizer saved in ``directory`` by ``save``, of whichever kind."""
+    path = os.path.join(directory, META_FILE)
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise TokenizerFileError(f"{path}: no tokenizer saved here (expected {META_FILE} "
+                                 "written by Tokenizer.save or train_tokenizer)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TokenizerFileError(f"{path}: corrupt tokenizer metadata, not JSON ({e})") from None
+    if not isinstance(meta, dict) or "kind" not in meta:
+        raise TokenizerFileError(f"{path}: expected a JSON object with a 'kind' field")
+    kind = meta["kind"]
+    if kind == ByteTokenizer.name:
+        tok = ByteTokenizer()
+    elif kind == "sentencepiece":
+        # Imported lazily so the byte path never needs the sentencepiece wheel.
+        from rtt_jax.data.sentencepiece_tokenizer import SentencePieceTokenizer
+        model = meta.get("model_file")
+        if not isinstance(model, str):
+            raise TokenizerFileError(f"{path}: sentencepiece tokenizer lacks 'model_file'")
+        tok = SentencePieceTokenizer(os.path.join(directory, model))
+    else:
+        raise TokenizerFileError(f"{path}: unknown tokenizer kind {kind!r}; "
+                                 "expected 'bytes' or 'sentencepiece'")
+    for field in ("vocab_size", "pad_id", "bos_id", "eos_id"):
+        if field in meta and meta[field] != getattr(tok, field):
+            raise TokenizerFileError(f"{path}: {field}={meta[field]} but the loaded "
+                                     f"tokenizer has {getattr(tok, field)}")
+    return tok

@@ -43,6 +43,10 @@ def make_data(config):
     return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits, d.max_digits)
 
 
+def _absolute(workdir: str) -> str:
+    return workdir if "://" in workdir else os.path.abspath(workdir)
+
+
 def _mesh(config, devices):
     try:
         shd.rules_dict(config.axis_rules)
@@ -89,6 +93,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     that step, as a preemption would, without changing the LR schedule.
     """
     model_cfg = config_validation.validate(config)
+    workdir = _absolute(workdir)  # orbax refuses relative checkpoint paths
     mesh = _mesh(config, devices)
     logging.info("process %d/%d, %d devices (%d local), mesh %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.local_device_count(),
@@ -165,6 +170,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
 def final_params(config, workdir: str, devices=None):
     """Restore the latest checkpoint's params onto a mesh of ``devices`` (for eval)."""
     model_cfg = config_validation.validate(config)
+    workdir = _absolute(workdir)
     mesh = _mesh(config, devices)
     layout = state_layout(model_cfg, make_optimizer(config.train), mesh, config.axis_rules,
                           config.seed)

@@ -1,0 +1,321 @@
+"""Packing tokenized Examples into fixed rows, accounting for every token.
+
+Row format (each int32 [rows, seq_len + 1], the train step's input)::
+
+    tokens       token ids; 0 (PAD) after the last segment
+    segment_ids  1, 2, ... per example piece within the row; 0 = padding
+    positions    0, 1, ... restarting at every segment
+    loss_mask    1 where the token is a target (predicted from t - 1)
+
+Algorithms (both deterministic):
+
+* ``first_fit``: examples in the given order; each goes into the first row
+  with room, else a new row. Keeps the input order within rows.
+* ``best_fit``: best-fit decreasing: examples sorted by length (longest
+  first, ties by input order), each into the row it fills most tightly.
+  Packs tighter; the order inside a window is no longer the input order.
+
+Policies for an example longer than a row (``width = seq_len + 1`` tokens):
+
+* ``truncate``: keep the first ``width`` tokens; the tail (EOS included) is
+  lost and counted. If no target survives in the head the example is dropped
+  instead, since a row of pure context trains nothing.
+* ``split``: cut it into pieces of at most ``width`` tokens placed as separate
+  segments. Each continuation piece starts with the previous piece's last
+  token as context (mask 0), so every target still has its predecessor in its
+  segment and no target is lost; those repeated tokens are counted. A
+  continuation cannot attend to earlier pieces (attention is block-diagonal)
+  and its positions restart at 0: with RoPE only relative offsets matter, and
+  restarting keeps every position below ``width``.
+* ``drop``: skip the example; its examples and tokens are counted.
+
+Accounting (``PackStats``) always satisfies::
+
+    placed_tokens = input_tokens - lost_tokens + repeated_tokens
+    rows * width  = placed_tokens + pad_tokens
+
+Streaming with exact resume: ``PackedBatches`` packs fixed windows of
+``window`` consecutive example indices (window w = examples [w*K, (w+1)*K)),
+emits the window's rows in order, and groups rows into batches. Its state is
+``{"window": w, "row": r}`` (rows of window w already emitted): resuming
+re-packs window w, a pure function of its examples, and skips r rows.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from rtt_jax.data.formatting import Example, check_example
+
+FIRST_FIT, BEST_FIT = "first_fit", "best_fit"
+ALGORITHMS = (FIRST_FIT, BEST_FIT)
+TRUNCATE, SPLIT, DROP = "truncate", "split", "drop"
+POLICIES = (TRUNCATE, SPLIT, DROP)
+ROW_KEYS = ("tokens", "segment_ids", "positions", "loss_mask")
+
+
+@dataclasses.dataclass
+class PackStats:
+    """Counts for one packing call; add them up across calls with ``+``.
+
+    ``examples``/``input_*`` count examples that were packed or lost; examples
+    that ``pack_batch`` had no room for are returned to the caller and counted
+    only in ``leftover_examples``.
+    """
+
+    examples: int = 0
+    input_tokens: int = 0
+    input_targets: int = 0
+    placed_tokens: int = 0
+    placed_targets: int = 0
+    lost_tokens: int = 0
+    lost_targets: int = 0
+    repeated_tokens: int = 0
+    truncated_examples: int = 0
+    split_examples: int = 0
+    dropped_examples: int = 0
+    leftover_examples: int = 0
+    rows: int = 0
+    pad_tokens: int = 0
+
+    def __add__(self, other: "PackStats") -> "PackStats":
+        return PackStats(*(getattr(self, f.name) + getattr(other, f.name)
+                           for f in dataclasses.fields(self)))
+
+    @property
+    def padding_fraction(self) -> float:
+        total = self.placed_tokens + self.pad_tokens
+        return self.pad_tokens / total if total else 0.0
+
+    def as_metrics(self, prefix: str = "data/") -> dict[str, float]:
+        out = {prefix + f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        out[prefix + "padding_fraction"] = self.padding_fraction
+        return out
+
+
+def _check_args(seq_len: int, algorithm: str, overflow: str) -> int:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown packing algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    if overflow not in POLICIES:
+        raise ValueError(f"unknown overflow policy {overflow!r}; expected one of {POLICIES}")
+    if seq_len < 1:
+        raise ValueError(f"seq_len={seq_len}: rows need at least 2 tokens")
+    return seq_len + 1
+
+
+def _pieces(ex: Example, width: int, overflow: str, stats: PackStats) -> list[tuple[int, int]]:
+    """[start, stop) spans of ``ex`` to place; updates the example-side stats."""
+    n, mask = len(ex), ex.loss_mask
+    stats.examples += 1
+    stats.input_tokens += n
+    stats.input_targets += int(mask.sum())
+    if n <= width:
+        return [(0, n)]
+    if overflow == SPLIT:
+        spans = [(0, width)]
+        while spans[-1][1] < n:
+            start = spans[-1][1] - 1  # repeat one token so the next target keeps its context
+            spans.append((start, min(start + width, n)))
+        stats.split_examples += 1
+        stats.repeated_tokens += len(spans) - 1
+        return spans
+    if overflow == TRUNCATE and mask[1:width].any():
+        stats.truncated_examples += 1
+        stats.lost_tokens += n - width
+        stats.lost_targets += int(mask[width:].sum())
+        return [(0, width)]
+    stats.dropped_examples += 1
+    stats.lost_tokens += n
+    stats.lost_targets += int(mask.sum())
+    return []
+
+
+def _assign(examples: Sequence[Example], width: int, algorithm: str, overflow: str,
+            max_rows: int | None):
+    """Row assignment: (rows as lists of (example, start, stop), stats, leftover indices)."""
+    order = range(len(examples))
+    if algorithm == BEST_FIT:
+        order = sorted(order, key=lambda i: -min(len(examples[i]), width))  # stable: ties keep order
+    capacity = max_rows if max_rows is not None else sum(
+        -(-len(e) // max(width - 1, 1)) + 1 for e in examples)
+    remaining = np.full(max(capacity, 1), width, np.int64)
+    rows: list[list[tuple[int, int, int]]] = []
+    stats, leftover = PackStats(), []
+    for i in order:
+        ex_stats = PackStats()
+        spans = _pieces(examples[i], width, overflow, ex_stats)
+        placed: list[tuple[int, int]] = []  # (row, old remaining) to undo on no room
+        n_rows_before = len(rows)
+        for start, stop in spans:
+            length = stop - start
+            fits = np.flatnonzero(remaining[:len(rows)] >= length)
+            if fits.size:
+                r = int(fits[0] if algorithm == FIRST_FIT else fits[np.argmin(remaining[fits])])
+            elif max_rows is None or len(rows) < max_rows:
+                r = len(rows)
+                rows.append([])
+            else:
+                break
+            placed.append((r, int(remaining[r])))
+            remaining[r] -= length
+            rows[r].append((i, start, stop))
+        else:
+            stats = stats + ex_stats
+            continue
+        # No room in this batch: undo, and hand the example back to the caller.
+        for r, old in reversed(placed):
+            remaining[r] = old
+            rows[r].pop()
+        del rows[n_rows_before:]
+        leftover.append(i)
+    stats.leftover_examples = len(leftover)
+    return rows, stats, sorted(leftover)
+
+
+def _write_rows(examples: Sequence[Example], rows, width: int, num_rows: int,
+                stats: PackStats) -> dict[str, np.ndarray]:
+    out = {k: np.zeros((num_rows, width), np.int32) for k in ROW_KEYS}
+    for r, segments in enumerate(rows):
+        col = 0
+        for seg, (i, start, stop) in enumerate(segments, 1):
+            ex, n = examples[i], stop - start
+            sl = slice(col, col + n)
+            out["tokens"][r, sl] = ex.tokens[start:stop]
+            out["segment_ids"][r, sl] = seg
+            out["positions"][r, sl] = np.arange(n)
+            out["loss_mask"][r, sl] = ex.loss_mask[start:stop]
+            # A piece's first token has no predecessor in its segment: for a
+            # head it is BOS (mask 0 already), for a continuation it is context.
+            out["loss_mask"][r, col] = 0
+            col += n
+    stats.rows += num_rows
+    stats.placed_tokens += int((out["segment_ids"] > 0).sum())
+    stats.placed_targets += int(out["loss_mask"].sum())
+    stats.pad_tokens += int((out["segment_ids"] == 0).sum())
+    return out
+
+
+def _validate(examples: Sequence[Example]) -> None:
+    for k, ex in enumerate(examples):
+        check_example(ex, f"example {k} of the packing input")
+
+
+def pack_rows(examples: Sequence[Example], seq_len: int, *, algorithm: str = BEST_FIT,
+              overflow: str = SPLIT) -> tuple[dict[str, np.ndarray], PackStats]:
+    """Packs all ``examples`` into as many rows as they need: ([R, seq_len + 1] arrays, stats)."""
+    width = _check_args(seq_len, algorithm, overflow)
+    _validate(examples)
+    rows, stats, _ = _assign(examples, width, algorithm, overflow, None)
+    return _write_rows(examples, rows, width, len(rows), stats), stats
+
+
+def pack_batch(examples: Sequence[Example], batch_size: int, seq_len: int, *,
+               algorithm: str = BEST_FIT, overflow: str = SPLIT):
+    """Packs ``examples`` into exactly ``batch_size`` rows: (batch, stats, leftover).
+
+    Rows left empty are all padding. ``leftover`` lists the indices (ascending)
+    of examples that found no room; they are the caller's to carry to the
+    next batch or to count as dropped.
+    """
+    width = _check_args(seq_len, algorithm, overflow)
+    _validate(examples)
+    rows, stats, leftover = _assign(examples, width, algorithm, overflow, batch_size)
+    return _write_rows(examples, rows, width, batch_size, stats), stats, leftover
+
+
+def pack_windows(examples: Iterable[Example], seq_len: int, window: int, *,
+                 algorithm: str = BEST_FIT, overflow: str = SPLIT
+                 ) -> Iterator[tuple[dict[str, np.ndarray], PackStats]]:
+    """Streams (rows, stats) for each window of ``window`` consecutive examples.
+
+    Stateless over fixed windows: to resume after w windows, restart the
+    example iterator at example ``w * window``. The last window may be short.
+    """
+    if window < 1:
+        raise ValueError(f"window={window}: must be at least 1")
+    buf: list[Example] = []
+    for ex in examples:
+        buf.append(ex)
+        if len(buf) == window:
+            yield pack_rows(buf, seq_len, algorithm=algorithm, overflow=overflow)
+            buf = []
+    if buf:
+        yield pack_rows(buf, seq_len, algorithm=algorithm, overflow=overflow)
+
+
+class PackedBatches:
+    """Iterator of (batch, stats): ``batch_size`` rows per batch, exact resume.
+
+    ``example_at(i)`` must be a pure function of ``i`` (determinism by index).
+    Stats: the example-side counts (lost, truncated, split, dropped, input)
+    of a window go to the batch that emits its first row; the row-side counts
+    (rows, placed, pad, padding_fraction) describe the batch itself. With a
+    finite ``num_examples`` the last batch is padded with empty rows.
+    """
+
+    def __init__(self, example_at: Callable[[int], Example], batch_size: int, seq_len: int, *,
+                 window: int, num_examples: int | None = None,
+                 algorithm: str = BEST_FIT, overflow: str = SPLIT):
+        self.width = _check_args(seq_len, algorithm, overflow)
+        if window < 1 or batch_size < 1:
+            raise ValueError(f"window={window}, batch_size={batch_size}: both must be >= 1")
+        self.example_at, self.batch_size, self.seq_len = example_at, batch_size, seq_len
+        self.window, self.num_examples = window, num_examples
+        self.algorithm, self.overflow = algorithm, overflow
+        self._w, self._r = 0, 0
+        self._cache: tuple[int, dict[str, np.ndarray], PackStats] | None = None
+
+    def get_state(self) -> dict:
+        return {"kind": "packed_batches", "window": self._w, "row": self._r}
+
+    def set_state(self, state: dict) -> None:
+        if state.get("kind") != "packed_batches":
+            raise ValueError(f"data iterator state is for {state.get('kind')!r}, not packed_batches")
+        self._w, self._r = int(state["window"]), int(state["row"])
+
+    def _window(self, w: int):
+        if self._cache is None or self._cache[0] != w:
+            start = w * self.window
+            stop = start + self.window
+            if self.num_examples is not None:
+                stop = min(stop, self.num_examples)
+            if start >= stop:
+                return None
+            examples = [self.example_at(i) for i in range(start, stop)]
+            rows, stats = pack_rows(examples, self.seq_len, algorithm=self.algorithm,
+                                    overflow=self.overflow)
+            self._cache = (w, rows, stats)
+        return self._cache
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[dict[str, np.ndarray], PackStats]:
+        parts, stats, need = [], PackStats(), self.batch_size
+        while need:
+            packed = self._window(self._w)
+            if packed is None:
+                break
+            _, rows, wstats = packed
+            if self._r == 0:
+                stats = stats + dataclasses.replace(wstats, rows=0, placed_tokens=0,
+                                                    placed_targets=0, pad_tokens=0)
+            take = min(need, len(rows["tokens"]) - self._r)
+            parts.append({k: v[self._r:self._r + take] for k, v in rows.items()})
+            need -= take
+            self._r += take
+            if self._r == len(rows["tokens"]):
+                self._w, self._r = self._w + 1, 0
+        if need == self.batch_size:
+            raise StopIteration
+        if need:
+            parts.append({k: np.zeros((need, self.width), np.int32) for k in ROW_KEYS})
+        batch = {k: np.concatenate([p[k] for p in parts]) for k in ROW_KEYS}
+        seg = batch["segment_ids"]
+        stats.rows = self.batch_size
+        stats.placed_tokens = int((seg > 0).sum())
+        stats.placed_targets = int(batch["loss_mask"].sum())
+        stats.pad_tokens = int((seg == 0).sum())
+        return batch, stats
