@@ -10,6 +10,9 @@ Design points (see DESIGN.md):
   ``segment_ids``, and rotary embeddings are driven by explicit per-segment
   ``positions``, so a packed row computes exactly what its segments would alone.
 * Logits and log-softmax are float32 whatever the compute dtype.
+* ``forward_cached`` (and ``cached`` on Block/Attention) is the KV-cache path
+  used by ``rtt_jax.model.sampler``; it reuses the same projections and
+  ``attend``, so cached decoding computes what ``__call__`` does.
 """
 from __future__ import annotations
 
@@ -150,6 +153,21 @@ class Attention(nnx.Module):
         q, k, v = self.project_qkv(x, positions)
         return self.attend(q, k, v, mask)
 
+    def cached(self, x, positions, cache_k, cache_v, layer, mask):
+        """Attention of new tokens against a KV cache (see ``Transformer.forward_cached``).
+
+        Writes this layer's k/v for ``x`` into slots ``positions`` of the
+        stacked caches ``[layers, B, S, kv_heads, head_dim]`` and attends over
+        all S slots under ``mask`` ([B, T, S]). The whole stack is passed (not
+        a per-layer slice) so the update is one in-place scatter, not a copy.
+        """
+        q, k, v = self.project_qkv(x, positions)
+        rows = jnp.arange(x.shape[0])[:, None]
+        cache_k = cache_k.at[layer, rows, positions].set(k.astype(cache_k.dtype))
+        cache_v = cache_v.at[layer, rows, positions].set(v.astype(cache_v.dtype))
+        out = self.attend(q, cache_k[layer].astype(q.dtype), cache_v[layer].astype(q.dtype), mask)
+        return out, cache_k, cache_v
+
 
 class SwiGLU(nnx.Module):
     def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
@@ -176,6 +194,12 @@ class Block(nnx.Module):
     def __call__(self, x, positions, mask):
         x = x + self.attn(self.attn_norm(x), positions, mask)
         return x + self.mlp(self.mlp_norm(x))
+
+    def cached(self, x, positions, cache_k, cache_v, layer, mask):
+        """``__call__`` with attention read from and written to a KV cache."""
+        a, cache_k, cache_v = self.attn.cached(self.attn_norm(x), positions, cache_k, cache_v, layer, mask)
+        x = x + a
+        return x + self.mlp(self.mlp_norm(x)), cache_k, cache_v
 
 
 class Transformer(nnx.Module):
@@ -211,6 +235,32 @@ class Transformer(nnx.Module):
             else:
                 x = block(x, positions, mask)
         return self.logits(x)
+
+    def init_cache(self, batch: int, length: int) -> dict:
+        """An empty KV cache: ``{"k", "v"}`` of shape [layers, batch, length, kv_heads, head_dim]."""
+        c = self.cfg
+        shape = (c.n_layers, batch, length, c.kv_heads_resolved, c.head_dim_resolved)
+        zeros = jnp.zeros(shape, DTYPES[c.dtype])
+        return {"k": zeros, "v": zeros}
+
+    def forward_cached(self, tokens, positions, cache):
+        """Run new tokens [B, T] at ``positions`` [B, T] against a KV cache.
+
+        Cache slot i holds the token at position i of its row, so the new
+        tokens' k/v land at slots ``positions`` and a query at position p sees
+        slots <= p. Slots past a row's current position (right padding of a
+        prompt, stale values) are therefore masked until they are overwritten.
+        Prefill (T = prompt bucket) and one decode step (T = 1) are the same
+        call. Returns hidden states [B, T, d_model] before the final norm, and
+        the updated cache.
+        """
+        slots = cache["k"].shape[2]
+        mask = jnp.arange(slots)[None, None, :] <= positions[:, :, None]
+        x = self.embed_tokens(tokens)
+        ck, cv = cache["k"], cache["v"]
+        for i, block in enumerate(self.blocks):
+            x, ck, cv = block.cached(x, positions, ck, cv, i, mask)
+        return x, {"k": ck, "v": cv}
 
 
 def log_probs(logits):
