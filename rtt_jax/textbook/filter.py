@@ -1,0 +1,221 @@
+"""Filter a text corpus by quality: heuristics, near-duplicates, classifier score.
+
+    python -m rtt_jax.textbook.filter --input=FILE.jsonl --out=DIR \
+        [--keep_fraction=F | --threshold=T] [--skip_bad_lines] [--model=M.json]
+    python -m rtt_jax.textbook.filter --tfds=NAME:SPLIT [--tfds_data_dir=D] --out=DIR
+    python -m rtt_jax.textbook.filter --text=FILE_OR_DIR [--text_separator=""] --out=DIR
+
+Each record (a JSONL object with a ``text`` field, or a TFDS element, or a
+plain-text document) goes through, in order:
+
+1. the heuristic rules of ``quality.RULES`` (any failure drops it, with the
+   rules' reason strings);
+2. near-duplicate removal with ``traces.dedup.NearDuplicateIndex`` over the
+   records that passed 1 (first occurrence wins);
+3. the classifier score P(good) of ``classifier.QualityClassifier``: kept if
+   score >= ``--threshold`` (default 0.5), or, with ``--keep_fraction=F``, the
+   ``round(F * records)`` best-scoring survivors of 1 and 2.
+
+Writes ``DIR/kept.jsonl`` (records plus ``quality_score``),
+``DIR/dropped.jsonl`` (records plus ``quality_score`` and ``drop_reasons``),
+``DIR/filter_report.json`` (per-record scores and reasons, a score histogram,
+drop counts, example texts, diversity of the input and of the kept corpus,
+throughput) and ``DIR/score_histogram.png`` when matplotlib is importable.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from rtt_jax.traces import dedup
+from rtt_jax.textbook import classifier as clf
+from rtt_jax.textbook import quality, readers, stats
+
+HIST_BINS = 10
+
+
+def _args(argv):
+    ap = argparse.ArgumentParser(prog="python -m rtt_jax.textbook.filter",
+                                 description="Quality-filter a text corpus.")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", help="JSONL file whose records have a text field")
+    src.add_argument("--tfds", help="TFDS dataset as NAME:SPLIT")
+    src.add_argument("--text", help="plain-text file or directory of *.txt")
+    ap.add_argument("--tfds_data_dir", default=None)
+    ap.add_argument("--text_separator", default=None,
+                    help="line that separates documents in --text ('' = blank line)")
+    ap.add_argument("--field", default="text", help="record field holding the text")
+    ap.add_argument("--out", required=True, help="output directory")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--keep_fraction", type=float, default=None)
+    mode.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--skip_bad_lines", action="store_true",
+                    help="skip and count malformed JSONL lines instead of stopping")
+    ap.add_argument("--dedup_threshold", type=float, default=0.8,
+                    help="MinHash Jaccard at or above which a text is a near-duplicate")
+    ap.add_argument("--model", default=None,
+                    help="classifier JSON; default: train the default model (a few seconds)")
+    ap.add_argument("--diversity_sample", type=int, default=100,
+                    help="distinct-n uses the first N texts of each family")
+    ap.add_argument("--examples", type=int, default=3, help="example texts per outcome in the report")
+    a = ap.parse_args(argv)
+    if a.keep_fraction is not None and not 0.0 <= a.keep_fraction <= 1.0:
+        ap.error(f"--keep_fraction must be in [0, 1], got {a.keep_fraction}")
+    if a.threshold is not None and not 0.0 <= a.threshold <= 1.0:
+        ap.error(f"--threshold must be in [0, 1], got {a.threshold}")
+    return a
+
+
+def _read(a, read_stats: readers.ReadStats) -> list[readers.Doc]:
+    if a.input:
+        return list(readers.read_jsonl(a.input, a.field, a.skip_bad_lines, read_stats))
+    if a.tfds:
+        return list(readers.read_tfds(a.tfds, a.tfds_data_dir, a.field))
+    sep = a.text_separator
+    return list(readers.read_text(a.text, None if sep is None else sep))
+
+
+def decide(texts: list[str], scores: np.ndarray, keep_fraction: float | None,
+           threshold: float | None, dedup_threshold: float) -> tuple[list[bool], list[list[str]], dict]:
+    """(kept flags, drop reasons per record, summary) for scored texts."""
+    reasons: list[list[str]] = [list(quality.check(t).failures) for t in texts]
+    index = dedup.NearDuplicateIndex(threshold=dedup_threshold)
+    for i, t in enumerate(texts):
+        if reasons[i]:
+            continue  # failed heuristics: keep it out of the index
+        dup = index.duplicate_of(t)
+        if dup is not None:
+            reasons[i].append(f"near-duplicate of record {dup + 1} (MinHash Jaccard >= {dedup_threshold})")
+        else:
+            index.add(i, t)
+    alive = [i for i in range(len(texts)) if not reasons[i]]
+    if keep_fraction is not None:
+        k = min(len(alive), int(round(keep_fraction * len(texts))))
+        best = sorted(alive, key=lambda i: (-scores[i], i))[:k]
+        cut = float(scores[best[-1]]) if best else 1.0
+        chosen = set(best)
+        for i in alive:
+            if i not in chosen:
+                reasons[i].append(f"score {scores[i]:.3f} outside the top {keep_fraction:g} fraction")
+        mode = {"mode": "keep_fraction", "keep_fraction": keep_fraction, "effective_threshold": round(cut, 4)}
+    else:
+        t = 0.5 if threshold is None else threshold
+        for i in alive:
+            if scores[i] < t:
+                reasons[i].append(f"classifier score {scores[i]:.3f} < threshold {t:g}")
+        mode = {"mode": "threshold", "threshold": t}
+    kept = [not r for r in reasons]
+    return kept, reasons, mode
+
+
+def _reason_kind(reason: str) -> str:
+    if reason.startswith("near-duplicate"):
+        return "near_duplicate"
+    if reason.startswith(("classifier score", "score ")):
+        return "low_score"
+    return "heuristic:" + reason.split("=", 1)[0]
+
+
+def _histogram(scores: np.ndarray, kept: list[bool]) -> dict[str, Any]:
+    edges = np.linspace(0.0, 1.0, HIST_BINS + 1)
+    k = np.asarray(kept, bool)
+    return {"bin_edges": [round(float(e), 2) for e in edges],
+            "kept": np.histogram(scores[k], edges)[0].tolist(),
+            "dropped": np.histogram(scores[~k], edges)[0].tolist()}
+
+
+def _plot(hist: dict, path: str) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    edges = np.asarray(hist["bin_edges"])
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(edges[:-1], hist["dropped"], width=np.diff(edges), align="edge", label="dropped", alpha=0.7)
+    ax.bar(edges[:-1], hist["kept"], width=np.diff(edges), align="edge", bottom=hist["dropped"],
+           label="kept", alpha=0.7)
+    ax.set_xlabel("classifier score P(good)")
+    ax.set_ylabel("records")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def run(a) -> dict[str, Any]:
+    t0 = time.time()
+    read_stats = readers.ReadStats()
+    docs = _read(a, read_stats)
+    model = clf.QualityClassifier.load(a.model) if a.model else clf.default_model()
+    t1 = time.time()
+    texts = [d.text for d in docs]
+    scores = model.scores(texts) if texts else np.zeros(0)
+    kept, reasons, mode = decide(texts, scores, a.keep_fraction, a.threshold, a.dedup_threshold)
+    filter_s = time.time() - t1
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "kept.jsonl"), "w") as fk, \
+            open(os.path.join(a.out, "dropped.jsonl"), "w") as fd:
+        for d, s, k, r in zip(docs, scores, kept, reasons):
+            rec = d.record | {"quality_score": round(float(s), 4)}
+            if k:
+                fk.write(json.dumps(rec) + "\n")
+            else:
+                fd.write(json.dumps(rec | {"drop_reasons": r}) + "\n")
+    hist = _histogram(scores, kept)
+    counts = collections.Counter(_reason_kind(r) for rs in reasons for r in rs)
+    first = [i for i in range(len(docs)) if not kept[i]]
+    report = {
+        "source": a.input or (f"tfds:{a.tfds}" if a.tfds else a.text),
+        "records": len(docs), "kept": sum(kept), "dropped": len(docs) - sum(kept),
+        "bad_lines_skipped": read_stats.bad_lines, "bad_line_errors": read_stats.errors,
+        **mode, "dedup_threshold": a.dedup_threshold,
+        "model": a.model or "default (trained on synthetic sections, seed 0)",
+        "drop_reason_counts": dict(sorted(counts.items())),
+        "histogram": hist,
+        "records_per_second": round(len(docs) / filter_s, 1) if filter_s > 0 else None,
+        # Distinct-n hashes every n-gram; a sample per family keeps the report
+        # from costing more than the filtering itself on large corpora.
+        "diversity": {"input": stats.corpus_diversity((d.record for d in docs), max_texts=a.diversity_sample),
+                      "kept": stats.corpus_diversity((d.record for d, k in zip(docs, kept) if k),
+                                                     max_texts=a.diversity_sample)},
+        "examples": {
+            "kept": [{"line": docs[i].line, "score": round(float(scores[i]), 4), "text": texts[i][:500]}
+                     for i in [i for i in range(len(docs)) if kept[i]][:a.examples]],
+            "dropped": [{"line": docs[i].line, "score": round(float(scores[i]), 4),
+                         "reasons": reasons[i], "text": texts[i][:500]} for i in first[:a.examples]],
+        },
+        "per_record": [{"line": d.line, "score": round(float(s), 4), "kept": k, "reasons": r}
+                       for d, s, k, r in zip(docs, scores, kept, reasons)],
+    }
+    report["seconds"] = {"total": round(time.time() - t0, 2), "filter": round(filter_s, 2)}
+    report["histogram_png"] = (os.path.join(a.out, "score_histogram.png")
+                               if _plot(hist, os.path.join(a.out, "score_histogram.png")) else None)
+    with open(os.path.join(a.out, "filter_report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    return report
+
+
+def main(argv=None) -> int:
+    a = _args(argv)
+    try:
+        report = run(a)
+    except (readers.CorpusError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: report[k] for k in ("records", "kept", "dropped", "bad_lines_skipped",
+                                               "records_per_second", "drop_reason_counts")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

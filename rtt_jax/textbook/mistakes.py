@@ -1,0 +1,138 @@
+"""Common mistakes, made by corrupting one step of a real solver trace.
+
+``find_mistake(family, problem, trace, rng)`` picks a step, rewrites its
+result the way a learner typically gets it wrong (a forgotten carry, a missing
+borrow, a dropped place-value zero, a sign error, adding instead of
+multiplying, ...), and keeps the corruption only if the family's own
+``check_steps`` flags the corrupted trace. So every "wrong line" a section
+shows is really wrong, and the corrected line is the solver's original.
+
+Only the result number in the line is rewritten, matched as a whole token
+(the last occurrence, which is where every solver writes its result).
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+
+from rtt_jax.tasks.base import Problem, Step, Trace
+from rtt_jax.textbook import skills as skills_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    step_index: int
+    wrong_line: str
+    right_line: str
+    wrong_value: str
+    right_value: str
+    kind: str  # the name of the slip, e.g. "forgetting the carry"
+    why: str  # one sentence saying what went wrong
+
+
+def _int(x) -> int | None:
+    if isinstance(x, bool):
+        return None
+    try:
+        return int(str(x))
+    except ValueError:
+        return None
+
+
+def _main_result(step: Step):
+    """The value a line ends with: the result, or a divmod's remainder."""
+    r = step.result
+    if isinstance(r, tuple) and len(r) == 2 and all(_int(v) is not None for v in r):
+        return r[1]
+    return r
+
+
+def _replace_last(text: str, old: str, new: str) -> str | None:
+    # Whole-token match: "5" must not match inside "25" or "-5" or "5.5".
+    # A sentence-final "." is fine; a decimal point is not.
+    before = r"(?<![\w.])" if old.startswith("-") else r"(?<![\w.\-])"
+    pat = re.compile(before + re.escape(old) + r"(?!\w|\.\d)")
+    found = list(pat.finditer(text))
+    if not found:
+        return None
+    m = found[-1]
+    return text[:m.start()] + new + text[m.end():]
+
+
+def _rewrite_column(step: Step, right: str, wrong: str) -> str | None:
+    """Column lines state the result twice ("= 14, write 4, carry 1"); keep them consistent."""
+    if step.op not in ("add_column", "sub_column"):
+        return None
+    r, w = int(right), int(wrong)
+    if step.op == "add_column":
+        old, new = f"= {r}, write {r % 10}, carry {r // 10}", f"= {w}, write {w % 10}, carry {w // 10}"
+    else:
+        old, new = f"= {r}, write {r}", f"= {w}, write {w}"
+    return step.text.replace(old, new) if old in step.text else None
+
+
+def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
+    """(wrong value, kind, why) options for one step, most typical first."""
+    r = _main_result(step)
+    if isinstance(r, bool):
+        return [(str(not r), "mixing up the truth values",
+                 f"the value should be {r}: check which of 'and', 'or' and 'not' applies")]
+    ri = _int(r)
+    if ri is None:
+        return []
+    ins = [_int(v) for v in step.inputs]
+    out: list[tuple[int, str, str]] = []
+    if step.op == "add_column" and ins[2] == 1:
+        out.append((ri - 1, "forgetting the carry", f"the carry of 1 from the previous column was left out, so the column gives {ri - 1} instead of {ri}"))
+    if step.op == "sub_column" and ins[2] == 1:
+        out.append(((ri + 1) % 10, "forgetting the borrow", "the 1 borrowed by the previous column was not taken away"))
+    if step.op == "mul" and ri >= 10 and ri % 10 == 0:
+        out.append((ri // 10, "a place-value slip", f"a zero went missing, so the product came out ten times too small ({ri // 10} instead of {ri})"))
+    if step.op in ("mul",) and len(ins) == 2 and None not in ins and ins[0] + ins[1] != ri:
+        out.append((ins[0] + ins[1], "adding instead of multiplying", f"{ins[0]} and {ins[1]} were added, but the problem asks for {ins[0]} times {ins[1]}"))
+    if step.op == "add_mul" and None not in ins:
+        wrong = (ins[0] + ins[1]) * ins[2]
+        if wrong != ri:
+            out.append((wrong, "an order-of-operations slip", f"{ins[0]} + {ins[1]} was added before multiplying by {ins[2]}; the product {ins[1]} * {ins[2]} must come first"))
+    if step.op == "div" and len(ins) == 2 and None not in ins and ins[0] * ins[1] != ri:
+        out.append((ins[0] * ins[1], "choosing the wrong operation", f"{ins[0]} was multiplied by {ins[1]} where the problem says to divide"))
+    if family in ("expressions", "linear_equation") and ri != 0:
+        out.append((-ri, "a sign error", f"the sign was lost: the value is {ri}, not {-ri}"))
+    if step.op == "divmod" or family == "division":
+        out.append((ri + 1, "a remainder slip", f"the remainder was worked out one too high; the true value is {ri}"))
+    elif step.op == "sub":
+        out.append((ri + 1, "a subtraction slip", f"the subtraction was off by one; the true value is {ri}"))
+    out.append((ri + 1 if ri % 2 else ri - 1 if ri else 1, "an arithmetic slip",
+                f"a small arithmetic slip; recomputing gives {ri}"))
+    return [(str(w), k, why) for w, k, why in out if w != ri]
+
+
+def _flagged(fam, problem: Problem, lines: list[str], answer: str) -> bool:
+    report = fam.check_steps(problem, "\n".join(lines) + f"\n#### {answer}")
+    return not report.all_valid
+
+
+def find_mistake(fam, problem: Problem, trace: Trace, rng: random.Random) -> Mistake | None:
+    """A corrupted step that ``check_steps`` flags, or None if none is found.
+
+    Steps whose candidate matches the skill's typical slip are tried first,
+    then the rest in a seeded order.
+    """
+    typical = next((s.mistake for s in skills_lib.skills(fam.name) if s.style == trace.style), "")
+    lines = [s.text for s in trace.steps]
+    order = list(range(len(trace.steps)))
+    rng.shuffle(order)
+    options = []
+    for i in order:
+        for wrong, kind, why in _candidates(fam.name, trace.steps[i]):
+            options.append((kind != typical, i, wrong, kind, why))
+    options.sort(key=lambda o: o[0])  # stable: typical slips first, seeded order within
+    for _, i, wrong, kind, why in options[:12]:
+        right = str(_main_result(trace.steps[i]))
+        bad = _rewrite_column(trace.steps[i], right, wrong) or _replace_last(lines[i], right, wrong)
+        if bad is None or bad == lines[i]:
+            continue
+        if _flagged(fam, problem, lines[:i] + [bad] + lines[i + 1:], trace.answer):
+            return Mistake(i, bad, lines[i], wrong, right, kind, why)
+    return None

@@ -1,0 +1,214 @@
+"""Synthetic textbook sections, one per (family, seed, index, level).
+
+``section(family, seed, index, level)`` composes a section that teaches one
+skill of a task family: a rule or definition, one or two worked examples with
+every step explained in words, a common mistake shown and corrected, and
+exercises with worked solutions. ``TextbookSource`` exposes sections as a
+random-access source (``source[i]``), in the same spirit as the synthetic
+trace sources: item ``i`` is a pure function of (families, levels, seed, i).
+
+Correctness by construction: every worked example and exercise solution is a
+solver trace (``fam.solve``) printed line for line, and ``parts`` records the
+problem's (seed, index, level) and the lines, so a test can regenerate the
+problem and run the family's ``check_steps`` on them. Mistakes come from
+``mistakes.find_mistake``, which keeps a corruption only if ``check_steps``
+flags it.
+
+Problems are drawn with a seed derived from ("textbook-problems", seed), not
+``seed`` itself, so textbook examples are not the training or evaluation
+problems of the same seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any, Mapping, Sequence
+
+from rtt_jax import tasks
+from rtt_jax.tasks.base import Problem, Trace, make_rng_seed
+from rtt_jax.textbook import mistakes
+from rtt_jax.textbook import skills as skills_lib
+from rtt_jax.textbook import templates as T
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    text: str
+    family: str
+    level: int
+    template_id: str
+    parts: Mapping[str, Any]  # JSON-able: skill, order, rule, worked, mistake, exercises
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "family": self.family, "level": self.level,
+                "template_id": self.template_id, "skill": self.parts["skill"],
+                "style": self.parts["style"], "parts": dict(self.parts)}
+
+
+def _lc(title: str) -> str:
+    # Keep proper nouns and acronyms ("Euclid's", "GCD") capitalised.
+    first = title.split()[0]
+    return title if first[:2].isupper() or first.startswith("Euclid") else title[0].lower() + title[1:]
+
+
+class _Composer:
+    """Renders one section; holds the rng so draws happen in a fixed order."""
+
+    def __init__(self, fam, skill: skills_lib.Skill, choice: T.TemplateChoice,
+                 rng: random.Random, problem_seed: int, level: int):
+        self.fam, self.skill, self.c, self.rng = fam, skill, choice, rng
+        self.problem_seed, self.level = problem_seed, level
+
+    def pick(self, options: Sequence[str]) -> str:
+        return options[self.rng.randrange(len(options))]
+
+    def problem(self) -> tuple[Problem, Trace]:
+        p = self.fam.generate(self.problem_seed, self.rng.randrange(2 ** 31), self.level)
+        return p, self.fam.solve(p, self.skill.style)
+
+    def subhead(self, h: str) -> str:
+        return T.SUBHEADS[self.c.subhead].format(h=h, dashes="-" * len(h)) if h else ""
+
+    def steps(self, trace: Trace, explained: bool) -> str:
+        if not explained:
+            return "\n".join(s.text for s in trace.steps)
+        layout = T.STEP_LAYOUTS[self.c.layout]
+        out = []
+        for n, step in enumerate(trace.steps, 1):
+            why = skills_lib.explain(step, self.rng.randrange(4))
+            conn = self.pick(T.CONNECTIVES) if n > 1 else ""
+            if why.startswith("So "):  # "Next, so the gcd is ..." reads badly
+                conn = ""
+            if conn:
+                why = conn + why[0].lower() + why[1:]
+            out.append(layout.format(line=step.text, why=why, n=n))
+        return "\n".join(out)
+
+    @staticmethod
+    def record(p: Problem, t: Trace) -> dict[str, Any]:
+        return {"question": p.question, "seed": p.seed, "index": p.index, "level": p.level,
+                "style": t.style, "lines": [s.text for s in t.steps], "answer": t.answer}
+
+    def rule(self, parts: dict) -> str:
+        text = self.pick(self.skill.rules)
+        parts["rule"] = text
+        return "\n".join(x for x in (self.subhead(self.pick(T.RULE_HEADS)), text) if x)
+
+    def worked(self, parts: dict) -> str:
+        blocks, parts["worked"] = [], []
+        head = self.pick(T.WORKED_HEADS)
+        for k in range(self.c.n_worked):
+            p, t = self.problem()
+            parts["worked"].append(self.record(p, t))
+            title = head if self.c.n_worked == 1 else f"{head} {k + 1}"
+            blocks.append("\n".join([self.subhead(title), self.pick(T.PROBLEM_LEADS).format(q=p.question),
+                                     self.steps(t, explained=True),
+                                     self.pick(T.CONCLUSIONS).format(a=t.answer)]))
+        return "\n\n".join(blocks)
+
+    def mistake(self, parts: dict) -> str:
+        p, t = self.problem()
+        m = mistakes.find_mistake(self.fam, p, t, self.rng)
+        if m is None:  # never seen in practice; the section then skips the pitfall
+            parts["mistake"] = None
+            return ""
+        attempt = [s.text for s in t.steps[:m.step_index]] + [m.wrong_line]
+        parts["mistake"] = self.record(p, t) | dataclasses.asdict(m)
+        fix = self.pick(T.MISTAKE_FIXES).format(wrong=m.wrong_line, right=m.right_line,
+                                                why=m.why, kind=m.kind)
+        body = [self.subhead(self.pick(T.MISTAKE_HEADS)),
+                self.pick(T.MISTAKE_OPENERS).format(kind=m.kind), p.question, "\n".join(attempt),
+                fix, self.pick(T.MISTAKE_MORALS)]
+        return "\n".join(x for x in body if x)
+
+    def exercises(self, parts: dict) -> tuple[str, str]:
+        """(exercise block, answers block; empty unless answers go at the end)."""
+        qs, sols, parts["exercises"] = [], [], []
+        for k in range(1, self.c.n_exercises + 1):
+            p, t = self.problem()
+            parts["exercises"].append(self.record(p, t))
+            label = T.EXERCISE_LABELS[self.c.label].format(k=k, letter="abcdefgh"[k - 1])
+            body = (f"{self.steps(t, self.c.explain_exercises)}\n"
+                    f"{self.pick(T.CONCLUSIONS).format(a=t.answer)}")
+            qs.append(f"{label} {p.question}")
+            sols.append((label, body))
+        lead = self.pick(T.EXERCISE_LEADS)
+        head = [self.subhead(self.pick(T.EXERCISE_HEADS))] + ([lead] if lead else [])
+        if self.c.answers_at_end:
+            answers = [self.subhead(self.pick(T.ANSWER_HEADS))] + [f"{lab}\n{b}" for lab, b in sols]
+            return "\n".join(x for x in head + qs if x), "\n".join(x for x in answers if x)
+        interleaved = [f"{q}\nSolution:\n{b}" for q, (_, b) in zip(qs, sols)]
+        return "\n\n".join(["\n".join(x for x in head if x)] + interleaved), ""
+
+
+def section(family: str, seed: int, index: int, level: int) -> Section:
+    """Section ``index`` of ``family`` at ``level``: a pure function of its arguments."""
+    fam = tasks.get(family)
+    if level not in fam.levels:
+        raise ValueError(f"{family} has no level {level}; levels are "
+                         f"{fam.levels.start}..{fam.levels.stop - 1}")
+    rng = random.Random(make_rng_seed("textbook", seed, family, level, index))
+    skill = rng.choice(skills_lib.skills(family))
+    choice = T.choose(rng)
+    comp = _Composer(fam, skill, choice, rng,
+                     make_rng_seed("textbook-problems", seed) % 2 ** 31, level)
+    title = T.TITLE_FORMS[choice.title].format(
+        skill=skill.title, skill_lc=_lc(skill.title), lead=comp.pick(T.LEADS),
+        stage=T.STAGES.get(level, "advanced"))
+    heading = T.HEADINGS[choice.heading].format(
+        title=title, underline="=" * len(title), upper=title.upper(), level=level,
+        num=f"{level}.{index % 97 + 1}")
+    intro = T.INTROS[choice.intro].format(
+        skill_lc=_lc(skill.title), level_sentence=comp.pick(T.LEVEL_SENTENCES).format(level=level))
+    parts: dict[str, Any] = {"skill": skill.title, "style": skill.style,
+                             "order": list(T.ORDERS[choice.order]), "mistake": None}
+    blocks, answers = [heading] + ([intro] if intro else []), ""
+    for name in T.ORDERS[choice.order]:
+        if name == "exercises":
+            block, answers = comp.exercises(parts)
+        else:
+            block = getattr(comp, name)(parts)
+        if block:
+            blocks.append(block)
+    closing = comp.pick(T.CLOSINGS)
+    blocks += [b for b in (answers, closing) if b]
+    return Section("\n\n".join(blocks) + "\n", family, level, choice.template_id, parts)
+
+
+class TextbookSource:
+    """Random-access textbook sections: ``source[i]`` for any ``i >= 0``.
+
+    Items cycle through ``families`` (item ``i`` belongs to family
+    ``i % len(families)``) and, within a family, through its levels, so any
+    window of items is balanced. ``levels`` is one list for all families
+    (each family keeps the levels it has), a mapping family -> levels, or None
+    for each family's ``train_levels``. There is no ``__len__``: the source is
+    unbounded, like the synthetic trace sources.
+    """
+
+    def __init__(self, families: Sequence[str] | None = None,
+                 levels: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+                 seed: int = 0):
+        self.families = tuple(families or tasks.names())
+        self.seed = seed
+        self._levels: dict[str, tuple[int, ...]] = {}
+        for f in self.families:
+            fam = tasks.get(f)
+            want = (levels.get(f) if isinstance(levels, Mapping) else levels) or fam.train_levels
+            have = tuple(lv for lv in want if lv in fam.levels)
+            if not have:
+                raise ValueError(f"textbook source: {f} has none of levels {list(want)}")
+            self._levels[f] = have
+
+    def locate(self, i: int) -> tuple[str, int, int]:
+        """(family, level, section index) of item ``i``."""
+        if i < 0:
+            raise IndexError(f"textbook source index must be >= 0, got {i}")
+        family = self.families[i % len(self.families)]
+        k = i // len(self.families)
+        lv = self._levels[family]
+        return family, lv[k % len(lv)], k
+
+    def __getitem__(self, i: int) -> Section:
+        family, level, k = self.locate(int(i))
+        return section(family, self.seed, k, level)

@@ -1,0 +1,234 @@
+"""What each task family teaches: skills, their rules, and how to explain a step.
+
+A *skill* is one solution method of one family (one solver style), so every
+worked example in a section is a real solver trace for that style and every
+number in it is the solver's. This module holds the words only:
+
+* ``SKILLS[family]``: the skills of a family, each with several phrasings of
+  its rule or definition (a section picks one, so rule text varies too).
+* ``explain(family, step, variant)``: one sentence that says in words what a
+  trace step does. Numbers come from the ``Step``'s own ``inputs`` and
+  ``result`` (never recomputed here), so an explanation cannot disagree with
+  the line it explains.
+
+Addition's four ``lee_*`` styles are left out on purpose: they are the exact
+formats of Lee et al. 2023, made for a model to imitate, not for reading.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from rtt_jax.tasks.base import Step
+
+
+@dataclasses.dataclass(frozen=True)
+class Skill:
+    family: str
+    style: str  # the solver style whose traces teach this skill
+    title: str
+    rules: tuple[str, ...]  # alternative phrasings of the rule or definition
+    mistake: str  # short name of the classic slip this skill invites
+
+
+def _s(family, style, title, mistake, *rules):
+    return Skill(family, style, title, tuple(rules), mistake)
+
+
+SKILLS: dict[str, tuple[Skill, ...]] = {
+    "addition": (
+        _s("addition", "column", "Column addition with carrying", "forgetting the carry",
+           "To add whole numbers in columns, line the numbers up by place value and add one column at a time, starting from the ones. When a column adds up to ten or more, write its last digit and carry one into the next column.",
+           "Column addition works from right to left. Each column's total is the two digits plus whatever was carried in; the ones digit of that total is written down and the tens digit is carried to the column on the left.",
+           "Adding in columns means treating each place value separately. A column sum of 10 or more cannot fit in one digit, so we keep the ones digit and pass the extra ten along as a carry."),
+        _s("addition", "place_value", "Adding by place value", "an arithmetic slip",
+           "Every whole number is a sum of place values: 473 is 400 + 70 + 3. To add two numbers, split both into place values, add the matching places, and then add the partial sums together.",
+           "Place-value addition avoids carrying altogether. We add hundreds to hundreds, tens to tens and ones to ones, and only combine the results at the end."),
+    ),
+    "subtraction": (
+        _s("subtraction", "column_borrow", "Column subtraction with borrowing", "forgetting the borrow",
+           "To subtract in columns, start with the ones. If the top digit is too small, borrow ten from the next column: the current column gains ten and the next column owes one.",
+           "Column subtraction takes one place at a time from right to left. A borrow turns a digit d into d + 10 in this column and takes one away from the column to its left.",
+           "When a column would go negative, we borrow. Borrowing is exchanging one unit of the next place value for ten units of this one."),
+        _s("subtraction", "count_up", "Subtraction by counting up", "an arithmetic slip",
+           "A difference is the distance between two numbers. To find a - b, start at b and count up to a in friendly jumps; the total of the jumps is the difference.",
+           "Counting up turns subtraction into addition: jump from the smaller number to the next round number, then by larger round steps until you reach the larger number, and add up the jumps."),
+    ),
+    "multiplication": (
+        _s("multiplication", "long", "Long multiplication", "a place-value slip",
+           "Long multiplication multiplies the first number by each digit of the second, one row per digit. Each row is shifted by the digit's place value, and the rows are added at the end.",
+           "In long multiplication a digit in the tens place really stands for tens, so its row is multiplied by 10; a digit in the hundreds place gives a row multiplied by 100, and so on."),
+        _s("multiplication", "distributive", "Multiplying with the distributive law", "a place-value slip",
+           "The distributive law says a * (b + c) = a * b + a * c. Split the second number into its place values, multiply the first number by each part, and add the products.",
+           "To multiply by a many-digit number, break it into round parts. Multiplying by a round number is easy, and the distributive law lets us add the pieces back together."),
+    ),
+    "division": (
+        _s("division", "long", "Long division", "a remainder slip",
+           "Long division works from the leftmost digit. Bring down one digit at a time, ask how many times the divisor fits, write that quotient digit, and carry the remainder into the next step.",
+           "In long division each step divides a small number: the remainder so far with the next digit brought down. The quotient digits, read in order, form the quotient."),
+        _s("division", "chunking", "Division by chunking", "a remainder slip",
+           "Chunking divides by repeated subtraction of large multiples. Take away a big round multiple of the divisor, repeat with what is left, and add up the multipliers you used.",
+           "Division asks how many copies of the divisor fit into a number. Chunking removes many copies at once, such as 100 or 20 copies, until less than one divisor remains."),
+    ),
+    "gcd_lcm": (
+        _s("gcd_lcm", "euclid", "Euclid's algorithm", "a remainder slip",
+           "The greatest common divisor of two numbers does not change if we replace the larger by its remainder on division by the smaller. Repeat until the remainder is 0; the last divisor is the gcd. The least common multiple is a * b / gcd(a, b).",
+           "Euclid's algorithm divides, keeps the remainder, and divides again. When a remainder of zero appears, the divisor used in that step is the greatest common divisor."),
+        _s("gcd_lcm", "factorize", "GCD and LCM from prime factors", "an arithmetic slip",
+           "Write each number as a product of primes. The gcd takes every shared prime to the smaller of its two powers; the lcm takes every prime that appears to the larger power.",
+           "A prime factorization shows the building blocks of a number. Common blocks give the greatest common divisor, and the union of all blocks gives the least common multiple."),
+    ),
+    "base_conversion": (
+        _s("base_conversion", "repeated_division", "Changing base by repeated division", "a remainder slip",
+           "To write a number in base b, divide it by b again and again. The remainders are the digits, from the last place to the first, so they are read from bottom to top. Going the other way, multiply by b and add each next digit.",
+           "A base-b numeral lists how many ones, b's, b squared's and so on a number holds. Each division by b peels off the lowest digit as its remainder."),
+        _s("base_conversion", "place_values", "Changing base with place values", "a remainder slip",
+           "In base b the places are worth 1, b, b^2, b^3 and so on. Find the largest power that fits, see how many times it fits, and continue with the remainder; to go back, multiply each digit by its place value and add.",
+           "Place values make base conversion a matter of counting: how many of each power of the base does the number contain?"),
+    ),
+    "expressions": (
+        _s("expressions", "innermost_first", "Evaluating expressions from the inside out", "a sign error",
+           "To evaluate an expression, work on the innermost brackets first. Inside any bracket, multiplication and division come before addition and subtraction, and operations of equal rank go from left to right.",
+           "Brackets say 'do this first'. Replace the innermost bracket by its value, rewrite the whole expression, and repeat until a single number is left."),
+        _s("expressions", "precedence", "Order of operations", "a sign error",
+           "The order of operations is: brackets first, then multiplication and division from left to right, then addition and subtraction from left to right. Each step computes one operation whose operands are already known.",
+           "Operator precedence tells us which operation to do next: a * or / binds more tightly than a + or -, so 2 + 3 * 4 is 2 + 12, not 5 * 4."),
+    ),
+    "linear_equation": (
+        _s("linear_equation", "balance", "Solving equations by balancing", "a sign error",
+           "An equation is a balance: doing the same thing to both sides keeps it true. Simplify each side, gather the x terms on one side and the numbers on the other, then divide by the coefficient of x.",
+           "To solve for x, undo what has been done to x. Adding, subtracting, multiplying or dividing both sides by the same number keeps the two sides equal."),
+        _s("linear_equation", "inverse", "Solving equations with inverse operations", "a sign error",
+           "Every operation has an inverse: subtraction undoes addition and division undoes multiplication. Once the equation reads ax + b = c, we get ax = c - b and then x = (c - b) / a.",
+           "Moving a term to the other side of an equation changes its sign. Moving a factor changes multiplication into division."),
+    ),
+    "word_problem": (
+        _s("word_problem", "forward", "Word problems: working forward", "choosing the wrong operation",
+           "In a word problem, each sentence states one relationship. 'More than' means add, 'fewer than' means subtract, 'times as many' means multiply and 'as many as ... together' means add both. Work forward from the known amounts.",
+           "Translate each sentence into one calculation and compute the amounts in an order where everything a calculation needs is already known."),
+        _s("word_problem", "backward", "Word problems: planning backward", "choosing the wrong operation",
+           "Start from the question and ask what it needs. Each unknown amount depends on others; follow those needs back to the given numbers, then compute forward.",
+           "Planning backward means listing what you must know before you can answer, and then filling in those amounts one by one."),
+    ),
+    "logic": (
+        _s("logic", "innermost_first", "Evaluating Boolean formulas", "mixing up the truth values",
+           "A Boolean formula is true or false. 'not' flips a value, 'and' is true only when both sides are true, and 'or' is true when at least one side is true. Substitute the facts, then simplify from the innermost brackets outward; 'not' binds tightest, then 'and', then 'or'.",
+           "To evaluate a formula, replace each letter by its truth value and simplify one operator at a time, starting inside the brackets."),
+        _s("logic", "short_circuit", "Short-circuit evaluation", "mixing up the truth values",
+           "An 'and' with a false side is false whatever the other side is, and an 'or' with a true side is true. Short-circuit evaluation uses this to skip the part that cannot change the answer.",
+           "When the first side of 'and' is False, or the first side of 'or' is True, the result is already decided; the rest can be written as '...'."),
+    ),
+    "counting": (
+        _s("counting", "per_kind", "Counting by groups", "adding instead of multiplying",
+           "When there are several groups of equal size, the total is the number of groups times the size of each. Count each kind separately with a multiplication, then add the kinds together.",
+           "Repeated addition is multiplication: 7 animals with 4 legs each have 7 * 4 legs. Totals over several kinds are sums of such products."),
+        _s("counting", "running", "Counting with a running total", "an order-of-operations slip",
+           "Keep a running total. For each new kind, multiply how many there are by the legs each has, and add the product to the total so far.",
+           "A running total grows one group at a time; multiplication inside each update comes before the addition."),
+    ),
+}
+
+
+def skills(family: str) -> tuple[Skill, ...]:
+    if family not in SKILLS:
+        raise KeyError(f"no textbook skills for family {family!r}; known: {', '.join(SKILLS)}")
+    return SKILLS[family]
+
+
+def _fields(step: Step) -> dict[str, Any]:
+    """Named pieces of a step (i0, i1, ..., r, r0, r1) for the templates."""
+    f: dict[str, Any] = {f"i{k}": v for k, v in enumerate(step.inputs)}
+    r = step.result
+    if isinstance(r, tuple):
+        f |= {f"r{k}": v for k, v in enumerate(r)}
+        f["r"] = ", ".join(map(str, r))
+    elif isinstance(r, str) and " R " in r:  # division's "380 R 185"
+        q, rem = r.split(" R ", 1)
+        f["r"] = f"{q} (remainder {rem})"
+    elif r is not None:
+        f["r"] = r
+    if isinstance(r, int) and not isinstance(r, bool):
+        f["rd"], f["rc"] = r % 10, r // 10  # column digit written, carry out
+    return f
+
+
+# op -> phrasings. A phrasing whose fields a step lacks is skipped, and the
+# generic phrasing at the end always fits, so every step gets some sentence.
+_EXPLAIN: dict[str, tuple[str, ...]] = {
+    "add_column": ("The digits {i0} and {i1} plus the carry {i2} make {r}, so we write {rd} and carry {rc}.",
+                   "In this column {i0} + {i1} + {i2} = {r}; we keep the digit {rd} and carry {rc}.",
+                   "The column total is {r}: write {rd}, carry {rc}.",
+                   "{i0} and {i1} with a carry of {i2} come to {r}."),
+    "sub_column": ("Here the top digit is {i0}, the bottom digit is {i1} and the borrow owed is {i2}; the digit written is {r}.",
+                   "We take {i1} and the borrow {i2} away from {i0}, borrowing ten if needed, and write {r}.",
+                   "Top {i0}, bottom {i1}, borrow {i2}: the column's digit is {r}.",
+                   "This column leaves the digit {r}."),
+    "read_digits": ("Reading the digits in order gives the result, {r}.",
+                    "The digits we wrote, read in the right order, give {r}."),
+    "setup": ("We start at {i0} and will count up to {i1}.",),
+    "add": ("Adding {i0} and {i1} gives {r}.", "{i0} plus {i1} is {r}.",
+            "Combining the pieces gives {r}."),
+    "sum": ("Putting {i0} and {i1} together gives {r}.",),
+    "mul": ("Multiplying gives {r}.", "{i0} times {i1} is {r}."),
+    "mul/3": ("{i0} times the digit {i1}, shifted by the place value {i2}, is {r}.",
+              "This row is {i0} * {i1} * {i2} = {r}."),
+    "mul_add": ("Multiply {i0} by {i1} and add the next digit {i2} to get {r}.",),
+    "add_mul": ("The running total {i0} grows by {i1} * {i2}, giving {r}.",),
+    "split": ("First we break the number into place-value parts.",
+              "Splitting by place value makes each product easy."),
+    "divmod": ("{i1} goes into {i0} {r0} times with {r1} left over.",
+               "Dividing {i0} by {i1} gives {r0} with remainder {r1}."),
+    "sub": ("Taking away leaves {r}.", "Subtracting gives {r}."),
+    "diff": ("The difference is {r}.",),
+    "div": ("Dividing gives {r}.", "Sharing out equally gives {r}."),
+    "gcd": ("So the greatest common divisor is {r}.",),
+    "lcm": ("Multiplying the larger prime powers gives the lcm, {r}.",),
+    "factor": ("{i0} splits as {i1} times {r}.", "We pull out the prime factor {i1} from {i0}."),
+    "is_prime": ("{i0} has no smaller divisor, so it is prime.",),
+    "factorization": ("Collecting the primes gives the factorization of {i0}.",),
+    "powers": ("We list the powers of {i0} that do not exceed {i1}.",),
+    "start": ("We begin with the leading digit, {r}.",),
+    "+": ("{i0} + {i1} = {r} replaces that part.", "Adding {i0} and {i1} gives {r}."),
+    "-": ("{i0} - {i1} = {r}; watch the sign.", "Subtracting {i1} from {i0} gives {r}."),
+    "*": ("{i0} * {i1} = {r}; products come before sums.", "Multiplying {i0} by {i1} gives {r}."),
+    "/": ("{i0} / {i1} = {r} is done before adding or subtracting.", "Dividing {i0} by {i1} gives {r}."),
+    "simplify": ("First we expand the brackets and collect like terms on each side.",),
+    "sub_x": ("Next we move the x terms to one side.",),
+    "plan": ("Before computing, we note which amounts we need first.",),
+    "substitute": ("We substitute the given truth values for the letters.",),
+    "and": ("'and' is true only if both sides are true, so this part is {r}.",
+            "Both sides must hold for 'and'; here the result is {r}.",
+            "This conjunction evaluates to {r}.",
+            "An 'and' needs two true sides, so we get {r}."),
+    "or": ("'or' is true if either side is true, so this part is {r}.",
+           "One true side is enough for 'or'; the value is {r}.",
+           "This disjunction evaluates to {r}.",
+           "An 'or' is false only when both sides are false, so we get {r}."),
+    "not": ("'not' flips the value, giving {r}.", "Negating gives {r}.",
+            "The negation turns the value into {r}."),
+}
+_GENERIC = ("This step gives {r}.", "This line records the next step.")
+
+
+def explain(step: Step, variant: int) -> str:
+    """A sentence describing ``step``; ``variant`` picks among phrasings."""
+    fields = _fields(step)
+    # An arity-specific entry wins: "mul" with three inputs is a shifted row.
+    options = _EXPLAIN.get(f"{step.op}/{len(step.inputs)}", _EXPLAIN.get(step.op, ()))
+    # Only phrasings whose fields this step has; the generic ones are a last resort.
+    fitting = []
+    n_inputs = len(step.inputs)
+    for template in options:
+        used = {int(k) for k in re.findall(r"\{i(\d)\}", template)}
+        # A phrasing that names some operands must name all of them: "adding 4
+        # and 16 gives 28" would be false for the three-term sum 4 + 16 + 8.
+        if used and used != set(range(n_inputs)):
+            continue
+        try:
+            fitting.append(template.format(**fields))
+        except (KeyError, IndexError):
+            pass
+    if not fitting:
+        fitting = [t.format(**fields) for t in _GENERIC if "{r}" not in t or "r" in fields]
+    return fitting[variant % len(fitting)]

@@ -1,0 +1,264 @@
+"""Textbook sections, quality rules, the quality classifier and the filter CLI."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rtt_jax import tasks
+from rtt_jax.textbook import classifier as clf
+from rtt_jax.textbook import corrupt, quality, readers, sections, stats
+from rtt_jax.textbook import filter as tb_filter
+from rtt_jax.traces import dedup
+
+GOOD_PROSE = (
+    "Fractions describe parts of a whole. When we cut a cake into eight equal slices and "
+    "eat three of them, we have eaten three eighths of the cake. The number below the line "
+    "tells us how many equal parts the whole was divided into, and the number above the "
+    "line tells us how many of those parts we have. Two fractions are equal when they name "
+    "the same amount, so two quarters and one half describe the same share of the cake.\n"
+    "To compare fractions with the same denominator, compare the numerators. To compare "
+    "fractions with different denominators, first rewrite them with a common denominator.\n")
+
+
+def _digest(n: int = 24) -> str:
+    src = sections.TextbookSource(seed=5)
+    h = hashlib.sha256()
+    for i in range(n):
+        s = src[i]
+        h.update(f"{s.family}|{s.level}|{s.template_id}|{s.text}".encode())
+    return h.hexdigest()
+
+
+def test_sections_deterministic_by_index_across_processes():
+    code = "from tests.test_textbook import _digest; print(_digest())"
+    env = dict(os.environ, PYTHONHASHSEED="123")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=os.path.dirname(os.path.dirname(__file__)), check=True)
+    assert out.stdout.strip() == _digest()
+    src = sections.TextbookSource(seed=5)
+    assert src[17] == src[17]  # random access: no state between calls
+    assert src[3].text != sections.TextbookSource(seed=6)[3].text
+
+
+def _verify(fam, rec, text, shown=None):
+    p = fam.generate(rec["seed"], rec["index"], rec["level"])
+    assert p.question == rec["question"] and p.question in text
+    for line in rec["lines"][:shown]:
+        assert line in text
+    report = fam.check_steps(p, "\n".join(rec["lines"]) + f"\n#### {rec['answer']}")
+    assert report.all_valid and report.answer_follows, (fam.name, rec)
+    assert fam.check_answer(p, f"#### {rec['answer']}")
+    return p
+
+
+@pytest.mark.parametrize("family", tasks.names())
+def test_every_family_gets_sections_at_several_levels_and_numbers_verify(family):
+    fam = tasks.get(family)
+    levels = sorted({fam.train_levels[0], fam.train_levels[len(fam.train_levels) // 2],
+                     fam.train_levels[-1], fam.levels[-1]})
+    seen_parts = set()
+    for level in levels:
+        for index in range(3):
+            s = sections.section(family, 0, index, level)
+            assert s.family == family and s.level == level
+            seen_parts.update(s.parts["order"])
+            for rec in list(s.parts["worked"]) + list(s.parts["exercises"]):
+                assert rec["level"] == level
+                _verify(fam, rec, s.text)
+            m = s.parts["mistake"]
+            if "mistake" in s.parts["order"]:
+                assert m is not None
+                p = _verify(fam, m, s.text, shown=m["step_index"])  # shown up to the slip
+                assert m["wrong_line"] in s.text and m["right_line"] in s.text
+                bad = list(m["lines"])
+                bad[m["step_index"]] = m["wrong_line"]
+                # The shown mistake really is one: the family's checker rejects it.
+                assert not fam.check_steps(p, "\n".join(bad) + f"\n#### {m['answer']}").all_valid
+    assert {"rule", "worked", "exercises"} <= seen_parts
+    with pytest.raises(ValueError, match="no level"):
+        sections.section(family, 0, 0, fam.levels[-1] + 1)
+
+
+def test_sections_at_the_same_level_differ():
+    for family in ("addition", "logic", "word_problem"):
+        secs = [sections.section(family, 0, i, 3) for i in range(25)]
+        assert len({s.template_id for s in secs}) >= 24
+        sigs = [dedup.minhash(s.text, num_perm=128).hashvalues for s in secs]
+        sims = np.array([np.mean(a == b) for a, b in itertools.combinations(sigs, 2)])
+        # Char-5-gram Jaccard: about 0.2 on average between two sections of a family.
+        assert np.mean(sims >= 0.5) <= 0.02, (family, np.mean(sims >= 0.5))
+        assert sims.max() < 0.8  # nothing the filter would call a near-duplicate
+        assert dedup.deduplicate(((i, s.text) for i, s in enumerate(secs)), threshold=0.8) == list(range(25))
+
+
+def test_heuristic_rules_flag_bad_text_and_pass_good_text():
+    assert quality.check(GOOD_PROSE).passed, quality.check(GOOD_PROSE).failures
+    src = sections.TextbookSource(seed=11)
+    passed = [quality.check(src[i].text).passed for i in range(110)]
+    assert np.mean(passed) >= 0.98
+    rep = quality.check("Click the button to continue reading this page now.\n" * 30)
+    names = {f.split("=")[0] for f in rep.failures}
+    assert {"duplicate_line_fraction", "top_4gram_char_fraction", "dup_10gram_char_fraction"} <= names
+    soup = " ".join(f"word{'@#$%^&*~|'[i % 9] * 3}" for i in range(80))
+    assert any(f.startswith("symbol_char_ratio") for f in quality.check(soup).failures)
+    unpunct = "\n".join("the cat and the dog went to the park with a ball" for _ in range(3)) + \
+        "\n" + "\n".join(f"line {i} of the text goes on and on without any stop" for i in range(10))
+    failures = quality.check(unpunct).failures
+    assert any(f.startswith("punct_line_fraction") for f in failures)
+    assert all(": " in f for f in failures)  # every failure carries a reason
+    assert any(f.startswith("words") for f in quality.check("Too short.").failures)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    texts, labels, _ = clf.labelled_corpus(120, seed=0)
+    path = str(tmp_path_factory.mktemp("model") / "quality_model.json")
+    clf.train(texts, labels).save(path)
+    return path
+
+
+def test_classifier_separates_held_out_good_and_bad(model_path):
+    model = clf.QualityClassifier.load(model_path)
+    held = clf.evaluate(model, *clf.labelled_corpus(80, seed=1000))  # other seed: unseen problems
+    print("classifier held-out:", held)
+    assert held["accuracy"] >= 0.9
+    assert all(acc >= 0.7 for acc in held["by_kind"].values()), held["by_kind"]
+    with open(model_path) as f:
+        assert json.load(f)["format"] == clf.FORMAT
+    assert model.score(GOOD_PROSE) == clf.QualityClassifier.load(model_path).score(GOOD_PROSE)
+
+
+def _write_corpus(path, good, bad, dupes):
+    with open(path, "w") as f:
+        for i, t in enumerate(good):
+            f.write(json.dumps({"id": f"good{i}", "text": t}) + "\n")
+        for i, t in enumerate(bad):
+            f.write(json.dumps({"id": f"bad{i}", "text": t}) + "\n")
+        for i, t in enumerate(dupes):
+            f.write(json.dumps({"id": f"dupe{i}", "text": t}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    import random
+    src = sections.TextbookSource(seed=21)
+    good = [src[i].text for i in range(16)]
+    rng = random.Random(0)
+    bad = [corrupt.make_bad(k, good[i], rng) for i, k in enumerate(corrupt.BAD_KINDS)]
+    dupes = [good[0] + "\nOne more line.", good[1].replace("the", "The", 1)]
+    path = str(tmp_path_factory.mktemp("corpus") / "corpus.jsonl")
+    _write_corpus(path, good, bad, dupes)
+    return path, len(good), len(bad), len(dupes)
+
+
+def _read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_filter_cli_contract(corpus, model_path, tmp_path):
+    path, n_good, n_bad, n_dupes = corpus
+    out = str(tmp_path / "out")
+    assert tb_filter.main([f"--input={path}", f"--out={out}", f"--model={model_path}",
+                           "--threshold=0.5"]) == 0
+    kept, dropped = _read_jsonl(f"{out}/kept.jsonl"), _read_jsonl(f"{out}/dropped.jsonl")
+    report = json.load(open(f"{out}/filter_report.json"))
+    assert len(kept) + len(dropped) == report["records"] == n_good + n_bad + n_dupes
+    assert {r["id"] for r in kept} == {f"good{i}" for i in range(n_good)}
+    assert all(r["drop_reasons"] for r in dropped) and all("quality_score" in r for r in kept)
+    near = [r for r in dropped if any(x.startswith("near-duplicate") for x in r["drop_reasons"])]
+    assert {r["id"] for r in near} == {"dupe0", "dupe1"}
+    assert report["drop_reason_counts"]["near_duplicate"] == 2
+    assert len(report["per_record"]) == report["records"]
+    assert sum(report["histogram"]["kept"]) == len(kept)
+    assert report["examples"]["kept"] and report["examples"]["dropped"][0]["reasons"]
+    assert report["diversity"]["kept"]["distinct_2"] > 0
+    assert report["histogram_png"] and os.path.getsize(report["histogram_png"]) > 0
+    print("filter throughput (records/s):", report["records_per_second"])
+
+
+def test_filter_keep_fraction_and_threshold(corpus, model_path, tmp_path):
+    path, n_good, n_bad, n_dupes = corpus
+    n = n_good + n_bad + n_dupes
+    out = str(tmp_path / "frac")
+    assert tb_filter.main([f"--input={path}", f"--out={out}", f"--model={model_path}",
+                           "--keep_fraction=0.25"]) == 0
+    report = json.load(open(f"{out}/filter_report.json"))
+    assert report["kept"] == round(0.25 * n) and report["mode"] == "keep_fraction"
+    kept_scores = [r["score"] for r in report["per_record"] if r["kept"]]
+    cut = min(kept_scores)
+    assert cut == report["effective_threshold"]
+    assert all(r["score"] <= cut for r in report["per_record"]
+               if not r["kept"] and any("top 0.25" in x for x in r["reasons"]))
+    out2 = str(tmp_path / "thr")
+    assert tb_filter.main([f"--input={path}", f"--out={out2}", f"--model={model_path}",
+                           "--threshold=1.0"]) == 0
+    report2 = json.load(open(f"{out2}/filter_report.json"))
+    assert report2["kept"] == 0 and report2["drop_reason_counts"]["low_score"] >= n_good - 2
+
+
+def test_filter_malformed_line(tmp_path, model_path, capsys):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"text": GOOD_PROSE}) + "\n{not json\n" + json.dumps({"txt": "x"}) + "\n")
+    assert tb_filter.main([f"--input={path}", f"--out={tmp_path / 'o'}", f"--model={model_path}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: not valid JSON" in err and len(err.strip().splitlines()) == 1
+    assert tb_filter.main([f"--input={path}", f"--out={tmp_path / 'o2'}", f"--model={model_path}",
+                           "--skip_bad_lines"]) == 0
+    report = json.load(open(tmp_path / "o2" / "filter_report.json"))
+    assert report["records"] == 1 and report["bad_lines_skipped"] == 2
+    assert "expected a string field 'text'" in report["bad_line_errors"][1]
+
+
+def test_filter_reads_tfds_by_name(tmp_path, model_path):
+    import tensorflow_datasets as tfds
+
+    tfds.disable_progress_bar()
+    texts = [sections.TextbookSource(seed=31)[i].text for i in range(4)] + ["spam spam buy now!!!"]
+
+    class TinyTextbook(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+        code_path = None  # see rtt_jax/traces/tfds_writer.py: tfds 4.9.10 on Python 3.11
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, disable_shuffling=True,
+                                         features=tfds.features.FeaturesDict({"text": tfds.features.Text()}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            for i, t in enumerate(texts):
+                yield i, {"text": t}
+
+    data_dir = str(tmp_path / "tfds")
+    TinyTextbook(data_dir=data_dir, file_format="array_record").download_and_prepare()
+    docs = list(readers.read_tfds("tiny_textbook:train", data_dir))
+    assert [d.text for d in docs] == texts
+    out = str(tmp_path / "out")
+    assert tb_filter.main(["--tfds=tiny_textbook:train", f"--tfds_data_dir={data_dir}",
+                           f"--out={out}", f"--model={model_path}"]) == 0
+    report = json.load(open(f"{out}/filter_report.json"))
+    assert report["records"] == 5 and report["kept"] == 4
+    with pytest.raises(readers.CorpusError, match="NAME:SPLIT"):
+        list(readers.read_tfds("tiny_textbook", data_dir))
+
+
+def test_readers_and_corpus_diversity(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("first doc line one.\nline two.\n\n\nsecond doc.\n")
+    assert [d.text for d in readers.read_text(str(p), separator="")] == \
+        ["first doc line one.\nline two.\n", "second doc.\n"]
+    assert len(list(readers.read_text(str(tmp_path)))) == 1
+    recs = [sections.TextbookSource(seed=1)[i].to_json() for i in range(22)]
+    d = stats.corpus_diversity(recs)
+    assert d["distinct_templates"] == 22 and d["template_entropy_bits"] > 4
+    assert set(d["by_family"]) == set(tasks.names()) and 0 < d["distinct_4"] <= 1
+    assert "template_entropy_bits" not in stats.corpus_diversity([{"text": "a b c"}])
