@@ -10,7 +10,43 @@ override only what differs.
 """
 from __future__ import annotations
 
+import copy
+
 import ml_collections
+
+
+def _source(**fields) -> dict:
+    """Every source field, so that any can be set with --config.data.sources.<name>.<field>.
+
+    kind: synthetic | traces | jsonl | tfds; mode: trace | answer_only | full.
+    synthetic: family, styles ("" = all). traces: path (a traces.build output
+    directory), format (jsonl | array_record). jsonl: path. tfds: tfds_name,
+    path (data_dir), split, prompt_field, completion_field.
+    """
+    return dict(kind="synthetic", family="", styles="", mode="trace", path="", format="jsonl",
+                tfds_name="", split="train", prompt_field="prompt",
+                completion_field="completion") | fields
+
+
+def _synthetic(family: str, styles: str = "", mode: str = "trace") -> dict:
+    return _source(kind="synthetic", family=family, styles=styles, mode=mode)
+
+
+# Sources and stages of the default curriculum (short traces that fit small rows).
+_TASK_SOURCES = dict(
+    addition=_synthetic("addition", "lee_plain,lee_reversed"),
+    multiplication=_synthetic("multiplication", "long"),
+    subtraction=_synthetic("subtraction", "count_up"),
+)
+# Stage 2 adds addition level 3 and a third family (a small share, so the
+# shift is gentle); the last stage runs on to the end of training.
+_TWO_STAGES = [
+    dict(name="warmup", steps=10, mixture=dict(addition=0.7, multiplication=0.3),
+         levels=dict(addition="1-2", multiplication="1")),
+    dict(name="main", steps=1_000_000,
+         mixture=dict(addition=0.6, multiplication=0.3, subtraction=0.1),
+         levels=dict(addition="1-3", multiplication="1", subtraction="1")),
+]
 
 
 def _base() -> ml_collections.ConfigDict:
@@ -25,13 +61,22 @@ def _base() -> ml_collections.ConfigDict:
         norm_eps=1e-6, init_std=0.02, remat=False,
     ))
 
-    # Until the Grain pipeline lands, training reads a built-in synthetic task.
+    # kind: "builtin_addition" (a fixed a+b=c task; min/max_digits) or
+    # "curriculum" (rtt_jax.data.pipeline: stages mixing named sources; see
+    # rtt_jax/data/curriculum.py and sources.py for the fields).
     c.data = ml_collections.ConfigDict(dict(
         kind="builtin_addition",
         seq_len=128,  # model positions per row; rows carry seq_len + 1 tokens
         global_batch_size=64,
         min_digits=1, max_digits=3,
+        tokenizer="bytes",  # or a directory written by Tokenizer.save
+        on_bad_record="fatal",  # or "skip" (counted in data/bad_records)
+        prefetch=2,  # batches made ahead by a background thread; 0 = inline
+        packing=ml_collections.ConfigDict(dict(
+            algorithm="best_fit", overflow="split", window=64)),  # window: examples per lane pack
     ))
+    c.data.sources = ml_collections.ConfigDict(_TASK_SOURCES)
+    c.data.stages = copy.deepcopy(_TWO_STAGES)  # lists are not copied by ConfigDict
 
     c.train = ml_collections.ConfigDict(dict(
         steps=1000,
@@ -47,7 +92,15 @@ def _base() -> ml_collections.ConfigDict:
         every_steps=200, max_to_keep=3, async_save=True,
     ))
 
-    c.eval = ml_collections.ConfigDict(dict(every_steps=0))
+    # Evaluation: during training every `every_steps` (0: off) and `--mode=eval`.
+    # levels / trained_levels: "train", "all", or a list of levels.
+    c.eval = ml_collections.ConfigDict(dict(
+        every_steps=0,
+        families=("addition",),
+        styles=ml_collections.ConfigDict(dict(addition="lee_plain")),
+        levels=[1, 2, 3, 4, 5], trained_levels=[1, 2, 3],
+        n_per_level=50, max_new_tokens=32, max_len=128, batch_size=64, samples_per_set=2,
+    ))
 
     # -1 takes all remaining devices. Batch is split over data x fsdp.
     c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
@@ -89,7 +142,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         pass
     elif variant == "tiny":
         c.model.update(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2)
-        c.data.update(seq_len=64, global_batch_size=16, max_digits=2)
+        c.data.update(seq_len=64, global_batch_size=16, max_digits=2, kind="curriculum")
         c.train.update(steps=40, warmup_steps=5, learning_rate=1e-2)
         c.checkpoint.every_steps = 20
     elif variant == "cpu":  # `make demo`: about 2 minutes on 2 cores

@@ -49,6 +49,7 @@ def main(argv) -> int:
     _maybe_initialize_distributed(config)
     import jax
     from rtt_jax.config_validation import ConfigError
+    from rtt_jax.data.sources import BadRecordError
     from rtt_jax.train.checkpoint import CheckpointError
     from rtt_jax.train.loop import NonFiniteLossError, train
     logging.info("process %d of %d; %d devices; backend %s", jax.process_index(),
@@ -61,7 +62,7 @@ def main(argv) -> int:
         else:
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(config, _WORKDIR.value)
-    except (ConfigError, CheckpointError, NonFiniteLossError) as e:
+    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -47,10 +47,11 @@ def batch_for_step(seed: int, index: int, batch_size: int, seq_len: int,
 
 
 class BuiltinAdditionData:
-    """Iterator over global batches; state is {"next_index": k}."""
+    """Iterator of (rows ``rows`` of each global batch, {} metrics); state is {"next_index": k}."""
 
-    def __init__(self, seed: int, batch_size: int, seq_len: int, min_digits: int, max_digits: int):
-        self.seed, self.batch_size, self.seq_len = seed, batch_size, seq_len
+    def __init__(self, seed: int, batch_size: int, seq_len: int, min_digits: int, max_digits: int,
+                 rows: slice = slice(None)):
+        self.seed, self.batch_size, self.seq_len, self.rows = seed, batch_size, seq_len, rows
         self.min_digits, self.max_digits = min_digits, max_digits
         self.next_index = 0
 
@@ -65,8 +66,11 @@ class BuiltinAdditionData:
     def __iter__(self):
         return self
 
-    def __next__(self) -> dict[str, np.ndarray]:
+    def __next__(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         batch = batch_for_step(self.seed, self.next_index, self.batch_size, self.seq_len,
                                self.min_digits, self.max_digits)
         self.next_index += 1
-        return batch
+        return {k: v[self.rows] for k, v in batch.items()}, {}
+
+    def close(self) -> None:
+        pass

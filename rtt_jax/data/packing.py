@@ -81,8 +81,8 @@ class PackStats:
     pad_tokens: int = 0
 
     def __add__(self, other: "PackStats") -> "PackStats":
-        return PackStats(*(getattr(self, f.name) + getattr(other, f.name)
-                           for f in dataclasses.fields(self)))
+        # Called per example while packing: avoid dataclasses.fields() each time.
+        return PackStats(*(getattr(self, n) + getattr(other, n) for n in _STAT_FIELDS))
 
     @property
     def padding_fraction(self) -> float:
@@ -93,6 +93,9 @@ class PackStats:
         out = {prefix + f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self)}
         out[prefix + "padding_fraction"] = self.padding_fraction
         return out
+
+
+_STAT_FIELDS = tuple(f.name for f in dataclasses.fields(PackStats))
 
 
 def _check_args(seq_len: int, algorithm: str, overflow: str) -> int:
@@ -144,7 +147,9 @@ def _assign(examples: Sequence[Example], width: int, algorithm: str, overflow: s
     rows: list[list[tuple[int, int, int]]] = []
     stats, leftover = PackStats(), []
     for i in order:
-        ex_stats = PackStats()
+        # Without a row limit every example is placed, so its counts can go
+        # straight into ``stats`` (a PackStats per example is the slow part).
+        ex_stats = stats if max_rows is None else PackStats()
         spans = _pieces(examples[i], width, overflow, ex_stats)
         placed: list[tuple[int, int]] = []  # (row, old remaining) to undo on no room
         n_rows_before = len(rows)
@@ -162,7 +167,8 @@ def _assign(examples: Sequence[Example], width: int, algorithm: str, overflow: s
             remaining[r] -= length
             rows[r].append((i, start, stop))
         else:
-            stats = stats + ex_stats
+            if ex_stats is not stats:
+                stats = stats + ex_stats
             continue
         # No room in this batch: undo, and hand the example back to the caller.
         for r, old in reversed(placed):

@@ -19,9 +19,11 @@ from jax.experimental import multihost_utils
 
 from rtt_jax import config_validation
 from rtt_jax.data.builtin_addition import BuiltinAdditionData
+from rtt_jax.data.pipeline import make_curriculum_data
+from rtt_jax.evaluation.during_training import make_periodic_eval
 from rtt_jax.model import train_flops_per_token
 from rtt_jax.train import sharding as shd
-from rtt_jax.train.checkpoint import Checkpointer
+from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.state import init_state, state_layout
@@ -39,11 +41,16 @@ def peak_flops(config) -> float:
 
 
 def make_data(config):
+    """Iterator of (this process's rows, data/... metrics), with get_state/set_state."""
     d = config.data
-    return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits, d.max_digits)
+    if d.kind == "curriculum":
+        return make_curriculum_data(config)
+    return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits,
+                               d.max_digits, rows=shd.process_rows(d.global_batch_size))
 
 
-def _absolute(workdir: str) -> str:
+def _absolute(workdir) -> str:
+    workdir = os.fspath(workdir)  # tests pass pathlib paths
     return workdir if "://" in workdir else os.path.abspath(workdir)
 
 
@@ -116,7 +123,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     train_step = make_train_step(layout, optimizer, schedule, tc.microbatches, tc.z_loss,
                                  config.debug.inject_nan_at_step)
     writer = MetricWriter(workdir, resume_step=step)
-    rows = shd.process_rows(config.data.global_batch_size)
+    evaluate = make_periodic_eval(config, layout, model_cfg)
     tokens_per_step = config.data.global_batch_size * config.data.seq_len
     flops_per_token = train_flops_per_token(model_cfg, config.data.seq_len)
     peak = peak_flops(config) * jax.device_count()
@@ -124,7 +131,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     last = {"step": step}
     clock = {"t": time.perf_counter(), "step": step}
 
-    def read_back(s: int, metrics) -> None:
+    def read_back(s: int, metrics, data_metrics) -> None:
         m = {k: float(v) for k, v in jax.device_get(metrics).items()}
         if not math.isfinite(m["loss"]):
             ckpt.wait()
@@ -135,6 +142,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
         tps = tokens_per_step * (s - clock["step"]) / max(now - clock["t"], 1e-9)
         clock.update(t=now, step=s)
         m.update(tokens_per_sec=tps, mfu=flops_per_token * tps / peak if peak else 0.0)
+        m.update(data_metrics)  # pack stats of the batch this step consumed
         last.clear()
         last.update(step=s, **m)
         if s % tc.log_every_steps == 0 or s == tc.steps:
@@ -145,23 +153,29 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     with _Preemption() as preemption:
         try:
             while step < tc.steps:
-                local = {k: v[rows] for k, v in next(data).items()}
+                local, data_metrics = next(data)
                 state, metrics = train_step(state, shd.global_batch(local, mesh))
                 step += 1
                 if pending is not None:
                     read_back(*pending)
-                pending = (step, metrics)
+                pending = (step, metrics, data_metrics)
                 stop = preemption.check(step) or step == stop_at_step
                 if step % config.checkpoint.every_steps == 0 or step == tc.steps or stop:
                     read_back(*pending)  # never checkpoint a state from a NaN step
                     pending = None
                     ckpt.save(step, state, data.get_state())
+                if evaluate is not None and step % config.eval.every_steps == 0:
+                    if pending is not None:
+                        read_back(*pending)
+                        pending = None
+                    evaluate(step, state["params"], writer)  # done before params are donated
                 if stop:
                     logging.warning("stopped early: saved step %d, exiting", step)
                     break
             if pending is not None:
                 read_back(*pending)
         finally:
+            data.close()
             ckpt.close()
             writer.close()
     return last
@@ -174,9 +188,16 @@ def final_params(config, workdir: str, devices=None):
     mesh = _mesh(config, devices)
     layout = state_layout(model_cfg, make_optimizer(config.train), mesh, config.axis_rules,
                           config.seed)
-    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-    state, _, step = ckpt.restore(layout.abstract)
-    ckpt.close()
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    if "://" not in ckpt_dir and not (os.path.isdir(ckpt_dir) and any(
+            d.isdigit() for d in os.listdir(ckpt_dir))):
+        # Checked before orbax starts its background threads for nothing.
+        raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")
+    ckpt = Checkpointer(ckpt_dir)
+    try:
+        state, _, step = ckpt.restore(layout.abstract)
+    finally:
+        ckpt.close()
     return layout, state["params"], step
 
 

@@ -22,6 +22,7 @@ def read_metrics(workdir: str) -> list[dict]:
 
 
 def summarize(rows: list[dict], points: int = 8) -> str:
+    rows = [r for r in rows if "loss" in r]  # eval rows carry eval/... keys only
     if not rows:
         return "no metrics logged"
     picks = sorted({rows[round(i * (len(rows) - 1) / (points - 1))]["step"] for i in range(points)})

@@ -1,0 +1,95 @@
+"""Look at what a config trains on: the mixture per stage and decoded examples.
+
+    python -m rtt_jax.data.inspect --config=configs/base.py:tiny [--stage=K] [--n=5]
+
+Prints, for each stage (or only stage K): its steps, its mixture (configured
+weight, levels, and the share of the first 2,000 draws), then ``n`` examples
+decoded with the loss-masked (target) tokens in ``[[...]]``, and the pack
+stats of the stage's first batch. Special tokens print as <BOS>/<EOS>.
+"""
+from __future__ import annotations
+
+import collections
+
+from absl import app, flags
+from ml_collections import config_flags
+
+
+
+def _define_flags():
+    """Flags are defined only when run as a program, so importing ``describe``
+    (tests, notebooks) never clashes with another module's ``--config``."""
+    config = config_flags.DEFINE_config_file("config", None, "Config file[:variant].",
+                                             lock_config=True)
+    stage = flags.DEFINE_integer("stage", -1, "Only this stage (0-based); -1: every stage.")
+    n = flags.DEFINE_integer("n", 5, "Examples to print per stage.")
+    flags.mark_flags_as_required(["config"])
+    return config, stage, n
+
+
+def mark_targets(tokens, loss_mask, tokenizer) -> str:
+    """Decoded text with each run of target tokens wrapped in ``[[...]]``."""
+    out, run, in_target = [], [], False
+
+    def flush():
+        text = "".join(_piece(t, tokenizer) for t in run)
+        out.append(f"[[{text}]]" if in_target else text)
+
+    for t, m in zip(tokens, loss_mask):
+        if bool(m) != in_target:
+            flush()
+            run, in_target = [], bool(m)
+        run.append(int(t))
+    flush()
+    return "".join(out)
+
+
+def _piece(t: int, tokenizer) -> str:
+    if t == tokenizer.bos_id:
+        return "<BOS>"
+    if t == tokenizer.eos_id:
+        return "<EOS>"
+    return tokenizer.decode([t])
+
+
+def describe(config, stage: int = -1, n: int = 5) -> str:
+    from rtt_jax.data.curriculum import Curriculum
+    from rtt_jax.data.pipeline import CurriculumData, make_tokenizer
+    d = config.data
+    if d.kind != "curriculum":
+        return f"config.data.kind={d.kind!r}: nothing to inspect (no curriculum)"
+    tok = make_tokenizer(d.tokenizer)
+    cur = Curriculum.from_config(d, config.seed, tok)
+    lines = []
+    for s, st in enumerate(cur.stages):
+        if stage >= 0 and s != stage:
+            continue
+        first = sum(x.steps for x in cur.stages[:s])
+        lines.append(f"== stage {s} {st.name!r}: steps {first + 1}..{first + st.steps}"
+                     f"{' (and on, the last stage)' if s == len(cur.stages) - 1 else ''}")
+        drawn = collections.Counter(cur.choose(s, j)[0] for j in range(2000))
+        for name, lv in zip(st.sources, st.levels):
+            lines.append(f"   {name:<16} weight {st.weights[name]:.3f}  drawn {drawn[name] / 2000:.3f}"
+                         f"  levels {','.join(map(str, lv))}")
+        for j in range(n):
+            name, level, _ = cur.choose(s, j)
+            ex = cur.example(s, j)
+            lines.append(f"-- example {j}: {name} level {level}, {len(ex)} tokens, "
+                         f"{ex.num_targets} targets")
+            lines.append(mark_targets(ex.tokens, ex.loss_mask, tok))
+        one = CurriculumData(cur, d.global_batch_size, d.seq_len, window=d.packing.window,
+                             algorithm=d.packing.algorithm, overflow=d.packing.overflow,
+                             process_index=0, process_count=1)
+        one.set_state({"kind": "curriculum", "stage": s, "step_in_stage": 0,
+                       "lanes": [[0, 0]] * d.global_batch_size})
+        _, m = next(one)
+        lines.append("-- first batch: " + ", ".join(
+            f"{k[5:]}={v:g}" for k, v in m.items()
+            if k[5:] in ("rows", "placed_tokens", "pad_tokens", "padding_fraction",
+                         "lost_tokens", "split_examples", "truncated_examples")))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    _config, _stage, _n = _define_flags()
+    app.run(lambda argv: print(describe(_config.value, _stage.value, _n.value)))

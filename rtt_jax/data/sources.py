@@ -1,0 +1,306 @@
+"""Random-access example sources: example i is a pure function of (seed, name, level, i).
+
+Every source has ``name``, ``levels`` (a tuple) and ``get(level, i) ->
+TextExample``; ``at_level(level)`` is a Grain ``RandomAccessDataSource`` view
+(``__len__``, ``__getitem__``, ``__repr__``), so ``grain.MapDataset.source(
+src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
+
+* ``synthetic``: on-the-fly task traces. ``cfg.family`` (a ``rtt_jax.tasks``
+  name), ``cfg.styles`` ("" = all, else "a,b"), ``cfg.mode`` trace |
+  answer_only. Problem i of level L is ``family.generate(seed', i, L)`` with
+  ``seed' = make_rng_seed(seed, name)``; its style is a hash of (seed, name,
+  L, i). Unbounded (``len`` is ``sys.maxsize``).
+* ``traces``: a dataset written by ``python -m rtt_jax.traces.build``;
+  ``cfg.path`` is its directory (reads ``traces.jsonl``) or, with
+  ``cfg.format="array_record"``, its ``tfds/rtt_traces/1.0.0`` data via
+  ``tfds.data_source``. Prompt = problem question, completion = trace text.
+* ``jsonl``: ``cfg.path`` to a JSONL file of ``{"prompt", "completion"}``
+  (``trace``/``answer_only`` modes) or ``{"text"}`` (``full`` mode).
+* ``tfds``: ``tfds.data_source(cfg.tfds_name, data_dir=cfg.path, split=cfg.split)``,
+  text from ``cfg.prompt_field``/``cfg.completion_field``.
+
+Finite sources have one pseudo-level ``(0,)`` and are read as endless epochs:
+index i is record ``perm_e[i % N]`` with ``e = i // N`` and ``perm_e`` a
+permutation seeded by (seed, name, e), i.e. a global shuffle per epoch.
+
+Malformed records (bad JSON, missing field, empty target): with
+``on_bad_record="fatal"`` a ``BadRecordError`` names ``file:line`` (or the
+dataset element); with ``"skip"`` the record is left out and counted in
+``source.bad_records``. Files are read and checked once, at open, so every
+host sees the same record list; ``tfds`` elements are checked on access and a
+bad one is replaced by the next good index (a pure function of i as well).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from rtt_jax.data.formatting import ANSWER_ONLY, FULL, MODES, TRACE
+
+FATAL, SKIP = "fatal", "skip"
+BAD_RECORD_POLICIES = (FATAL, SKIP)
+KINDS = ("synthetic", "traces", "jsonl", "tfds")
+_MASK64 = (1 << 64) - 1
+
+
+class BadRecordError(ValueError):
+    """A record that cannot be used; the message names its file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TextExample:
+    """Untokenized example: ``mode`` picks the loss-masked span (see formatting)."""
+
+    prompt: str
+    completion: str
+    mode: str
+    answer: str | None = None  # for answer_only when the completion has no #### line
+
+
+def mix64(*parts: int) -> int:
+    """splitmix64 over integer parts: a cheap, stable hash (same on every host)."""
+    h = 0x9E3779B97F4A7C15
+    for p in parts:
+        h = (h ^ (int(p) & _MASK64)) * 0xBF58476D1CE4E5B9 & _MASK64
+        h = (h ^ (h >> 31)) * 0x94D049BB133111EB & _MASK64
+        h ^= h >> 29
+    return h
+
+
+def name_key(name: str) -> int:
+    """A stable integer for a string (``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+class _LevelView:
+    """Grain RandomAccessDataSource over one level of a source."""
+
+    def __init__(self, source, level: int):
+        self._source, self._level = source, level
+
+    def __len__(self) -> int:
+        return self._source.size
+
+    def __getitem__(self, index: int) -> TextExample:
+        return self._source.get(self._level, int(index))
+
+    def __repr__(self) -> str:
+        return f"{self._source!r}.at_level({self._level})"
+
+
+class _Source:
+    name: str
+    levels: tuple[int, ...]
+    size: int
+    bad_records: int = 0
+
+    def at_level(self, level: int) -> _LevelView:
+        if level not in self.levels:
+            raise ValueError(f"source {self.name!r}: level {level} not in {self.levels}")
+        return _LevelView(self, level)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class SyntheticSource(_Source):
+    def __init__(self, name: str, family: str, seed: int, styles=(), mode: str = TRACE):
+        from rtt_jax import tasks  # tasks never import JAX; cheap in workers
+        self.name, self.family = name, tasks.get(family)
+        self.levels = tuple(self.family.levels)
+        self.styles = tuple(styles) or tuple(self.family.styles)
+        unknown = set(self.styles) - set(self.family.styles)
+        if unknown:
+            raise ValueError(f"source {name!r}: unknown styles {sorted(unknown)} for family "
+                             f"{family!r}; expected some of {self.family.styles}")
+        if mode not in (TRACE, ANSWER_ONLY):
+            raise ValueError(f"source {name!r}: mode {mode!r}; expected trace or answer_only")
+        self.mode, self.seed, self.size = mode, seed, sys.maxsize
+        from rtt_jax.tasks.base import make_rng_seed
+        self._gen_seed = make_rng_seed(seed, name) % (1 << 31)
+        self._key = name_key(name)
+
+    def get(self, level: int, i: int) -> TextExample:
+        problem = self.family.generate(self._gen_seed, i, level)
+        style = self.styles[mix64(self.seed, self._key, level, i) % len(self.styles)]
+        prompt, completion = self.family.format_example(problem, style)
+        return TextExample(prompt, completion, self.mode, problem.answer)
+
+
+class _FiniteSource(_Source):
+    """Endless shuffled epochs over a finite list of records."""
+
+    levels = (0,)
+
+    def __init__(self, name: str, seed: int, n: int):
+        if n == 0:
+            raise BadRecordError(f"source {name!r}: no usable records")
+        self.name, self.seed, self.size = name, seed, n
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def record_index(self, i: int) -> int:
+        epoch, k = divmod(i, self.size)
+        cached = self._perm  # read once: Grain may call from several threads
+        if cached is None or cached[0] != epoch:
+            rng = np.random.default_rng([self.seed, name_key(self.name), epoch])
+            cached = self._perm = (epoch, rng.permutation(self.size))
+        return int(cached[1][k])
+
+    def get(self, level: int, i: int) -> TextExample:
+        return self.record(self.record_index(i))
+
+
+def _check_text(ex: TextExample, where: str) -> TextExample:
+    if ex.mode == FULL and not (ex.prompt + ex.completion):
+        raise BadRecordError(f"{where}: empty 'text'")
+    if ex.mode != FULL and not ex.completion:
+        raise BadRecordError(f"{where}: empty 'completion'")
+    return ex
+
+
+def _from_obj(obj, mode: str, where: str, prompt_key="prompt", completion_key="completion",
+              text_key="text") -> TextExample:
+    if not isinstance(obj, dict):
+        raise BadRecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    if mode == FULL:
+        if not isinstance(obj.get(text_key), str):
+            raise BadRecordError(f"{where}: expected a string field {text_key!r} (full mode)")
+        return _check_text(TextExample("", obj[text_key], FULL), where)
+    for key in (prompt_key, completion_key):
+        if not isinstance(obj.get(key), str):
+            raise BadRecordError(f"{where}: expected string fields {prompt_key!r} and "
+                                 f"{completion_key!r} ({key!r} missing or not a string)")
+    answer = obj.get("answer") if isinstance(obj.get("answer"), str) else None
+    return _check_text(TextExample(obj[prompt_key], obj[completion_key], mode, answer), where)
+
+
+def _read_jsonl(path: str, parse, on_bad_record: str) -> tuple[list, int]:
+    """(parsed records, bad count); ``parse(obj, where)`` raises BadRecordError."""
+    if not os.path.exists(path):
+        raise BadRecordError(f"{path}: no such file")
+    records, bad = [], 0
+    with open(path, encoding="utf-8", errors="strict") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise BadRecordError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+                records.append(parse(obj, where))
+            except (BadRecordError, ValueError) as e:
+                if on_bad_record == FATAL:
+                    raise BadRecordError(str(e)) from None
+                bad += 1
+    return records, bad
+
+
+class JsonlSource(_FiniteSource):
+    def __init__(self, name: str, path: str, seed: int, mode: str = TRACE,
+                 on_bad_record: str = FATAL):
+        self._records, self.bad_records = _read_jsonl(
+            path, lambda obj, where: _from_obj(obj, mode, where), on_bad_record)
+        super().__init__(name, seed, len(self._records))
+
+    def record(self, k: int) -> TextExample:
+        return self._records[k]
+
+
+class TracesSource(_FiniteSource):
+    """A trace dataset directory (``traces.jsonl``; or its ArrayRecord copy)."""
+
+    def __init__(self, name: str, path: str, seed: int, mode: str = TRACE,
+                 on_bad_record: str = FATAL, file_format: str = "jsonl"):
+        from rtt_jax.traces.record import TraceFormatError, record_from_json
+        self.mode = mode
+        if file_format == "array_record":
+            from rtt_jax.traces import tfds_writer
+            self._ds = tfds_writer.data_source(os.path.join(path, "tfds", tfds_writer.NAME,
+                                                            tfds_writer.VERSION))
+            self._records = None
+            self.bad_records = 0
+            super().__init__(name, seed, len(self._ds))
+            return
+
+        def parse(obj, where):
+            try:
+                r = record_from_json(obj, where)
+            except TraceFormatError as e:
+                raise BadRecordError(str(e)) from None
+            return _check_text(TextExample(r.problem.question, r.text, mode, r.answer), where)
+
+        self._records, self.bad_records = _read_jsonl(os.path.join(path, "traces.jsonl"),
+                                                      parse, on_bad_record)
+        super().__init__(name, seed, len(self._records))
+
+    def record(self, k: int) -> TextExample:
+        if self._records is not None:
+            return self._records[k]
+        from rtt_jax.traces.tfds_writer import from_example
+        r = from_example(self._ds[k])
+        return TextExample(r.problem.question, r.text, self.mode, r.answer)
+
+
+class TfdsSource(_FiniteSource):
+    """Any TFDS dataset prepared as ArrayRecord, read by name without TensorFlow."""
+
+    def __init__(self, name: str, tfds_name: str, data_dir: str, split: str, seed: int,
+                 mode: str = TRACE, prompt_field: str = "prompt",
+                 completion_field: str = "completion", on_bad_record: str = FATAL):
+        import tensorflow_datasets as tfds
+        if tfds_name == "rtt_traces":
+            import rtt_jax.traces.tfds_writer  # noqa: F401  (registers the builder)
+        self._ds = tfds.data_source(tfds_name, data_dir=data_dir or None, split=split)
+        self.mode, self.on_bad_record = mode, on_bad_record
+        self._fields = (prompt_field, completion_field)
+        self.bad_records = 0
+        super().__init__(name, seed, len(self._ds))
+
+    def record(self, k: int) -> TextExample:
+        for step in range(self.size):
+            j = (k + step) % self.size
+            element = self._ds[j]
+            obj = {key: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                   for key, v in element.items()}
+            where = f"tfds {self._ds!r} element {j}"
+            try:
+                return _from_obj(obj, self.mode, where, *self._fields, self._fields[1])
+            except BadRecordError:
+                if self.on_bad_record == FATAL:
+                    raise
+                self.bad_records += 1
+        raise BadRecordError(f"source {self.name!r}: no usable records")
+
+
+def _styles(spec) -> tuple[str, ...]:
+    if isinstance(spec, str):
+        return tuple(s.strip() for s in spec.split(",") if s.strip())
+    return tuple(spec or ())
+
+
+def make_source(name: str, cfg, seed: int, on_bad_record: str = FATAL) -> _Source:
+    """A source from one ``config.data.sources.<name>`` ConfigDict (fields above)."""
+    get = (lambda k, default=None: cfg.get(k, default)) if hasattr(cfg, "get") else \
+        (lambda k, default=None: getattr(cfg, k, default))
+    kind, mode = get("kind"), get("mode", TRACE)
+    if kind not in KINDS:
+        raise ValueError(f"config.data.sources.{name}.kind={kind!r}: expected one of {KINDS}")
+    if mode not in MODES:
+        raise ValueError(f"config.data.sources.{name}.mode={mode!r}: expected one of {MODES}")
+    if kind == "synthetic":
+        return SyntheticSource(name, get("family"), seed, _styles(get("styles", "")), mode)
+    path = get("path", "")
+    if kind == "jsonl":
+        return JsonlSource(name, path, seed, mode, on_bad_record)
+    if kind == "traces":
+        return TracesSource(name, path, seed, mode, on_bad_record, get("format", "jsonl"))
+    return TfdsSource(name, get("tfds_name"), path, get("split", "train"), seed, mode,
+                      get("prompt_field", "prompt"), get("completion_field", "completion"),
+                      on_bad_record)

@@ -1,0 +1,68 @@
+"""Evaluation inside the training loop, every ``config.eval.every_steps``.
+
+The eval sets are built once; at an eval step the KV-cache sampler decodes
+greedily with the *live* params (no copy: it runs to completion before the
+next train step donates them), the evaluator scores the completions, and the
+loop writes ``eval/<set>/<metric>`` scalars to metrics.jsonl and TensorBoard,
+and a few sampled traces with their step verdicts to TensorBoard text and
+``samples.jsonl``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from rtt_jax.data.tokenizer import ByteTokenizer
+from rtt_jax.evaluation.evaluator import Evaluator
+from rtt_jax.evaluation.standalone import eval_sets_from_config
+from rtt_jax.model.sampler import Sampler
+
+# Scalars worth a TensorBoard curve; the full report holds the rest.
+CURVE_METRICS = ("answer_accuracy", "step_validity", "fully_valid_traces", "consistency",
+                 "unparsed")
+
+
+def _flat_metrics(report: dict) -> dict[str, float]:
+    out = {}
+    for scope, entry in [("all", report["summary"]["all"]),
+                         *[(name, e) for name, e in report["sets"].items()]]:
+        for k in CURVE_METRICS:
+            v = entry.get(k)
+            if isinstance(v, (int, float)):
+                out[f"eval/{scope}/{k}"] = float(v)
+    return out
+
+
+def _sample_text(sample: dict) -> str:
+    verdicts = "\n".join(f"    [{s.get('verdict')}] {s.get('line', '')}"
+                         for s in sample.get("steps", [])[:20])
+    return (f"**{sample.get('set')}** ({sample.get('outcome')})\n\n    {sample.get('prompt', '')}"
+            f"\n\n    {sample.get('completion', '')}\n\n{verdicts}")
+
+
+def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], dict] | None:
+    """Returns ``run(step, params, writer) -> metrics`` or None when disabled."""
+    ec = config.eval
+    if not ec.every_steps:
+        return None
+    sets, _ = eval_sets_from_config(config)
+    evaluator = Evaluator(sets, generate_fn=lambda prompts: [], batch_size=ec.batch_size,
+                          samples_per_set=ec.samples_per_set)
+
+    def run(step: int, params, writer) -> dict:
+        sampler = Sampler(layout.graphdef, params, ByteTokenizer(), model_cfg,
+                          max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
+        evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
+        report = evaluator.run(step)
+        metrics = _flat_metrics(report)
+        writer.write(step, metrics)
+        if writer.enabled:
+            path = os.path.join(os.path.dirname(writer.path), "samples.jsonl")
+            with open(path, "a", encoding="utf-8") as f:
+                for s in report.get("samples", []):
+                    f.write(json.dumps({"step": step, **s}, default=str) + "\n")
+            for s in report.get("samples", [])[:4]:
+                writer.write_text(step, f"samples/{s.get('set')}", _sample_text(s))
+        return metrics
+    return run

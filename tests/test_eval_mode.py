@@ -1,0 +1,53 @@
+"""Evaluation wired into training and into `main --mode=eval`."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+
+from conftest import REPO
+from rtt_jax.train.loop import train
+
+
+def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):
+    cfg = tiny_config
+    cfg.train.steps = 4
+    cfg.eval.update(every_steps=2, n_per_level=2, levels=[1, 2], max_new_tokens=12)
+    train(cfg, str(tmp_path), jax.devices()[:1])
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    eval_rows = [r for r in rows if any(k.startswith("eval/") for k in r)]
+    assert [r["step"] for r in eval_rows] == [2, 4]
+    assert 0.0 <= eval_rows[-1]["eval/all/answer_accuracy"] <= 1.0
+    samples = [json.loads(line) for line in open(tmp_path / "samples.jsonl")]
+    assert samples and {"step", "completion", "steps", "outcome"} <= set(samples[0])
+    # Training rows are untouched by eval rows (one train row per step).
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
+
+
+def test_main_mode_eval_writes_report(tmp_path):
+    args = ["--config=configs/base.py:tiny", f"--workdir={tmp_path}",
+            "--config.train.steps=3", "--config.eval.n_per_level=3",
+            "--config.eval.max_new_tokens=12"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    for mode in ("train", "eval"):
+        r = subprocess.run([sys.executable, "-m", "rtt_jax.main", f"--mode={mode}", *args],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+    report = json.load(open(tmp_path / "report.json"))
+    assert report["sets"]
+    for name, entry in report["sets"].items():
+        for key in ("answer_accuracy", "step_validity", "consistency", "n", "level", "family"):
+            assert key in entry, (name, key)
+        assert entry["n"] == 3
+    assert any(e["trained"] is False for e in report["sets"].values())  # harder levels too
+    assert (tmp_path / "report.md").exists() and (tmp_path / "accuracy_by_level.png").exists()
+    assert "eval step 3" in r.stdout
+
+
+def test_eval_without_checkpoint_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval",
+                        "--config=configs/base.py:tiny", f"--workdir={tmp_path}"],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert "no checkpoint to restore" in r.stderr and "Traceback" not in r.stderr
