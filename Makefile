@@ -21,6 +21,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(PY) -m rtt_jax.main --config=configs/base.py:cpu --workdir=$(DEMO_DIR)
 	$(PY) -m rtt_jax.train.summary $(DEMO_DIR)
+	$(PY) -m rtt_jax.main --mode=eval --config=configs/base.py:cpu --workdir=$(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)

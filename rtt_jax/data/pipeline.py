@@ -26,6 +26,8 @@ position (or the stage is gone), the run moves on to the next stage.
 """
 from __future__ import annotations
 
+import os
+
 import queue
 import threading
 
@@ -41,6 +43,27 @@ def make_tokenizer(spec: str):
     """``"bytes"`` or a directory written by ``Tokenizer.save``."""
     from rtt_jax.data.tokenizer import ByteTokenizer, load_tokenizer
     return ByteTokenizer() if spec in ("", "bytes") else load_tokenizer(spec)
+
+
+RUN_TOKENIZER_DIR = "tokenizer"
+
+
+def save_run_tokenizer(config, workdir: str) -> None:
+    """Keep the training tokenizer in the workdir (once, process 0), so that
+    evaluation and sampling always decode with the one that trained."""
+    import jax
+    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
+    if jax.process_index() == 0 and not os.path.exists(path):
+        make_tokenizer(config.data.tokenizer).save(path)
+
+
+def run_tokenizer(config, workdir: str):
+    """The tokenizer a run in ``workdir`` trained with (falls back to the config's)."""
+    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
+    if os.path.exists(path):
+        from rtt_jax.data.tokenizer import load_tokenizer
+        return load_tokenizer(path)
+    return make_tokenizer(config.data.tokenizer)
 
 
 def _host():

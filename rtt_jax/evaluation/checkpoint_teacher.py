@@ -40,10 +40,10 @@ def sample_fn_from_workdir(config, workdir: str, max_new_tokens: int = 256,
                            max_len: int | None = None) -> SampleFn:
     """A ``sample_fn`` over the latest checkpoint in ``workdir``."""
     from rtt_jax import config_validation
-    from rtt_jax.data.tokenizer import ByteTokenizer
+    from rtt_jax.data.pipeline import run_tokenizer
     from rtt_jax.train.loop import final_params
     model_cfg = config_validation.validate(config)
     layout, params, _ = final_params(config, workdir)
-    sampler = Sampler(layout.graphdef, params, ByteTokenizer(), model_cfg,
+    sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
                       max_len=max_len or config.data.seq_len + max_new_tokens, mesh=layout.mesh)
     return sampler_sample_fn(sampler, max_new_tokens, temperature, top_p, seed)

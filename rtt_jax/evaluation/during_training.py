@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any, Callable
 
-from rtt_jax.data.tokenizer import ByteTokenizer
+from rtt_jax.data.pipeline import make_tokenizer
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.standalone import eval_sets_from_config
 from rtt_jax.model.sampler import Sampler
@@ -50,8 +50,10 @@ def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], d
     evaluator = Evaluator(sets, generate_fn=lambda prompts: [], batch_size=ec.batch_size,
                           samples_per_set=ec.samples_per_set)
 
+    tokenizer = make_tokenizer(config.data.tokenizer)  # the one this run trains with
+
     def run(step: int, params, writer) -> dict:
-        sampler = Sampler(layout.graphdef, params, ByteTokenizer(), model_cfg,
+        sampler = Sampler(layout.graphdef, params, tokenizer, model_cfg,
                           max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
         evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
         report = evaluator.run(step)

@@ -46,11 +46,11 @@ def eval_sets_from_config(config):
 
 def evaluate_workdir(config, workdir: str) -> dict:
     """Evaluate the latest checkpoint in ``workdir``; returns the report dict."""
-    from rtt_jax.data.tokenizer import ByteTokenizer
+    from rtt_jax.data.pipeline import run_tokenizer
     from rtt_jax.train.loop import final_params
     model_cfg = config_validation.validate(config)
     layout, params, step = final_params(config, workdir)
-    sampler = Sampler(layout.graphdef, params, ByteTokenizer(), model_cfg,
+    sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
                       max_len=config.eval.max_len, mesh=layout.mesh,
                       max_batch=config.eval.batch_size)
     sets, trained = eval_sets_from_config(config)

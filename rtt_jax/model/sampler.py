@@ -20,6 +20,10 @@ Stop rules (per row, both optional): EOS; or the end of a final-answer line,
 i.e. a line that starts with ``#### `` followed by a newline. The completion
 start counts as a line start when the prompt ends in a newline or is only BOS.
 The marker is matched token by token, which is exact for the byte tokenizer.
+A third, off by default (``stop_on_calculator``): stop a row right after the
+first ``=`` inside an open ``<<`` (a ``<`` ``<`` pair with no ``>`` ``>`` pair
+after it), the point where GSM8K's calculator writes its result; the state is
+seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop.
 """
 from __future__ import annotations
 
@@ -64,8 +68,24 @@ def sample_logits(logits, keys, temperature, top_p):
     return jnp.where(temperature > 0, sampled, greedy)
 
 
+def calc_state(tokens, lengths, ids):
+    """Each row's calculator state at the end of its prompt: 0 outside ``<<``,
+    1 inside an open ``<<`` with no ``=`` yet, 2 inside after its ``=``."""
+    lt, gt, eq = (ids.get(k, jnp.int32(-1)) for k in ("lt", "gt", "eq"))
+    idx = jnp.arange(tokens.shape[1], dtype=jnp.int32)
+    valid = idx[None] < lengths[:, None]
+
+    def last_pair(a):  # index of the second token of the row's last a-a pair, else -1
+        hit = (tokens[:, 1:] == a) & (tokens[:, :-1] == a) & valid[:, 1:]
+        return jnp.max(jnp.where(hit, idx[None, 1:], -1), axis=1, initial=-1)
+
+    opened = last_pair(lt)
+    eq_after = jnp.any((tokens == eq) & valid & (idx[None] > opened[:, None]), axis=1)
+    return jnp.where(opened > last_pair(gt), jnp.where(eq_after, 2, 1), 0).astype(jnp.int32)
+
+
 def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_last, active,
-                row_ids, opts, ids, out_width: int):
+                row_ids, opts, ids, out_width: int, *, step0=None, limit=None, calc=None, ans=None):
     """Sample until every row stops or ``opts['max_new']`` tokens; shared by both paths.
 
     ``step_fn(model_state, tokens [B], positions [B]) -> (logits [B, V], model_state)``
@@ -74,7 +94,12 @@ def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_la
     special ids as arrays (pad, bos, eos, newline: scalars; marker: [M]) so that
     samplers over different tokenizers share compiled programs; ``opts`` the traced settings
     (max_new, temperature, top_p, seed, stop_on_eos, stop_after_answer_line).
-    Returns (tokens [B, out_width], counts [B]): row b generated
+    Optional per-row arrays: ``step0`` offsets the sampling step (a resumed
+    row keeps its random stream), ``limit`` caps a row's new tokens below
+    ``max_new``, ``calc`` seeds the calculator state (see ``calc_state``),
+    ``ans`` the answer-line state (``answer_state``; default: from ``prompt_last``);
+    ``opts['stop_on_calculator']`` and ``ids`` lt/gt/eq ('<', '>', '=') are
+    optional too. Returns (tokens [B, out_width], counts [B]): row b generated
     ``tokens[b, :counts[b]]`` and PAD after.
     """
     marker = ids["marker"]
@@ -82,16 +107,22 @@ def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_la
     base = jax.random.key(opts["seed"])
     row_keys = jax.vmap(lambda r: jax.random.fold_in(base, r))(row_ids)
     batch = lengths.shape[0]
+    zeros = jnp.zeros((batch,), jnp.int32)
+    step0 = zeros if step0 is None else step0
+    limit = jnp.full((batch,), opts["max_new"], jnp.int32) if limit is None else limit
+    lt, gt, eq = (ids.get(k, jnp.int32(-1)) for k in ("lt", "gt", "eq"))
+    stop_on_calc = opts.get("stop_on_calculator", jnp.bool_(False))
     # ans: how many marker tokens the current line has matched from its start;
     # n_marker: inside an answer line; -1: this line cannot be one.
     line_start = (prompt_last == ids["newline"]) | (prompt_last == ids["bos"])
     init = dict(t=jnp.int32(0), out=jnp.full((batch, out_width), ids["pad"], jnp.int32),
                 count=jnp.zeros((batch,), jnp.int32), done=~active,
-                ans=jnp.where(line_start, 0, -1).astype(jnp.int32),
-                tok=jnp.zeros((batch,), jnp.int32), model=model_state)
+                ans=jnp.where(line_start, 0, -1).astype(jnp.int32) if ans is None else ans,
+                calc=zeros if calc is None else calc,
+                tok=prompt_last.astype(jnp.int32), model=model_state)
 
     def emit(c, logits):
-        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(row_keys, c["t"])
+        keys = jax.vmap(jax.random.fold_in)(row_keys, c["t"] + step0)
         tok = sample_logits(logits, keys, opts["temperature"], opts["top_p"])
         live = ~c["done"]
         tok = jnp.where(live, tok, ids["pad"])
@@ -103,10 +134,17 @@ def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_la
         ans = jnp.where(newline, 0,
               jnp.where(ans == n_marker, ans,
               jnp.where((ans >= 0) & (tok == next_marker), ans + 1, -1)))
+        # Calculator state; c["tok"] is the previous token (the prompt's last at first).
+        calc_fire = (c["calc"] == 1) & (tok == eq)
+        calc = jnp.where((c["tok"] == lt) & (tok == lt), 1,
+               jnp.where((c["tok"] == gt) & (tok == gt), 0,
+               jnp.where(calc_fire, 2, c["calc"])))
         stop = ((opts["stop_on_eos"] & (tok == ids["eos"]))
-                | (opts["stop_after_answer_line"] & answer_end))
-        return dict(c, t=c["t"] + 1, out=out, count=c["count"] + live.astype(jnp.int32),
-                    done=c["done"] | (live & stop), ans=ans, tok=tok)
+                | (opts["stop_after_answer_line"] & answer_end)
+                | (stop_on_calc & calc_fire))
+        count = c["count"] + live.astype(jnp.int32)
+        return dict(c, t=c["t"] + 1, out=out, count=count,
+                    done=c["done"] | (live & stop) | (count >= limit), ans=ans, calc=calc, tok=tok)
 
     def cond(c):
         return (c["t"] < opts["max_new"]) & ~jnp.all(c["done"])
@@ -140,6 +178,10 @@ class Sampler:
         self.ids = dict(pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id,
                         newline=int(newline[0]),
                         marker=np.asarray(tokenizer.encode(ANSWER_MARKER), np.int32))
+        # The calculator rule needs '<', '>' and '=' as single tokens (-1: never matches).
+        for key, char in (("lt", "<"), ("gt", ">"), ("eq", "=")):
+            enc = list(tokenizer.encode(char))
+            self.ids[key] = int(enc[0]) if len(enc) == 1 else -1
         self.batch_shards = 1 if mesh is None else math.prod(mesh.shape[a] for a in shd.BATCH_AXES)
         self.trace_count = {"cache": 0, "recompute": 0}
         self._jitted = {"cache": self._jit(self._cached_program),
@@ -160,7 +202,7 @@ class Sampler:
         spec = P(None, shd.BATCH_AXES, None, P.UNCONSTRAINED, None)
         return jax.lax.with_sharding_constraint(cache, NamedSharding(self.mesh, spec))
 
-    def _cached_program(self, params, tokens, lengths, active, row_ids, opts, ids):
+    def _cached_program(self, params, tokens, lengths, rows, opts, ids):
         self.trace_count["cache"] += 1  # runs at trace time only: counts compiles
         model = nnx.merge(self.graphdef, params)
         batch, width = tokens.shape
@@ -176,10 +218,11 @@ class Sampler:
             return model.logits(h)[:, 0], self._constrain_cache(cache)
 
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-        return decode_loop(step, cache, first_logits, lengths, prompt_last, active, row_ids,
-                           opts, ids, self.max_len)
+        return decode_loop(step, cache, first_logits, lengths, prompt_last, rows["active"],
+                           rows["row_ids"], opts, ids, self.max_len, step0=rows["step0"],
+                           limit=rows["limit"], ans=rows["ans"], calc=calc_state(tokens, lengths, ids))
 
-    def _recompute_program(self, params, tokens, lengths, active, row_ids, opts, ids):
+    def _recompute_program(self, params, tokens, lengths, rows, opts, ids):
         """The naive reference: every step reruns ``Transformer.__call__`` on
         the whole [B, max_len] sequence and reads the logits at each row's end."""
         self.trace_count["recompute"] += 1
@@ -199,8 +242,10 @@ class Sampler:
             return logits_at(seq, pos), seq
 
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-        return decode_loop(step, seq, logits_at(seq, lengths - 1), lengths, prompt_last, active,
-                           row_ids, opts, ids, self.max_len)
+        return decode_loop(step, seq, logits_at(seq, lengths - 1), lengths, prompt_last,
+                           rows["active"], rows["row_ids"], opts, ids, self.max_len,
+                           step0=rows["step0"], limit=rows["limit"], ans=rows["ans"],
+                           calc=calc_state(tokens, lengths, ids))
 
     # ---- host side -------------------------------------------------------------
 
@@ -213,23 +258,26 @@ class Sampler:
             return jnp.asarray(x)
         return jax.device_put(x, shd.batch_sharding(self.mesh))
 
-    def _run_batch(self, prompts: Sequence[np.ndarray], first_row: int, max_new_tokens: int,
-                   opts: dict, path: str):
+    def _run_batch(self, prompts: Sequence[np.ndarray], rows: dict, opts: dict, path: str):
+        """``rows``: per-prompt int arrays row_ids, step0, limit, ans (see ``decode_rows``)."""
         n = len(prompts)
         lengths = np.array([len(p) for p in prompts], np.int32)
         width = bucket(int(lengths.max()), self.min_prompt_bucket, cap=self.max_len)
-        rows = bucket(n, 1)
-        rows = -(-rows // self.batch_shards) * self.batch_shards
-        tokens = np.full((rows, width), self.ids["pad"], np.int32)
+        size = bucket(n, 1)
+        size = -(-size // self.batch_shards) * self.batch_shards
+        fill = size - n
+        tokens = np.full((size, width), self.ids["pad"], np.int32)
         tokens[n:, 0] = self.ids["bos"]  # filler rows: a 1-token prompt, done from the start
         for i, p in enumerate(prompts):
             tokens[i, :len(p)] = p
-        all_lengths = np.concatenate([lengths, np.ones(rows - n, np.int32)])
-        active = np.arange(rows) < n
-        row_ids = np.arange(first_row, first_row + rows, dtype=np.int32)
-        batch = map(self._place, (tokens, all_lengths, active, row_ids))
-        out, count = self._jitted[path](self.params, *batch,
-                                        dict(opts, max_new=jnp.int32(max_new_tokens)),
+        all_lengths = np.concatenate([lengths, np.ones(fill, np.int32)])
+        filler = dict(row_ids=rows["row_ids"][-1] + 1 + np.arange(fill), step0=np.zeros(fill),
+                      limit=np.ones(fill), ans=np.full(fill, -1))
+        rows = {k: np.concatenate([rows[k], filler[k]]).astype(np.int32) for k in filler}
+        rows["active"] = np.arange(size) < n
+        out, count = self._jitted[path](self.params, self._place(tokens), self._place(all_lengths),
+                                        {k: self._place(v) for k, v in rows.items()},
+                                        dict(opts, max_new=jnp.int32(rows["limit"].max())),
                                         jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), self.ids))
         out, count = np.asarray(jax.device_get(out)), np.asarray(jax.device_get(count))
         return [out[i, :count[i]] for i in range(n)]
@@ -237,12 +285,15 @@ class Sampler:
     def generate_tokens(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int, *,
                         temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
                         stop_on_eos: bool = True, stop_after_answer_line: bool = True,
-                        recompute: bool = False) -> list[np.ndarray]:
+                        recompute: bool = False, calculator: bool = False) -> list[np.ndarray]:
         """Token-level API: prompt id lists (BOS included) -> generated ids per prompt.
 
         Each result ends with its stop token (EOS or the answer line's newline)
         when a stop rule fired, and holds at most ``max_new_tokens`` ids.
         ``recompute=True`` runs the naive full-recompute reference instead.
+        ``calculator=True`` writes ``value>>`` after each ``<<expr=`` the model
+        emits (see ``rtt_jax.model.calculator``); the inserted ids count
+        towards ``max_new_tokens``.
         """
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]
         if max_new_tokens < 1:
@@ -251,15 +302,55 @@ class Sampler:
             if len(p) == 0 or len(p) + max_new_tokens > self.max_len:
                 raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens={max_new_tokens} "
                                  f"must be within 1..max_len={self.max_len}")
+        kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
+                  stop_after_answer_line=stop_after_answer_line, recompute=recompute)
+        if calculator:
+            from rtt_jax.model.calculator import calculator_generate
+            return calculator_generate(self, prompts, max_new_tokens, **kw)
+        n = len(prompts)
+        return self.decode_rows(prompts, dict(row_ids=np.arange(n), step0=np.zeros(n),
+                                              limit=np.full(n, max_new_tokens)), **kw)
+
+    def decode_rows(self, prompts: Sequence[np.ndarray], rows: dict, *, temperature: float,
+                    top_p: float, seed: int, stop_on_eos: bool, stop_after_answer_line: bool,
+                    stop_on_calculator: bool = False, recompute: bool = False) -> list[np.ndarray]:
+        """One decode of validated prompts. ``rows`` holds per-prompt ints: prompt i
+        samples as row ``row_ids[i]`` from step ``step0[i]`` on, makes at most
+        ``limit[i]`` (>= 1) tokens and starts in answer-line state ``ans[i]``
+        (optional; default: a line start iff the prompt ends in newline or BOS)."""
         opts = dict(temperature=jnp.float32(temperature), top_p=jnp.float32(top_p),
                     seed=jnp.int32(seed), stop_on_eos=jnp.bool_(stop_on_eos),
-                    stop_after_answer_line=jnp.bool_(stop_after_answer_line))
+                    stop_after_answer_line=jnp.bool_(stop_after_answer_line),
+                    stop_on_calculator=jnp.bool_(stop_on_calculator))
+        rows = {k: np.asarray(v, np.int32) for k, v in rows.items()}
+        if "ans" not in rows:
+            rows["ans"] = np.array([0 if p[-1] in (self.ids["newline"], self.ids["bos"]) else -1
+                                    for p in prompts], np.int32)
         path = "recompute" if recompute else "cache"
         results = []
-        for start in range(0, len(prompts), self.max_batch):
-            results += self._run_batch(prompts[start:start + self.max_batch], start,
-                                       max_new_tokens, opts, path)
+        for a in range(0, len(prompts), self.max_batch):
+            b = a + self.max_batch
+            results += self._run_batch(prompts[a:b], {k: v[a:b] for k, v in rows.items()},
+                                       opts, path)
         return results
+
+    def answer_state(self, completion: np.ndarray, line_start: bool) -> int:
+        """The decode loop's answer-line state after ``completion`` (as in
+        ``decode_loop``): -1 if the current line cannot be an answer line, else
+        how many marker tokens it has matched. ``line_start``: the completion
+        began at a line start."""
+        marker, newline = self.ids["marker"], self.ids["newline"]
+        hits = np.flatnonzero(np.asarray(completion) == newline)
+        if len(hits):
+            line = completion[hits[-1] + 1:]
+        elif line_start:
+            line = completion
+        else:
+            return -1
+        m = len(marker)
+        if len(line) >= m:
+            return m if np.array_equal(line[:m], marker) else -1
+        return len(line) if np.array_equal(line, marker[:len(line)]) else -1
 
     def encode_prompt(self, text: str) -> np.ndarray:
         """BOS + the text's ids, as training formats a prompt."""
@@ -267,11 +358,13 @@ class Sampler:
 
     def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
                  top_p: float = 1.0, seed: int = 0, *, stop_on_eos: bool = True,
-                 stop_after_answer_line: bool = True) -> list[str]:
-        """Text API: the completion text of each prompt (special tokens dropped)."""
+                 stop_after_answer_line: bool = True, calculator: bool = False) -> list[str]:
+        """Text API: the completion text of each prompt (special tokens dropped).
+        ``calculator=True``: see ``generate_tokens``."""
         ids = self.generate_tokens([self.encode_prompt(p) for p in prompts], max_new_tokens,
                                    temperature=temperature, top_p=top_p, seed=seed,
-                                   stop_on_eos=stop_on_eos, stop_after_answer_line=stop_after_answer_line)
+                                   stop_on_eos=stop_on_eos, stop_after_answer_line=stop_after_answer_line,
+                                   calculator=calculator)
         return [self.tokenizer.decode(t) for t in ids]
 
 

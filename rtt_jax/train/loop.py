@@ -19,7 +19,7 @@ from jax.experimental import multihost_utils
 
 from rtt_jax import config_validation
 from rtt_jax.data.builtin_addition import BuiltinAdditionData
-from rtt_jax.data.pipeline import make_curriculum_data
+from rtt_jax.data.pipeline import make_curriculum_data, save_run_tokenizer
 from rtt_jax.evaluation.during_training import make_periodic_eval
 from rtt_jax.model import train_flops_per_token
 from rtt_jax.train import sharding as shd
@@ -123,6 +123,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     train_step = make_train_step(layout, optimizer, schedule, tc.microbatches, tc.z_loss,
                                  config.debug.inject_nan_at_step)
     writer = MetricWriter(workdir, resume_step=step)
+    save_run_tokenizer(config, workdir)
     evaluate = make_periodic_eval(config, layout, model_cfg)
     tokens_per_step = config.data.global_batch_size * config.data.seq_len
     flops_per_token = train_flops_per_token(model_cfg, config.data.seq_len)
