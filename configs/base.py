@@ -18,12 +18,13 @@ import ml_collections
 def _source(**fields) -> dict:
     """Every source field, so that any can be set with --config.data.sources.<name>.<field>.
 
-    kind: synthetic | traces | jsonl | tfds; mode: trace | answer_only | full.
-    synthetic: family, styles ("" = all). traces: path (a traces.build output
+    kind: synthetic | textbook | traces | jsonl | tfds; mode: trace | answer_only | full.
+    synthetic: family, styles ("" = all). textbook: families ("" = all; mode full). traces: path (a traces.build output
     directory), format (jsonl | array_record). jsonl: path. tfds: tfds_name,
     path (data_dir), split, prompt_field, completion_field.
     """
-    return dict(kind="synthetic", family="", styles="", mode="trace", path="", format="jsonl",
+    return dict(kind="synthetic", family="", styles="", families="", mode="trace", path="",
+                format="jsonl",
                 tfds_name="", split="train", prompt_field="prompt",
                 completion_field="completion") | fields
 
@@ -37,6 +38,10 @@ _TASK_SOURCES = dict(
     addition=_synthetic("addition", "lee_plain,lee_reversed"),
     multiplication=_synthetic("multiplication", "long"),
     subtraction=_synthetic("subtraction", "count_up"),
+    # Textbook sections teaching the same skills (loss on every token); add it
+    # to a stage's mixture to train with textbook data.
+    textbook=_source(kind="textbook", families="addition,multiplication,subtraction",
+                     mode="full"),
 )
 # Stage 2 adds addition level 3 and a third family (a small share, so the
 # shift is gentle); the last stage runs on to the end of training.

@@ -96,6 +96,12 @@ def _validate_curriculum(d) -> int:
         elif s.kind == "tfds":
             _require(bool(s.get("tfds_name")), f + ".tfds_name", s.get("tfds_name"),
                      "a TFDS dataset name")
+        elif s.kind == "textbook":
+            fams = [x.strip() for x in str(s.get("families") or "").split(",") if x.strip()]
+            _require(all(x in tasks.names() for x in fams), f + ".families", s.get("families"),
+                     f"comma-separated task families among {', '.join(tasks.names())}")
+            _require(s.get("mode", "full") == "full", f + ".mode", s.get("mode"),
+                     "'full' (textbook text is all target)")
         else:
             _require(bool(s.get("path")), f + ".path", s.get("path"), "a file or directory")
     _require(isinstance(d.stages, (list, tuple)) and len(d.stages) > 0, "data.stages",

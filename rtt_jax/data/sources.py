@@ -10,6 +10,8 @@ src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``
   answer_only. Problem i of level L is ``family.generate(seed', i, L)`` with
   ``seed' = make_rng_seed(seed, name)``; its style is a hash of (seed, name,
   L, i). Unbounded (``len`` is ``sys.maxsize``).
+* ``textbook``: synthetic textbook sections (``rtt_jax.textbook``) for
+  ``cfg.families`` ("" = all), always ``full`` mode (loss on every token).
 * ``traces``: a dataset written by ``python -m rtt_jax.traces.build``;
   ``cfg.path`` is its directory (reads ``traces.jsonl``) or, with
   ``cfg.format="array_record"``, its ``tfds/rtt_traces/1.0.0`` data via
@@ -44,7 +46,7 @@ from rtt_jax.data.formatting import ANSWER_ONLY, FULL, MODES, TRACE
 
 FATAL, SKIP = "fatal", "skip"
 BAD_RECORD_POLICIES = (FATAL, SKIP)
-KINDS = ("synthetic", "traces", "jsonl", "tfds")
+KINDS = ("synthetic", "textbook", "traces", "jsonl", "tfds")
 _MASK64 = (1 << 64) - 1
 
 
@@ -130,6 +132,28 @@ class SyntheticSource(_Source):
         style = self.styles[mix64(self.seed, self._key, level, i) % len(self.styles)]
         prompt, completion = self.family.format_example(problem, style)
         return TextExample(prompt, completion, self.mode, problem.answer)
+
+
+class TextbookDataSource(_Source):
+    """Synthetic textbook sections (``rtt_jax.textbook``), loss on every token.
+
+    Item i of level L is a section of family ``families[i % n]`` at L (each
+    family keeps the levels it has; a level none has is a config error)."""
+
+    def __init__(self, name: str, families, seed: int):
+        from rtt_jax import tasks
+        from rtt_jax.tasks.base import make_rng_seed
+        self.name, self.families = name, tuple(families) or tasks.names()
+        self.levels = tuple(sorted({lv for f in self.families for lv in tasks.get(f).levels}))
+        self._levels = {f: set(tasks.get(f).levels) for f in self.families}
+        self.seed, self.size = seed, sys.maxsize
+        self._gen_seed = make_rng_seed(seed, name) % (1 << 31)
+
+    def get(self, level: int, i: int) -> TextExample:
+        from rtt_jax.textbook.sections import section
+        have = [f for f in self.families if level in self._levels[f]]
+        family = have[i % len(have)]
+        return TextExample("", section(family, self._gen_seed, i // len(have), level).text, FULL)
 
 
 class _FiniteSource(_Source):
@@ -296,6 +320,8 @@ def make_source(name: str, cfg, seed: int, on_bad_record: str = FATAL) -> _Sourc
         raise ValueError(f"config.data.sources.{name}.mode={mode!r}: expected one of {MODES}")
     if kind == "synthetic":
         return SyntheticSource(name, get("family"), seed, _styles(get("styles", "")), mode)
+    if kind == "textbook":
+        return TextbookDataSource(name, _styles(get("families", "")), seed)
     path = get("path", "")
     if kind == "jsonl":
         return JsonlSource(name, path, seed, mode, on_bad_record)
