@@ -70,22 +70,21 @@ def test_inserts_value_and_resumes():
     assert got[3] == "none here\n#### 1\n"
     assert got[4] == "#### <<3*4=12>>\n"
     assert s.rounds == 3  # row 1 needed two calculator stops
-    # calculator=False (the default) is the model's own text, one round.
-    off, s_off = run(scripts)
-    assert off == run(scripts, calculator=False)[0]
+    # calculator=False (the default) is the model's own text, in one round.
+    s.rounds = 0
+    off = s.generate([PROMPT] * len(scripts), 48)
+    assert off == s.generate([PROMPT] * len(scripts), 48, calculator=False)
     assert off == [t[:t.index("\n", t.index("####")) + 1] for t in scripts]
-    assert s_off.trace_count["cache"] == 1
-    assert s_off.rounds == 1
+    assert s.rounds == 2
 
 
 def test_budget_counts_inserted_tokens():
-    script = ["He has <<3*4=99>> so\n#### 12\n"]
+    s = ScriptedSampler(["He has <<3*4=99>> so\n#### 12\n"] * 2)
     for max_new in (1, 12, 13, 14, 15, 16, 17, 20):
-        got = run(script, max_new=max_new, calculator=True)[0][0]
-        assert got == "He has <<3*4=12>> so\n#### 12\n"[:max_new]
-    ids = ScriptedSampler(script * 2).generate_tokens(
-        [Sampler.encode_prompt(ScriptedSampler(script), PROMPT)] * 2, 15, calculator=True)
-    assert all(len(t) == 15 for t in ids)
+        got = s.generate([PROMPT] * 2, max_new, calculator=True)
+        assert got == ["He has <<3*4=12>> so\n#### 12\n"[:max_new]] * 2
+        ids = s.generate_tokens([s.encode_prompt(PROMPT)] * 2, max_new, calculator=True)
+        assert [len(t) for t in ids] == [min(max_new, 29)] * 2
 
 
 def test_unparseable_expression_is_left_alone(monkeypatch):
@@ -106,12 +105,12 @@ def test_unparseable_expression_is_left_alone(monkeypatch):
 def test_equals_outside_open_brackets_does_not_trigger():
     scripts = ["x = 3*4 = 5 <<1+1>> = 7\n#### 7\n",
                "< <1+1= 9 > > <<2*2=4>> 5*5= 6\n#### 6\n",  # spaced '<' are no '<<'
-               "<<2*3=5=7>>\n#### 7\n"]  # only the first '=' inside '<<' calls
+               "<<x=1+1=5>>\n#### 5\n"]  # only the first '=' inside '<<' calls
     got, s = run(scripts, calculator=True)
     assert got[0] == scripts[0]
     assert got[1] == scripts[1]
-    assert got[2] == "<<2*3=6=7>>\n#### 7\n"
-    assert s.rounds == 3
+    assert got[2] == scripts[2]
+    assert s.rounds == 2  # one stop: row 2's "<<x=", which does not evaluate
 
 
 def test_prompt_inside_open_brackets():
@@ -151,6 +150,16 @@ def test_real_model_without_annotations_is_unchanged():
     plain = s.generate(texts, 24, **kw)
     assert not any("<<" in t for t in plain)
     assert s.generate(texts, 24, calculator=True, **kw) == plain
+    # What a calculator round relies on: a row resumed from its own first k
+    # tokens (same row index, step offset k) samples the same continuation.
+    prompts = [s.encode_prompt(t) for t in texts]
+    kw.update(temperature=1.0, top_p=0.9, seed=3)
+    full = s.generate_tokens(prompts, 24, **kw)
+    k = np.array([5, 10, 17])
+    rest = s.decode_rows([np.concatenate([p, f[:j]]) for p, f, j in zip(prompts, full, k)],
+                         dict(row_ids=[0, 1, 2], step0=k, limit=24 - k), **kw)
+    for f, r, j in zip(full, rest, k):
+        np.testing.assert_array_equal(f[j:], r)
 
 
 def test_needs_single_token_brackets():
