@@ -35,3 +35,9 @@ def test_textbook_stage_gets_quality_scores(tiny_config, tmp_path):
     assert st["quality"]["share_passing_all_rules"] >= 0.8  # the generator writes clean prose
     tb = st["sources"]["textbook"]
     assert tb["target_tokens"] == tb["tokens"] - tb["examples"]  # all but each BOS
+
+
+def test_report_runs_on_the_demo_config(tmp_path):
+    from configs.base import get_config
+    report = write_data_report(get_config("cpu"), str(tmp_path), n=50)
+    assert len(report["stages"]) == 2 and (tmp_path / "data_report.json").exists()

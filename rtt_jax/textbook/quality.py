@@ -54,6 +54,38 @@ def _ngram_stats(words: list[str], n: int) -> tuple[float, float]:
     return top_frac, sum(len(w) for w, d in zip(words, dup) if d) / total
 
 
+_UNDERLINE = re.compile(r"^[=\-~^*]{3,}$")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+_NUMBERED = re.compile(r"\b(Example|Exercise|Step|Problem|Solution|Row|Column|Part)\s+(\d+)\b")
+
+
+def structure_order(lines: list[str]) -> float:
+    """Share of structural cues in order: a heading underline right under a
+    line of about its length, and numbered items (Example 1, Exercise 2, ...)
+    counting up or restarting at 1, and the operands of worked lines (left of
+    ``=``) already seen above. Shuffled text breaks all three; text without
+    such cues scores 1."""
+    checks = []
+    for k, ln in enumerate(lines):
+        if _UNDERLINE.match(ln):
+            checks.append(k > 0 and not _UNDERLINE.match(lines[k - 1])
+                          and abs(len(lines[k - 1]) - len(ln)) <= 3)
+    last: dict[str, int] = {}
+    for ln in lines:
+        for label, num in _NUMBERED.findall(ln):
+            if label in last:  # a restart at 1 is a new list (each example's steps)
+                checks.append(int(num) >= last[label] or int(num) == 1)
+            last[label] = int(num)
+    # Worked steps use numbers that were given or computed above them: an
+    # operand seen nowhere earlier is a sign of scrambled order.
+    seen: set[str] = set()
+    for ln in lines:
+        if "=" in ln:
+            checks.extend(n in seen for n in _NUMBER.findall(ln.split("=", 1)[0]))
+        seen.update(_NUMBER.findall(ln))
+    return sum(checks) / len(checks) if checks else 1.0
+
+
 def measure(text: str) -> dict[str, float]:
     """Every figure the rules use, as plain floats."""
     words = text.split()
@@ -80,6 +112,7 @@ def measure(text: str) -> dict[str, float]:
         "duplicate_line_char_fraction": sum(map(len, dup_lines)) / max(sum(map(len, lines)), 1),
         "duplicate_paragraph_fraction": sum(c for c in para_counts.values() if c > 1) / max(len(paragraphs), 1),
         "boilerplate_hits": sum(lower.count(b) for b in _BOILERPLATE),
+        "structure_order": structure_order(lines),
     }
     for n in (2, 3, 4):
         m[f"top_{n}gram_char_fraction"] = _ngram_stats(words, n)[0]
@@ -150,6 +183,19 @@ class QualityReport:
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "failures": list(self.failures),
                 "values": {k: round(v, 4) for k, v in self.values.items()}}
+
+
+def score(text: str, rules: tuple[Rule, ...] = RULES) -> float:
+    """A heuristic quality score in [0, 1] for ranking texts: the share of
+    rules passed, with ``structure_order`` as one more, graded, term.
+
+    Order is graded rather than a pass/fail rule because clean sections
+    legitimately introduce fresh numbers (a definition's example); what
+    marks scrambled text is *less* order than the same text in order.
+    """
+    report = check(text, rules)
+    passed = len(rules) - len(report.failures)
+    return (passed + report.values["structure_order"]) / (len(rules) + 1)
 
 
 def check(text: str, rules: tuple[Rule, ...] = RULES) -> QualityReport:
