@@ -105,6 +105,9 @@ def _base() -> ml_collections.ConfigDict:
         styles=ml_collections.ConfigDict(dict(addition="lee_plain")),
         levels=[1, 2, 3, 4, 5], trained_levels=[1, 2, 3],
         n_per_level=50, max_new_tokens=32, max_len=128, batch_size=64, samples_per_set=2,
+        # External sets: a GSM8K-schema JSONL (gsm8k_n problems; 0 = all) and
+        # reasoning-gym datasets (e.g. ("chain_sum", "gcd")), n_per_level each.
+        gsm8k_path="", gsm8k_n=0, rg_datasets=(),
     ))
 
     # -1 takes all remaining devices. Batch is split over data x fsdp.

@@ -51,3 +51,14 @@ def test_eval_without_checkpoint_is_one_line(tmp_path):
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1
     assert "no checkpoint to restore" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_external_sets_from_config(tiny_config):
+    from rtt_jax.evaluation.standalone import eval_sets_from_config
+    cfg = tiny_config
+    cfg.eval.update(n_per_level=2, levels=[1], gsm8k_path=str(REPO / "tests/fixtures/gsm8k_test_head50.jsonl"),
+                    gsm8k_n=5, rg_datasets=("gcd",))
+    sets, _ = eval_sets_from_config(cfg)
+    names = [s.name for s in sets]
+    assert "gsm8k/test" in names and any(n.startswith("rg/gcd") for n in names)
+    assert len(next(s for s in sets if s.name == "gsm8k/test").problems) == 5

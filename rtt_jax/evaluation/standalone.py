@@ -15,7 +15,7 @@ import os
 from absl import logging
 
 from rtt_jax import config_validation
-from rtt_jax.evaluation.eval_sets import task_sets
+from rtt_jax.evaluation.eval_sets import gsm8k_set, rg_sets, task_sets
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.report import write_report
 from rtt_jax.model.sampler import Sampler
@@ -40,8 +40,16 @@ def eval_sets_from_config(config):
                 f"config.eval.families: unknown family {name!r}; known: {', '.join(tasks.names())}")
     levels = {n: _levels(ec.levels, tasks.get(n)) for n in families}
     trained = {n: _levels(ec.trained_levels, tasks.get(n)) for n in families}
-    return task_sets(families, n=ec.n_per_level, seed=config.seed, levels=levels,
-                     trained_levels=trained, styles=dict(ec.styles)), trained
+    sets = task_sets(families, n=ec.n_per_level, seed=config.seed, levels=levels,
+                     trained_levels=trained, styles=dict(ec.styles))
+    if ec.gsm8k_path:  # external problems: GSM8K test (a JSONL file of that schema)
+        if not os.path.exists(ec.gsm8k_path):
+            raise config_validation.ConfigError(
+                f"config.eval.gsm8k_path={ec.gsm8k_path!r}: no such file")
+        sets.append(gsm8k_set(ec.gsm8k_path, ec.gsm8k_n or None, seed=config.seed))
+    if ec.rg_datasets:  # reasoning-gym datasets at their own levels
+        sets += rg_sets(list(ec.rg_datasets), n=ec.n_per_level, seed=config.seed)
+    return sets, trained
 
 
 def evaluate_workdir(config, workdir: str) -> dict:
