@@ -47,16 +47,21 @@ def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], d
     if not ec.every_steps:
         return None
     sets, _ = eval_sets_from_config(config)
-    evaluator = Evaluator(sets, generate_fn=lambda prompts: [], batch_size=ec.batch_size,
+    evaluator = Evaluator(sets, generate_fn=None, batch_size=ec.batch_size,
                           samples_per_set=ec.samples_per_set)
 
-    tokenizer = make_tokenizer(config.data.tokenizer)  # the one this run trains with
+    # One sampler for the whole run: its jitted programs take params as an
+    # argument, so swapping in each eval step's params never recompiles.
+    sampler = Sampler(layout.graphdef, None, make_tokenizer(config.data.tokenizer), model_cfg,
+                      max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
+    evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
 
     def run(step: int, params, writer) -> dict:
-        sampler = Sampler(layout.graphdef, params, tokenizer, model_cfg,
-                          max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
-        evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
-        report = evaluator.run(step)
+        sampler.params = params
+        try:
+            report = evaluator.run(step)
+        finally:
+            sampler.params = None  # don't hold buffers the next train step donates
         metrics = _flat_metrics(report)
         writer.write(step, metrics)
         if writer.enabled:

@@ -162,7 +162,9 @@ class Sampler:
     """Batched text generation with a KV cache (and the naive reference path).
 
     ``params`` is the model's pure-dict state (as in the train state); it is
-    used as given, so sharded params keep their shardings. With a ``mesh`` the
+    used as given, so sharded params keep their shardings. ``params`` is an
+    argument of the jitted programs, so ``sampler.params`` may be replaced
+    between calls (same shapes) without recompiling. With a ``mesh`` the
     batch is split over ('data', 'fsdp').
     """
 

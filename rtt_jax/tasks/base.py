@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 ANSWER_MARKER = "####"
 # Model text is untrusted: cap what a checker is willing to read.
@@ -138,6 +138,31 @@ class TaskFamily(Protocol):
     def check_answer(self, problem: Problem, text: str) -> bool: ...
 
     def check_steps(self, problem: Problem, text: str) -> StepReport: ...
+
+
+class CuedFamily:
+    """What the cue-prompted families (expressions, linear_equation, logic,
+    word_problem, counting) share: seeding by (seed, name, level, index) and
+    the prompt ``question + cue line`` / completion ``trace + #### answer``.
+
+    A subclass sets ``name``, ``levels``, ``style_cues`` (style -> cue line)
+    and implements ``solve``.
+    """
+
+    name: str
+    levels: range
+    style_cues: Mapping[str, str]
+
+    def seeded_rng(self, seed: int, index: int, level: int):
+        import random
+        if level not in self.levels:
+            raise ValueError(f"{self.name}: level {level} not in {self.levels}")
+        return random.Random(make_rng_seed(seed, self.name, level, index))
+
+    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
+        trace = self.solve(problem, style)  # type: ignore[attr-defined]
+        return (f"{problem.question}\n{self.style_cues[style]}\n",
+                f"{trace.text}\n{ANSWER_MARKER} {trace.answer}")
 
 
 def make_rng_seed(*parts: Any) -> int:

@@ -27,14 +27,13 @@ legs to the previous running total.
 """
 from __future__ import annotations
 
-import random
 import re
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
 from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer, make_rng_seed)
+                                CuedFamily, extract_final_answer)
 
 # plural name -> legs; plurals only, since every count is at least 2.
 ANIMALS = {
@@ -58,16 +57,15 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-class CountingFamily:
+class CountingFamily(CuedFamily):
     name = "counting"
     styles = ("per_kind", "running")
+    style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
     def generate(self, seed: int, index: int, level: int) -> Problem:
-        if level not in self.levels:
-            raise ValueError(f"counting: level {level} not in {self.levels}")
-        rng = random.Random(make_rng_seed(seed, self.name, level, index))
+        rng = self.seeded_rng(seed, index, level)
         kinds = rng.sample(sorted(ANIMALS), level)
         counts = {k: rng.randint(2, 9 if level <= 3 else 30) for k in kinds}
         herd = _join([f"{counts[k]} {k}" for k in kinds])
@@ -101,10 +99,6 @@ class CountingFamily:
                               f"In total: {' + '.join(map(str, subs))} = {sum(subs)} legs."))
         return Trace(self.name, style, tuple(steps), problem.answer)
 
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        return (f"{problem.question}\n{STYLE_CUES[style]}\n",
-                f"{trace.text}\n#### {trace.answer}")
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
         got = _answer_value(extract_final_answer(text))

@@ -42,7 +42,7 @@ from fractions import Fraction
 from rtt_jax.tasks import safe_arith as sa
 from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer, make_rng_seed)
+                                CuedFamily, extract_final_answer)
 
 _MAX_VALUE = 10_000
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 3}
@@ -154,16 +154,15 @@ def _match_with_hole(old: sa.Node, path: tuple[int, ...], new: sa.Node) -> Fract
     return _match_with_hole(branch[0], path[1:], branch[1])
 
 
-class ExpressionsFamily:
+class ExpressionsFamily(CuedFamily):
     name = "expressions"
     styles = ("innermost_first", "precedence")
+    style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
     def generate(self, seed: int, index: int, level: int) -> Problem:
-        if level not in self.levels:
-            raise ValueError(f"expressions: level {level} not in {self.levels}")
-        rng = random.Random(make_rng_seed(seed, self.name, level, index))
+        rng = self.seeded_rng(seed, index, level)
         tree, value = _build(rng, level, 9 if level <= 4 else 20)
         expr = render(tree)
         return Problem(self.name, seed, index, level, f"Evaluate: {expr}",
@@ -189,10 +188,6 @@ class ExpressionsFamily:
                               sa.format_number(c), text))
         return Trace(self.name, style, tuple(steps), problem.answer)
 
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        prompt = f"{problem.question}\n{STYLE_CUES[style]}\n"
-        return prompt, f"{trace.text}\n#### {trace.answer}"
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
         got = sa.parse_number(extract_final_answer(text) or "")

@@ -41,7 +41,6 @@ the level.
 """
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from fractions import Fraction
@@ -49,7 +48,7 @@ from fractions import Fraction
 from rtt_jax.tasks import safe_arith as sa
 from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer, make_rng_seed)
+                                CuedFamily, extract_final_answer)
 
 _X = ("x",)
 _MAX_LINE = 400
@@ -233,16 +232,15 @@ def _render_node(node: sa.Node) -> str:
     return f"{_render_node(node.left)} {node.op} {_num(node.right.value)}"
 
 
-class LinearEquationFamily:
+class LinearEquationFamily(CuedFamily):
     name = "linear_equation"
     styles = ("balance", "inverse")
+    style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
     def generate(self, seed: int, index: int, level: int) -> Problem:
-        if level not in self.levels:
-            raise ValueError(f"linear_equation: level {level} not in {self.levels}")
-        rng = random.Random(make_rng_seed(seed, self.name, level, index))
+        rng = self.seeded_rng(seed, index, level)
         x = rng.randint(1, 12) if level <= 3 else rng.choice([v for v in range(-12, 13) if v])
         both = level >= 4 and rng.random() < 0.5
         text, value, coef, last = "x", x, 1, None
@@ -322,10 +320,6 @@ class LinearEquationFamily:
                 rhs = new
         return Trace(self.name, style, tuple(steps), problem.answer)
 
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        return (f"{problem.question}\n{STYLE_CUES[style]}\n",
-                f"{trace.text}\n#### {trace.answer}")
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
         got = _answer_value(extract_final_answer(text))

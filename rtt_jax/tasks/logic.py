@@ -38,7 +38,7 @@ import re
 
 from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer, make_rng_seed)
+                                CuedFamily, extract_final_answer)
 
 VARIABLES = ("p", "q", "r", "s", "t", "u")
 _PREC = {"or": 1, "and": 2, "not": 3, "var": 4, "const": 4}
@@ -235,16 +235,15 @@ def _word(value: bool) -> str:
     return "True" if value else "False"
 
 
-class LogicFamily:
+class LogicFamily(CuedFamily):
     name = "logic"
     styles = ("innermost_first", "short_circuit")
+    style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
     def generate(self, seed: int, index: int, level: int) -> Problem:
-        if level not in self.levels:
-            raise ValueError(f"logic: level {level} not in {self.levels}")
-        rng = random.Random(make_rng_seed(seed, self.name, level, index))
+        rng = self.seeded_rng(seed, index, level)
         names = list(VARIABLES[:min(2 + level // 2, len(VARIABLES))])
         formula = _build(rng, level, names)
         used = sorted(_variables(formula, set()))
@@ -288,10 +287,6 @@ class LogicFamily:
             run(tree)
         return Trace(self.name, style, tuple(steps), problem.answer)
 
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        return (f"{problem.question}\n{STYLE_CUES[style]}\n",
-                f"{trace.text}\n#### {trace.answer}")
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
         return _answer_value(extract_final_answer(text)) == (problem.answer == "True")

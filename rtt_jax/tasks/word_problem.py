@@ -32,14 +32,13 @@ item, we need A's and B's.`` (valid when those are exactly Name's inputs).
 """
 from __future__ import annotations
 
-import random
 import re
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
 from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer, make_rng_seed)
+                                CuedFamily, extract_final_answer)
 
 NAMES = ("Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gina", "Hugo", "Iris",
          "Jack", "Kate", "Leo", "Mia", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam",
@@ -93,16 +92,15 @@ def _apply(node: dict, operands: list) -> sa.Number:
     return a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else sa.divide(a, b)
 
 
-class WordProblemFamily:
+class WordProblemFamily(CuedFamily):
     name = "word_problem"
     styles = ("forward", "backward")
+    style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
     def generate(self, seed: int, index: int, level: int) -> Problem:
-        if level not in self.levels:
-            raise ValueError(f"word_problem: level {level} not in {self.levels}")
-        rng = random.Random(make_rng_seed(seed, self.name, level, index))
+        rng = self.seeded_rng(seed, index, level)
         names = rng.sample(NAMES, len(NAMES))
         item = rng.choice(ITEMS)
         nodes: list[dict] = []
@@ -194,10 +192,6 @@ class WordProblemFamily:
             visit(problem.data["goal"])
         return Trace(self.name, style, tuple(steps), problem.answer)
 
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        return (f"{problem.question}\n{STYLE_CUES[style]}\n",
-                f"{trace.text}\n#### {trace.answer}")
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
         got = _answer_value(extract_final_answer(text))

@@ -105,12 +105,3 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
                    out_shardings=(layout.shardings, rep),
                    donate_argnums=(0,))
 
-
-def make_eval_loss(layout: StateLayout):
-    """Jitted (ce_sum, target_tokens) over a batch, for held-out loss."""
-    loss_sums = make_loss_fn(layout)
-
-    def f(params, batch):
-        _, (ce, n) = loss_sums(params, batch)
-        return ce, n
-    return jax.jit(f, in_shardings=(layout.shardings["params"], shd.batch_sharding(layout.mesh)))
