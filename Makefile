@@ -17,11 +17,14 @@ $(STAMP): setup.py
 	$(PY) -m pip install -q -e '.[test,plots,gym]'
 	touch $(STAMP)
 
+# The headline experiment at CPU scale: traces vs answer-only (configs/experiments/
+# traces_vs_answer.py), both arms on seed 0 (the full cpu variant runs 2 seeds);
+# prints the comparison table, writes
+# report.md (= results.md) with plots, and ends with the path of results.json.
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
-	$(PY) -m rtt_jax.main --config=configs/base.py:cpu --workdir=$(DEMO_DIR)
-	$(PY) -m rtt_jax.train.summary $(DEMO_DIR)
-	$(PY) -m rtt_jax.main --mode=eval --config=configs/base.py:cpu --workdir=$(DEMO_DIR)
+	$(PY) -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=cpu \
+		--seeds=0 --out=$(DEMO_DIR) --report_copy=report.md
 
 test: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)

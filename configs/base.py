@@ -18,12 +18,13 @@ import ml_collections
 def _source(**fields) -> dict:
     """Every source field, so that any can be set with --config.data.sources.<name>.<field>.
 
-    kind: synthetic | textbook | traces | jsonl | tfds; mode: trace | answer_only | full.
-    synthetic: family, styles ("" = all). textbook: families ("" = all; mode full). traces: path (a traces.build output
+    kind: synthetic | textbook | traces | jsonl | tfds | lee_file; mode: trace | answer_only | full.
+    synthetic: family, styles ("" = all), noise_* (share of traces corrupted). textbook: families ("" = all; mode full). traces: path (a traces.build output
     directory), format (jsonl | array_record). jsonl: path. tfds: tfds_name,
     path (data_dir), split, prompt_field, completion_field.
     """
     return dict(kind="synthetic", family="", styles="", families="", mode="trace", path="",
+                noise_wrong_step=0.0, noise_skipped_step=0.0, noise_wrong_answer=0.0,
                 format="jsonl",
                 tfds_name="", split="train", prompt_field="prompt",
                 completion_field="completion") | fields
@@ -108,6 +109,10 @@ def _base() -> ml_collections.ConfigDict:
         # External sets: a GSM8K-schema JSONL (gsm8k_n problems; 0 = all) and
         # reasoning-gym datasets (e.g. ("chain_sum", "gcd")), n_per_level each.
         gsm8k_path="", gsm8k_n=0, rg_datasets=(),
+        # A Lee et al. 2023 file of addition problems (``a+b=c`` lines, e.g.
+        # their test_10000.txt) as one set named lee_name, in the eval style of
+        # addition; lee_n problems drawn by a seeded shuffle (0 = all).
+        lee_path="", lee_n=0, lee_name="lee2023/test",
     ))
 
     # -1 takes all remaining devices. Batch is split over data x fsdp.

@@ -1,7 +1,7 @@
 """Entry point: flags -> config -> train | eval.
 
     python -m rtt_jax.main --config=configs/base.py:tiny --workdir=/tmp/w \
-        [--mode=train|eval] [--config.train.steps=100]
+        [--mode=train|eval|train_eval] [--config.train.steps=100]
 
 Multi-host: pass --distributed (or set RTT_JAX_DISTRIBUTED=1, or
 config.distributed.initialize=True) to call jax.distributed.initialize().
@@ -16,7 +16,8 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local path or gs://).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "What to run.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval"],
+                              "What to run: train, evaluate the latest checkpoint, or both in turn.")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize().")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -55,11 +56,11 @@ def main(argv) -> int:
     logging.info("process %d of %d; %d devices; backend %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.default_backend())
     try:
-        if _MODE.value == "train":
+        if _MODE.value in ("train", "train_eval"):
             last = train(config, _WORKDIR.value)
             if jax.process_index() == 0:
                 print(f"done: step {last.get('step')} loss {last.get('loss', float('nan')):.4f}")
-        else:
+        if _MODE.value in ("eval", "train_eval"):
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(config, _WORKDIR.value)
     except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError) as e:

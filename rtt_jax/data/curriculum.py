@@ -148,3 +148,30 @@ class Curriculum:
     @property
     def bad_records(self) -> int:
         return sum(getattr(src, "bad_records", 0) for src in self.sources.values())
+
+
+def time_averaged_stage(stage_cfgs, total_steps: int, name: str = "shuffled") -> dict:
+    """One stage whose mixture is ``stage_cfgs``'s mixture averaged over training
+    time (each stage weighted by the steps it runs; the last runs to
+    ``total_steps``): the same data distribution as the curriculum, in a
+    random order. A source must keep the same levels in every stage it
+    appears in (else the average would not be exact: ValueError)."""
+    stage_cfgs = [_as_dict(s) for s in stage_cfgs]
+    mixture: dict[str, float] = {}
+    levels: dict[str, object] = {}
+    start = 0
+    for k, s in enumerate(stage_cfgs):
+        steps = max(0, (total_steps if k == len(stage_cfgs) - 1
+                        else min(start + int(s["steps"]), total_steps)) - start)
+        start += steps
+        weights = _as_dict(s["mixture"])
+        total = sum(weights.values())
+        stage_levels = _as_dict(s.get("levels"))
+        for src, w in weights.items():
+            mixture[src] = mixture.get(src, 0.0) + steps / total_steps * w / total
+            lv = stage_levels.get(src, "")
+            if levels.setdefault(src, lv) != lv:
+                raise ValueError(f"time_averaged_stage: source {src!r} has levels "
+                                 f"{levels[src]!r} and {lv!r} in different stages")
+    return dict(name=name, steps=10 ** 9, mixture={k: v for k, v in mixture.items() if v > 0},
+                levels={k: v for k, v in levels.items() if v != ""})

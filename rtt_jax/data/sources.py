@@ -9,7 +9,9 @@ src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``
   name), ``cfg.styles`` ("" = all, else "a,b"), ``cfg.mode`` trace |
   answer_only. Problem i of level L is ``family.generate(seed', i, L)`` with
   ``seed' = make_rng_seed(seed, name)``; its style is a hash of (seed, name,
-  L, i). Unbounded (``len`` is ``sys.maxsize``).
+  L, i). Unbounded (``len`` is ``sys.maxsize``). ``cfg.noise_wrong_step``,
+  ``noise_skipped_step``, ``noise_wrong_answer`` corrupt that share of the
+  traces (``rtt_jax.traces.noise``; default 0).
 * ``textbook``: synthetic textbook sections (``rtt_jax.textbook``) for
   ``cfg.families`` ("" = all), always ``full`` mode (loss on every token).
 * ``traces``: a dataset written by ``python -m rtt_jax.traces.build``;
@@ -18,6 +20,9 @@ src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``
   ``tfds.data_source``. Prompt = problem question, completion = trace text.
 * ``jsonl``: ``cfg.path`` to a JSONL file of ``{"prompt", "completion"}``
   (``trace``/``answer_only`` modes) or ``{"text"}`` (``full`` mode).
+* ``lee_file``: ``cfg.path`` to a Lee et al. 2023 data file (``a+b=c`` per
+  line), each problem written in one of ``cfg.styles`` (addition styles,
+  e.g. ``lee_detailed``; default ``lee_plain``).
 * ``tfds``: ``tfds.data_source(cfg.tfds_name, data_dir=cfg.path, split=cfg.split)``,
   text from ``cfg.prompt_field``/``cfg.completion_field``.
 
@@ -46,7 +51,7 @@ from rtt_jax.data.formatting import ANSWER_ONLY, FULL, MODES, TRACE
 
 FATAL, SKIP = "fatal", "skip"
 BAD_RECORD_POLICIES = (FATAL, SKIP)
-KINDS = ("synthetic", "textbook", "traces", "jsonl", "tfds")
+KINDS = ("synthetic", "textbook", "traces", "jsonl", "tfds", "lee_file")
 _MASK64 = (1 << 64) - 1
 
 
@@ -126,12 +131,33 @@ class SyntheticSource(_Source):
         from rtt_jax.tasks.base import make_rng_seed
         self._gen_seed = make_rng_seed(seed, name) % (1 << 31)
         self._key = name_key(name)
+        self.noise = None  # a NoiseInjector after with_noise(...)
 
     def get(self, level: int, i: int) -> TextExample:
         problem = self.family.generate(self._gen_seed, i, level)
         style = self.styles[mix64(self.seed, self._key, level, i) % len(self.styles)]
         prompt, completion = self.family.format_example(problem, style)
+        if self.noise is not None:
+            completion = self._corrupt(problem, style, completion)
         return TextExample(prompt, completion, self.mode, problem.answer)
+
+    def with_noise(self, wrong_step: float = 0.0, skipped_step: float = 0.0,
+                   wrong_answer: float = 0.0) -> "SyntheticSource":
+        """Corrupt a share of the traces (``rtt_jax.traces.noise``; the flawed-
+        traces experiment). Which example gets which corruption is a pure
+        function of (seed, source name, example), like everything else here."""
+        from rtt_jax.traces.noise import NoiseConfig, NoiseInjector
+        if wrong_step or skipped_step or wrong_answer:
+            self.noise = NoiseInjector(NoiseConfig(wrong_step, skipped_step, wrong_answer,
+                                                   seed=mix64(self.seed, self._key) >> 33))
+        return self
+
+    def _corrupt(self, problem, style: str, completion: str) -> str:
+        from rtt_jax.traces.record import TraceRecord
+        trace = self.family.solve(problem, style)
+        record = TraceRecord(problem=problem, style=style, text=completion,
+                             answer=trace.answer, steps=tuple(trace.steps))
+        return self.noise(record).text
 
 
 class TextbookDataSource(_Source):
@@ -237,6 +263,35 @@ class JsonlSource(_FiniteSource):
         return self._records[k]
 
 
+class LeeFileSource(_FiniteSource):
+    """Problems from a Lee et al. 2023 file (``a+b=c`` per line), formatted in
+    the addition styles ``styles`` (record k's style is a hash of (seed, k));
+    the Lee reproduction trains on their balanced files this way."""
+
+    def __init__(self, name: str, path: str, seed: int, styles=(), mode: str = TRACE):
+        from rtt_jax.tasks import addition
+        if not os.path.exists(path):
+            raise BadRecordError(f"config.data.sources.{name}.path={path!r}: no such file")
+        try:
+            self._problems = addition.read_lee_file(path)
+        except ValueError as e:
+            raise BadRecordError(str(e)) from None
+        self.styles = tuple(styles) or addition.LEE_STYLES[:1]
+        unknown = set(self.styles) - set(addition.FAMILY.styles)
+        if unknown:
+            raise ValueError(f"source {name!r}: unknown addition styles {sorted(unknown)}")
+        if mode not in (TRACE, ANSWER_ONLY):
+            raise ValueError(f"source {name!r}: mode {mode!r}; expected trace or answer_only")
+        self.mode, self._family, self._key = mode, addition.FAMILY, name_key(name)
+        super().__init__(name, seed, len(self._problems))
+
+    def record(self, k: int) -> TextExample:
+        problem = self._problems[k]
+        style = self.styles[mix64(self.seed, self._key, k) % len(self.styles)]
+        prompt, completion = self._family.format_example(problem, style)
+        return TextExample(prompt, completion, self.mode, problem.answer)
+
+
 class TracesSource(_FiniteSource):
     """A trace dataset directory (``traces.jsonl``; or its ArrayRecord copy)."""
 
@@ -319,12 +374,20 @@ def make_source(name: str, cfg, seed: int, on_bad_record: str = FATAL) -> _Sourc
     if mode not in MODES:
         raise ValueError(f"config.data.sources.{name}.mode={mode!r}: expected one of {MODES}")
     if kind == "synthetic":
-        return SyntheticSource(name, get("family"), seed, _styles(get("styles", "")), mode)
+        source = SyntheticSource(name, get("family"), seed, _styles(get("styles", "")), mode)
+        try:
+            return source.with_noise(float(get("noise_wrong_step", 0.0)),
+                                     float(get("noise_skipped_step", 0.0)),
+                                     float(get("noise_wrong_answer", 0.0)))
+        except ValueError as e:
+            raise ValueError(f"config.data.sources.{name}.noise_*: {e}") from None
     if kind == "textbook":
         return TextbookDataSource(name, _styles(get("families", "")), seed)
     path = get("path", "")
     if kind == "jsonl":
         return JsonlSource(name, path, seed, mode, on_bad_record)
+    if kind == "lee_file":
+        return LeeFileSource(name, path, seed, _styles(get("styles", "")), mode)
     if kind == "traces":
         return TracesSource(name, path, seed, mode, on_bad_record, get("format", "jsonl"))
     return TfdsSource(name, get("tfds_name"), path, get("split", "train"), seed, mode,

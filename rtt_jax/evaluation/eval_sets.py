@@ -131,3 +131,20 @@ def overlap_with_training(eval_set: EvalSet, train_seed: int, n_train: int) -> f
     family = family_for(eval_set.family)
     seen = {family.generate(train_seed, i, eval_set.level).question for i in range(n_train)}
     return sum(p.question in seen for p in eval_set.problems) / len(eval_set.problems)
+
+
+def lee_file_set(path: str, n: int | None = None, seed: int = 0, style: str = "lee_plain",
+                 name: str = "lee2023/test") -> EvalSet:
+    """Addition problems from a Lee et al. 2023 file (``a+b=c`` lines).
+
+    Their test file is sorted, so ``n`` problems are a seeded shuffle's first
+    ``n`` (``n=None``: all, shuffled). Level None: the set mixes 1- to
+    3-digit problems and the report breaks accuracy down by level. It is the
+    training distribution of the Lee reproduction, so ``trained=True``."""
+    from rtt_jax.tasks import addition
+    problems = addition.read_lee_file(path)
+    rng = random.Random(make_rng_seed(eval_seed(seed), "lee", path.rsplit("/", 1)[-1]))
+    rng.shuffle(problems)
+    if n is not None:
+        problems = problems[:n]
+    return EvalSet(name, "addition", None, tuple(problems), style, trained=True)

@@ -48,9 +48,11 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
     """Write accuracy_by_level.png; returns its path."""
     plt = _pyplot()
     by_family: dict[str, list[Mapping[str, Any]]] = {}
-    for e in report["sets"].values():
+    for name, e in report["sets"].items():
         if e.get("level") is not None:
             by_family.setdefault(e["family"], []).append(e)
+        elif e.get("by_level"):  # a mixed-level set (GSM8K, Lee's test): its breakdown
+            by_family[name] = [{"level": int(k), **v} for k, v in e["by_level"].items()]
     families = sorted(by_family) or ["(no levelled sets)"]
     cols = min(3, len(families))
     rows = math.ceil(len(families) / cols)
@@ -73,7 +75,8 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(families):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="lower left")
+    if axes.flat[0].get_legend_handles_labels()[0]:
+        axes.flat[0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"Accuracy by level (step {report.get('step')}), 95% intervals")
     fig.tight_layout(rect=(0, 0, 1, 0.97))  # leave room for the suptitle
     path = os.path.join(workdir, ACCURACY_PNG)

@@ -15,7 +15,7 @@ import os
 from absl import logging
 
 from rtt_jax import config_validation
-from rtt_jax.evaluation.eval_sets import gsm8k_set, rg_sets, task_sets
+from rtt_jax.evaluation.eval_sets import gsm8k_set, lee_file_set, rg_sets, task_sets
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.report import write_report
 from rtt_jax.model.sampler import Sampler
@@ -40,13 +40,24 @@ def eval_sets_from_config(config):
                 f"config.eval.families: unknown family {name!r}; known: {', '.join(tasks.names())}")
     levels = {n: _levels(ec.levels, tasks.get(n)) for n in families}
     trained = {n: _levels(ec.trained_levels, tasks.get(n)) for n in families}
-    sets = task_sets(families, n=ec.n_per_level, seed=config.seed, levels=levels,
-                     trained_levels=trained, styles=dict(ec.styles))
+    sets = [] if not families else task_sets(
+        families, n=ec.n_per_level, seed=config.seed, levels=levels, trained_levels=trained,
+        styles=dict(ec.styles))
     if ec.gsm8k_path:  # external problems: GSM8K test (a JSONL file of that schema)
         if not os.path.exists(ec.gsm8k_path):
             raise config_validation.ConfigError(
                 f"config.eval.gsm8k_path={ec.gsm8k_path!r}: no such file")
         sets.append(gsm8k_set(ec.gsm8k_path, ec.gsm8k_n or None, seed=config.seed))
+    if ec.get("lee_path"):  # a Lee et al. 2023 problem file (their test split)
+        if not os.path.exists(ec.lee_path):
+            raise config_validation.ConfigError(
+                f"config.eval.lee_path={ec.lee_path!r}: no such file")
+        style = dict(ec.styles).get("addition", "lee_plain")
+        try:
+            sets.append(lee_file_set(ec.lee_path, ec.lee_n or None, seed=config.seed,
+                                     style=style, name=ec.lee_name))
+        except ValueError as e:
+            raise config_validation.ConfigError(f"config.eval.lee_path: {e}") from None
     if ec.rg_datasets:  # reasoning-gym datasets at their own levels
         sets += rg_sets(list(ec.rg_datasets), n=ec.n_per_level, seed=config.seed)
     return sets, trained
@@ -64,7 +75,13 @@ def evaluate_workdir(config, workdir: str) -> dict:
     sets, trained = eval_sets_from_config(config)
 
     def generate(prompts):
-        return sampler.generate(prompts, config.eval.max_new_tokens, temperature=0.0)
+        try:
+            return sampler.generate(prompts, config.eval.max_new_tokens, temperature=0.0)
+        except ValueError as e:  # a prompt that does not fit: a config problem, one line
+            if "max_len" not in str(e):
+                raise
+            raise config_validation.ConfigError(
+                f"config.eval.max_len={config.eval.max_len}: {e}") from None
 
     report = Evaluator(sets, generate, batch_size=config.eval.batch_size).run(step)
     paths = write_report(report, os.path.abspath(workdir), trained)

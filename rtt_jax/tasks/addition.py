@@ -69,7 +69,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rtt_jax.tasks.base import Problem, Step
+from rtt_jax.tasks.base import Problem, Step, extract_final_answer
 from rtt_jax.tasks.digits import MAX_DIGITS, column_digit, random_with_digits
 from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
                                     solution_lines)
@@ -210,7 +210,9 @@ class Addition(ArithmeticFamily):
 
     # --- reading answers ---------------------------------------------------
     def extract_answer(self, problem, text, style=None):
-        if style not in LEE_STYLES:
+        if style not in LEE_STYLES or extract_final_answer(text) is not None:
+            # A "#### N" line wins in any style: an answer-only model trained
+            # on Lee prompts answers that way.
             return super().extract_answer(problem, text, style)
         lines = solution_lines(text)
         if not lines:

@@ -95,6 +95,8 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state["step"]),
             "target_tokens": n,
+            # Example starts in the batch (a packed segment begins at position 0).
+            "examples": jnp.sum((batch["positions"] == 0) & (batch["segment_ids"] > 0)),
         }
         return {"params": params, "opt_state": opt_state, "step": new_step}, metrics
 

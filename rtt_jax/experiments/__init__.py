@@ -1,0 +1,10 @@
+"""Experiments: the method's claims as arms x seeds under one budget.
+
+``python -m rtt_jax.experiments.run --experiment=NAME --variant=cpu --out=DIR``;
+experiment files live in ``configs/experiments/`` (see ``spec``), runs are
+executed by ``runner``, collected by ``results`` into ``results.json`` and
+rendered by ``tables`` and ``plots``. ``lee2023`` reproduces a published table.
+"""
+from rtt_jax.experiments.spec import Arm, Experiment, ExperimentError, apply_overrides
+
+__all__ = ["Arm", "Experiment", "ExperimentError", "apply_overrides"]

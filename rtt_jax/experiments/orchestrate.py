@@ -1,0 +1,76 @@
+"""One experiment from plan to results: plan the runs, check the budget,
+execute them (locally one after another, or print/run TPU launch commands),
+collect ``results.json``, draw the plots and write ``results.md``.
+``python -m rtt_jax.experiments.run`` is its command line."""
+from __future__ import annotations
+
+import os
+
+
+def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "local",
+                   execute: bool = False, collect_only: bool = False, seeds=(), arms=(),
+                   sets=(), workdir_root: str | None = None, run_timeout: float | None = None,
+                   report_copy: str | None = None, echo=print) -> str | None:
+    """Plan, execute (locally or on TPU), collect and write; returns results.json's path
+    (None when commands were only printed)."""
+    from rtt_jax.experiments import plots, results, runner, spec, tables
+    path = runner.experiment_path(experiment)
+    module = runner.load_experiment(path)
+    exp = module.EXPERIMENT
+    runs = runner.plan(path, exp, variant, out, seeds=[int(s) for s in seeds] or None,
+                       arms=list(arms) or None, sets=sets, workdir_root=workdir_root)
+    configs = {}
+    for arm in dict.fromkeys(r.arm for r in runs):
+        try:
+            configs[arm] = module.get_config(f"{variant}/{arm}")
+            spec.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
+        except spec.ExperimentError:
+            raise
+        except Exception as e:  # an experiment file that fails to build its config
+            raise spec.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
+    budget = spec.check_budget(exp, configs)
+    os.makedirs(out, exist_ok=True)
+    if launch == "tpu" and not collect_only:
+        if execute:
+            runner.execute_tpu(runs, echo=echo)
+        else:
+            for line in runner.tpu_commands(runs):
+                echo(line)
+            return None
+    elif not collect_only:
+        env = dict(os.environ)
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.abspath(out), ".jax_cache"))
+        echo(f"{exp.name} ({variant}): {len(runs)} runs, budget {exp.budget}; {exp.claim}")
+        runner.execute_local(runs, env=env, timeout_s=run_timeout, echo=echo)
+    res = results.collect(exp, variant, runs, budget)
+    json_path = results.write_json(res, out)
+    figures = plots.write_plots(res, out)
+    md_path = tables.write_markdown(res, out, figures)
+    if report_copy:
+        md_path = tables.write_markdown(res, out, figures, name=report_copy)
+    echo("")
+    echo(tables.console_table(res))
+    echo(f"report: {os.path.abspath(md_path)}")
+    echo(f"results: {os.path.abspath(json_path)}")
+    return json_path
+
+
+def _typed_sets(sets, config) -> dict:
+    """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
+    out = {}
+    for s in sets:
+        key, _, raw = s.partition("=")
+        node = config
+        for part in key.split(".")[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        current = node[key.split(".")[-1]] if isinstance(node, dict) or hasattr(node, "keys") \
+            else None
+        if isinstance(current, bool):
+            out[key] = raw.lower() in ("1", "true", "yes")
+        elif isinstance(current, int):
+            out[key] = int(raw)
+        elif isinstance(current, float):
+            out[key] = float(raw)
+        else:
+            out[key] = raw
+    return out

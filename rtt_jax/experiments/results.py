@@ -1,0 +1,186 @@
+"""Collecting an experiment's runs into ``results.json`` and ``results.md``.
+
+``results.json`` (contract)::
+
+    {"experiment", "claim", "variant", "baseline", "seeds": [...],
+     "budget": {"kind": "tokens" | "examples", "tokens_per_run": {arm: n},
+                "steps": {arm: n}},
+     "metrics": ["answer_accuracy", "step_validity", "consistency"],
+     "sets": {set: {"family", "level", "trained", "n"}},
+     "arms": {arm: {
+         "seeds_completed": int, "seeds": [completed seeds],
+         "missing": [{"seed", "reason"}],
+         "sets":    {set: {metric: {"mean", "std", "n", "values"}}},
+         "summary": {"all" | "trained" | "untrained": {metric: {...}}},
+         "diff_vs_baseline": {set or "summary/<pool>": {metric:
+                              {"diff", "ci", "method", "n_pairs"}}},
+         "train": {"final_loss", "target_tokens", "examples": {...}}}},
+     "curves": {arm: {"step": [...], "loss_mean": [...], "loss_std": [...]}}}
+
+A run without a readable ``report.json`` is listed under ``missing`` with the
+reason (its ``run_status.json`` error line, or "not run"); its metrics are
+simply absent from the means, never counted as zero. ``mean``/``std`` are
+None when no seed measured a metric (e.g. step validity of answer-only runs).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Mapping, Sequence
+
+from rtt_jax.experiments import stats
+from rtt_jax.experiments.runner import REPORT, Run, read_status
+from rtt_jax.experiments.spec import Experiment
+
+METRICS = ("answer_accuracy", "step_validity", "consistency")
+POOLS = ("all", "trained", "untrained")
+RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
+_MAX_CURVE_POINTS = 200
+
+
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _metrics_rows(workdir: str) -> list[dict]:
+    rows = []
+    try:
+        with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue  # a torn last line of a killed run
+    except OSError:
+        pass
+    return rows
+
+
+def _num(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+        and math.isfinite(v) else None
+
+
+def _train_figures(rows: Sequence[dict], steps: int) -> dict:
+    """Final loss and (estimated from the logged steps) targets and examples."""
+    train_rows = [r for r in rows if _num(r.get("loss")) is not None]
+    out: dict[str, float | None] = {"final_loss": None, "target_tokens": None, "examples": None}
+    if not train_rows:
+        return out
+    out["final_loss"] = _num(train_rows[-1]["loss"])
+    for key in ("target_tokens", "examples"):
+        vals = [_num(r.get(key)) for r in train_rows if _num(r.get(key)) is not None]
+        if vals:  # metrics are logged every log_every_steps: scale the mean per step
+            out[key] = sum(vals) / len(vals) * steps
+    return out
+
+
+def _curve(rows: Sequence[dict]) -> dict[int, float]:
+    return {int(r["step"]): float(r["loss"]) for r in rows
+            if isinstance(r.get("step"), int) and _num(r.get("loss")) is not None}
+
+
+def _thin(steps: list[int]) -> list[int]:
+    if len(steps) <= _MAX_CURVE_POINTS:
+        return steps
+    stride = math.ceil(len(steps) / _MAX_CURVE_POINTS)
+    return steps[::stride] + ([steps[-1]] if (len(steps) - 1) % stride else [])
+
+
+def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
+            budget: Mapping[str, Any]) -> dict:
+    """The results dict (module doc) from the runs' workdirs."""
+    arms = list(dict.fromkeys(r.arm for r in runs))
+    seeds = sorted({r.seed for r in runs})
+    per_run: dict[str, dict[int, dict]] = {a: {} for a in arms}
+    missing: dict[str, list[dict]] = {a: [] for a in arms}
+    sets_meta: dict[str, dict] = {}
+    curves: dict[str, list[dict[int, float]]] = {a: [] for a in arms}
+    train: dict[str, list[dict]] = {a: [] for a in arms}
+    for run in runs:
+        report = None
+        if run.complete:
+            try:
+                report = _read_json(os.path.join(run.workdir, REPORT))
+                if not isinstance(report.get("sets"), dict):
+                    raise ValueError("no 'sets'")
+            except (OSError, ValueError, AttributeError) as e:
+                missing[run.arm].append({"seed": run.seed,
+                                         "reason": f"unreadable {REPORT}: {e}"})
+                continue
+        if report is None:
+            status = read_status(run)
+            reason = status.get("error") or ("not run" if "rc" not in status
+                                             else f"exit code {status['rc']}")
+            missing[run.arm].append({"seed": run.seed, "reason": reason})
+            continue
+        per_run[run.arm][run.seed] = report
+        for name, entry in report["sets"].items():
+            meta = sets_meta.setdefault(name, {k: entry.get(k) for k in
+                                               ("family", "level", "trained", "n")})
+            meta["n"] = max(meta.get("n") or 0, entry.get("n") or 0)
+        rows = _metrics_rows(run.workdir)
+        curves[run.arm].append(_curve(rows))
+        train[run.arm].append(_train_figures(rows, budget["steps"].get(run.arm, 0)))
+
+    def values(arm, pick):
+        return {s: pick(rep) for s, rep in per_run[arm].items()}
+
+    out_arms = {}
+    base = experiment.baseline
+    for arm in arms:
+        entry: dict[str, Any] = {
+            "seeds_completed": len(per_run[arm]), "seeds": sorted(per_run[arm]),
+            "missing": missing[arm], "sets": {}, "summary": {}, "diff_vs_baseline": {}}
+        for name, meta in sets_meta.items():
+            entry["sets"][name] = {}
+            for metric in METRICS:
+                pick = (lambda rep, n=name, m=metric: rep["sets"].get(n, {}).get(m))
+                entry["sets"][name][metric] = stats.mean_std(values(arm, pick).values())
+                if arm != base and base in per_run:
+                    entry["diff_vs_baseline"].setdefault(name, {})[metric] = stats.difference(
+                        values(arm, pick), values(base, pick), meta.get("n"))
+        for pool in POOLS:
+            pool_vals = {}
+            for metric in METRICS:
+                pick = (lambda rep, p=pool, m=metric: rep.get("summary", {}).get(p, {}).get(m))
+                vals = values(arm, pick)
+                if not any(_num(v) is not None for v in vals.values()):
+                    continue
+                pool_vals[metric] = stats.mean_std(vals.values())
+                if arm != base and base in per_run:
+                    n = next((rep["summary"][pool].get("n") for rep in per_run[arm].values()
+                              if pool in rep.get("summary", {})), None)
+                    entry["diff_vs_baseline"].setdefault(f"summary/{pool}", {})[metric] = \
+                        stats.difference(vals, values(base, pick), n)
+            if pool_vals:
+                entry["summary"][pool] = pool_vals
+        entry["train"] = {k: stats.mean_std(t[k] for t in train[arm])
+                          for k in ("final_loss", "target_tokens", "examples")}
+        out_arms[arm] = entry
+
+    out_curves = {}
+    for arm in arms:
+        mc = stats.mean_curve(curves[arm])
+        steps = _thin(sorted(mc))
+        out_curves[arm] = {"step": steps, "loss_mean": [mc[s]["mean"] for s in steps],
+                           "loss_std": [mc[s]["std"] for s in steps]}
+    return {"experiment": experiment.name, "claim": experiment.claim, "variant": variant,
+            "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
+            "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
+            "arms": out_arms, "curves": out_curves}
+
+
+def _set_key(name: str, meta: Mapping) -> tuple:
+    level = meta.get("level")
+    return (meta.get("family") or "", level if isinstance(level, int) else 10 ** 6, name)
+
+
+def write_json(results: Mapping, out: str) -> str:
+    from rtt_jax.evaluation.report import strict_json
+    path = os.path.join(out, RESULTS_JSON)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(strict_json(dict(results)), f, indent=1)
+    return path

@@ -1,0 +1,114 @@
+"""Statistics over seeds: mean +- std per arm, and each arm's difference from
+the baseline with a confidence interval.
+
+The unit of replication is the seed (one training run and its evaluation).
+With ``n`` values per arm the summary is the mean and the sample standard
+deviation (``ddof=1``; 0 for one value, None for none). Missing runs are
+*absent*, never zero: callers pass only the values of runs that completed,
+and metrics a run could not measure (None/NaN, e.g. step validity of an
+answer-only model that writes no steps) are dropped the same way.
+
+Difference from the baseline (``difference``):
+
+* ``paired-t`` when at least two seeds completed in both arms: the seed fixes
+  the evaluation problems and the data order, so the difference is taken per
+  seed and the CI is ``mean(d) +- t_{n-1, 0.975} * sd(d) / sqrt(n)``.
+* ``binomial`` when only one seed pairs up: a normal two-proportion interval
+  over the evaluated problems (``n_problems`` each), which measures the
+  evaluation's sampling error only, not seed-to-seed variance (the report
+  says which method it used).
+* none (``ci`` None) when nothing pairs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+
+def _finite(values: Iterable) -> list[float]:
+    out = []
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out.append(float(v))
+    return out
+
+
+def mean_std(values: Iterable) -> dict:
+    """``{"mean", "std", "n", "values"}`` of the finite values (None/NaN dropped)."""
+    xs = _finite(values)
+    n = len(xs)
+    if n == 0:
+        return {"mean": None, "std": None, "n": 0, "values": []}
+    mean = sum(xs) / n
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "n": n, "values": xs}
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Student-t quantile (scipy when present, else a Cornish-Fisher series)."""
+    try:
+        from scipy import stats
+        return float(stats.t.ppf(p, df))
+    except ImportError:  # pragma: no cover - scipy comes with jax
+        z = _normal_quantile(p)
+        g1 = (z ** 3 + z) / 4
+        g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96
+        g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384
+        return z + g1 / df + g2 / df ** 2 + g3 / df ** 3
+
+
+def _normal_quantile(p: float) -> float:
+    # Acklam's rational approximation is overkill here; bisection on erf is exact enough.
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
+               n_problems: int | None = None, level: float = 0.95) -> dict:
+    """``arm - baseline`` over seeds, with a ``level`` CI (see module doc).
+
+    ``arm`` / ``baseline``: ``{seed: value}`` of completed runs. Returns
+    ``{"diff", "ci": [lo, hi] | None, "method", "n_pairs"}``; ``diff`` is the
+    difference of the two arms' means over all their completed seeds."""
+    a = {s: v for s, v in arm.items() if _finite([v])}
+    b = {s: v for s, v in baseline.items() if _finite([v])}
+    if not a or not b:
+        return {"diff": None, "ci": None, "method": None, "n_pairs": 0}
+    diff = sum(a.values()) / len(a) - sum(b.values()) / len(b)
+    pairs = [a[s] - b[s] for s in sorted(set(a) & set(b))]
+    n = len(pairs)
+    if n >= 2:
+        d = mean_std(pairs)
+        half = t_quantile(0.5 + level / 2, n - 1) * d["std"] / math.sqrt(n)
+        return {"diff": diff, "ci": [d["mean"] - half, d["mean"] + half],
+                "method": "paired-t", "n_pairs": n}
+    if n == 1 and n_problems:
+        (s,) = set(a) & set(b)
+        pa, pb = min(max(a[s], 0.0), 1.0), min(max(b[s], 0.0), 1.0)
+        se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n_problems)
+        half = _normal_quantile(0.5 + level / 2) * se
+        return {"diff": diff, "ci": [pairs[0] - half, pairs[0] + half],
+                "method": "binomial", "n_pairs": 1}
+    return {"diff": diff, "ci": None, "method": None, "n_pairs": n}
+
+
+def significant(entry: Mapping) -> bool | None:
+    """Whether a ``difference`` CI excludes zero (None without a CI)."""
+    ci = entry.get("ci")
+    if not ci:
+        return None
+    return ci[0] > 0 or ci[1] < 0
+
+
+def mean_curve(curves: Sequence[Mapping[int, float]]) -> dict[int, dict]:
+    """Per step: mean/std over runs of the steps every run logged."""
+    if not curves:
+        return {}
+    steps = sorted(set.intersection(*(set(c) for c in curves)))
+    return {s: mean_std(c[s] for c in curves) for s in steps}
