@@ -41,8 +41,12 @@ def test_paired_t_interval_matches_hand_computation():
 
 def test_single_seed_falls_back_to_binomial_and_unpaired_seeds_are_not_paired():
     d = stats.difference({0: 0.8}, {0: 0.5}, n_problems=100)
-    half = 1.959964 * math.sqrt((0.8 * 0.2 + 0.5 * 0.5) / 100)
-    assert d["method"] == "binomial" and d["ci"] == pytest.approx([0.3 - half, 0.3 + half], rel=1e-5)
+    pa, pb = 81 / 102, 51 / 102  # Agresti-Caffo: one success and one failure added
+    half = 1.959964 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / 102)
+    assert d["method"] == "binomial" and d["diff"] == pytest.approx(0.3)
+    assert d["ci"] == pytest.approx([pa - pb - half, pa - pb + half], rel=1e-5)
+    zero = stats.difference({0: 0.0}, {0: 0.0}, n_problems=100)["ci"]
+    assert zero[0] < 0 < zero[1]  # no degenerate [0, 0] interval at rates of 0
     unpaired = stats.difference({0: 0.8}, {1: 0.5}, n_problems=100)
     assert unpaired["diff"] == pytest.approx(0.3) and unpaired["ci"] is None
     assert stats.difference({}, {0: 0.5})["diff"] is None
@@ -209,3 +213,12 @@ def test_unknown_experiment_is_one_error_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --experiment=no_such_experiment: no such")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_set_overrides_are_typed_like_the_field():
+    from rtt_jax.experiments.orchestrate import _typed_sets
+    typed = _typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
+                         "data.tokenizer=bytes"], _config())
+    assert typed == {"train.steps": 20, "train.learning_rate": 0.01,
+                     "model.tie_embeddings": False, "data.tokenizer": "bytes"}
+    assert isinstance(typed["train.steps"], int)

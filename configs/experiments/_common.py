@@ -66,3 +66,10 @@ CPU_BUDGET = dict(steps=450, seq_len=256, batch=16)
 # The tpu variant trains more levels and tests three harder ones.
 TPU_TASK = dict(TASK, train_levels="1-6", eval_levels=list(range(1, 10)),
                 trained_levels=list(range(1, 7)))
+
+
+def one_task_source(c, task: dict = TASK, **fields):
+    """The task as the only source (``task``), one stage, evaluated on its levels."""
+    c.data.sources = dict(task=source(family=task["family"], styles=task["style"], **fields))
+    c.data.stages = stages_one(dict(task=1.0), dict(task=task["train_levels"]))
+    return task_eval(c, task)

@@ -22,20 +22,15 @@ EXPERIMENT = Experiment(
     seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
 
 
-def _data(c, task):
-    c.data.sources = dict(task=_common.source(family=task["family"], styles=task["style"]))
-    c.data.stages = _common.stages_one(dict(task=1.0), dict(task=task["train_levels"]))
-    return _common.task_eval(c, task)
-
 
 def _cpu():
     # Three arms: a shorter run than the others keeps the experiment within 15 minutes.
     budget = dict(_common.CPU_BUDGET, steps=_common.CPU_BUDGET["steps"] * 2 // 3)
-    return _data(_common.cpu_config(**budget), _common.TASK)
+    return _common.one_task_source(_common.cpu_config(**budget), _common.TASK)
 
 
 def _tpu():
-    return _data(_common.tpu_config(steps=20_000), _common.TPU_TASK)
+    return _common.one_task_source(_common.tpu_config(steps=20_000), _common.TPU_TASK)
 
 
 def get_config(arg="cpu/clean"):

@@ -10,11 +10,6 @@ from configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 
-def _data(c, task):
-    c.data.sources = dict(task=_common.source(family=task["family"], styles=task["style"]))
-    c.data.stages = _common.stages_one(dict(task=1.0), dict(task=task["train_levels"]))
-    return _common.task_eval(c, task)
-
 
 EXPERIMENT = Experiment(
     name="trace_styles",
@@ -28,11 +23,11 @@ EXPERIMENT = Experiment(
 
 
 def _cpu():
-    return _data(_common.cpu_config(**_common.CPU_BUDGET), _common.TASK)
+    return _common.one_task_source(_common.cpu_config(**_common.CPU_BUDGET), _common.TASK)
 
 
 def _tpu():
-    return _data(_common.tpu_config(steps=20_000), _common.TPU_TASK)
+    return _common.one_task_source(_common.tpu_config(steps=20_000), _common.TPU_TASK)
 
 
 def get_config(arg="cpu/one_style"):

@@ -13,8 +13,8 @@ Difference from the baseline (``difference``):
 * ``paired-t`` when at least two seeds completed in both arms: the seed fixes
   the evaluation problems and the data order, so the difference is taken per
   seed and the CI is ``mean(d) +- t_{n-1, 0.975} * sd(d) / sqrt(n)``.
-* ``binomial`` when only one seed pairs up: a normal two-proportion interval
-  over the evaluated problems (``n_problems`` each), which measures the
+* ``binomial`` when only one seed pairs up: the Agresti-Caffo two-proportion
+  interval over the evaluated problems (``n_problems`` each), which measures the
   evaluation's sampling error only, not seed-to-seed variance (the report
   says which method it used).
 * none (``ci`` None) when nothing pairs.
@@ -58,7 +58,7 @@ def t_quantile(p: float, df: int) -> float:
 
 
 def _normal_quantile(p: float) -> float:
-    # Acklam's rational approximation is overkill here; bisection on erf is exact enough.
+    """Standard normal quantile by bisection on erf (exact to ~1e-15)."""
     lo, hi = -10.0, 10.0
     for _ in range(100):
         mid = (lo + hi) / 2
@@ -89,11 +89,14 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
         return {"diff": diff, "ci": [d["mean"] - half, d["mean"] + half],
                 "method": "paired-t", "n_pairs": n}
     if n == 1 and n_problems:
+        # Agresti-Caffo: add one success and one failure to each arm, so that
+        # rates of 0 or 1 still get an interval of honest width.
         (s,) = set(a) & set(b)
-        pa, pb = min(max(a[s], 0.0), 1.0), min(max(b[s], 0.0), 1.0)
-        se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n_problems)
-        half = _normal_quantile(0.5 + level / 2) * se
-        return {"diff": diff, "ci": [pairs[0] - half, pairs[0] + half],
+        m = n_problems + 2
+        pa = (min(max(a[s], 0.0), 1.0) * n_problems + 1) / m
+        pb = (min(max(b[s], 0.0), 1.0) * n_problems + 1) / m
+        half = _normal_quantile(0.5 + level / 2) * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / m)
+        return {"diff": diff, "ci": [pa - pb - half, pa - pb + half],
                 "method": "binomial", "n_pairs": 1}
     return {"diff": diff, "ci": None, "method": None, "n_pairs": n}
 
