@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-extras-stamp
 DEMO_DIR ?= workdirs/demo
 PYTEST_ARGS ?=
 
@@ -11,11 +12,18 @@ PYTEST_ARGS ?=
 venv: $(STAMP)
 .venv: $(STAMP)
 
+# The demo needs the package and matplotlib; the tests add pytest, nbformat and
+# reasoning-gym on top (a second stamp), so `make demo` on a fresh machine
+# installs only what it runs.
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,plots,gym]'
+	$(PY) -m pip install -q -e '.[plots]'
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,plots,gym]'
+	touch $(TEST_STAMP)
 
 # The headline experiment at CPU scale: traces vs answer-only (configs/experiments/
 # traces_vs_answer.py), both arms on seed 0 (the full cpu variant runs 2 seeds);
@@ -26,7 +34,7 @@ demo: $(STAMP)
 	$(PY) -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=cpu \
 		--seeds=0 --out=$(DEMO_DIR) --report_copy=report.md
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

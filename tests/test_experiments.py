@@ -222,3 +222,14 @@ def test_set_overrides_are_typed_like_the_field():
     assert typed == {"train.steps": 20, "train.learning_rate": 0.01,
                      "model.tie_embeddings": False, "data.tokenizer": "bytes"}
     assert isinstance(typed["train.steps"], int)
+
+
+def test_paired_interval_is_clipped_to_possible_differences():
+    d = stats.difference({0: 0.9, 1: 0.1}, {0: 0.1, 1: 0.5})
+    assert d["ci"][0] >= -1.0 and d["ci"][1] <= 1.0 and d["ci"][0] < d["diff"] < d["ci"][1]
+
+
+def test_difference_is_over_the_seeds_both_arms_completed():
+    d = stats.difference({0: 0.3, 1: 0.9}, {0: 0.1}, n_problems=100)  # seed 1 missing in baseline
+    assert d["n_pairs"] == 1 and d["diff"] == pytest.approx(0.2)
+    assert d["ci"][0] < d["diff"] < d["ci"][1]

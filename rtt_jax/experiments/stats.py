@@ -75,18 +75,22 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
 
     ``arm`` / ``baseline``: ``{seed: value}`` of completed runs. Returns
     ``{"diff", "ci": [lo, hi] | None, "method", "n_pairs"}``; ``diff`` is the
-    difference of the two arms' means over all their completed seeds."""
+    mean paired difference over the seeds both arms completed (the quantity
+    the interval is about), or the difference of the means when none pair."""
     a = {s: v for s, v in arm.items() if _finite([v])}
     b = {s: v for s, v in baseline.items() if _finite([v])}
     if not a or not b:
         return {"diff": None, "ci": None, "method": None, "n_pairs": 0}
-    diff = sum(a.values()) / len(a) - sum(b.values()) / len(b)
     pairs = [a[s] - b[s] for s in sorted(set(a) & set(b))]
     n = len(pairs)
+    # The difference the interval is about: over the seeds both arms completed
+    # (all seeds when nothing is missing); unpaired means only when none pair.
+    diff = sum(pairs) / n if n else sum(a.values()) / len(a) - sum(b.values()) / len(b)
     if n >= 2:
         d = mean_std(pairs)
         half = t_quantile(0.5 + level / 2, n - 1) * d["std"] / math.sqrt(n)
-        return {"diff": diff, "ci": [d["mean"] - half, d["mean"] + half],
+        # Rates differ by at most 1: with two seeds t_{1} = 12.7 can reach past that.
+        return {"diff": diff, "ci": [max(d["mean"] - half, -1.0), min(d["mean"] + half, 1.0)],
                 "method": "paired-t", "n_pairs": n}
     if n == 1 and n_problems:
         # Agresti-Caffo: add one success and one failure to each arm, so that
