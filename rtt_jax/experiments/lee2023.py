@@ -161,47 +161,52 @@ def setup_text(config, results: Mapping) -> dict:
     return {"summary": summary, "differences": differences, "n_params": n_params}
 
 
-_OUT = flags.DEFINE_string("out", None, "Experiment output directory.")
-_VARIANT = flags.DEFINE_string("variant", "cpu", "cpu or tpu.")
-_DOC = flags.DEFINE_string("doc", "docs/reproductions.md", "Where to write the document.")
-_COLLECT_ONLY = flags.DEFINE_bool("collect_only", False, "Only collect finished runs.")
-_OBSERVATIONS = flags.DEFINE_string(
-    "observations", "", "A file of notes (one per line) on how our outcome differs.")
+def _define_flags() -> None:
+    """CLI flags, defined only when run as a program (importing this module for
+    its tables must not claim flag names such as --out)."""
+    flags.DEFINE_string("out", None, "Experiment output directory.")
+    flags.DEFINE_string("variant", "cpu", "cpu or tpu.")
+    flags.DEFINE_string("doc", "docs/reproductions.md", "Where to write the document.")
+    flags.DEFINE_bool("collect_only", False, "Only collect finished runs.")
+    flags.DEFINE_string("observations", "",
+                        "A file of notes (one per line) on how our outcome differs.")
 
 
 def main(argv) -> int:
     del argv
     import json
+    FLAGS = flags.FLAGS
     from rtt_jax.experiments import runner
     from rtt_jax.experiments.orchestrate import run_experiment
     from rtt_jax.experiments.spec import ExperimentError
-    if not _OUT.value:
+    if not FLAGS.out:
         print("error: --out is required", file=sys.stderr)
         return 2
     module = runner.load_experiment(runner.experiment_path("lee2023"))
     csv_path = os.path.join(module.DATA_DIR, "paper_sample_efficiency.csv")
     try:
         paper = paper_table(csv_path)
-        path = run_experiment("lee2023", _VARIANT.value, _OUT.value,
-                              collect_only=_COLLECT_ONLY.value)
+        path = run_experiment("lee2023", FLAGS.variant, FLAGS.out,
+                              collect_only=FLAGS.collect_only)
     except (ExperimentError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     with open(path, encoding="utf-8") as f:
         results = json.load(f)
-    setup = setup_text(module.get_config(f"{_VARIANT.value}/plain_1k"), results)
-    if _OBSERVATIONS.value:
-        with open(_OBSERVATIONS.value, encoding="utf-8") as f:
+    setup = setup_text(module.get_config(f"{FLAGS.variant}/plain_1k"), results)
+    if FLAGS.observations:
+        with open(FLAGS.observations, encoding="utf-8") as f:
             setup["observations"] = [line.strip() for line in f if line.strip()]
-    command = f"python -m rtt_jax.experiments.lee2023 --variant={_VARIANT.value} --out=DIR"
-    os.makedirs(os.path.dirname(os.path.abspath(_DOC.value)), exist_ok=True)
-    with open(_DOC.value, "w", encoding="utf-8") as f:
+    command = f"python -m rtt_jax.experiments.lee2023 --variant={FLAGS.variant} --out=DIR"
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.doc)), exist_ok=True)
+    with open(FLAGS.doc, "w", encoding="utf-8") as f:
         f.write(markdown(results, paper, setup, command))
     for claim, ok, detail in checks(our_table(results)):
         print(f"{'OK ' if ok else 'NO '} {claim}: {detail}")
-    print(f"wrote {os.path.abspath(_DOC.value)}")
+    print(f"wrote {os.path.abspath(FLAGS.doc)}")
     return 0
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)
