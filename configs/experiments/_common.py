@@ -12,6 +12,13 @@ import ml_collections
 from configs.base import get_config as base_config
 
 
+# first_fit keeps the mixed order of a packing window. best_fit (the base
+# default) sorts each window by length, so with traces of very different
+# lengths (logic: 133-265 tokens by level) batches cycle from all-hard to
+# all-easy every ~60 steps; measured on (a), seed 0: traces 59.5% -> 80.0%.
+PACKING = "first_fit"
+
+
 def source(**fields) -> dict:
     """A ``config.data.sources`` entry with every field (base's defaults)."""
     return dict(base_config("tiny").data.sources.addition) | dict(
@@ -22,6 +29,7 @@ def cpu_config(steps: int, seq_len: int = 256, batch: int = 16) -> ml_collection
     c = base_config("cpu")
     c.model.update(d_model=128, n_layers=2, n_heads=4, n_kv_heads=2)
     c.data.update(kind="curriculum", seq_len=seq_len, global_batch_size=batch)
+    c.data.packing.algorithm = PACKING
     c.train.update(steps=steps, warmup_steps=min(50, steps // 10), learning_rate=3e-3)
     c.train.log_every_steps = 10
     c.checkpoint.every_steps = max(steps // 2, 1)
@@ -33,6 +41,7 @@ def tpu_config(steps: int, seq_len: int = 1024, batch: int = 256) -> ml_collecti
     c = base_config("v5e-64")
     c.model.update(d_model=768, n_layers=12, n_heads=12, n_kv_heads=4)
     c.data.update(kind="curriculum", seq_len=seq_len, global_batch_size=batch)
+    c.data.packing.algorithm = PACKING
     c.train.update(steps=steps, warmup_steps=500, learning_rate=1e-3)
     c.checkpoint.every_steps = 1000
     c.eval.update(n_per_level=500, batch_size=256, samples_per_set=5)
