@@ -140,8 +140,9 @@ def setup_text(config, results: Mapping) -> dict:
     m, t, d = config.model, config.train, config.data
     test_n = config.eval.lee_n or 9900
     summary = (f"a {n_params / 1e6:.2f}M-parameter decoder ({m.n_layers} layers, d={m.d_model}, "
-               f"{m.n_heads} heads), {t.steps:,} steps of {d.global_batch_size} rows x "
-               f"{d.seq_len} tokens = {tokens / 1e6:.1f}M token positions per run (every arm "
+               f"{m.n_heads} heads), {t.steps:,} steps of {d.global_batch_size * d.seq_len:,} "
+               f"token positions (plain and reversed in rows of {d.seq_len}, the scratchpads "
+               f"in longer rows) = {tokens / 1e6:.1f}M token positions per run (every arm "
                f"the same), AdamW lr {t.learning_rate:g} with warmup and cosine decay; "
                f"greedy decoding on {test_n:,} problems drawn by a seeded shuffle of their "
                f"test_10000.txt; seeds: {results['seeds']}.")
