@@ -57,14 +57,11 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
 
 def _typed_sets(sets, config) -> dict:
     """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
+    from rtt_jax.experiments.spec import get_field
     out = {}
     for s in sets:
         key, _, raw = s.partition("=")
-        node = config
-        for part in key.split(".")[:-1]:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        current = node[key.split(".")[-1]] if isinstance(node, dict) or hasattr(node, "keys") \
-            else None
+        current = get_field(config, key, where="--set")
         if isinstance(current, bool):
             out[key] = raw.lower() in ("1", "true", "yes")
         elif isinstance(current, int):

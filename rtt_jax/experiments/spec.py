@@ -121,6 +121,14 @@ def _descend(node: Any, part: str, path: str, where: str) -> Any:
     raise ExperimentError(f"{where}: override {path!r}: no field {part!r}")
 
 
+def get_field(config, path: str, where: str = "overrides"):
+    """The value at ``"a.b.0.c"`` (ExperimentError naming the path if it does not exist)."""
+    node = config
+    for part in path.split("."):
+        node = _descend(node, part, path, where)
+    return node
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],
                     where: str = "overrides") -> ml_collections.ConfigDict:
     """Set ``{"a.b.0.c": value}`` fields in place; every path must exist."""
