@@ -25,6 +25,7 @@ _REGISTRY = {
     "word_problem": "rtt_jax.tasks.word_problem",
     "logic": "rtt_jax.tasks.logic",
     "counting": "rtt_jax.tasks.counting",
+    "modular": "rtt_jax.tasks.modular",
 }
 _CACHE: dict[str, TaskFamily] = {}
 

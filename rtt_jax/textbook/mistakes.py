@@ -72,8 +72,54 @@ def _rewrite_column(step: Step, right: str, wrong: str) -> str | None:
     return step.text.replace(old, new) if old in step.text else None
 
 
+def _rewrite_head(family: str, step: Step, right: str, wrong: str) -> str | None:
+    """Modular's rewrite lines (``=3+6-4``) state their result first, not last."""
+    if family != "modular" or not step.text.startswith("="):
+        return None
+    m = re.match(r"= ?(-?[0-9]+)", step.text)
+    if not m or m[1] != right:
+        return None
+    return step.text[:m.start(1)] + wrong + step.text[m.end(1):]
+
+
+def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
+    """Slips of a sum mod 10: ``x ± y = z`` (z exact or reduced) and ``t mod 10 = r``."""
+    r, ins = step.result, [_int(v) for v in step.inputs]
+    if isinstance(r, bool) or not isinstance(r, int) or len(ins) != 2 or None in ins:
+        return []
+    out: list[tuple[int, str, str]] = []
+    if step.op == "mod":
+        t = ins[0]
+        if t < 0:
+            out.append(((-t) % 10, "reducing a negative number as if it were positive",
+                        f"{t} is negative, so its remainder mod 10 is {t} + {r - t} = {r}, "
+                        f"not the last digit of {-t}"))
+        elif t >= 10:
+            out.append(((t // 10) % 10, "keeping the wrong digit",
+                        f"mod 10 keeps the last digit of {t}, which is {r}"))
+    else:
+        x, y = ins
+        if step.op == "sub":
+            e, expr = x - y, f"{x} - {y}"
+        else:  # pairwise inputs are signed terms: "-9" is a subtraction
+            e = x + y
+            expr = f"{x} - {-y}" if str(step.inputs[1]).startswith("-") else f"{x} + {y}"
+        if e < 0:
+            fix = f"adding {r - e} brings it to {r}" if r != e else "an exact total keeps its minus sign"
+            out.append((-e, "subtracting the wrong way round",
+                        f"{expr} is {e}, not {-e}, and {fix}"))
+        elif e >= 10 and r == e % 10:
+            out.append((e // 10 % 10, "keeping the wrong digit",
+                        f"{expr} is {e}, and mod 10 keeps its last digit, {r}, not its tens digit"))
+    out.append(((r + 1) % 10 if 0 <= r < 10 else r + 1, "an arithmetic slip",
+                f"a small arithmetic slip; recomputing gives {r}"))
+    return out
+
+
 def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     """(wrong value, kind, why) options for one step, most typical first."""
+    if family == "modular":
+        return [(str(w), k, why) for w, k, why in _modular_candidates(step) if w != step.result]
     r = _main_result(step)
     if isinstance(r, bool):
         return [(str(not r), "mixing up the truth values",
@@ -130,7 +176,9 @@ def find_mistake(fam, problem: Problem, trace: Trace, rng: random.Random) -> Mis
     options.sort(key=lambda o: o[0])  # stable: typical slips first, seeded order within
     for _, i, wrong, kind, why in options[:12]:
         right = str(_main_result(trace.steps[i]))
-        bad = _rewrite_column(trace.steps[i], right, wrong) or _replace_last(lines[i], right, wrong)
+        bad = (_rewrite_column(trace.steps[i], right, wrong)
+               or _rewrite_head(fam.name, trace.steps[i], right, wrong)
+               or _replace_last(lines[i], right, wrong))
         if bad is None or bad == lines[i]:
             continue
         if _flagged(fam, problem, lines[:i] + [bad] + lines[i + 1:], trace.answer):

@@ -6,10 +6,12 @@ number in it is the solver's. This module holds the words only:
 
 * ``SKILLS[family]``: the skills of a family, each with several phrasings of
   its rule or definition (a section picks one, so rule text varies too).
-* ``explain(family, step, variant)``: one sentence that says in words what a
+* ``explain(step, variant, family)``: one sentence that says in words what a
   trace step does. Numbers come from the ``Step``'s own ``inputs`` and
   ``result`` (never recomputed here), so an explanation cannot disagree with
-  the line it explains.
+  the line it explains. The one derived number is modular's exact
+  intermediate (``7 + 5 = 12`` before ``12`` is reduced to the step's ``2``),
+  and a modular step whose result is neither gets no such sentence.
 
 Addition's four ``lee_*`` styles are left out on purpose: they are the exact
 formats of Lee et al. 2023, made for a model to imitate, not for reading.
@@ -127,6 +129,24 @@ SKILLS: dict[str, tuple[Skill, ...]] = {
            "Keep a running total. For each new kind, multiply how many there are by the legs each has, and add the product to the total so far.",
            "A running total grows one group at a time; multiplication inside each update comes before the addition."),
     ),
+    "modular": (
+        _s("modular", "rewrite", "Rewriting a sum mod 10 from the left", "subtracting the wrong way round",
+           "Working mod 10 means keeping only the last digit of every number: 17 and 7 are the same mod 10, and so are -3 and 7. To work out a chain such as 7+5-9+3 mod 10, do the first operation, reduce its result mod 10, and write the whole expression again with that digit in front. Each line is one operation shorter, and the last line is the answer.",
+           "A long sum mod 10 can be shortened one operation at a time. Combine the first two numbers, keep only the last digit of the result, and copy the rest of the expression unchanged. Because only the last digit matters mod 10, the value of the expression never changes from line to line.",
+           "Subtracting mod 10 works like subtracting on a clock face with ten hours: if the result is negative, add 10. Rewriting from the left applies this rule to the first two numbers, then to the new first two, until a single digit is left."),
+        _s("modular", "running", "A running total mod 10", "subtracting the wrong way round",
+           "Keep a running total and reduce it mod 10 after every step. Adding mod 10: add the two numbers and keep only the last digit, so 8+5 gives 13 and the total becomes 3. Subtracting mod 10: subtract, and if the result is negative add 10, so 3-9 gives -6 and the total becomes 4.",
+           "Working mod 10 means keeping only the last digit, or the remainder on division by 10. A running total never needs more than one digit: after each addition drop the tens, and after each subtraction that goes below zero add 10 back.",
+           "The remainder of a sum on division by 10 depends only on the remainders of its parts. That is why we may reduce the running total after every single operation, and the total always stays between 0 and 9."),
+        _s("modular", "exact", "Adding exactly, then reducing mod 10", "reducing a negative number as if it were positive",
+           "One way to find a sum mod 10 is to ignore the modulus until the very end. Add and subtract the terms exactly, keeping negative totals as they are, and only then take the result mod 10: its last digit if it is not negative, or the number plus enough tens to land between 0 and 9 if it is negative.",
+           "Exact-then-reduce computes the ordinary value of the chain first. The final step finds the remainder on division by 10; for a negative total such as -13, add 20 to get 7, because the remainder mod 10 is always one of 0 to 9.",
+           "Reducing once at the end gives the same answer as reducing after every step, because taking mod 10 keeps only the last digit and adding or subtracting a multiple of 10 never changes it. Negative totals need care: -3 mod 10 is 7, not 3."),
+        _s("modular", "pairwise", "Adding mod 10 in pairs", "subtracting the wrong way round",
+           "Instead of one long chain, a sum mod 10 can be computed like a tournament. Treat each number with its sign as a term, add neighbouring terms in pairs and reduce each pair mod 10, then pair up the results in the next round. When a round has an odd number of terms, the last one moves up to the next round unchanged.",
+           "The pairwise (tree) method adds terms in rounds. In the first round each pair is two neighbouring signed terms, such as -9 and 3, whose sum -6 is 4 mod 10. Each later round adds pairs of the previous round's results, until one digit is left.",
+           "Addition can be grouped in any way without changing the total, and so can addition mod 10. Grouping neighbours in pairs halves the number of terms each round, so even a long chain needs only a few rounds. A term with a minus sign keeps it: subtracting 0 is still written -0."),
+    ),
 }
 
 
@@ -211,11 +231,100 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
 _GENERIC = ("This step gives {r}.", "This line records the next step.")
 
 
-def explain(step: Step, variant: int) -> str:
-    """A sentence describing ``step``; ``variant`` picks among phrasings."""
+# Modular steps (``rtt_jax.tasks.modular``): "add"/"sub" with inputs (x, y)
+# and a result that is x ± y exactly or reduced mod 10, "mod" with inputs
+# (t, 10); pairwise steps are "add" of two signed terms written as strings
+# ("-9", "3", "-0"). Keyed by what the step did, so no phrasing can be false:
+# "7+5=2" must not be explained as "adding 7 and 5 gives 2".
+_MODULAR: dict[str, tuple[str, ...]] = {
+    "small": ("{expr} = {r}, already a single digit, so there is nothing to reduce.",
+              "{expr} is {r}, which lies between 0 and 9, so it stays as it is.",
+              "{expr} = {r}; the result is already a digit from 0 to 9."),
+    "wrap": ("{expr} = {e}, and keeping only the last digit leaves {r}.",
+             "{expr} is {e}, which is {r} mod 10.",
+             "{expr} makes {e}; mod 10 we drop the ten and keep {r}."),
+    "negative": ("{expr} = {e}, which is negative, so we add {k} and get {r}.",
+                 "{expr} goes below zero, to {e}; adding {k} brings it back to {r}.",
+                 "{expr} is {e}, and {e} mod 10 is {r}, because {e} + {k} = {r}."),
+    "exact": ("We keep the exact value: {expr} = {r}, with no reduction yet.",
+              "{expr} = {r}; the total is kept exact and reduced only at the end.",
+              "Exactly, {expr} is {r}; the mod 10 step comes last."),
+    "exact_negative": ("{expr} = {r}; the exact total may go below zero, and we reduce only at the end.",
+                       "Exactly, {expr} = {r}; a negative total is fine until the last step."),
+    "mod": ("{t} mod 10 = {r}: the last digit of {t} is {r}.",
+            "Reducing at the end, {t} leaves remainder {r} on division by 10.",
+            "The final reduction keeps only the last digit: {t} mod 10 is {r}."),
+    "mod_small": ("{t} is already between 0 and 9, so {t} mod 10 = {r}.",
+                  "The total {t} is a single digit, so reducing it mod 10 leaves {r}."),
+    "mod_negative": ("{t} is negative, so we add {k} to land between 0 and 9: {t} mod 10 = {r}.",
+                     "To reduce the negative total {t}, add {k}; the remainder mod 10 is {r}.",
+                     "{t} + {k} = {r}, so {t} mod 10 is {r}."),
+}
+_REWRITE_LEADS = ("Doing the first operation: ", "The front of the expression: ",
+                  "We combine the first two numbers. ")
+_PAIR_LEADS = ("The neighbours {x} and {y}: ", "Pairing {x} with {y}: ", "This pair adds {x} and {y}. ")
+
+
+def _int_or_none(x) -> int | None:
+    try:
+        return int(str(x))
+    except ValueError:
+        return None
+
+
+def _explain_modular(step: Step, variant: int) -> str | None:
+    r = step.result
+    nums = [_int_or_none(v) for v in step.inputs]
+    if isinstance(r, bool) or not isinstance(r, int) or len(nums) != 2 or None in nums:
+        return None
+    if step.op == "mod":
+        t = nums[0]
+        kind = "mod_negative" if t < 0 else "mod_small" if 0 <= t < 10 else "mod"
+        options = _MODULAR[kind]
+        return options[variant % len(options)].format(t=t, r=r, k=r - t)
+    x, y = nums
+    pair = step.op == "add" and isinstance(step.inputs[1], str)  # pairwise: signed terms
+    if pair:
+        minus = str(step.inputs[1]).startswith("-")
+        e = x + y
+        expr = f"{x} - {abs(y)}" if minus else f"{x} + {y}"
+    elif step.op in ("add", "sub"):
+        e = x + y if step.op == "add" else x - y
+        expr = f"{x} {'+' if step.op == 'add' else '-'} {y}"
+    else:
+        return None
+    if r != e and r != e % 10:
+        return None  # not a modular step this table describes
+    if r == e and 0 <= e < 10:
+        kind = "small"
+    elif r == e:
+        kind = "exact_negative" if e < 0 else "exact"
+    else:
+        kind = "negative" if e < 0 else "wrap"
+    options = _MODULAR[kind]
+    body = options[variant % len(options)].format(expr=expr, e=e, r=r, k=r - e)
+    if pair:
+        lead = _PAIR_LEADS[variant % len(_PAIR_LEADS)].format(x=step.inputs[0], y=step.inputs[1])
+    elif step.text.startswith("="):
+        lead = _REWRITE_LEADS[variant % len(_REWRITE_LEADS)]
+    else:
+        return body
+    return lead + (body[0].lower() + body[1:] if lead.endswith(": ") else body)
+
+
+def explain(step: Step, variant: int, family: str | None = None) -> str:
+    """A sentence describing ``step``; ``variant`` picks among phrasings.
+    ``family`` selects a family's own phrasings where its steps need them
+    (modular: a result reduced mod 10 is not the plain sum)."""
+    if family == "modular":
+        special = _explain_modular(step, variant)
+        if special is not None:
+            return special
     fields = _fields(step)
     # An arity-specific entry wins: "mul" with three inputs is a shifted row.
     options = _EXPLAIN.get(f"{step.op}/{len(step.inputs)}", _EXPLAIN.get(step.op, ()))
+    if family == "modular":  # a step the table above cannot describe: generic words only
+        options = ()
     # Only phrasings whose fields this step has; the generic ones are a last resort.
     fitting = []
     n_inputs = len(step.inputs)
