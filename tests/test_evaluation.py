@@ -192,6 +192,56 @@ def test_wrong_answers_and_garbage():
         assert e["step_validity"] == 0.0 and e["fully_valid_traces"] == 0.0
 
 
+def _answer_only(completion, p):
+    """What a model trained on answers alone writes: the marker line, no steps."""
+    return f"#### {p.answer}"
+
+
+def test_answer_only_model_gets_no_trace_metrics_rather_than_zeros(tmp_path):
+    from rtt_jax.evaluation.scoring import TRACE_METRICS
+    sets = _sets(4)
+    # Scored as if it wrote traces, "#### 42" has consistency 0: not applicable, not wrong.
+    as_traces = Evaluator(sets, _teacher(sets, _answer_only)).run()
+    assert as_traces["summary"]["all"]["consistency"] == 0.0
+    report = Evaluator(sets, _teacher(sets, _answer_only), trace_metrics=False).run(step=5)
+    assert report["trace_metrics"] is False
+    for name, e in [*report["sets"].items(), *report["summary"].items()]:
+        assert e["answer_accuracy"] == 1.0, name  # answers are scored as before
+        for metric in TRACE_METRICS:
+            assert e[metric] is None and e["ci"][metric] is None, (name, metric)
+    assert not any(k.endswith(("/consistency", "/step_validity", "/fully_valid_traces"))
+                   for k in Evaluator.metrics(report))
+    write_report(report, str(tmp_path), plots=False)
+    saved = json.loads((tmp_path / REPORT_JSON).read_text())
+    assert saved["trace_metrics"] is False
+    assert saved["summary"]["trained"]["consistency"] is None
+    assert all(e["step_validity"] is None and e["fully_valid_traces"] is None
+               for e in saved["sets"].values())
+    md = (tmp_path / REPORT_MD).read_text()
+    assert "Trained without traces" in md
+    row = next(x for x in md.splitlines() if x.startswith("| trained |"))
+    assert row.split(" | ")[2].startswith("1.000") and row.split(" | ")[3:8] == ["–"] * 5
+
+
+def test_trained_with_traces_reads_the_stage_mixtures_sources():
+    from configs.base import get_config
+    from rtt_jax.evaluation.standalone import trained_with_traces
+    c = get_config("tiny")
+    c.data.kind = "curriculum"
+    assert trained_with_traces(c)
+    for name in c.data.sources:
+        c.data.sources[name].mode = "answer_only"
+    assert not trained_with_traces(c)
+    c.data.sources.textbook.mode = "full"  # textbook text is not in any stage's mixture
+    assert not trained_with_traces(c)
+    c.data.stages[1]["mixture"]["textbook"] = 0.2  # now it is: worked steps are traces
+    assert trained_with_traces(c)
+    c.data.stages[1]["mixture"]["textbook"] = 0.0  # weight 0: never trained on
+    assert not trained_with_traces(c)
+    c.data.kind = "builtin_addition"
+    assert trained_with_traces(c)
+
+
 def test_generate_fn_must_return_one_completion_per_prompt():
     with pytest.raises(ValueError, match="completions"):
         Evaluator(_sets(2)[:1], lambda ps: ps[:-1]).run()

@@ -176,3 +176,62 @@ def test_shipped_shuffled_arm_matches_the_curriculum_level_distribution():
         for src, w in dict(st["mixture"]).items():
             want[src] = want.get(src, 0.0) + steps / total * w / sum(dict(st["mixture"]).values())
     assert dict(shuf.data.stages[0]["mixture"]) == pytest.approx(want)
+
+
+# --- an answer-only arm: trace metrics do not apply --------------------------------------
+
+MINI = Path(__file__).parent / "fixtures" / "experiments" / "mini.py"
+
+
+def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_path):
+    """Runs' reports made by the evaluator as ``--mode=eval`` makes them: the
+    answer-only arm's consistency is "–", never 0, and enters no difference."""
+    from rtt_jax.evaluation import Evaluator, prompt_for, write_report
+    from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
+    from rtt_jax.experiments import results, runner, spec, tables
+    from rtt_jax.traces.verify import family_for
+    module = runner.load_experiment(str(MINI))
+    exp = module.EXPERIMENT
+    runs = runner.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
+    configs = {arm: module.get_config(f"cpu/{arm}") for arm in ("traces", "answer_only")}
+    assert trained_with_traces(configs["traces"])
+    assert not trained_with_traces(configs["answer_only"])
+    for run in runs:
+        config = configs[run.arm]
+        config.seed = run.seed
+        sets, trained = eval_sets_from_config(config)
+        table = {}
+        for s in sets:
+            fam = family_for(s.family)
+            for i, p in enumerate(s.problems):
+                prompt, completion = fam.format_example(p, s.style)
+                if run.arm == "answer_only":  # the answer alone, wrong on some problems
+                    wrong = (i + run.seed) % 3 == 0
+                    completion = f"#### {int(p.answer) + 1 if wrong else p.answer}"
+                table[prompt_for(fam, p, s.style)] = completion
+        report = Evaluator(sets, lambda ps: [table[q] for q in ps],
+                           trace_metrics=trained_with_traces(config)).run(step=6)
+        write_report(report, run.workdir, trained, plots=False)
+    res = results.collect(exp, "cpu", runs, spec.check_budget(exp, configs))
+    traces, answer_only = res["arms"]["traces"], res["arms"]["answer_only"]
+    assert res["baseline"] == "answer_only"
+    for name in res["sets"]:
+        assert answer_only["sets"][name]["consistency"]["mean"] is None
+        assert answer_only["sets"][name]["step_validity"]["mean"] is None
+        assert traces["sets"][name]["consistency"]["mean"] is not None
+        assert traces["diff_vs_baseline"][name]["consistency"]["diff"] is None
+        assert traces["diff_vs_baseline"][name]["answer_accuracy"]["diff"] is not None
+    assert all("consistency" not in pool for pool in answer_only["summary"].values())
+    for pool in ("summary/trained", "summary/all"):
+        assert traces["diff_vs_baseline"][pool]["consistency"]["diff"] is None
+    md = tables.markdown(res)
+
+    def rows(title):
+        section = md.split(f"## {title} (pooled)")[1].split("##")[0]
+        return {r.split(" | ")[0][2:]: [c.strip(" |") for c in r.split(" | ")[2:]]
+                for r in section.splitlines() if r.startswith(("| traces", "| answer_only"))}
+    consistency = rows("consistency")  # cells: all, trained, untrained, then their Δ
+    assert consistency["answer_only"] == ["–"] * 3 + ["baseline"] * 3
+    assert consistency["traces"] == ["100.0 ± 0.0"] * 3 + ["–"] * 3
+    accuracy = rows("answer accuracy")  # answers are still compared
+    assert all(c.startswith("+") for c in accuracy["traces"][3:]), accuracy

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from rtt_jax.data.pipeline import make_tokenizer
 from rtt_jax.evaluation.evaluator import Evaluator
-from rtt_jax.evaluation.standalone import eval_sets_from_config
+from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
 from rtt_jax.model.sampler import Sampler
 
 # Scalars worth a TensorBoard curve; the full report holds the rest.
@@ -48,7 +48,8 @@ def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], d
         return None
     sets, _ = eval_sets_from_config(config)
     evaluator = Evaluator(sets, generate_fn=None, batch_size=ec.batch_size,
-                          samples_per_set=ec.samples_per_set)
+                          samples_per_set=ec.samples_per_set,
+                          trace_metrics=trained_with_traces(config))
 
     # One sampler for the whole run: its jitted programs take params as an
     # argument, so swapping in each eval step's params never recompiles.

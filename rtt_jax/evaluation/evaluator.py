@@ -15,13 +15,18 @@ completion) tuples instead, so it can mask the prompt and encode the two parts
 separately as ``rtt_jax.data.formatting`` does) and returns ``(sum_nll,
 n_tokens)``; the report gets ``loss`` (nats/token) and ``perplexity``.
 
+``trace_metrics=False`` says the model was trained without traces (see
+``standalone.trained_with_traces``): step validity, consistency and the other
+``scoring.TRACE_METRICS`` do not apply to it and are None in every set and
+pool, and the report records ``"trace_metrics": false``.
+
 Prompts are the families' own (``format_example(problem, style)[0]``), the
 same text training put before each target, so a model sees what it learned.
 All sets' prompts are pooled and sent in chunks of ``batch_size``.
 
 Report layout (``write_report`` stores it as ``report.json``)::
 
-    {"step": int | None,
+    {"step": int | None, "trace_metrics": bool,
      "sets": {name: {"family", "level", "style", "trained", "n",
                      "answer_accuracy", "step_validity", "consistency", ...,
                      "ci": {metric: [lo, hi]}, "denominators": {metric: n},
@@ -94,7 +99,7 @@ class Evaluator:
     def __init__(self, sets: Sequence[EvalSet], generate_fn: GenerateFn,
                  loss_fn: LossFn | None = None, batch_size: int = 256,
                  samples_per_set: int = 3, family_lookup: FamilyLookup = family_for,
-                 loss_inputs: str = "text"):
+                 loss_inputs: str = "text", trace_metrics: bool = True):
         names = [s.name for s in sets]
         if len(set(names)) != len(names):
             raise ValueError(f"Evaluator: set names must be unique, got {names}")
@@ -104,6 +109,7 @@ class Evaluator:
             raise ValueError("Evaluator: loss_inputs must be 'text' or 'pairs', "
                              f"got {loss_inputs!r}")
         self.loss_inputs = loss_inputs
+        self.trace_metrics = trace_metrics
         self.sets = list(sets)
         self.generate_fn = generate_fn
         self.loss_fn = loss_fn
@@ -133,7 +139,7 @@ class Evaluator:
         scores = [score_completion(family, p, text, eval_set.style)
                   for p, text in zip(eval_set.problems, completions)]
         entry = {"family": eval_set.family, "level": eval_set.level, "style": eval_set.style,
-                 "trained": eval_set.trained, **aggregate(scores)}
+                 "trained": eval_set.trained, **aggregate(scores, self.trace_metrics)}
         if eval_set.level is None and scores:  # mixed difficulty: break it down
             by: dict[int, list[ProblemScore]] = {}
             for p, s in zip(eval_set.problems, scores):
@@ -156,7 +162,8 @@ class Evaluator:
         t0 = time.perf_counter()
         flat = self.generate([p for ps in prompts for p in ps])
         t1 = time.perf_counter()
-        report: dict[str, Any] = {"step": step, "sets": {}, "summary": {}, "samples": []}
+        report: dict[str, Any] = {"step": step, "trace_metrics": self.trace_metrics,
+                                  "sets": {}, "summary": {}, "samples": []}
         pooled: dict[str, list[ProblemScore]] = {"all": [], "trained": [], "untrained": []}
         nll = {k: [0.0, 0] for k in pooled}  # pooled held-out (sum_nll, tokens)
         offset = 0
@@ -173,7 +180,7 @@ class Evaluator:
                 if entry.get("loss_tokens"):
                     nll[k][0] += entry["loss"] * entry["loss_tokens"]
                     nll[k][1] += entry["loss_tokens"]
-        report["summary"] = {k: aggregate(v) for k, v in pooled.items() if v}
+        report["summary"] = {k: aggregate(v, self.trace_metrics) for k, v in pooled.items() if v}
         if self.loss_fn is not None:
             for k, summary in report["summary"].items():
                 summary.update(loss_metrics(*nll[k]))

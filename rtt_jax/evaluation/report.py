@@ -6,7 +6,8 @@
   ``trained_levels`` resolved per family. Non-finite floats become null so
   the file is strict JSON. Contract: ``report["sets"][name]`` has
   ``answer_accuracy``, ``step_validity``, ``consistency``, ``n``, ``level``,
-  ``family`` (and the rest of ``scoring.aggregate``).
+  ``family`` (and the rest of ``scoring.aggregate``); the step metrics are
+  null for a model trained without traces (``"trace_metrics": false``).
 * ``report.md``: a summary table, then one table per family, rows by level,
   untrained levels marked.
 * ``samples.jsonl``: the sampled traces with their step verdicts.
@@ -100,6 +101,9 @@ def markdown(report: Mapping[str, Any], trained: Mapping[str, list[int]]) -> str
              "trace-clustered ratio interval for step validity. `consistency` is over "
              "answered traces; the other rates are over all problems. Levels marked "
              "`no` under *trained* lie outside the training range.", ""]
+    if report.get("trace_metrics") is False:
+        lines += ["Trained without traces (every training source is answer-only): step "
+                  "validity, consistency and the other step metrics do not apply (–).", ""]
     with_loss = any("loss" in e for e in report["sets"].values())
     if report.get("summary"):
         lines += ["## Summary", ""] + _header(["pool"], with_loss)

@@ -27,6 +27,13 @@ rg_score (reasoning-gym only)  mean of reasoning-gym's own score_answer
 The two "disagreement" rates are cells of the (answer right?) x (steps all
 valid?) table over all problems, so they add up with ``verified``-like cells
 and can be compared across sets of different accuracy.
+
+``TRACE_METRICS`` judge the steps a model writes. A model trained on answers
+alone writes none, and scoring its "#### 42" as steps would give a
+consistency and a share of fully valid traces of 0, which reads as "its
+reasoning is always wrong" and enters arm differences as a large, "significant"
+effect. So ``aggregate(..., trace_metrics=False)`` reports them as None (not
+applicable; null in report.json, "–" in tables), with no interval.
 """
 from __future__ import annotations
 
@@ -40,6 +47,9 @@ from rtt_jax.evaluation import stats
 from rtt_jax.tasks.base import Problem, StepReport, StepVerdict, UNPARSEABLE
 
 CORRECT, WRONG, UNPARSED = "correct", "wrong", "unparsed"
+# Metrics about the steps of a trace: None for a model trained without traces.
+TRACE_METRICS = ("step_validity", "fully_valid_traces", "consistency", "verified",
+                 "right_answer_invalid_steps", "valid_steps_wrong_answer")
 # reasoning-gym datasets whose ``score_answer`` we read and found to parse with
 # regexes/float() only. Others are skipped: some (polynomials, integration)
 # hand the answer to sympy, which evaluates text.
@@ -130,8 +140,11 @@ def _put(out: dict, name: str, est: stats.Estimate) -> None:
     out["denominators"][name] = est.n
 
 
-def aggregate(scores: Sequence[ProblemScore]) -> dict[str, Any]:
-    """Set-level metrics (floats, NaN when undefined) with intervals."""
+def aggregate(scores: Sequence[ProblemScore], trace_metrics: bool = True) -> dict[str, Any]:
+    """Set-level metrics (floats, NaN when undefined) with intervals.
+
+    ``trace_metrics=False`` (a model trained without traces): ``TRACE_METRICS``
+    are None, their ``ci`` and denominators too (module doc)."""
     n = len(scores)
     out: dict[str, Any] = {"n": n, "ci": {}, "denominators": {}}
 
@@ -164,6 +177,9 @@ def aggregate(scores: Sequence[ProblemScore]) -> dict[str, Any]:
     out["rejected"] = count(lambda s: s.extraction.status in ex.REJECTED_STATUSES)
     out["checker_errors"] = count(lambda s: bool(s.checker_error))
     out["max_score_seconds"] = max((s.seconds for s in scores), default=0.0)
+    if not trace_metrics:
+        for name in TRACE_METRICS:
+            out[name] = out["ci"][name] = out["denominators"][name] = None
     return out
 
 

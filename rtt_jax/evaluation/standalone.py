@@ -63,6 +63,26 @@ def eval_sets_from_config(config):
     return sets, trained
 
 
+def trained_with_traces(config) -> bool:
+    """Whether the run trained on text with steps: False only when every source a
+    curriculum stage mixes in (weight > 0) has mode ``answer_only``.
+
+    Step validity and trace/answer consistency judge the steps a model writes;
+    a model trained on answers alone writes none, so for it they do not apply
+    (None in the report, see ``scoring.TRACE_METRICS``) rather than being 0.
+    Textbook (``full``) text has worked steps, so it counts as traces; the
+    built-in addition data keeps the metrics too, as before."""
+    from rtt_jax.data.formatting import ANSWER_ONLY
+    data = config.data
+    if data.get("kind") != "curriculum":
+        return True
+    used = {name for stage in data.stages
+            for name, weight in dict(stage["mixture"]).items() if weight > 0}
+    modes = [dict(data.sources[name]).get("mode") if name in data.sources else None
+             for name in used]
+    return not modes or any(mode != ANSWER_ONLY for mode in modes)
+
+
 def evaluate_workdir(config, workdir: str) -> dict:
     """Evaluate the latest checkpoint in ``workdir``; returns the report dict."""
     from rtt_jax.data.pipeline import run_tokenizer
@@ -83,10 +103,13 @@ def evaluate_workdir(config, workdir: str) -> dict:
             raise config_validation.ConfigError(
                 f"config.eval.max_len={config.eval.max_len}: {e}") from None
 
-    report = Evaluator(sets, generate, batch_size=config.eval.batch_size).run(step)
+    report = Evaluator(sets, generate, batch_size=config.eval.batch_size,
+                       trace_metrics=trained_with_traces(config)).run(step)
     paths = write_report(report, os.path.abspath(workdir), trained)
     logging.info("step %d evaluated: %s", step, paths)
     summary = report["summary"]["all"]
+    validity = summary.get("step_validity")
+    validity = "n/a (trained without traces)" if validity is None else f"{validity:.3f}"
     print(f"eval step {step}: answer_accuracy {summary['answer_accuracy']:.3f} "
-          f"step_validity {summary.get('step_validity', float('nan')):.3f} -> {paths['json']}")
+          f"step_validity {validity} -> {paths['json']}")
     return report

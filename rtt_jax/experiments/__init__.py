@@ -4,6 +4,8 @@
 experiment files live in ``configs/experiments/`` (see ``spec``), runs are
 executed by ``runner``, collected by ``results`` into ``results.json`` and
 rendered by ``tables`` and ``plots``. ``lee2023`` reproduces a published table.
+``python -m rtt_jax.experiments.sweep`` runs one arm over a grid of config
+values (learning rate, depth, steps) through the same runner, for the recipes.
 """
 from rtt_jax.experiments.spec import Arm, Experiment, ExperimentError, apply_overrides
 

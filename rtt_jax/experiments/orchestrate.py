@@ -57,17 +57,9 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
 
 def _typed_sets(sets, config) -> dict:
     """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
-    from rtt_jax.experiments.spec import get_field
+    from rtt_jax.experiments.spec import typed_value
     out = {}
     for s in sets:
         key, _, raw = s.partition("=")
-        current = get_field(config, key, where="--set")
-        if isinstance(current, bool):
-            out[key] = raw.lower() in ("1", "true", "yes")
-        elif isinstance(current, int):
-            out[key] = int(raw)
-        elif isinstance(current, float):
-            out[key] = float(raw)
-        else:
-            out[key] = raw
+        out[key] = typed_value(config, key, raw, where="--set")
     return out

@@ -6,9 +6,13 @@ learning curves per arm.
   are shaded, so generalisation to harder levels reads off the unshaded part.
 * ``learning_curves.png``: training loss against step per arm, the mean over
   seeds with a ± std band.
+* ``sweep.png`` (``rtt_jax.experiments.sweep``): one panel per swept field,
+  the metric against that field's values with ± std bars, one line per
+  combination of the other swept fields.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Mapping
 
@@ -75,6 +79,54 @@ def learning_curves(results: Mapping, path: str) -> str | None:
     ax.set_title("Loss is per target token, so arms with different targets are "
                  "not comparable by level", fontsize=8)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _numeric(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def sweep_plot(sweep: Mapping, path: str) -> str:
+    """The metric against each swept field (one panel per field); the x axis is
+    logarithmic where numeric values span more than 10x (learning rates), so
+    equal ratios sit at equal distances. Raises ImportError without matplotlib."""
+    from rtt_jax.experiments.sweep import short_names, value_text
+    plt = _pyplot()
+    grid = sweep["grid"]
+    fields = list(grid)
+    short = short_names(fields)
+    by_key = {tuple(value_text(p["overrides"][f]) for f in fields): p for p in sweep["points"]}
+    fig, axes = plt.subplots(1, len(fields), figsize=(4.5 * len(fields), 3.6), squeeze=False)
+    for ax, field in zip(axes[0], fields):
+        values = list(grid[field])
+        numeric = _numeric(values)
+        xs = values if numeric else list(range(len(values)))
+        others = [f for f in fields if f != field]
+        for combo in itertools.product(*(grid[o] for o in others)):
+            fixed = dict(zip(others, combo))
+            ys, es = [], []
+            for v in values:
+                p = by_key.get(tuple(value_text(v if f == field else fixed[f]) for f in fields))
+                ok = p is not None and p["n"] >= 1
+                ys.append(p["mean"] if ok else float("nan"))
+                es.append((p["std"] or 0.0) if ok else 0.0)
+            label = ", ".join(f"{short[o]}={value_text(c)}" for o, c in fixed.items()) or None
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
+        if numeric and min(values) > 0 and max(values) / min(values) > 10:
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(xs)  # the swept values themselves, written as on the command line
+        ax.set_xticklabels([value_text(v) for v in values])
+        ax.set_xlabel(short[field])
+        ax.set_ylabel(sweep["metric"] + (f" ({sweep['scope']})" if sweep.get("scope") else ""))
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"sweep {sweep['experiment']}/{sweep['arm']} ({sweep['variant']}): "
+                 f"mean ± std over seeds, goal {sweep['goal']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

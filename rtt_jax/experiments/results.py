@@ -44,7 +44,8 @@ def _read_json(path: str) -> Any:
         return json.load(f)
 
 
-def _metrics_rows(workdir: str) -> list[dict]:
+def read_metrics_rows(workdir: str) -> list[dict]:
+    """The rows of ``workdir/metrics.jsonl`` ([] when there is none)."""
     rows = []
     try:
         with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
@@ -63,13 +64,19 @@ def _num(v) -> float | None:
         and math.isfinite(v) else None
 
 
+def final_loss(rows: Sequence[dict]) -> float | None:
+    """The last finite training ``loss`` logged in metrics.jsonl rows (None if none)."""
+    losses = [_num(r.get("loss")) for r in rows]
+    return next((v for v in reversed(losses) if v is not None), None)
+
+
 def _train_figures(rows: Sequence[dict], steps: int) -> dict:
     """Final loss and (estimated from the logged steps) targets and examples."""
     train_rows = [r for r in rows if _num(r.get("loss")) is not None]
     out: dict[str, float | None] = {"final_loss": None, "target_tokens": None, "examples": None}
     if not train_rows:
         return out
-    out["final_loss"] = _num(train_rows[-1]["loss"])
+    out["final_loss"] = final_loss(train_rows)
     for key in ("target_tokens", "examples"):
         vals = [_num(r.get(key)) for r in train_rows if _num(r.get(key)) is not None]
         if vals:  # metrics are logged every log_every_steps: scale the mean per step
@@ -87,6 +94,14 @@ def _thin(steps: list[int]) -> list[int]:
         return steps
     stride = math.ceil(len(steps) / _MAX_CURVE_POINTS)
     return steps[::stride] + ([steps[-1]] if (len(steps) - 1) % stride else [])
+
+
+def missing_reason(run: Run) -> str:
+    """Why an incomplete run has no report: its run_status.json error line, its
+    exit code, or "not run"."""
+    status = read_status(run)
+    return status.get("error") or ("not run" if "rc" not in status
+                                   else f"exit code {status['rc']}")
 
 
 def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
@@ -111,17 +126,14 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
                                          "reason": f"unreadable {REPORT}: {e}"})
                 continue
         if report is None:
-            status = read_status(run)
-            reason = status.get("error") or ("not run" if "rc" not in status
-                                             else f"exit code {status['rc']}")
-            missing[run.arm].append({"seed": run.seed, "reason": reason})
+            missing[run.arm].append({"seed": run.seed, "reason": missing_reason(run)})
             continue
         per_run[run.arm][run.seed] = report
         for name, entry in report["sets"].items():
             meta = sets_meta.setdefault(name, {k: entry.get(k) for k in
                                                ("family", "level", "trained", "n")})
             meta["n"] = max(meta.get("n") or 0, entry.get("n") or 0)
-        rows = _metrics_rows(run.workdir)
+        rows = read_metrics_rows(run.workdir)
         curves[run.arm].append(_curve(rows))
         train[run.arm].append(_train_figures(rows, budget["steps"].get(run.arm, 0)))
 

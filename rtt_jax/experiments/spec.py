@@ -129,6 +129,28 @@ def get_field(config, path: str, where: str = "overrides"):
     return node
 
 
+def typed_value(config, path: str, raw: str, where: str = "overrides"):
+    """Command-line text ``raw`` for the field at ``path``, typed like the field's
+    current value (bool, int, float; anything else stays text), so that an
+    override given as text and a default in the config compare and print alike.
+    ExperimentError naming ``where`` and the path if the field does not exist or
+    the text is not of its type."""
+    current = get_field(config, path, where=where)
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        raise ExperimentError(f"{where}: {path}={raw!r}: expected a value of type "
+                              f"{type(current).__name__} (the field holds {current!r})") from None
+    return raw
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],
                     where: str = "overrides") -> ml_collections.ConfigDict:
     """Set ``{"a.b.0.c": value}`` fields in place; every path must exist."""
