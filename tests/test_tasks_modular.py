@@ -600,29 +600,41 @@ def test_injected_noise_is_caught():
 
 _SUM = re.compile(r"(?<![\w-])(-?[0-9]+) ([+-]) ([0-9]+) = (-?[0-9]+)")
 _MOD = re.compile(r"(?<![\w-])(-?[0-9]+) mod 10 (?:=|is) (-?[0-9]+)")
+_CARRY = re.compile(r"(?<![\w-])(-?[0-9]+) carries on as (?:its last digit, )?(-?[0-9]+)")
 
 
 def test_textbook_explains_every_step_truthfully():
-    """Every equation an explanation states is true, the step's result is
-    named, and a reduced result is never passed off as the plain sum."""
+    """Every equation an explanation states is true, the step's exact result
+    is named, and, given the trace, every carry it names is the earlier result
+    mod 10 that the line starts from."""
     from rtt_jax.textbook import skills
     assert {s.style for s in skills.skills("modular")} == set(STYLES)
+    carries = 0
     for level in (1, 5, 16):
         for i in range(20):
             p = FAMILY.generate(SEED, i, level)
             for style in STYLES:
-                for step in FAMILY.solve(p, style).steps:
+                trace = FAMILY.solve(p, style)
+                for k, step in enumerate(trace.steps):
                     for variant in range(4):
-                        words = skills.explain(step, variant, "modular")
-                        assert str(step.result) in words and "This step" not in words, words
-                        for a, op, b, c in _SUM.findall(words):
-                            assert int(a) + (int(b) if op == "+" else -int(b)) == int(c), words
-                        for t, r in _MOD.findall(words):
-                            assert int(t) % 10 == int(r), words
-                        if step.op != "mod":
-                            x, y = (int(str(v)) for v in step.inputs)
-                            exact = x - y if step.op == "sub" else x + y
-                            assert str(exact) in words, words  # the value before reducing
+                        for words in (skills.explain(step, variant, "modular"),
+                                      skills.explain(step, variant, "modular", trace, k)):
+                            assert str(step.result) in words and "This step" not in words, words
+                            for a, op, b, c in _SUM.findall(words):
+                                assert int(a) + (int(b) if op == "+" else -int(b)) == int(c), words
+                            for t, r in _MOD.findall(words):
+                                assert int(t) % 10 == int(r), words
+                            for z, v in _CARRY.findall(words):
+                                assert int(z) % 10 == int(v) and int(v) in {
+                                    int(str(x)) for x in step.inputs}, words
+                                carries += 1
+                            if step.op != "mod":
+                                x, y = (int(str(v)) for v in step.inputs)
+                                exact = x - y if step.op == "sub" else x + y
+                                assert exact == step.result and str(exact) in words, words
+                    if style != "exact" and k == len(trace.steps) - 1:  # names the answer
+                        assert trace.answer in skills.explain(step, 0, "modular", trace, k)
+    assert carries > 100
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -644,4 +656,7 @@ def test_textbook_sections_at_every_level(level):
             bad = list(m["lines"])
             bad[m["step_index"]] = m["wrong_line"]
             rep = FAMILY.check_steps(p, text_of(bad, m["answer"]), m["style"])
-            assert rep.steps[m["step_index"]].verdict == "invalid", m
+            # A wrong result is invalid; a line started from a result carried on
+            # wrongly (-7 as 7) may be true arithmetic, but it is not grounded.
+            v = rep.steps[m["step_index"]]
+            assert v.verdict == "invalid" or not v.grounded, m

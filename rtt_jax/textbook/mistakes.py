@@ -8,7 +8,10 @@ multiplying, ...), and keeps the corruption only if the family's own
 shows is really wrong, and the corrected line is the solver's original.
 
 Only the result number in the line is rewritten, matched as a whole token
-(the last occurrence, which is where every solver writes its result).
+(the last occurrence, which is where every solver writes its result). The one
+exception is modular's carry slip: a line that starts from an earlier result
+carried on wrongly mod 10 (``-7`` carried on as ``7`` instead of ``3``, ``12``
+as its tens digit ``1``), which is the whole line redone from the wrong start.
 """
 from __future__ import annotations
 
@@ -83,7 +86,9 @@ def _rewrite_head(family: str, step: Step, right: str, wrong: str) -> str | None
 
 
 def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
-    """Slips of a sum mod 10: ``x ± y = z`` (z exact or reduced) and ``t mod 10 = r``."""
+    """Slips inside one modular line: ``x ± y = z`` with z the exact result
+    (a wrong value is kept only if it is not z mod 10 either, which the checker
+    would accept), and ``t mod 10 = r``."""
     r, ins = step.result, [_int(v) for v in step.inputs]
     if isinstance(r, bool) or not isinstance(r, int) or len(ins) != 2 or None in ins:
         return []
@@ -97,22 +102,73 @@ def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
         elif t >= 10:
             out.append(((t // 10) % 10, "keeping the wrong digit",
                         f"mod 10 keeps the last digit of {t}, which is {r}"))
+        out.append(((r + 1) % 10, "an arithmetic slip",
+                    f"a small arithmetic slip; {t} mod 10 is {r}"))
+        return [o for o in out if o[0] != r]
+    x, y = ins
+    if step.op == "sub":
+        e, expr, minus = x - y, f"{x} - {y}", True
+    elif step.op == "add":  # pairwise operands are strings: "-9" is a subtraction
+        minus = str(step.inputs[1]).startswith("-")
+        e, expr = x + y, f"{step.inputs[0]} {'-' if minus else '+'} {abs(y)}"
     else:
-        x, y = ins
-        if step.op == "sub":
-            e, expr = x - y, f"{x} - {y}"
-        else:  # pairwise inputs are signed terms: "-9" is a subtraction
-            e = x + y
-            expr = f"{x} - {-y}" if str(step.inputs[1]).startswith("-") else f"{x} + {y}"
-        if e < 0:
-            fix = f"adding {r - e} brings it to {r}" if r != e else "an exact total keeps its minus sign"
-            out.append((-e, "subtracting the wrong way round",
-                        f"{expr} is {e}, not {-e}, and {fix}"))
-        elif e >= 10 and r == e % 10:
-            out.append((e // 10 % 10, "keeping the wrong digit",
-                        f"{expr} is {e}, and mod 10 keeps its last digit, {r}, not its tens digit"))
-    out.append(((r + 1) % 10 if 0 <= r < 10 else r + 1, "an arithmetic slip",
-                f"a small arithmetic slip; recomputing gives {r}"))
+        return []
+    if r != e:  # a line already reduced: not what the solver writes
+        return []
+    if e < 0 and minus and 0 <= x:
+        out.append((-e, "subtracting the wrong way round",
+                    f"{expr} is {e}, not {-e}: taking {abs(y)} away from the smaller number {x} "
+                    f"goes below zero, and the line keeps the exact result"))
+    elif e < 0 and x < 0:
+        out.append((-e, "a sign error",
+                    f"{expr} is {e}, not {-e}: starting from {step.inputs[0]}, the result keeps "
+                    f"its minus sign"))
+    out.append((e + 1 if e % 2 else e - 1, "an arithmetic slip",
+                f"a small arithmetic slip; exactly, {expr} = {e}"))
+    # z and z mod 10 both make a valid line, so a slip must differ from both.
+    return [o for o in out if o[0] % 10 != e % 10]
+
+
+def _modular_carry_slips(trace: Trace, i: int) -> list[tuple[str, str, str, str, str]]:
+    """(wrong line, wrong start, right start, kind, why): line ``i`` redone from
+    an earlier result carried on wrongly mod 10, for each operand of it that
+    carries on a result outside 0-9. In a chain the wrong line is valid
+    arithmetic from an ungrounded start; in ``rewrite`` it changes the value."""
+    step = trace.steps[i]
+    ins = [_int(v) for v in step.inputs]
+    if step.op not in ("add", "sub") or len(ins) != 2 or None in ins or step.result is None:
+        return []
+    out = []
+    for pos, src in enumerate(skills_lib.modular_sources(trace)[i]):
+        if src is None:
+            continue
+        z, v = trace.steps[src].result, ins[pos]
+        if isinstance(z, bool) or not isinstance(z, int) or z == v or z % 10 != v:
+            continue  # not carried on mod 10 (the exact style keeps totals)
+        if z < 0:
+            w, kind = (-z) % 10, "dropping the minus sign when carrying on"
+            why = (f"the earlier result {z} carries on as {z} + {v - z} = {v}, not as {w}: "
+                   f"dropping its minus sign changes its value mod 10")
+        else:
+            w, kind = (z // 10) % 10, "carrying on the tens digit"
+            why = f"the earlier result {z} carries on as its last digit, {v}, not as its tens digit, {w}"
+        if w == v:
+            continue
+        if trace.style == "pairwise":
+            xs, ys = str(step.inputs[0]), str(step.inputs[1])
+            yv = ins[1]
+            if pos == 0:
+                line = f"{w}{ys if ys.startswith('-') else '+' + ys}={w + yv}"
+            else:
+                line = f"{xs}+{w}={ins[0] + w}"
+        else:
+            new = w + ins[1] if step.op == "add" else w - ins[1]
+            if trace.style == "rewrite":
+                line = _rewrite_head("modular", step, str(step.result), str(new))
+            else:
+                line = f"{w}{'+' if step.op == 'add' else '-'}{ins[1]}={new}"
+        if line:
+            out.append((line, str(w), str(v), kind, why))
     return out
 
 
@@ -171,14 +227,17 @@ def find_mistake(fam, problem: Problem, trace: Trace, rng: random.Random) -> Mis
     rng.shuffle(order)
     options = []
     for i in order:
-        for wrong, kind, why in _candidates(fam.name, trace.steps[i]):
-            options.append((kind != typical, i, wrong, kind, why))
-    options.sort(key=lambda o: o[0])  # stable: typical slips first, seeded order within
-    for _, i, wrong, kind, why in options[:12]:
         right = str(_main_result(trace.steps[i]))
-        bad = (_rewrite_column(trace.steps[i], right, wrong)
-               or _rewrite_head(fam.name, trace.steps[i], right, wrong)
-               or _replace_last(lines[i], right, wrong))
+        for wrong, kind, why in _candidates(fam.name, trace.steps[i]):
+            options.append((kind != typical, i, wrong, right, kind, why, None))
+        if fam.name == "modular":  # whole lines started from a wrongly carried result
+            for line, wrong, start, kind, why in _modular_carry_slips(trace, i):
+                options.append((kind != typical, i, wrong, start, kind, why, line))
+    options.sort(key=lambda o: o[0])  # stable: typical slips first, seeded order within
+    for _, i, wrong, right, kind, why, line in options[:12]:
+        bad = line or (_rewrite_column(trace.steps[i], right, wrong)
+                       or _rewrite_head(fam.name, trace.steps[i], right, wrong)
+                       or _replace_last(lines[i], right, wrong))
         if bad is None or bad == lines[i]:
             continue
         if _flagged(fam, problem, lines[:i] + [bad] + lines[i + 1:], trace.answer):

@@ -75,7 +75,7 @@ class _Composer:
         layout = T.STEP_LAYOUTS[self.c.layout]
         out = []
         for n, step in enumerate(trace.steps, 1):
-            why = skills_lib.explain(step, self.rng.randrange(4), self.fam.name)
+            why = skills_lib.explain(step, self.rng.randrange(4), self.fam.name, trace, n - 1)
             conn = self.pick(T.CONNECTIVES) if n > 1 else ""
             if why.startswith("So "):  # "Next, so the gcd is ..." reads badly
                 conn = ""

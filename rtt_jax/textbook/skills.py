@@ -6,12 +6,13 @@ number in it is the solver's. This module holds the words only:
 
 * ``SKILLS[family]``: the skills of a family, each with several phrasings of
   its rule or definition (a section picks one, so rule text varies too).
-* ``explain(step, variant, family)``: one sentence that says in words what a
-  trace step does. Numbers come from the ``Step``'s own ``inputs`` and
-  ``result`` (never recomputed here), so an explanation cannot disagree with
-  the line it explains. The one derived number is modular's exact
-  intermediate (``7 + 5 = 12`` before ``12`` is reduced to the step's ``2``),
-  and a modular step whose result is neither gets no such sentence.
+* ``explain(step, variant, family, trace=None, index=None)``: one sentence
+  that says in words what a trace step does. Numbers come from the ``Step``'s
+  own ``inputs`` and ``result`` (never recomputed here), so an explanation
+  cannot disagree with the line it explains. Given the step's trace and
+  position, modular also names the earlier result an operand carries on from
+  (``-7`` carried on as ``3``) and, on the last line, the answer mod 10: the
+  only derived numbers, each a result reduced mod 10.
 
 Addition's four ``lee_*`` styles are left out on purpose: they are the exact
 formats of Lee et al. 2023, made for a model to imitate, not for reading.
@@ -131,21 +132,21 @@ SKILLS: dict[str, tuple[Skill, ...]] = {
     ),
     "modular": (
         _s("modular", "rewrite", "Rewriting a sum mod 10 from the left", "subtracting the wrong way round",
-           "Working mod 10 means keeping only the last digit of every number: 17 and 7 are the same mod 10, and so are -3 and 7. To work out a chain such as 7+5-9+3 mod 10, do the first operation, reduce its result mod 10, and write the whole expression again with that digit in front. Each line is one operation shorter, and the last line is the answer.",
-           "A long sum mod 10 can be shortened one operation at a time. Combine the first two numbers, keep only the last digit of the result, and copy the rest of the expression unchanged. Because only the last digit matters mod 10, the value of the expression never changes from line to line.",
-           "Subtracting mod 10 works like subtracting on a clock face with ten hours: if the result is negative, add 10. Rewriting from the left applies this rule to the first two numbers, then to the new first two, until a single digit is left."),
-        _s("modular", "running", "A running total mod 10", "subtracting the wrong way round",
-           "Keep a running total and reduce it mod 10 after every step. Adding mod 10: add the two numbers and keep only the last digit, so 8+5 gives 13 and the total becomes 3. Subtracting mod 10: subtract, and if the result is negative add 10, so 3-9 gives -6 and the total becomes 4.",
-           "Working mod 10 means keeping only the last digit, or the remainder on division by 10. A running total never needs more than one digit: after each addition drop the tens, and after each subtraction that goes below zero add 10 back.",
-           "The remainder of a sum on division by 10 depends only on the remainders of its parts. That is why we may reduce the running total after every single operation, and the total always stays between 0 and 9."),
+           "Working mod 10 means only the last digit counts: 17 and 7 are the same mod 10, and so are -3 and 7. To work out a chain such as 7+5-9+3 mod 10 by rewriting, do the first operation exactly and write the whole expression again with its result in front: =12-9+3. The next operation starts from that front number mod 10, so 12 carries on as 2 and 2-9 gives =-7+3; a negative front number carries on plus 10, so -7 carries on as 3 and 3+3 gives =6. Each line is one operation shorter, and the answer is the last number mod 10.",
+           "A long sum mod 10 can be shortened one operation at a time. Combine the first two numbers exactly and copy the rest of the expression unchanged. Before the next operation, the number in front is replaced by its value mod 10: its last digit, or the number plus 10 if it is negative. That only adds or removes a multiple of 10, so the value of the expression mod 10 never changes from line to line.",
+           "Subtracting mod 10 works like subtracting on a clock face with ten hours: a result below zero is the same as that result plus 10. Rewriting from the left does the first operation exactly and writes the rest of the expression after its result; the next line starts from that result mod 10. When a single number is left, that number mod 10 is the answer."),
+        _s("modular", "running", "A running total mod 10", "dropping the minus sign when carrying on",
+           "Keep a running total, doing each operation exactly: 8+5=13. The next line starts from the last digit of that result, so 13 carries on as 3: 3-9=-6. A negative result carries on plus 10, so -6 carries on as 4. The answer is the last result taken mod 10 in the same way.",
+           "Working mod 10 means only the last digit counts. Add or subtract exactly on each line; the number a line starts from never needs more than one digit: a result of 10 or more carries on as its last digit, and a result below zero carries on as the result plus 10.",
+           "The remainder of a sum on division by 10 depends only on the remainders of its parts. That is why each line may start from the previous result mod 10, a single digit from 0 to 9, instead of the full total, while the line itself is written with its exact result."),
         _s("modular", "exact", "Adding exactly, then reducing mod 10", "reducing a negative number as if it were positive",
            "One way to find a sum mod 10 is to ignore the modulus until the very end. Add and subtract the terms exactly, keeping negative totals as they are, and only then take the result mod 10: its last digit if it is not negative, or the number plus enough tens to land between 0 and 9 if it is negative.",
            "Exact-then-reduce computes the ordinary value of the chain first. The final step finds the remainder on division by 10; for a negative total such as -13, add 20 to get 7, because the remainder mod 10 is always one of 0 to 9.",
            "Reducing once at the end gives the same answer as reducing after every step, because taking mod 10 keeps only the last digit and adding or subtracting a multiple of 10 never changes it. Negative totals need care: -3 mod 10 is 7, not 3."),
-        _s("modular", "pairwise", "Adding mod 10 in pairs", "subtracting the wrong way round",
-           "Instead of one long chain, a sum mod 10 can be computed like a tournament. Treat each number with its sign as a term, add neighbouring terms in pairs and reduce each pair mod 10, then pair up the results in the next round. When a round has an odd number of terms, the last one moves up to the next round unchanged.",
-           "The pairwise (tree) method adds terms in rounds. In the first round each pair is two neighbouring signed terms, such as -9 and 3, whose sum -6 is 4 mod 10. Each later round adds pairs of the previous round's results, until one digit is left.",
-           "Addition can be grouped in any way without changing the total, and so can addition mod 10. Grouping neighbours in pairs halves the number of terms each round, so even a long chain needs only a few rounds. A term with a minus sign keeps it: subtracting 0 is still written -0."),
+        _s("modular", "pairwise", "Adding mod 10 in pairs", "carrying on the tens digit",
+           "Instead of one long chain, a sum mod 10 can be computed like a tournament. Treat each number with its sign as a term and add neighbouring terms in pairs, exactly: -9 and 3 make -6. The next round pairs up those results taken mod 10, so -6 carries on as 4 and 12 as 2. When a round has an odd number of terms, the last one moves up to the next round unchanged. The answer is the last result mod 10.",
+           "The pairwise (tree) method adds terms in rounds. In the first round each pair is two neighbouring signed terms, such as -9 and 3, whose exact sum is -6. Each later round adds pairs of the previous round's results, each carried on mod 10 (-6 counts as 4, 15 as 5), until one result is left; that result mod 10 is the answer.",
+           "Addition can be grouped in any way without changing the total, and so can addition mod 10. Grouping neighbours in pairs halves the number of terms each round, so even a long chain needs only a few rounds; each pair is added exactly, and only its value mod 10 goes on to the next round. A term with a minus sign keeps it: subtracting 0 is still written -0."),
     ),
 }
 
@@ -232,19 +233,19 @@ _GENERIC = ("This step gives {r}.", "This line records the next step.")
 
 
 # Modular steps (``rtt_jax.tasks.modular``): "add"/"sub" with inputs (x, y)
-# and a result that is x ± y exactly or reduced mod 10, "mod" with inputs
-# (t, 10); pairwise steps are "add" of two signed terms written as strings
-# ("-9", "3", "-0"). Keyed by what the step did, so no phrasing can be false:
-# "7+5=2" must not be explained as "adding 7 and 5 gives 2".
+# and the exact result x ± y, where x is the value carried on from the
+# previous line (already reduced mod 10, except in the exact style), and "mod"
+# with inputs (t, 10); pairwise steps are "add" of two operands written as
+# strings, signed terms ("-9", "3", "-0") or earlier results carried on mod 10.
+# Keyed by what the step did, so no phrasing can be false: every line is exact,
+# and a reduction happens only between lines (named with the next line, given
+# the trace) or at the end.
 _MODULAR: dict[str, tuple[str, ...]] = {
-    "small": ("{expr} = {r}, already a single digit, so there is nothing to reduce.",
-              "{expr} is {r}, which lies between 0 and 9, so it stays as it is.",
-              "{expr} = {r}; the result is already a digit from 0 to 9."),
+    "plain": ("{expr} = {r}.", "Exactly, {expr} = {r}.", "The line is exact: {expr} = {r}."),
+    # A result reduced inside its line (valid, but no solver writes it any more).
     "wrap": ("{expr} = {e}, and keeping only the last digit leaves {r}.",
-             "{expr} is {e}, which is {r} mod 10.",
-             "{expr} makes {e}; mod 10 we drop the ten and keep {r}."),
+             "{expr} is {e}, which is {r} mod 10."),
     "negative": ("{expr} = {e}, which is negative, so we add {k} and get {r}.",
-                 "{expr} goes below zero, to {e}; adding {k} brings it back to {r}.",
                  "{expr} is {e}, and {e} mod 10 is {r}, because {e} + {k} = {r}."),
     "exact": ("We keep the exact value: {expr} = {r}, with no reduction yet.",
               "{expr} = {r}; the total is kept exact and reduced only at the end.",
@@ -259,6 +260,18 @@ _MODULAR: dict[str, tuple[str, ...]] = {
     "mod_negative": ("{t} is negative, so we add {k} to land between 0 and 9: {t} mod 10 = {r}.",
                      "To reduce the negative total {t}, add {k}; the remainder mod 10 is {r}.",
                      "{t} + {k} = {r}, so {t} mod 10 is {r}."),
+    # An operand carried on from the earlier result z as v = z mod 10.
+    "carry_negative": ("{z} carries on as {v}, since {z} + {k} = {v}",
+                       "the earlier result {z} is negative, so it counts as {z} + {k} = {v}",
+                       "{z} mod 10 is {v}, so {v} is what we use"),
+    "carry_big": ("{z} carries on as its last digit, {v}",
+                  "only the last digit of the earlier result {z} counts, which is {v}",
+                  "{z} mod 10 is {v}, so {v} is what we use"),
+    # The last line of a style that reduces at the very end (not exact's).
+    "answer": (" That is a single digit, so it is the answer.",
+               " It lies between 0 and 9, so it is already the answer."),
+    "answer_reduced": (" The answer is {r} mod 10 = {a}.",
+                       " So the answer is {a}, since {r} mod 10 = {a}."),
 }
 _REWRITE_LEADS = ("Doing the first operation: ", "The front of the expression: ",
                   "We combine the first two numbers. ")
@@ -272,7 +285,41 @@ def _int_or_none(x) -> int | None:
         return None
 
 
-def _explain_modular(step: Step, variant: int) -> str | None:
+def modular_sources(trace) -> list[tuple[int | None, int | None]]:
+    """For each step of a modular trace, which earlier step's result each of its
+    two operands carries on from (None: a term of the question, or the second
+    operand of a chain). Follows ``modular.solve_steps``: a chain's line starts
+    from the line before; pairwise rounds pair neighbours, the odd one out
+    moving up."""
+    n = len(trace.steps)
+    if trace.style != "pairwise":
+        return [(k - 1 if k else None, None) for k in range(n)]
+    out: list[tuple[int | None, int | None]] = []
+    cur: list[int | None] = [None] * (n + 1)  # n additions join n + 1 terms
+    while len(cur) > 1:
+        nxt = []
+        for i in range(0, len(cur) - 1, 2):
+            out.append((cur[i], cur[i + 1]))
+            nxt.append(len(out) - 1)
+        cur = nxt + ([cur[-1]] if len(cur) % 2 else [])
+    return out
+
+
+def _carry_clauses(step: Step, nums: list[int], trace, index: int, variant: int) -> list[str]:
+    """Why an operand is what it is: the earlier result it carries on from, mod 10."""
+    out = []
+    for pos, src in enumerate(modular_sources(trace)[index]):
+        if src is None:
+            continue
+        z, v = trace.steps[src].result, nums[pos]
+        if isinstance(z, bool) or not isinstance(z, int) or z == v or z % 10 != v:
+            continue  # carried on as is (the exact style), or not a carry this describes
+        options = _MODULAR["carry_negative" if z < 0 else "carry_big"]
+        out.append(options[variant % len(options)].format(z=z, v=v, k=v - z))
+    return out
+
+
+def _explain_modular(step: Step, variant: int, trace=None, index: int | None = None) -> str | None:
     r = step.result
     nums = [_int_or_none(v) for v in step.inputs]
     if isinstance(r, bool) or not isinstance(r, int) or len(nums) != 2 or None in nums:
@@ -286,8 +333,8 @@ def _explain_modular(step: Step, variant: int) -> str | None:
     pair = step.op == "add" and isinstance(step.inputs[1], str)  # pairwise: signed terms
     if pair:
         minus = str(step.inputs[1]).startswith("-")
-        e = x + y
-        expr = f"{x} - {abs(y)}" if minus else f"{x} + {y}"
+        e = x + y  # x as written: a signed term keeps its sign, "-0" too
+        expr = f"{step.inputs[0]} {'-' if minus else '+'} {abs(y)}"
     elif step.op in ("add", "sub"):
         e = x + y if step.op == "add" else x - y
         expr = f"{x} {'+' if step.op == 'add' else '-'} {y}"
@@ -295,29 +342,44 @@ def _explain_modular(step: Step, variant: int) -> str | None:
         return None
     if r != e and r != e % 10:
         return None  # not a modular step this table describes
-    if r == e and 0 <= e < 10:
-        kind = "small"
-    elif r == e:
-        kind = "exact_negative" if e < 0 else "exact"
-    else:
+    # The step in its trace, if given: the style, the carries into it, the end.
+    placed = (trace is not None and index is not None and 0 <= index < len(trace.steps)
+              and trace.steps[index] == step)
+    style = trace.style if placed else None
+    if r != e:
         kind = "negative" if e < 0 else "wrap"
+    elif style == "exact":
+        kind = "plain" if 0 <= e < 10 else "exact_negative" if e < 0 else "exact"
+    else:
+        kind = "plain"
     options = _MODULAR[kind]
     body = options[variant % len(options)].format(expr=expr, e=e, r=r, k=r - e)
+    if placed and style != "exact" and index == len(trace.steps) - 1 and str(r % 10) == trace.answer:
+        ending = _MODULAR["answer" if 0 <= r < 10 else "answer_reduced"]
+        body += ending[variant % len(ending)].format(r=r, a=r % 10)
     if pair:
         lead = _PAIR_LEADS[variant % len(_PAIR_LEADS)].format(x=step.inputs[0], y=step.inputs[1])
     elif step.text.startswith("="):
         lead = _REWRITE_LEADS[variant % len(_REWRITE_LEADS)]
     else:
-        return body
-    return lead + (body[0].lower() + body[1:] if lead.endswith(": ") else body)
+        lead = ""
+    text = lead + (body[0].lower() + body[1:] if lead.endswith(": ") else body)
+    carries = _carry_clauses(step, nums, trace, index, variant) if placed else []
+    if carries:
+        said = "; ".join(carries)
+        text = said[0].upper() + said[1:] + ". " + text
+    return text
 
 
-def explain(step: Step, variant: int, family: str | None = None) -> str:
+def explain(step: Step, variant: int, family: str | None = None,
+            trace=None, index: int | None = None) -> str:
     """A sentence describing ``step``; ``variant`` picks among phrasings.
     ``family`` selects a family's own phrasings where its steps need them
-    (modular: a result reduced mod 10 is not the plain sum)."""
+    (modular: each line is exact, and results carry on mod 10 between lines);
+    ``trace`` and ``index`` (the step's trace and position in it) let those
+    phrasings name the earlier result an operand carries on from."""
     if family == "modular":
-        special = _explain_modular(step, variant)
+        special = _explain_modular(step, variant, trace, index)
         if special is not None:
             return special
     fields = _fields(step)
