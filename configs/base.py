@@ -78,8 +78,11 @@ def _base() -> ml_collections.ConfigDict:
         tokenizer="bytes",  # or a directory written by Tokenizer.save
         on_bad_record="fatal",  # or "skip" (counted in data/bad_records)
         prefetch=2,  # batches made ahead by a background thread; 0 = inline
+        # best_fit packs tightest; shuffle_rows emits each window's rows in a
+        # seeded random order, so batches do not cycle from long to short
+        # examples (docs/recipes.md, "Packing"). window: examples per lane pack.
         packing=ml_collections.ConfigDict(dict(
-            algorithm="best_fit", overflow="split", window=64)),  # window: examples per lane pack
+            algorithm="best_fit", overflow="split", window=64, shuffle_rows=True)),
     ))
     c.data.sources = ml_collections.ConfigDict(_TASK_SOURCES)
     c.data.stages = copy.deepcopy(_TWO_STAGES)  # lists are not copied by ConfigDict

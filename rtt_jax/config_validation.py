@@ -84,6 +84,8 @@ def _validate_curriculum(d) -> int:
              f"one of {packing.POLICIES}")
     _require(isinstance(p.window, int) and p.window >= 1, "data.packing.window", p.window,
              "an integer >= 1 (examples per packing window)")
+    _require(isinstance(p.get("shuffle_rows", True), bool), "data.packing.shuffle_rows",
+             p.get("shuffle_rows"), "True or False")
     for name, s in d.sources.items():
         f = f"data.sources.{name}"
         _require(s.get("kind") in sources.KINDS, f + ".kind", s.get("kind"),

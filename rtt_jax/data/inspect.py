@@ -79,6 +79,7 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
             lines.append(mark_targets(ex.tokens, ex.loss_mask, tok))
         one = CurriculumData(cur, d.global_batch_size, d.seq_len, window=d.packing.window,
                              algorithm=d.packing.algorithm, overflow=d.packing.overflow,
+                             shuffle_rows=d.packing.get("shuffle_rows", True),
                              process_index=0, process_count=1)
         one.set_state({"kind": "curriculum", "stage": s, "step_in_stage": 0,
                        "lanes": [[0, 0]] * d.global_batch_size})

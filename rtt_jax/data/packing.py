@@ -39,6 +39,14 @@ Streaming with exact resume: ``PackedBatches`` packs fixed windows of
 emits the window's rows in order, and groups rows into batches. Its state is
 ``{"window": w, "row": r}`` (rows of window w already emitted): resuming
 re-packs window w, a pure function of its examples, and skips r rows.
+
+Row order. Best-fit sorts a window by length, so its rows come out longest
+first; when every batch row packs its own window in step (``data.pipeline``'s
+lanes), whole batches then cycle from long (hard) to short (easy) examples
+every window, which measurably hurt training (docs/recipes.md, "Packing").
+With ``shuffle_seed`` set, a window's rows are emitted in a random order
+seeded by (shuffle_seed, w): still a pure function of the window, so resume
+stays exact.
 """
 from __future__ import annotations
 
@@ -263,13 +271,15 @@ class PackedBatches:
 
     def __init__(self, example_at: Callable[[int], Example], batch_size: int, seq_len: int, *,
                  window: int, num_examples: int | None = None,
-                 algorithm: str = BEST_FIT, overflow: str = SPLIT):
+                 algorithm: str = BEST_FIT, overflow: str = SPLIT,
+                 shuffle_seed: int | None = None):
         self.width = _check_args(seq_len, algorithm, overflow)
         if window < 1 or batch_size < 1:
             raise ValueError(f"window={window}, batch_size={batch_size}: both must be >= 1")
         self.example_at, self.batch_size, self.seq_len = example_at, batch_size, seq_len
         self.window, self.num_examples = window, num_examples
         self.algorithm, self.overflow = algorithm, overflow
+        self.shuffle_seed = shuffle_seed
         self._w, self._r = 0, 0
         self._cache: tuple[int, dict[str, np.ndarray], PackStats] | None = None
 
@@ -292,6 +302,9 @@ class PackedBatches:
             examples = [self.example_at(i) for i in range(start, stop)]
             rows, stats = pack_rows(examples, self.seq_len, algorithm=self.algorithm,
                                     overflow=self.overflow)
+            if self.shuffle_seed is not None:
+                order = np.random.default_rng([self.shuffle_seed, w]).permutation(stats.rows)
+                rows = {k: v[order] for k, v in rows.items()}
             self._cache = (w, rows, stats)
         return self._cache
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.packing import ROW_KEYS, PackedBatches, PackStats
+from rtt_jax.data.sources import mix64
 
 KIND = "curriculum"
 
@@ -74,7 +75,7 @@ def _host():
 class CurriculumData:
     def __init__(self, curriculum: Curriculum, batch_size: int, seq_len: int, *,
                  window: int = 64, algorithm: str = "best_fit", overflow: str = "split",
-                 prefetch: int = 0, process_index: int | None = None,
+                 shuffle_rows: bool = True, prefetch: int = 0, process_index: int | None = None,
                  process_count: int | None = None):
         if process_index is None or process_count is None:
             process_index, process_count = _host()
@@ -86,6 +87,7 @@ class CurriculumData:
         self.lanes = range(process_index * per, (process_index + 1) * per)
         self.process_count = process_count
         self._pack_args = dict(window=window, algorithm=algorithm, overflow=overflow)
+        self.shuffle_rows = shuffle_rows
         self.prefetch = prefetch
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -104,8 +106,9 @@ class CurriculumData:
 
     def _packer(self, stage: int, lane: int) -> PackedBatches:
         example, b = self.curriculum.example, self.batch_size
+        shuffle = mix64(self.curriculum.seed, stage, lane) >> 1 if self.shuffle_rows else None
         return PackedBatches(lambda k: example(stage, k * b + lane), 1, self.seq_len,
-                             **self._pack_args)
+                             shuffle_seed=shuffle, **self._pack_args)
 
     def _snapshot(self) -> tuple[int, int, list]:
         return (self._stage, self._t, [[p._w, p._r] for p in self._packers.values()])
@@ -212,5 +215,6 @@ def make_curriculum_data(config, process_index: int | None = None,
         raise ConfigError(str(e)) from None
     p = d.packing
     return CurriculumData(curriculum, d.global_batch_size, d.seq_len, window=p.window,
-                          algorithm=p.algorithm, overflow=p.overflow, prefetch=d.prefetch,
+                          algorithm=p.algorithm, overflow=p.overflow,
+                          shuffle_rows=p.get("shuffle_rows", True), prefetch=d.prefetch,
                           process_index=process_index, process_count=process_count)
