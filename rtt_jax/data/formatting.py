@@ -34,6 +34,7 @@ otherwise merge across the boundary).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Example:
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
 
-    @property
+    @functools.cached_property  # read per example by the packer; arrays never change
     def num_targets(self) -> int:
         return int(self.loss_mask.sum())
 

@@ -107,8 +107,9 @@ class CurriculumData:
     def _packer(self, stage: int, lane: int) -> PackedBatches:
         example, b = self.curriculum.example, self.batch_size
         shuffle = mix64(self.curriculum.seed, stage, lane) >> 1 if self.shuffle_rows else None
+        # Curriculum examples come from format_example, which checks each one.
         return PackedBatches(lambda k: example(stage, k * b + lane), 1, self.seq_len,
-                             shuffle_seed=shuffle, **self._pack_args)
+                             shuffle_seed=shuffle, validate=False, **self._pack_args)
 
     def _snapshot(self) -> tuple[int, int, list]:
         return (self._stage, self._t, [[p._w, p._r] for p in self._packers.values()])
@@ -119,10 +120,17 @@ class CurriculumData:
             self._start(self._stage + 1, 0, [[0, 0]] * self.batch_size)
         rows, stats = [], PackStats()
         for packer in self._packers.values():
-            row, s = next(packer)
+            row, window_stats = packer.next_row()
             rows.append(row)
-            stats = stats + s
-        batch = {k: np.concatenate([r[k] for r in rows]) for k in ROW_KEYS}
+            if window_stats is not None:  # the example-side counts of a new window
+                stats = stats + window_stats
+        stacked = np.stack(rows)  # [rows, 4, width]
+        batch = {k: stacked[:, i] for i, k in enumerate(ROW_KEYS)}
+        seg = batch["segment_ids"]
+        stats.rows = len(rows)
+        stats.placed_tokens = int((seg > 0).sum())
+        stats.placed_targets = int(batch["loss_mask"].sum())
+        stats.pad_tokens = int((seg == 0).sum())
         metrics = stats.as_metrics()
         metrics.update({"data/stage": float(self._stage),
                         "data/bad_records": float(self.curriculum.bad_records)})
