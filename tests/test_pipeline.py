@@ -260,5 +260,173 @@ def test_bad_curriculum_config_is_one_clear_line():
         config_validation.validate(cfg)
 
 
+
+# --- row order, host split, source and curriculum caches --------------------------
+
+@pytest.mark.parametrize("shuffle_rows,processes", [(True, 2), (False, 2), (True, 4)])
+def test_process_shares_join_to_the_one_process_global_batch(shuffle_rows, processes):
+    """Hosts build only their lanes (explicit process_index/count, no jax.distributed):
+    their rows, in process order, are the 1-process batch, shuffled rows or not."""
+    cfg = _config()
+    cfg.data.packing.shuffle_rows = shuffle_rows
+    ref = _take(make_curriculum_data(cfg, 0, 1), 12)  # crosses the stage boundary at 10
+    shares = [_take(make_curriculum_data(cfg, p, processes), 12) for p in range(processes)]
+    for t, (batch, _) in enumerate(ref):
+        for k, v in batch.items():
+            joined = np.concatenate([share[t][0][k] for share in shares])
+            np.testing.assert_array_equal(joined, v, err_msg=f"step {t} {k}")
+    flipped = _config()
+    flipped.data.packing.shuffle_rows = not shuffle_rows
+    other = make_curriculum_data(flipped, 0, 1)
+    assert any(not np.array_equal(b["tokens"], o["tokens"])
+               for (b, _), (o, _) in zip(ref, _take(other, 12)))  # the flag reaches the packers
+
+
+def test_shuffle_rows_defaults_to_true_when_the_field_is_absent():
+    import ml_collections
+    cfg = _config()
+    cfg.data.packing = ml_collections.ConfigDict(dict(algorithm="best_fit", overflow="split",
+                                                      window=64))  # an older config
+    from rtt_jax import config_validation
+    config_validation.validate(cfg)
+    assert make_curriculum_data(cfg, 0, 1).shuffle_rows is True
+    _equal(_take(make_curriculum_data(cfg, 0, 1), 3),
+           _take(make_curriculum_data(_config(), 0, 1), 3))
+
+
+def _lag1_autocorrelation(x) -> float:
+    x = np.asarray(x, np.float64) - np.mean(x)
+    return float((x[:-1] * x[1:]).sum() / (x * x).sum())
+
+
+def _mean_example_length(batch) -> float:
+    seg = batch["segment_ids"]
+    return float((seg > 0).sum() / sum(int(row.max()) for row in seg))
+
+
+@pytest.mark.parametrize("shuffle_rows", [True, False])
+def test_best_fit_batches_do_not_cycle_by_length_with_shuffled_rows(shuffle_rows):
+    """The regression shuffle_rows fixes: with best_fit every lane emits its window's
+    rows longest first, in step with the other lanes, so whole batches went from
+    long to short examples every window (lag-1 autocorrelation ~0.86 here)."""
+    cfg = _config()
+    cfg.data.update(seq_len=255, global_batch_size=16)
+    cfg.data.packing.update(algorithm="best_fit", shuffle_rows=shuffle_rows, window=64)
+    cfg.data.sources = dict(modular=dict(kind="synthetic", family="modular", styles="",
+                                         mode="trace"))
+    cfg.data.stages = [dict(name="mix", steps=10 ** 6, mixture=dict(modular=1.0),
+                            levels=dict(modular="1-8"))]
+    lengths = [_mean_example_length(b) for b, _ in _take(make_curriculum_data(cfg, 0, 1), 120)]
+    assert max(lengths) > 1.2 * min(lengths)  # short and long examples are mixed
+    ac = _lag1_autocorrelation(lengths)
+    if shuffle_rows:
+        assert ac < 0.5, ac
+    else:
+        assert ac > 0.8, ac
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_bad_shuffle_rows_is_one_config_error_line(value):
+    from rtt_jax import config_validation
+    cfg = _config()
+    with cfg.data.packing.ignore_type():  # what a hand-built or merged config can hold
+        cfg.data.packing.shuffle_rows = value
+    with pytest.raises(config_validation.ConfigError) as err:
+        config_validation.validate(cfg)
+    msg = str(err.value)
+    assert msg == f"config.data.packing.shuffle_rows={value!r}: expected True or False"
+    assert "\n" not in msg
+
+
+def test_finite_source_epochs_are_permutations_equal_to_a_fresh_instance():
+    from rtt_jax.data.sources import _FiniteSource
+    n, epochs = 13, 120
+    rng = np.random.default_rng(0)
+    cached = _FiniteSource("file", 5, n)
+    evicting = _FiniteSource("file", 5, n)
+    evicting.PERM_CACHE_ELEMENTS = 3 * n  # keeps 3 epochs: evicts all the time
+    tiny = _FiniteSource("file", 5, n)
+    tiny.PERM_CACHE_ELEMENTS = 1  # smaller than one epoch: still keeps the last one
+    fresh = {}
+    for i in rng.integers(0, epochs * n, 1500).tolist() + list(range(epochs * n))[::-1]:
+        e = i // n
+        if e not in fresh:
+            fresh[e] = [_FiniteSource("file", 5, n).record_index(e * n + k) for k in range(n)]
+        want = fresh[e][i % n]
+        assert cached.record_index(i) == evicting.record_index(i) == tiny.record_index(i) == want
+        assert len(evicting._perms) <= 3 and len(tiny._perms) == 1
+    assert len(fresh) == epochs
+    for e, perm in fresh.items():
+        assert sorted(perm) == list(range(n)), e
+    assert len({tuple(p) for p in fresh.values()}) > epochs // 2  # epochs are reshuffled
+    assert [cached.record_index(i) for i in range(n)] != [_FiniteSource("other", 5, n)
+                                                          .record_index(i) for i in range(n)]
+
+
+def _stage(mixture, levels=None, steps=10 ** 6):
+    return dict(name="s", steps=steps, mixture=mixture, levels=levels or {})
+
+
+def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
+    from rtt_jax.data.formatting import format_example
+    from rtt_jax.data.pipeline import make_tokenizer
+    records = [json.dumps({"prompt": f"{k}+{k + 1}=", "completion": f"{2 * k + 1}\n#### {2 * k + 1}"})
+               for k in range(9)]
+    cfg = _config()
+    cfg.data.sources = dict(
+        file=dict(kind="jsonl", path=_write_jsonl(tmp_path / "d.jsonl", records), mode="trace"),
+        answers=dict(kind="jsonl", path=str(tmp_path / "d.jsonl"), mode="answer_only"),
+        add=dict(kind="synthetic", family="addition", styles="", mode="trace"))
+    cfg.data.stages = [_stage({"file": 1.0}), _stage({"add": 1.0}, {"add": "2"}),
+                       _stage({"file": 1.0, "answers": 1.0, "add": 2.0}, {"add": "1-3"})]
+    tok = make_tokenizer("bytes")
+    cur = Curriculum.from_config(cfg.data, cfg.seed, tok)
+    for s in range(3):
+        for j in list(range(40)) + list(range(40))[::-1]:  # the second pass hits the cache
+            name, level, index = cur.choose(s, j)
+            src = cur.sources[name]
+            ex = src.get(level, index)
+            want = format_example(ex.prompt, ex.completion, ex.mode, tok, answer=ex.answer)
+            got = cur.example(s, j)
+            np.testing.assert_array_equal(got.tokens, want.tokens, err_msg=f"{s} {j} {name}")
+            np.testing.assert_array_equal(got.loss_mask, want.loss_mask, err_msg=f"{s} {j} {name}")
+    assert {k[0] for k in cur._cache} == {"file", "answers"}  # only finite sources are cached
+    assert len([k for k in cur._cache if k[0] == "file"]) == 9  # one entry per record
+
+
+def test_choose_equals_the_documented_mix64_draws():
+    import bisect
+    from rtt_jax.data.sources import mix64
+    from rtt_jax.data.pipeline import make_tokenizer
+    cfg = _config()
+    cfg.seed = 11
+    cfg.data.stages = [
+        _stage({"addition": 0.7, "multiplication": 0.3}, {"addition": "1-2", "multiplication": "1"}),
+        _stage({"addition": 1.0}, {"addition": "1-3"}),  # one source, a level draw
+        _stage({"subtraction": 1.0}, {"subtraction": "2"}),  # nothing to draw
+        _stage({"addition": 0.5, "multiplication": 0.2, "subtraction": 0.3},
+               {"addition": "1-3", "multiplication": "1", "subtraction": "1-2"}),
+    ]
+    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    for s, stage in enumerate(cur.stages):
+        n = len(stage.sources)
+        for j in list(range(3000)) + [2 ** 33 + 5, 2 ** 39 - 1]:
+            k = min(bisect.bisect_right(stage.cumulative, mix64(cfg.seed, s, j, 1) * 2 ** -64),
+                    n - 1)
+            lv = stage.levels[k]
+            want = (stage.sources[k], lv[mix64(cfg.seed, s, j, 2) % len(lv)], (s << 40) + j)
+            assert cur.choose(s, j) == want, (s, j)
+
+
+def test_drop_policy_with_short_rows_keeps_producing_batches():
+    cfg = _config(seq_len=16)
+    cfg.data.packing.update(overflow="drop", window=4)
+    from rtt_jax import config_validation
+    config_validation.validate(cfg)
+    data = make_curriculum_data(cfg, 0, 1)
+    dropped = sum(m["data/dropped_examples"] for _, m in _take(data, 20))
+    assert dropped > 0
+
+
 if __name__ == "__main__":  # the multi-process test's worker
     _worker(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])

@@ -10,7 +10,7 @@ import os
 def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "local",
                    execute: bool = False, collect_only: bool = False, seeds=(), arms=(),
                    sets=(), workdir_root: str | None = None, run_timeout: float | None = None,
-                   report_copy: str | None = None, echo=print) -> str | None:
+                   report_copy: str | None = None, parallel: int = 1, echo=print) -> str | None:
     """Plan, execute (locally or on TPU), collect and write; returns results.json's path
     (None when commands were only printed)."""
     from rtt_jax.experiments import plots, results, runner, spec, tables
@@ -41,7 +41,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
         env = dict(os.environ)
         env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.abspath(out), ".jax_cache"))
         echo(f"{exp.name} ({variant}): {len(runs)} runs, budget {exp.budget}; {exp.claim}")
-        runner.execute_local(runs, env=env, timeout_s=run_timeout, echo=echo)
+        runner.execute_local(runs, env=env, timeout_s=run_timeout, echo=echo, parallel=parallel)
     res = results.collect(exp, variant, runs, budget)
     json_path = results.write_json(res, out)
     figures = plots.write_plots(res, out)

@@ -18,7 +18,9 @@ On a TPU VM::
 
 Flags: ``--seeds=0,1`` and ``--arms=a,b`` pick a subset; ``--set=field=value``
 (repeatable) overrides a config field in every run (``--set=train.steps=20``);
-``--run_timeout`` kills a run that takes longer (it is reported missing).
+``--run_timeout`` kills a run that takes longer (it is reported missing);
+``--parallel=N`` runs N local runs at a time, each pinned to its share of the
+CPU cores (results are the same; on 2 cores ``--parallel=2`` is ~1.3x faster).
 Experiments live in ``configs/experiments/NAME.py`` (``--experiment`` also
 takes a path to such a file).
 """
@@ -40,6 +42,8 @@ _ARMS = flags.DEFINE_list("arms", [], "Arms to run (default: all).")
 _SET = flags.DEFINE_multi_string("set", [], "field=value config override for every run.")
 _WORKDIR_ROOT = flags.DEFINE_string("workdir_root", None, "Run workdirs root (default OUT/runs).")
 _RUN_TIMEOUT = flags.DEFINE_float("run_timeout", None, "Seconds before a local run is killed.")
+_PARALLEL = flags.DEFINE_integer("parallel", 1, "Local runs at a time, each pinned to its "
+                                 "share of the CPU cores (2 on a 2-core machine: ~1.3x faster).")
 _REPORT_COPY = flags.DEFINE_string("report_copy", None,
                                    "Also write results.md under this name in OUT (make demo: report.md).")
 flags.mark_flags_as_required(["experiment", "out"])
@@ -55,7 +59,7 @@ def main(argv) -> int:
                               collect_only=_COLLECT_ONLY.value, seeds=_SEEDS.value,
                               arms=_ARMS.value, sets=_SET.value,
                               workdir_root=_WORKDIR_ROOT.value, run_timeout=_RUN_TIMEOUT.value,
-                              report_copy=_REPORT_COPY.value)
+                              report_copy=_REPORT_COPY.value, parallel=_PARALLEL.value)
     except (ExperimentError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -122,38 +122,89 @@ def _last_error_line(log_path: str) -> str:
     return lines[-1][:300] if lines else "empty log"
 
 
+def cpu_slots(parallel: int) -> list[set[int] | None]:
+    """CPU sets for ``parallel`` concurrent runs: the cores this process may use,
+    dealt out evenly (a run pinned to its own cores is not slowed by the
+    others' thread pools); ``[None]`` (no pinning) for one run at a time or
+    where affinity is not supported."""
+    if parallel <= 1 or not hasattr(os, "sched_getaffinity"):
+        return [None] * max(parallel, 1)
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < parallel:
+        return [None] * parallel
+    per = len(cores) // parallel
+    return [set(cores[k * per:(k + 1) * per]) for k in range(parallel)]
+
+
 def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float | None = None,
-                  echo=print) -> list[dict]:
-    """Run each incomplete run as a subprocess, one after another; returns statuses."""
-    statuses = []
-    for k, run in enumerate(runs, 1):
-        os.makedirs(run.workdir, exist_ok=True)
-        status_path = os.path.join(run.workdir, STATUS)
-        if run.complete:
-            echo(f"[{k}/{len(runs)}] {run.arm} seed {run.seed}: complete, skipped")
-            statuses.append(read_status(run))
-            continue
-        echo(f"[{k}/{len(runs)}] {run.arm} seed {run.seed}: running ({run.workdir})")
-        t0 = time.time()
-        log_path = os.path.join(run.workdir, LOG)
-        with open(log_path, "a", encoding="utf-8") as log:
-            try:
-                rc = subprocess.run([sys.executable, *run.argv], stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
-                                    timeout=timeout_s).returncode
-            except subprocess.TimeoutExpired:
-                rc = -9
-                log.write(f"\nerror: run exceeded --run_timeout={timeout_s}s and was killed\n")
+                  echo=print, parallel: int = 1) -> list[dict]:
+    """Run each incomplete run as a subprocess, ``parallel`` at a time (each
+    pinned to its share of the cores); returns statuses in ``runs`` order.
+
+    On 2 CPU cores two runs pinned to one core each train about 1.3x the
+    tokens per second of one run using both (bench: experiments run in
+    parallel); results do not depend on ``parallel``."""
+    statuses: list[dict | None] = [None] * len(runs)
+    slots = cpu_slots(parallel)
+    free = list(range(len(slots)))
+    active: dict[int, tuple] = {}  # run index -> (process, slot, start time, log file)
+
+    def finish(k: int, rc: int) -> None:
+        proc, slot, t0, log = active.pop(k)
+        run = runs[k]
+        if rc == -9 and timeout_s is not None and time.time() - t0 >= timeout_s:
+            log.write(f"\nerror: run exceeded --run_timeout={timeout_s}s and was killed\n")
+        log.close()
+        free.append(slot)
         status = {"arm": run.arm, "seed": run.seed, "rc": rc,
                   "seconds": round(time.time() - t0, 1), "complete": run.complete}
         if not status["complete"]:
-            status["error"] = _last_error_line(log_path)
-        with open(status_path, "w", encoding="utf-8") as f:
+            status["error"] = _last_error_line(os.path.join(run.workdir, LOG))
+        with open(os.path.join(run.workdir, STATUS), "w", encoding="utf-8") as f:
             json.dump(status, f, indent=1)
-        echo(f"    -> {'ok' if status['complete'] else 'FAILED: ' + status['error']} "
+        echo(f"    {run.arm} seed {run.seed} -> "
+             f"{'ok' if status['complete'] else 'FAILED: ' + status['error']} "
              f"({status['seconds']:.0f}s)")
-        statuses.append(status)
-    return statuses
+        statuses[k] = status
+
+    pending = list(range(len(runs)))
+    try:
+        while pending or active:
+            while pending and free:
+                k = pending.pop(0)
+                run = runs[k]
+                os.makedirs(run.workdir, exist_ok=True)
+                if run.complete:
+                    echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: complete, skipped")
+                    statuses[k] = read_status(run)
+                    continue
+                slot = free.pop(0)
+                cores = slots[slot]
+                echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: running ({run.workdir})"
+                     + (f" on cores {sorted(cores)}" if cores else ""))
+                log = open(os.path.join(run.workdir, LOG), "a", encoding="utf-8")
+                proc = subprocess.Popen(
+                    [sys.executable, *run.argv], stdout=log, stderr=subprocess.STDOUT, env=env,
+                    cwd=REPO_ROOT,
+                    preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
+                active[k] = (proc, slot, time.time(), log)
+            for k in list(active):
+                proc, _, t0, _ = active[k]
+                rc = proc.poll()
+                if rc is None and timeout_s is not None and time.time() - t0 > timeout_s:
+                    proc.kill()
+                    rc = proc.wait()
+                    rc = -9
+                if rc is not None:
+                    finish(k, rc)
+            if active:
+                time.sleep(0.2)
+    finally:
+        for k in list(active):  # interrupted: stop the children, keep their checkpoints
+            active[k][0].kill()
+            active[k][0].wait()
+            active[k][3].close()
+    return [s for s in statuses if s is not None]
 
 
 def read_status(run: Run) -> dict:

@@ -33,7 +33,8 @@ On a TPU VM::
 
 Flags: ``--seeds=0,1`` (default: the experiment's); ``--set=field=value``
 (repeatable) overrides a field at every point; ``--run_timeout`` kills a run
-that takes longer (it is reported missing); ``--workdir_root`` replaces
+that takes longer (it is reported missing); ``--parallel=N`` runs N local
+runs at a time, each pinned to its share of the CPU cores; ``--workdir_root`` replaces
 ``OUT/runs``. Experiments live in ``configs/experiments/NAME.py``
 (``--experiment`` also takes a path to such a file).
 """
@@ -265,7 +266,7 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
               scope: str = "trained", goal: str | None = None, launch: str = "local",
               execute: bool = False, collect_only: bool = False,
               workdir_root: str | None = None, run_timeout: float | None = None,
-              command: str = "", echo: Callable[[str], Any] = print) -> str | None:
+              parallel: int = 1, command: str = "", echo: Callable[[str], Any] = print) -> str | None:
     """Plan, execute (locally or on TPU), collect and write; returns sweep.json's
     path (None when TPU commands were only printed)."""
     check_metric(metric)
@@ -292,9 +293,9 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
                        os.path.join(os.path.abspath(out), ".jax_cache"))
         n_runs = sum(len(r) for _, r, _ in plans)
         echo(f"sweep {exp.name}/{arm} ({variant}): {len(plans)} points, {n_runs} runs")
-        for k, (point, runs, _) in enumerate(plans, 1):
-            echo(f"point {k}/{len(plans)}: {point.name}")
-            runner.execute_local(runs, env=env, timeout_s=run_timeout, echo=echo)
+        # All points' runs in one queue, so that --parallel keeps every core busy.
+        runner.execute_local([r for _, runs, _ in plans for r in runs], env=env,
+                             timeout_s=run_timeout, echo=echo, parallel=parallel)
     scope_used = None if metric == FINAL_LOSS else scope
     points = [collect_point(p, runs, metric, scope_used, tokens) for p, runs, tokens in plans]
     sweep = {"experiment": exp.name, "variant": variant, "arm": arm, "metric": metric,
@@ -427,6 +428,7 @@ def _define_flags() -> None:
     flags.DEFINE_bool("collect_only", False, "Only collect existing runs.")
     flags.DEFINE_string("workdir_root", None, "Run workdirs root (default OUT/runs).")
     flags.DEFINE_float("run_timeout", None, "Seconds before a local run is killed.")
+    flags.DEFINE_integer("parallel", 1, "Local runs at a time, each pinned to its share of the cores.")
 
 
 def main(argv) -> int:
@@ -443,7 +445,7 @@ def main(argv) -> int:
                   seeds=FLAGS.seeds, sets=FLAGS.set, metric=FLAGS.metric, scope=FLAGS.scope,
                   goal=FLAGS.goal, launch=FLAGS.launch, execute=FLAGS.execute,
                   collect_only=FLAGS.collect_only, workdir_root=FLAGS.workdir_root,
-                  run_timeout=FLAGS.run_timeout, command=command)
+                  run_timeout=FLAGS.run_timeout, parallel=FLAGS.parallel, command=command)
     except (ExperimentError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
