@@ -98,8 +98,8 @@ def test_experiment_definition_errors_name_the_problem():
 
 # --- the shipped experiments ------------------------------------------------------------
 
-SHIPPED = ["traces_vs_answer", "curriculum_vs_shuffled", "textbook", "noisy_traces",
-           "trace_styles", "lee2023"]
+SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum_vs_shuffled", "textbook",
+           "noisy_traces", "trace_styles", "lee2023"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -108,14 +108,15 @@ def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
     from rtt_jax.experiments import runner
     module = runner.load_experiment(runner.experiment_path(name))
     exp = module.EXPERIMENT
-    for variant in ("cpu", "tpu"):
+    assert {"cpu", "tpu"} <= set(exp.seeds)
+    for variant in exp.seeds:  # every variant the experiment has seeds for
         configs = {arm: module.get_config(f"{variant}/{arm}") for arm in exp.arm_names}
         for arm, c in configs.items():
             config_validation.validate(c)
         check_budget(exp, configs)
     # several seeds for error bars (the CPU reproduction of Lee et al. runs one, for time)
     assert len(exp.seeds_for("tpu")) >= 3
-    assert len(exp.seeds_for("cpu")) >= (1 if name == "lee2023" else 2)
+    assert len(exp.seeds_for("cpu")) >= (1 if name == "lee2023" else 3)
     # the arms really differ
     cpu = [module.get_config(f"cpu/{arm}").to_json() for arm in exp.arm_names]
     assert len(set(cpu)) == len(cpu)

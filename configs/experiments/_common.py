@@ -1,9 +1,12 @@
 """Shared sizes for the shipped experiments (``cpu`` and ``tpu`` variants).
 
-``cpu``: a 2-layer, d=128 model (~0.45M parameters) and a budget sized so that
-an experiment's runs finish in <= 15 minutes on 2 CPU cores. ``tpu``: a
-~85M-parameter model on a v5e-64 slice with a real budget (3 seeds).
-Experiments set their own sources, stages and eval sets on top.
+``cpu``: a small decoder and a budget sized so that an experiment's runs
+finish in minutes on 2 CPU cores (``--parallel=2``). Every number of the
+``cpu`` recipe (learning rate, depth, rows, steps, beta2, warmup) comes from a
+sweep recorded in ``docs/recipes.md`` with the command that made it; change
+one only with a new sweep. ``tpu``: a ~85M-parameter model on a v5e-64 slice
+with a real budget (3 seeds). Experiments set their own sources, stages and
+eval sets on top.
 """
 from __future__ import annotations
 
@@ -12,11 +15,11 @@ import ml_collections
 from configs.base import get_config as base_config
 
 
-# first_fit keeps the mixed order of a packing window. best_fit (the base
-# default) sorts each window by length, so with traces of very different
-# lengths (logic: 133-265 tokens by level) batches cycle from all-hard to
-# all-easy every ~60 steps; measured on (a), seed 0: traces 59.5% -> 80.0%.
-PACKING = "first_fit"
+# best_fit with shuffled rows (the base default): best-fit decreasing packs
+# each window tightly, and the window's rows are then put in a seeded random
+# order, so batches no longer cycle from long (hard) to short (easy) examples
+# (docs/recipes.md, "Packing").
+PACKING = "best_fit"
 
 
 def source(**fields) -> dict:
@@ -25,12 +28,21 @@ def source(**fields) -> dict:
         styles="", families="", mode="trace") | fields
 
 
-def cpu_config(steps: int, seq_len: int = 256, batch: int = 16) -> ml_collections.ConfigDict:
+# The measured CPU recipe (docs/recipes.md): a 2-layer d=128 decoder (~0.45M
+# parameters), AdamW at 1e-3 (3e-3, the old default, stalls this size),
+# 4 rows of 256 positions per step (padding 6-8% in both arms).
+CPU_RECIPE = dict(learning_rate=1e-3, n_layers=2, warmup_steps=50, b2=0.95)
+
+
+def cpu_config(steps: int, seq_len: int = 128, batch: int = 16, **recipe
+               ) -> ml_collections.ConfigDict:
+    r = CPU_RECIPE | recipe
     c = base_config("cpu")
-    c.model.update(d_model=128, n_layers=2, n_heads=4, n_kv_heads=2)
+    c.model.update(d_model=128, n_layers=r["n_layers"], n_heads=4, n_kv_heads=2)
     c.data.update(kind="curriculum", seq_len=seq_len, global_batch_size=batch)
     c.data.packing.algorithm = PACKING
-    c.train.update(steps=steps, warmup_steps=min(50, steps // 10), learning_rate=3e-3)
+    c.train.update(steps=steps, warmup_steps=min(r["warmup_steps"], steps // 10),
+                   learning_rate=r["learning_rate"], b2=r["b2"])
     c.train.log_every_steps = 10
     c.checkpoint.every_steps = max(steps // 2, 1)
     c.eval.update(n_per_level=100, batch_size=100, samples_per_set=3)
@@ -53,16 +65,23 @@ def stages_one(mixture: dict, levels: dict) -> list[dict]:
     return [dict(name="all", steps=10 ** 9, mixture=mixture, levels=levels)]
 
 
-# The task the ablations (a)-(e) train and evaluate on at CPU scale: a family,
-# its trace style, the trained levels and the levels evaluated (one harder).
-# Logic: evaluate a boolean expression by rewriting it one operation at a time.
-# A 2-layer model learns the traces within the CPU budget; answers alone stay at
-# chance (docs and figures: README, "Experiments").
-TASK = dict(family="logic", style="innermost_first", other_style="short_circuit",
-            train_levels="1-3", eval_levels=[1, 2, 3, 4], trained_levels=[1, 2, 3])
+# The task the ablations train and evaluate on: a family, its trace style, a
+# second style, the trained levels and the levels evaluated (two harder).
+# Modular sums (``rtt_jax.tasks.modular``): the answer is the last digit of a
+# chain of +/- over L+1 digits, so it depends on every operand and answers
+# alone have no shortcut (chance 10%), while each trace line is one exact
+# operation on two digits.
+TASK = dict(family="modular", style="running", other_style="pairwise",
+            train_levels="1-8", eval_levels=list(range(1, 11)) + [12],
+            trained_levels=list(range(1, 9)))
+# Boolean formulas: a task where answers alone suffice at these levels
+# (True/False answers; answer-only learns levels 1-3), kept as a second
+# experiment (``logic_traces_vs_answer``) for that negative result.
+LOGIC_TASK = dict(family="logic", style="innermost_first", other_style="short_circuit",
+                  train_levels="1-3", eval_levels=[1, 2, 3, 4], trained_levels=[1, 2, 3])
 
 
-def task_eval(c, task: dict = TASK, style: str | None = None, max_new_tokens: int = 160):
+def task_eval(c, task: dict = TASK, style: str | None = None, max_new_tokens: int = 112):
     """Evaluate ``task``'s family at its eval levels, prompting in ``style``."""
     c.eval.update(families=(task["family"],), styles={task["family"]: style or task["style"]},
                   levels=list(task["eval_levels"]), trained_levels=list(task["trained_levels"]),
@@ -71,10 +90,10 @@ def task_eval(c, task: dict = TASK, style: str | None = None, max_new_tokens: in
 
 
 # The cpu budget every ablation shares (equal tokens within an experiment).
-CPU_BUDGET = dict(steps=450, seq_len=256, batch=16)
-# The tpu variant trains more levels and tests three harder ones.
-TPU_TASK = dict(TASK, train_levels="1-6", eval_levels=list(range(1, 10)),
-                trained_levels=list(range(1, 7)))
+CPU_BUDGET = dict(steps=1200, seq_len=256, batch=4)
+# The tpu variant trains more levels and tests harder ones.
+TPU_TASK = dict(TASK, train_levels="1-12", eval_levels=list(range(1, 17)),
+                trained_levels=list(range(1, 13)))
 
 
 def one_task_source(c, task: dict = TASK, **fields):

@@ -46,7 +46,7 @@ EXPERIMENT = Experiment(
     arms=(Arm("curriculum", {}, "three stages, easy to hard"),
           Arm("shuffled", {"data.stages": _shuffled}, "the time-averaged mixture, one stage")),
     baseline="shuffled", budget="tokens",
-    seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
 
 
 def _cpu():

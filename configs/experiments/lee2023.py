@@ -28,23 +28,25 @@ SIZES = dict(plain=(1000, 3000, 10000), reversed=(1000, 3000, 10000),
              simplified=(1000,), detailed=(1000,))
 
 
-# Plain and reversed examples are 5-16 characters: they train in rows of 64
-# (no attention spent on empty context), the batch scaled so that every arm
-# still trains the same token positions per step as the scratchpads (whose
-# examples, up to ~300 characters, need the variant's rows of 320).
-SHORT_SEQ = 64
+# Row length per format: each format packs into rows that fit its examples
+# (plain ~12 characters, reversed ~14, simplified ~61, detailed up to 287), so
+# no attention is spent on empty context; the rows per step scale so that
+# every arm trains the same token positions per step (the variant's
+# ``global_batch_size x seq_len``, set for the detailed scratchpad's 320).
+ROW_LEN = dict(plain=64, reversed=64, simplified=128, detailed=320)
 
 
-def _short_rows_batch(c):
-    return c.data.global_batch_size * c.data.seq_len // SHORT_SEQ
+def _rows(fmt: str):
+    def batch(c):
+        return c.data.global_batch_size * c.data.seq_len // ROW_LEN[fmt]
+    return batch
 
 
 def _arm(fmt: str, n: int) -> Arm:
-    rows = {"data.global_batch_size": _short_rows_batch, "data.seq_len": SHORT_SEQ} \
-        if fmt in ("plain", "reversed") else {}
     return Arm(f"{fmt}_{n // 1000}k", {
         "data.sources.lee.path": os.path.join(DATA_DIR, f"train_3digit_{n}.txt"),
-        "data.sources.lee.styles": FORMATS[fmt], **rows,
+        "data.sources.lee.styles": FORMATS[fmt],
+        "data.global_batch_size": _rows(fmt), "data.seq_len": ROW_LEN[fmt],
         "eval.styles.addition": FORMATS[fmt]},
         description=f"{n} examples in the {fmt} format")
 
@@ -55,7 +57,7 @@ EXPERIMENT = Experiment(
            "format needs many more (Lee et al. 2023, sample efficiency)."),
     arms=tuple(_arm(fmt, n) for fmt, sizes in SIZES.items() for n in sizes),
     baseline="plain_1k", budget="tokens",
-    seeds={"cpu": (0,), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0,), "gpu": (0,), "tpu": (0, 1, 2)})
 
 
 def _with_data(c, test_n: int):
@@ -72,24 +74,42 @@ def _with_data(c, test_n: int):
 
 
 def _cpu():
-    # About 30 minutes for the 8 arms on 2 cores (docs/reproductions.md): 600 steps of
-    # 5,120 token positions (3.1M per arm), a 2-layer d=128 model, 1,000 test problems.
-    c = _common.cpu_config(steps=600, seq_len=320, batch=16)
-    c.model.update(d_model=128, n_layers=2, n_heads=4, n_kv_heads=2)
-    c.train.update(learning_rate=3e-3, warmup_steps=50)
-    # The recorded CPU run (docs/reproductions.md) packed with best_fit.
-    c.data.packing.algorithm = "best_fit"
+    # The swept CPU recipe (docs/recipes.md, "lee2023"): 4 layers, d=128, lr 1e-3,
+    # beta2 0.99 (theirs), 2,500 steps of 1,280 token positions (20 rows of 64
+    # for plain and reversed, 10 of 128 for simplified, 4 of 320 for detailed).
+    c = _common.cpu_config(steps=2500, seq_len=320, batch=4, n_layers=4, b2=0.99,
+                           learning_rate=1e-3, warmup_steps=100)
+    c.checkpoint.every_steps = 500
     return _with_data(c, test_n=1000)
 
 
-def _tpu():
-    # Their model size (10.6M: 6 layers, d=384, 6 heads) and 5,000 iterations of 256
-    # rows (of 320 positions: a detailed scratchpad does not fit their 256).
-    c = _common.tpu_config(steps=5000, seq_len=320, batch=256)
+def _paper(c):
+    """Their model: 10.6M parameters (6 layers, d=384, 6 heads), 5,000 iterations,
+    AdamW lr 1e-3 with beta2 0.99; 256 rows of 320 (81,920 positions per step;
+    theirs were 256 x 256 = 65,536, but a detailed scratchpad does not fit 256)."""
     c.model.update(d_model=384, n_layers=6, n_heads=6, n_kv_heads=6)
-    c.mesh.update(data=-1, fsdp=1)
+    c.data.update(seq_len=320, global_batch_size=256)
+    c.train.update(steps=5000, warmup_steps=100, learning_rate=1e-3, b2=0.99)
+    c.train.log_every_steps = 50
+    c.checkpoint.every_steps = 1000
     return _with_data(c, test_n=0)
 
 
+def _gpu():
+    # One GPU, bfloat16 compute: `make`-free, e.g.
+    # python -m rtt_jax.experiments.run --experiment=lee2023 --variant=gpu --out=DIR
+    c = _common.cpu_config(steps=5000)
+    c.model.dtype = "bfloat16"
+    c.hardware.peak_flops = 0.0
+    c.eval.update(batch_size=512)
+    return _paper(c)
+
+
+def _tpu():
+    c = _common.tpu_config(steps=5000, seq_len=320, batch=256)
+    c.mesh.update(data=-1, fsdp=1)
+    return _paper(c)
+
+
 def get_config(arg="cpu/plain_1k"):
-    return EXPERIMENT.config(arg, variants=dict(cpu=_cpu, tpu=_tpu))
+    return EXPERIMENT.config(arg, variants=dict(cpu=_cpu, gpu=_gpu, tpu=_tpu))

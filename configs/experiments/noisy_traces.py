@@ -19,14 +19,12 @@ EXPERIMENT = Experiment(
     claim="Flawed traces teach flawed reasoning: clean traces beat noisy ones.",
     arms=(Arm("clean", {}, "verified program traces"), _noisy(0.1), _noisy(0.3)),
     baseline="clean", budget="tokens",
-    seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
 
 
 
 def _cpu():
-    # Three arms: a shorter run than the others keeps the experiment within 15 minutes.
-    budget = dict(_common.CPU_BUDGET, steps=_common.CPU_BUDGET["steps"] * 2 // 3)
-    return _common.one_task_source(_common.cpu_config(**budget), _common.TASK)
+    return _common.one_task_source(_common.cpu_config(**_common.CPU_BUDGET), _common.TASK)
 
 
 def _tpu():

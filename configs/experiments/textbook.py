@@ -5,7 +5,9 @@ task's skill (``rtt_jax.textbook``: definitions, worked examples, pitfalls,
 exercises; loss on every token), the rest are the task's traces.
 ``traces_only``: traces alone. Same token positions, so the textbook arm
 trades some trace tokens for textbook tokens: the question is whether that
-trade helps accuracy and step validity, above all at the harder level.
+trade helps accuracy and step validity, above all at the harder levels.
+The task is ``_common.TASK`` (modular sums; textbook sections on the same
+skill: definitions, worked examples, a mistake shown and corrected).
 """
 from configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
@@ -29,7 +31,7 @@ EXPERIMENT = Experiment(
     arms=(Arm("with_textbook", {}, f"{TEXTBOOK_SHARE:.0%} textbook sections"),
           Arm("traces_only", {"data.stages.0.mixture": {"task": 1.0}}, "traces alone")),
     baseline="traces_only", budget="tokens",
-    seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
 
 
 def _cpu():

@@ -2,9 +2,11 @@
 
 ``one_style``: every trace in the task's main style. ``several_styles``: the
 same problems, each solved in one of two styles at random (half each). Both
-are evaluated prompting for the main style, at the trained levels and one
+are evaluated prompting for the main style, at the trained levels and three
 harder: does having seen another way of thinking help the main one
 generalise? (The several-styles arm sees half as many main-style traces.)
+On ``_common.TASK`` (modular sums) the styles are ``running`` (a running
+total) and ``pairwise`` (a balanced tree of pair sums).
 """
 from configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
@@ -19,7 +21,7 @@ EXPERIMENT = Experiment(
               {"data.sources.task.styles": f"{_common.TASK['style']},{_common.TASK['other_style']}"},
               f"{_common.TASK['style']} and {_common.TASK['other_style']}")),
     baseline="one_style", budget="tokens",
-    seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
 
 
 def _cpu():

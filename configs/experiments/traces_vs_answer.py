@@ -7,8 +7,14 @@ Arms (same prompts, same problems, same token positions):
 * ``answer_only``: the completion is just the ``#### answer`` line (the
   no-trace baseline; ``rtt_jax.data.formatting``).
 
-Both are evaluated on held-out problems at the trained levels and one level
-harder. ``make demo`` runs the ``cpu`` variant.
+The task is ``modular`` (``_common.TASK``): the last digit of a chain of
+one-digit additions and subtractions, trained on chains of 2 to 9 digits
+(levels 1-8). Its answer depends on every digit, so answers alone have no
+shortcut (chance 10%), while every trace line is one exact operation on two
+digits. Both arms are evaluated on held-out problems at the trained levels
+and at three harder ones (9, 10, 12). ``make demo`` runs the ``cpu`` variant,
+3 seeds per arm. ``logic_traces_vs_answer`` is the same comparison on a task
+where answers alone suffice.
 """
 from configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
@@ -19,7 +25,7 @@ EXPERIMENT = Experiment(
     arms=(Arm("traces", {}, "loss on trace + answer"),
           Arm("answer_only", {"data.sources.task.mode": "answer_only"}, "loss on the answer only")),
     baseline="answer_only", budget="tokens",
-    seeds={"cpu": (0, 1), "tpu": (0, 1, 2)})
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
 
 
 

@@ -91,8 +91,27 @@ def _cell(v) -> str:
     return "–" if v is None else f"{v:.1f}"
 
 
+def paper_size_rows(results: Mapping, paper: Mapping[str, Mapping[int, float]],
+                    setup: Mapping) -> list[str]:
+    """The section for runs of the paper-size variant (``gpu`` or ``tpu``): our
+    accuracy and step validity beside the paper's, per arm that was run."""
+    ours = our_table(results)
+    lines = ["", f"### Their model size ({setup['variant']} variant)", "",
+             f"Setup: {setup['summary']}", "",
+             "| arm | paper | rtt_jax | step validity |", "|---|---|---|---|"]
+    for fmt in FORMAT_ORDER:
+        for n, row in sorted(ours.get(fmt, {}).items()):
+            lines.append(f"| {fmt}, N={n:,} | {_cell(paper.get(fmt, {}).get(n))} | "
+                         f"**{_cell(row['accuracy'])}** | {_cell(row['step_validity'])} |")
+    run = {a for a, e in results["arms"].items() if e["seeds_completed"]}
+    lines += ["", f"Arms run: {', '.join(sorted(run))}; the others did not fit the device "
+              "time (see the note below the table)." if setup.get("note") is None
+              else setup["note"]]
+    return lines
+
+
 def markdown(results: Mapping, paper: Mapping[str, Mapping[int, float]], setup: Mapping,
-             command: str) -> str:
+             command: str, extra: list[str] | None = None) -> str:
     ours = our_table(results)
     sizes = sorted({n for f in ours.values() for n in f} | {1000, 3000, 10000})
     lines = ["# Reproductions", "",
@@ -108,6 +127,7 @@ def markdown(results: Mapping, paper: Mapping[str, Mapping[int, float]], setup: 
                                                        for n in sizes) + " |")
         lines.append(f"| {fmt} | **rtt_jax** | " + " | ".join(
             _cell((ours.get(fmt, {}).get(n) or {}).get("accuracy")) for n in sizes) + " |")
+    lines += extra or []
     lines += ["", "Step accuracy (% of scratchpad lines that are valid, our checker):", ""]
     for fmt in ("simplified", "detailed"):
         for n, row in sorted(ours.get(fmt, {}).items()):
@@ -129,8 +149,9 @@ def markdown(results: Mapping, paper: Mapping[str, Mapping[int, float]], setup: 
     return "\n".join(lines) + "\n"
 
 
-def setup_text(config, results: Mapping) -> dict:
-    """Model size, steps and tokens of our runs, and the differences from theirs."""
+def setup_text(config, results: Mapping, variant: str = "cpu") -> dict:
+    """Model size, steps and tokens of our runs, and the differences from theirs.
+    ``config`` is any arm's config of ``variant`` (they share the model)."""
     from rtt_jax.config_validation import validate
     from rtt_jax.model import accounting
     mc = validate(config)
@@ -139,38 +160,55 @@ def setup_text(config, results: Mapping) -> dict:
     tokens = next(iter(results["budget"]["tokens_per_run"].values()))
     m, t, d = config.model, config.train, config.data
     test_n = config.eval.lee_n or 9900
+    per_step = d.global_batch_size * d.seq_len
+    rows = ", ".join(f"{per_step // n} rows of {n} for {f}" for f, n in _row_len().items())
     summary = (f"a {n_params / 1e6:.2f}M-parameter decoder ({m.n_layers} layers, d={m.d_model}, "
-               f"{m.n_heads} heads), {t.steps:,} steps of {d.global_batch_size * d.seq_len:,} "
-               f"token positions (plain and reversed in rows of {d.seq_len}, the scratchpads "
-               f"in longer rows) = {tokens / 1e6:.1f}M token positions per run (every arm "
-               f"the same), AdamW lr {t.learning_rate:g} with warmup and cosine decay; "
-               f"greedy decoding on {test_n:,} problems drawn by a seeded shuffle of their "
-               f"test_10000.txt; seeds: {results['seeds']}.")
+               f"{m.n_heads} heads, {m.dtype}), {t.steps:,} steps of {per_step:,} token "
+               f"positions ({rows}) = {tokens / 1e6:.1f}M token positions per run (every arm "
+               f"the same), AdamW lr {t.learning_rate:g}, beta2 {t.b2:g}, {t.warmup_steps} "
+               f"warmup steps and cosine decay; greedy decoding on {test_n:,} problems drawn "
+               f"by a seeded shuffle of their test_10000.txt; seeds: {results['seeds']}.")
     differences = [
         f"Model and compute: they trained a 10.6M-parameter NanoGPT for about 328M token "
-        f"positions per run (5,000 iterations of 256 x 256); ours is {n_params / 1e6:.2f}M "
-        f"parameters and {tokens / 1e6:.1f}M positions, about {328e6 / tokens:.0f}x less.",
+        f"positions per run (5,000 iterations of 256 x 256); this run is {n_params / 1e6:.2f}M "
+        f"parameters and {tokens / 1e6:.1f}M positions"
+        + (f", about {328e6 / tokens:.0f}x less." if tokens < 200e6 else "."),
         "Loss: they trained on every character of each example; we train on the completion "
         "only (the answer or scratchpad and the end-of-text token), the prompt is context.",
         "Packing: they cut a character stream into blocks; we pack whole examples into rows "
         "with attention masked to each example, so an example never sees its neighbours.",
         "Decoding: they sampled with temperature 0.8 and top-k 200; we decode greedily.",
-        f"Test set: they used all of test_10000.txt; the CPU run uses {test_n:,} of its "
+        "No dropout (theirs: 0.2 for reversed); RMSNorm, rotary positions and SwiGLU "
+        "instead of NanoGPT's LayerNorm, learned positions and GELU.",
+        f"Test set: they used all of test_10000.txt; this run uses {test_n:,} of its "
         "problems (a seeded shuffle, as their file is sorted).",
         "Tokens: characters in both (our byte tokenizer is character-level on this ASCII text).",
     ]
-    return {"summary": summary, "differences": differences, "n_params": n_params}
+    return {"summary": summary, "differences": differences, "n_params": n_params,
+            "variant": variant}
+
+
+def _row_len() -> dict:
+    from rtt_jax.experiments import runner
+    return runner.load_experiment(runner.experiment_path("lee2023")).ROW_LEN
 
 
 def _define_flags() -> None:
     """CLI flags, defined only when run as a program (importing this module for
     its tables must not claim flag names such as --out)."""
     flags.DEFINE_string("out", None, "Experiment output directory.")
-    flags.DEFINE_string("variant", "cpu", "cpu or tpu.")
+    flags.DEFINE_string("variant", "cpu", "cpu, gpu or tpu.")
     flags.DEFINE_string("doc", "docs/reproductions.md", "Where to write the document.")
     flags.DEFINE_bool("collect_only", False, "Only collect finished runs.")
     flags.DEFINE_string("observations", "",
                         "A file of notes (one per line) on how our outcome differs.")
+    flags.DEFINE_list("arms", [], "Arms to run (default: all).")
+    flags.DEFINE_integer("parallel", 1, "Local runs at a time (each pinned to its cores).")
+    flags.DEFINE_multi_string("set", [], "field=value config override for every run.")
+    flags.DEFINE_string("paper_size_results", "",
+                        "results.json of a run of the paper-size variant (gpu or tpu) to "
+                        "add to the document beside the paper, e.g. the arms that fit a GPU.")
+    flags.DEFINE_string("paper_size_note", "", "One line on what the paper-size run covers.")
 
 
 def main(argv) -> int:
@@ -187,21 +225,31 @@ def main(argv) -> int:
     csv_path = os.path.join(module.DATA_DIR, "paper_sample_efficiency.csv")
     try:
         paper = paper_table(csv_path)
-        path = run_experiment("lee2023", FLAGS.variant, FLAGS.out,
-                              collect_only=FLAGS.collect_only)
-    except (ExperimentError, OSError, ValueError) as e:
+        path = run_experiment("lee2023", FLAGS.variant, FLAGS.out, arms=FLAGS.arms,
+                              sets=FLAGS.set, collect_only=FLAGS.collect_only,
+                              parallel=FLAGS.parallel)
+        extra = []
+        if FLAGS.paper_size_results:
+            with open(FLAGS.paper_size_results, encoding="utf-8") as f:
+                big = json.load(f)
+            big_setup = setup_text(module.get_config(f"{big['variant']}/plain_1k"), big,
+                                   big["variant"])
+            big_setup["note"] = FLAGS.paper_size_note or None
+            extra = paper_size_rows(big, paper, big_setup)
+    except (ExperimentError, OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     with open(path, encoding="utf-8") as f:
         results = json.load(f)
-    setup = setup_text(module.get_config(f"{FLAGS.variant}/plain_1k"), results)
+    setup = setup_text(module.get_config(f"{FLAGS.variant}/plain_1k"), results, FLAGS.variant)
     if FLAGS.observations:
         with open(FLAGS.observations, encoding="utf-8") as f:
             setup["observations"] = [line.strip() for line in f if line.strip()]
-    command = f"python -m rtt_jax.experiments.lee2023 --variant={FLAGS.variant} --out=DIR"
+    command = (f"python -m rtt_jax.experiments.lee2023 --variant={FLAGS.variant} --out=DIR"
+               + (f" --parallel={FLAGS.parallel}" if FLAGS.parallel > 1 else ""))
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.doc)), exist_ok=True)
     with open(FLAGS.doc, "w", encoding="utf-8") as f:
-        f.write(markdown(results, paper, setup, command))
+        f.write(markdown(results, paper, setup, command, extra))
     for claim, ok, detail in checks(our_table(results)):
         print(f"{'OK ' if ok else 'NO '} {claim}: {detail}")
     print(f"wrote {os.path.abspath(FLAGS.doc)}")

@@ -81,11 +81,11 @@ from rtt_jax.tasks.digits import MAX_DIGITS
 from rtt_jax.tasks.stepwise import ArithmeticFamily, LineChecker, solution_lines
 
 MODULUS = 10
-STYLE_CUES = {
-    "rewrite": "Rewrite from the left, mod 10.",
-    "running": "Keep a running total mod 10.",
-    "exact": "Add exactly, then take mod 10.",
-    "pairwise": "Add neighbours in rounds, mod 10.",
+STYLE_CUES = {  # short: the cue is in every prompt, trace or not
+    "running": "Running total mod 10.",
+    "rewrite": "Rewrite, mod 10.",
+    "exact": "Exact total, then mod 10.",
+    "pairwise": "Pairs in rounds, mod 10.",
 }
 _N = r"[0-9]{1,%d}" % MAX_DIGITS
 _OP_RE = re.compile(rf"^(-?{_N}) ?([+-]) ?({_N}) ?= ?(-?{_N})\.?$", re.ASCII)
