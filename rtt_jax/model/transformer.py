@@ -138,8 +138,9 @@ class Attention(nnx.Module):
         theta = self.cfg.rope_theta
         return rotary(q, positions, theta), rotary(k, positions, theta), v
 
-    def attend(self, q, k, v, mask):
-        """q: [B,Tq,H,D]; k, v: [B,Tk,K,D]; mask: [B,Tq,Tk] -> [B,Tq,d_model].
+    def attend(self, q, k, v, mask, kv_head_major: bool = False):
+        """q: [B,Tq,H,D]; k, v: [B,Tk,K,D] (or [B,K,Tk,D] with ``kv_head_major``,
+        the KV cache's layout); mask: [B,Tq,Tk] -> [B,Tq,d_model].
 
         Head-major layout: the G query heads that share a kv head are stacked
         along the query axis ([B, K, G*Tq, D]), so both attention products are
@@ -149,11 +150,11 @@ class Attention(nnx.Module):
         2-layer d=128 model 1.2-1.26x faster than einsums over [B, Tq, K, G, D]
         (rows of 256: 124 -> 98 ms for 4 rows, 256 -> 212 ms for 8)."""
         b, tq, h, hd = q.shape
-        kv = k.shape[2]
+        kh, vh = (k, v) if kv_head_major else (k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3))
+        kv = kh.shape[1]  # kh, vh: [B, K, Tk, D]
         groups = h // kv
         qh = (q * (hd ** -0.5)).reshape(b, tq, kv, groups, hd).transpose(0, 2, 3, 1, 4)
         qh = qh.reshape(b, kv, groups * tq, hd)
-        kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)  # [B, K, Tk, D]
         scores = jnp.einsum("bkqd,bksd->bkqs", qh, kh, preferred_element_type=jnp.float32)
         # exp(-1e30 - max) is exactly 0, as where(mask, s, finfo.min) gave; -1e30
         # leaves room below it, so a sum with real scores never overflows.
@@ -168,19 +169,24 @@ class Attention(nnx.Module):
         q, k, v = self.project_qkv(x, positions)
         return self.attend(q, k, v, mask)
 
-    def cached(self, x, positions, cache_k, cache_v, layer, mask):
-        """Attention of new tokens against a KV cache (see ``Transformer.forward_cached``).
+    def cached(self, x, positions, cache_k, cache_v, mask):
+        """Attention of new tokens against this layer's KV cache (see
+        ``Transformer.forward_cached``).
 
-        Writes this layer's k/v for ``x`` into slots ``positions`` of the
-        stacked caches ``[layers, B, S, kv_heads, head_dim]`` and attends over
-        all S slots under ``mask`` ([B, T, S]). The whole stack is passed (not
-        a per-layer slice) so the update is one in-place scatter, not a copy.
+        Writes k/v for ``x`` into slots ``positions`` of ``cache_k``/``cache_v``
+        (``[B, kv_heads, S, head_dim]``, head-major: the layout ``attend``
+        multiplies) and attends over all S slots under ``mask`` ([B, T, S]).
+        One array per layer: an in-place scatter and no per-step slice or
+        transpose of the cache (each was a copy of it per layer and step).
         """
         q, k, v = self.project_qkv(x, positions)
         rows = jnp.arange(x.shape[0])[:, None]
-        cache_k = cache_k.at[layer, rows, positions].set(k.astype(cache_k.dtype))
-        cache_v = cache_v.at[layer, rows, positions].set(v.astype(cache_v.dtype))
-        out = self.attend(q, cache_k[layer].astype(q.dtype), cache_v[layer].astype(q.dtype), mask)
+        # Index arrays around a slice: the [B, T] index dims come first, so the
+        # update has k's own layout [B, T, kv_heads, head_dim].
+        cache_k = cache_k.at[rows, :, positions].set(k.astype(cache_k.dtype))
+        cache_v = cache_v.at[rows, :, positions].set(v.astype(cache_v.dtype))
+        out = self.attend(q, cache_k.astype(q.dtype), cache_v.astype(q.dtype), mask,
+                          kv_head_major=True)
         return out, cache_k, cache_v
 
 
@@ -210,9 +216,9 @@ class Block(nnx.Module):
         x = x + self.attn(self.attn_norm(x), positions, mask)
         return x + self.mlp(self.mlp_norm(x))
 
-    def cached(self, x, positions, cache_k, cache_v, layer, mask):
-        """``__call__`` with attention read from and written to a KV cache."""
-        a, cache_k, cache_v = self.attn.cached(self.attn_norm(x), positions, cache_k, cache_v, layer, mask)
+    def cached(self, x, positions, cache_k, cache_v, mask):
+        """``__call__`` with attention read from and written to this layer's KV cache."""
+        a, cache_k, cache_v = self.attn.cached(self.attn_norm(x), positions, cache_k, cache_v, mask)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), cache_k, cache_v
 
@@ -252,10 +258,11 @@ class Transformer(nnx.Module):
         return self.logits(x)
 
     def init_cache(self, batch: int, length: int) -> dict:
-        """An empty KV cache: ``{"k", "v"}`` of shape [layers, batch, length, kv_heads, head_dim]."""
+        """An empty KV cache: ``{"k", "v"}``, each a tuple of one array per layer
+        of shape [batch, kv_heads, length, head_dim]."""
         c = self.cfg
-        shape = (c.n_layers, batch, length, c.kv_heads_resolved, c.head_dim_resolved)
-        zeros = jnp.zeros(shape, DTYPES[c.dtype])
+        shape = (batch, c.kv_heads_resolved, length, c.head_dim_resolved)
+        zeros = tuple(jnp.zeros(shape, DTYPES[c.dtype]) for _ in range(c.n_layers))
         return {"k": zeros, "v": zeros}
 
     def forward_cached(self, tokens, positions, cache):
@@ -269,13 +276,15 @@ class Transformer(nnx.Module):
         call. Returns hidden states [B, T, d_model] before the final norm, and
         the updated cache.
         """
-        slots = cache["k"].shape[2]
+        slots = cache["k"][0].shape[2]
         mask = jnp.arange(slots)[None, None, :] <= positions[:, :, None]
         x = self.embed_tokens(tokens)
-        ck, cv = cache["k"], cache["v"]
-        for i, block in enumerate(self.blocks):
-            x, ck, cv = block.cached(x, positions, ck, cv, i, mask)
-        return x, {"k": ck, "v": cv}
+        ks, vs = [], []
+        for block, ck, cv in zip(self.blocks, cache["k"], cache["v"]):
+            x, ck, cv = block.cached(x, positions, ck, cv, mask)
+            ks.append(ck)
+            vs.append(cv)
+        return x, {"k": tuple(ks), "v": tuple(vs)}
 
 
 def log_probs(logits):
