@@ -31,7 +31,7 @@ def source(**fields) -> dict:
 # The measured CPU recipe (docs/recipes.md): a 2-layer d=128 decoder (~0.45M
 # parameters), AdamW at 1e-3 (3e-3, the old default, stalls this size),
 # 4 rows of 256 positions per step (padding 6-8% in both arms).
-CPU_RECIPE = dict(learning_rate=1e-3, n_layers=2, warmup_steps=50, b2=0.95)
+CPU_RECIPE = dict(learning_rate=1e-3, n_layers=2, warmup_steps=150, b2=0.95)
 
 
 def cpu_config(steps: int, seq_len: int = 128, batch: int = 16, **recipe
