@@ -234,3 +234,20 @@ def test_difference_is_over_the_seeds_both_arms_completed():
     d = stats.difference({0: 0.3, 1: 0.9}, {0: 0.1}, n_problems=100)  # seed 1 missing in baseline
     assert d["n_pairs"] == 1 and d["diff"] == pytest.approx(0.2)
     assert d["ci"][0] < d["diff"] < d["ci"][1]
+
+
+def test_textbook_arm_mixes_a_quarter_of_the_tokens_not_of_the_examples():
+    """Sections are ~27x longer than traces: the example weight must be set so
+    that the textbook's share of packed *positions* is the stated share."""
+    from rtt_jax.data.curriculum import Curriculum
+    from rtt_jax.data.pipeline import make_tokenizer
+    from rtt_jax.experiments import runner
+    module = runner.load_experiment(runner.experiment_path("textbook"))
+    c = module.get_config("cpu/with_textbook")
+    cur = Curriculum.from_config(c.data, 0, make_tokenizer(c.data.tokenizer))
+    tokens = {"task": 0, "textbook": 0}
+    for j in range(6000):
+        name, _, _ = cur.choose(0, j)
+        tokens[name] += len(cur.example(0, j))
+    share = tokens["textbook"] / sum(tokens.values())
+    assert abs(share - module.TEXTBOOK_SHARE) < 0.07, share
