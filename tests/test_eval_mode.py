@@ -28,7 +28,7 @@ def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):
 def test_main_mode_eval_writes_report(tmp_path):
     args = ["--config=configs/base.py:tiny", f"--workdir={tmp_path}",
             "--config.train.steps=3", "--config.eval.n_per_level=3",
-            "--config.eval.max_new_tokens=12"]
+            "--config.eval.max_new_tokens=12", "--config.eval.samples_per_set=2"]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     for mode in ("train", "eval"):
         r = subprocess.run([sys.executable, "-m", "rtt_jax.main", f"--mode={mode}", *args],
@@ -41,6 +41,9 @@ def test_main_mode_eval_writes_report(tmp_path):
             assert key in entry, (name, key)
         assert entry["n"] == 3
     assert any(e["trained"] is False for e in report["sets"].values())  # harder levels too
+    samples = [json.loads(line) for line in open(tmp_path / "samples.jsonl")]
+    per_set = {name: sum(s["set"] == name for s in samples) for name in report["sets"]}
+    assert set(per_set.values()) == {2}, per_set  # eval.samples_per_set, not the default 3
     assert (tmp_path / "report.md").exists() and (tmp_path / "accuracy_by_level.png").exists()
     assert "eval step 3" in r.stdout
 

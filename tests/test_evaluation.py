@@ -242,6 +242,26 @@ def test_trained_with_traces_reads_the_stage_mixtures_sources():
     assert trained_with_traces(c)
 
 
+def test_lee_one_line_formats_are_not_traces():
+    """Lee's plain and reversed formats write only the answer: a model trained
+    on them has no steps to judge, so its step metrics must be n/a, not a copy
+    of its answer accuracy; a scratchpad format keeps them."""
+    from configs.base import get_config
+    from rtt_jax.evaluation.standalone import trained_with_traces
+    c = get_config("tiny")
+    c.data.kind = "curriculum"
+    c.data.sources = dict(lee=dict(kind="lee_file", path="x.txt", styles="", mode="trace"))
+    c.data.stages = [dict(name="all", steps=10, mixture=dict(lee=1.0), levels=dict(lee="1"))]
+    assert not trained_with_traces(c)  # the lee_file default style is lee_plain
+    for styles, steps in [("lee_reversed", False), ("lee_plain,lee_reversed", False),
+                          ("lee_simplified", True), ("lee_plain,lee_detailed", True)]:
+        c.data.sources.lee.styles = styles
+        assert trained_with_traces(c) is steps, styles
+    c.data.sources = dict(add=dict(kind="synthetic", family="addition", styles=""))
+    c.data.stages[0]["mixture"] = dict(add=1.0)
+    assert trained_with_traces(c)  # "" = every addition style, scratchpads included
+
+
 def test_generate_fn_must_return_one_completion_per_prompt():
     with pytest.raises(ValueError, match="completions"):
         Evaluator(_sets(2)[:1], lambda ps: ps[:-1]).run()

@@ -1,21 +1,23 @@
-"""Traces vs answer-only on boolean formulas: a task where answers alone suffice.
+"""Traces vs answer-only on boolean formulas: a task where answers alone get most of the way.
 
 The same two arms as ``traces_vs_answer`` on the ``logic`` family (evaluate a
 formula over and/or/not by rewriting it one operation at a time), trained on
 levels 1-3 (1-3 operators) and evaluated at levels 1-4. Answers are
-True/False and a formula of three operators is a short, nearly local
-computation, so a model trained on the answers alone learns the trained
-levels about as well as one trained on traces (issue 7's runs: 87% vs 85%
-pooled). Kept as a shipped experiment for that negative result: traces help
-where the answer is a long composition (``traces_vs_answer``), not wherever
-there are traces.
+True/False (chance 50%) and a formula of three operators is a short, nearly
+local computation, so a model trained on the answers alone learns much of it:
+with the modular recipe (3 seeds, README "Measured at CPU scale") answer-only
+reaches 80.2% at the trained levels against the traces' 88.0%, a difference
+of +7.8 points [-2.2, +17.7] (+85.8 on the modular task). Kept as a shipped
+experiment for that contrast: traces matter most where the answer is a long
+composition with no shortcut (``traces_vs_answer``), not wherever there are
+traces.
 """
 from configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 EXPERIMENT = Experiment(
     name="logic_traces_vs_answer",
-    claim="On short boolean formulas, answers alone are learned as well as traces.",
+    claim="On short boolean formulas, answers alone get most of the way: traces add little.",
     arms=(Arm("traces", {}, "loss on trace + answer"),
           Arm("answer_only", {"data.sources.task.mode": "answer_only"}, "loss on the answer only")),
     baseline="answer_only", budget="tokens",

@@ -64,23 +64,35 @@ def eval_sets_from_config(config):
 
 
 def trained_with_traces(config) -> bool:
-    """Whether the run trained on text with steps: False only when every source a
-    curriculum stage mixes in (weight > 0) has mode ``answer_only``.
+    """Whether the run trained on text with steps: False when every source a
+    curriculum stage mixes in (weight > 0) has mode ``answer_only`` or writes
+    only Lee's one-line formats (``addition.ANSWER_LINE_STYLES``: plain and
+    reversed, the answer and nothing before it).
 
     Step validity and trace/answer consistency judge the steps a model writes;
     a model trained on answers alone writes none, so for it they do not apply
-    (None in the report, see ``scoring.TRACE_METRICS``) rather than being 0.
-    Textbook (``full``) text has worked steps, so it counts as traces; the
-    built-in addition data keeps the metrics too, as before."""
+    (None in the report, see ``scoring.TRACE_METRICS``) rather than being 0
+    or a copy of its answer accuracy. Textbook (``full``) text has worked
+    steps, so it counts as traces; the built-in addition data keeps the
+    metrics too, as before."""
     from rtt_jax.data.formatting import ANSWER_ONLY
+    from rtt_jax.tasks.addition import ANSWER_LINE_STYLES, LEE_STYLES
     data = config.data
     if data.get("kind") != "curriculum":
         return True
     used = {name for stage in data.stages
             for name, weight in dict(stage["mixture"]).items() if weight > 0}
-    modes = [dict(data.sources[name]).get("mode") if name in data.sources else None
-             for name in used]
-    return not modes or any(mode != ANSWER_ONLY for mode in modes)
+
+    def writes_steps(name: str) -> bool:
+        src = dict(data.sources[name]) if name in data.sources else {}
+        if src.get("mode") == ANSWER_ONLY:
+            return False
+        styles = [s.strip() for s in str(src.get("styles") or "").split(",") if s.strip()]
+        if src.get("kind") == "lee_file" and not styles:
+            styles = list(LEE_STYLES[:1])  # the lee_file source's default style
+        return not styles or not set(styles) <= set(ANSWER_LINE_STYLES)
+
+    return not used or any(writes_steps(name) for name in used)
 
 
 def evaluate_workdir(config, workdir: str) -> dict:
@@ -104,6 +116,7 @@ def evaluate_workdir(config, workdir: str) -> dict:
                 f"config.eval.max_len={config.eval.max_len}: {e}") from None
 
     report = Evaluator(sets, generate, batch_size=config.eval.batch_size,
+                       samples_per_set=config.eval.samples_per_set,
                        trace_metrics=trained_with_traces(config)).run(step)
     paths = write_report(report, os.path.abspath(workdir), trained)
     logging.info("step %d evaluated: %s", step, paths)

@@ -75,6 +75,10 @@ from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
                                     solution_lines)
 
 LEE_STYLES = ("lee_plain", "lee_reversed", "lee_simplified", "lee_detailed")
+# Lee's plain and reversed formats write the answer and nothing else: a model
+# trained on them writes no intermediate steps, so step validity and
+# consistency do not apply to it (``standalone.trained_with_traces``).
+ANSWER_LINE_STYLES = ("lee_plain", "lee_reversed")
 
 _N = r"([0-9]{1,%d})" % MAX_DIGITS
 # A Lee digit list: single digits, comma-separated, no spaces.
