@@ -12,16 +12,15 @@ experiment for that contrast: traces matter most where the answer is a long
 composition with no shortcut (``traces_vs_answer``), not wherever there are
 traces.
 """
-from configs.experiments import _common
-from rtt_jax.experiments import Arm, Experiment
+import dataclasses
 
-EXPERIMENT = Experiment(
-    name="logic_traces_vs_answer",
-    claim="On short boolean formulas, answers alone get most of the way: traces add little.",
-    arms=(Arm("traces", {}, "loss on trace + answer"),
-          Arm("answer_only", {"data.sources.task.mode": "answer_only"}, "loss on the answer only")),
-    baseline="answer_only", budget="tokens",
-    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2)})
+from configs.experiments import _common
+from configs.experiments.traces_vs_answer import EXPERIMENT as _TRACES_VS_ANSWER
+
+# The same arms, baseline, budget and seeds as ``traces_vs_answer``.
+EXPERIMENT = dataclasses.replace(
+    _TRACES_VS_ANSWER, name="logic_traces_vs_answer",
+    claim="On short boolean formulas, answers alone get most of the way: traces add little.")
 
 # Logic traces are 133-265 tokens: rows of 512 (padding 11%; rows of 256 waste
 # 27% of the trace arm's positions, docs/recipes.md "Packing"), the same

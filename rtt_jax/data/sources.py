@@ -289,7 +289,7 @@ class LeeFileSource(_FiniteSource):
             self._problems = addition.read_lee_file(path)
         except ValueError as e:
             raise BadRecordError(str(e)) from None
-        self.styles = tuple(styles) or addition.LEE_STYLES[:1]
+        self.styles = tuple(styles) or LEE_FILE_DEFAULT_STYLES
         unknown = set(self.styles) - set(addition.FAMILY.styles)
         if unknown:
             raise ValueError(f"source {name!r}: unknown addition styles {sorted(unknown)}")
@@ -369,6 +369,26 @@ class TfdsSource(_FiniteSource):
                     raise
                 self.bad_records += 1
         raise BadRecordError(f"source {self.name!r}: no usable records")
+
+
+# The style a lee_file source writes when its ``styles`` is empty: Lee's plain format.
+LEE_FILE_DEFAULT_STYLES = ("lee_plain",)
+
+
+def written_styles(cfg) -> tuple[str, ...]:
+    """The trace styles a ``config.data.sources`` entry writes, defaults
+    resolved as ``make_source`` resolves them: a synthetic source's listed
+    styles or every style of its family, a lee_file source's listed styles or
+    ``LEE_FILE_DEFAULT_STYLES``; () for the other kinds (their text is read,
+    not written in a style)."""
+    cfg = dict(cfg)
+    styles = _styles(cfg.get("styles", ""))
+    if cfg.get("kind") == "lee_file":
+        return styles or LEE_FILE_DEFAULT_STYLES
+    if cfg.get("kind") == "synthetic":
+        from rtt_jax import tasks
+        return styles or tuple(tasks.get(cfg.get("family")).styles)
+    return ()
 
 
 def _styles(spec) -> tuple[str, ...]:

@@ -76,7 +76,8 @@ def trained_with_traces(config) -> bool:
     steps, so it counts as traces; the built-in addition data keeps the
     metrics too, as before."""
     from rtt_jax.data.formatting import ANSWER_ONLY
-    from rtt_jax.tasks.addition import ANSWER_LINE_STYLES, LEE_STYLES
+    from rtt_jax.data.sources import written_styles
+    from rtt_jax.tasks.addition import ANSWER_LINE_STYLES
     data = config.data
     if data.get("kind") != "curriculum":
         return True
@@ -87,9 +88,7 @@ def trained_with_traces(config) -> bool:
         src = dict(data.sources[name]) if name in data.sources else {}
         if src.get("mode") == ANSWER_ONLY:
             return False
-        styles = [s.strip() for s in str(src.get("styles") or "").split(",") if s.strip()]
-        if src.get("kind") == "lee_file" and not styles:
-            styles = list(LEE_STYLES[:1])  # the lee_file source's default style
+        styles = written_styles(src)
         return not styles or not set(styles) <= set(ANSWER_LINE_STYLES)
 
     return not used or any(writes_steps(name) for name in used)
