@@ -99,6 +99,70 @@ def test_cli_last_line_is_json():
     assert summary["problems"] == 50
 
 
+# GSM8K train.jsonl lines 395 and 4170, copied (MIT, OpenAI): the only two
+# annotations of the 23,716 in train that use floor division, <<560//10=56>>.
+FLOOR_DIVISION_RECORDS = [
+    {
+        "question": (
+            "Chad sandwiches 2 crackers with a scoop of peanut butter.  He has 5 of these "
+            "crackers a night before bed.  A box of crackers has 4 sleeves with each sleeve "
+            "holding 28 crackers.  How many nights will 5 boxes of crackers last him?"
+        ),
+        "answer": (
+            "Chad uses 2 crackers for each \"sandwich\" and has 5 sandwiches a night so he eats"
+            " 2*5 = <<2*5=10>>10 crackers a night\n"
+            "The box has 4 sleeves of crackers and each sleeve has 28 crackers for a total of"
+            " 4*28 = <<4*28=112>>112 crackers\n"
+            "1 box has 112 crackers so 5 boxes will have 112*5 = <<112*5=560>>560 crackers\n"
+            "He eats 10 crackers a night and 5 boxes have 560 crackers so they will last him "
+            "560//10 = <<560//10=56>>56 nights\n"
+            "#### 56"
+        ),
+    },
+    {
+        "question": (
+            "An apple tree has three times as many apples as the number of plums on a plum "
+            "tree. If Damien picks 3/5 of the fruits from the trees, calculate the total "
+            "number of plums and apples remaining on the tree if there were 180 apples on the"
+            " apple tree before Damien picked any of the fruits."
+        ),
+        "answer": (
+            "Initially, the were 180//3= <<180//3=60>>60 plums on the plum tree.\n"
+            "When Damien picked 3/5 of the apples from the apple tree, he picked 3/5*180 = "
+            "<<3/5*180=108>>108 apples\n"
+            "The number of apples remaining on the apple tree is 180-108= <<180-108=72>>72\n"
+            "The number of plums that Damien picked from the plum tree is 3/5*60 = "
+            "<<3/5*60=36>>36\n"
+            "The number of plums remaining on the plum tree is 60-36 = <<60-36=24>>24\n"
+            "The total number of fruits remaining on the trees is 72 apples+24 plums = "
+            "<<72+24=96>>96\n"
+            "#### 96"
+        ),
+    },
+]
+
+
+def test_floor_division_annotations_verify(tmp_path):
+    path = tmp_path / "floor_division.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in FLOOR_DIVISION_RECORDS))
+    s = gsm8k.load(str(path)).summary()
+    assert s["problems"] == 2 and s["annotations"] == 10
+    assert s["annotations_valid"] == 10
+
+
+@pytest.mark.parametrize("line, verdict", [
+    ("so they will last him 560//10 = <<560//10=56>>56 nights", "valid"),
+    ("so they will last him 560//10 = <<560//10=57>>57 nights", "invalid"),
+    ("there were 180//3= <<180//3=60>>60 plums", "valid"),
+    ("left over: 181 % 3 = <<181%3=1>>1 plum", "valid"),
+    ("left over: 181 % 3 = <<181%3=2>>2 plums", "invalid"),
+])
+def test_floor_division_and_remainder_claims(line, verdict):
+    verdicts, _ = gsm8k.judge_claims("560 crackers, 10 a night; 180 apples, 181 plums, 3 trees",
+                                     gsm8k.claims_in_line(line))
+    assert [v.verdict for v in verdicts] == [verdict]
+
+
 # --- answers ---------------------------------------------------------------
 
 @pytest.mark.parametrize("text, value", [

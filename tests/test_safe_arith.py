@@ -51,6 +51,20 @@ F = Fraction
     ("  5  ", 5),
     ("0", 0),
     ("9" * 40, int("9" * 40)),
+    # Floor division and remainder, Python's signs (GSM8K writes <<560//10=56>>).
+    ("560//10", 56),
+    ("180//3", 60),
+    ("7 // 2", 3),
+    ("-7 // 2", -4),
+    ("7 % 3", 1),
+    ("-7 % 3", 2),
+    ("7 % -2", -1),
+    ("7.5 // 2", 3),
+    ("7.5 % 2", F(3, 2)),
+    ("2 * 7 // 3", 4),  # left to right at the '*' level, like Python
+    ("2 + 7 % 3", 3),
+    ("2 ** 3 % 5", 3),
+    ("(2 ** 64) ** 15 // 0.5 ** 60", 2 ** 1020),  # just inside MAX_RESULT_BITS
 ])
 def test_known_values(text, value):
     assert sa.evaluate(text) == value
@@ -64,8 +78,9 @@ def test_known_values(text, value):
     "10**10**10", "9**9**9**9", "2 ** 65", "(10 ** 30) ** 40",
     "9" * 41, "x", "3 x", "x 3", "3xx4", "abc", "1e5", "1E5", "inf", "nan", "0x10", "1_000",
     "__import__('os').system('x')", "os.system('x')", "exec('1')", "eval('1+1')",
-    "lambda: 1", "[1, 2]", "{}", "1; 2", "1 == 1", "1 % 2", "1 // 2", "~1", "1 & 2", "a.b",
-    "$5", "5%", "3 ≤ 4",
+    "lambda: 1", "[1, 2]", "{}", "1; 2", "1 == 1", "~1", "1 & 2", "a.b",
+    "$5", "5%", "50% * 2", "3 ≤ 4", "1 // 0", "1 % 0", "1 % (2 - 2)", "1 /// 2", "1 %% 2",
+    "(2 ** 64) ** 15 // 0.5 ** 64",  # 2 ** 1024: past MAX_RESULT_BITS
 ])
 def test_rejected(text):
     assert sa.evaluate(text) is None

@@ -16,14 +16,12 @@ Text conventions (shared with `rtt_jax.data` formatting and evaluation):
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 ANSWER_MARKER = "####"
 # Model text is untrusted: cap what a checker is willing to read.
 MAX_CHECK_CHARS = 20_000
 
-_MARKER_RE = re.compile(r"^[ \t]*####[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,11 +115,43 @@ class StepReport:
         return bool(self.steps) and self.valid == len(self.steps)
 
 
+def split_marker_line(line: str) -> tuple[str, str, str] | None:
+    """``(head, answer, tail)`` of a ``####`` marker line, else None.
+
+    A marker line is optional spaces/tabs, ``####``, then the answer; ``head``
+    is everything up to the answer and ``tail`` its trailing spaces/tabs, so
+    ``head + answer + tail == line``. String methods, not a regex: the regex
+    ``^[ \t]*####[ \t]*(.*?)[ \t]*$`` backtracks over a long run of spaces
+    and took seconds on one 20,000-character model line.
+    """
+    body = line.lstrip(" \t")
+    if not body.startswith(ANSWER_MARKER):
+        return None
+    rest = body[len(ANSWER_MARKER):]
+    answer = rest.lstrip(" \t")
+    head = line[:len(line) - len(answer)]
+    stripped = answer.rstrip(" \t")
+    return head, stripped, answer[len(stripped):]
+
+
 def extract_final_answer(text: str) -> str | None:
-    """The text after the last ``####`` marker line, or None if there is none."""
+    """The text after the last ``####`` marker line, or None if there is none.
+
+    Lines end at ``\n`` only (a ``\r`` stays in the answer for the caller's
+    ``strip``). Linear in ``len(text)``: each line is looked at once, from the end.
+    """
     text = text[-MAX_CHECK_CHARS:]
-    found = _MARKER_RE.findall(text)
-    return found[-1] if found else None
+    end = len(text)
+    while True:
+        hit = text.rfind(ANSWER_MARKER, 0, end)
+        if hit < 0:
+            return None
+        start = text.rfind("\n", 0, hit) + 1
+        stop = text.find("\n", hit)
+        parts = split_marker_line(text[start:stop if stop >= 0 else len(text)])
+        if parts is not None:
+            return parts[1]
+        end = start  # this line has a '####' but not at its start: look above it
 
 
 @runtime_checkable

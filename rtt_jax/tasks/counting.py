@@ -46,7 +46,9 @@ _NUM = r"-?" + sa.NUMBER_PATTERN
 _KIND_RE = re.compile(rf"^(?P<n>{_NUM}) (?P<kind>[a-z]+) have (?P<expr>[^=]+?) = (?P<res>{_NUM}) legs\.?$")
 _TOTAL_RE = re.compile(rf"^In total:? (?P<expr>[^=]+?) = (?P<res>{_NUM}) legs\.?$")
 _RUNNING_RE = re.compile(rf"^After the (?P<kind>[a-z]+): (?P<expr>[^=]+?) = (?P<res>{_NUM}) legs\.?$")
-_ANSWER_RE = re.compile(rf"^\s*(?P<num>{_NUM})\s*(?:legs)?\s*\.?\s*$")
+# Each run of spaces belongs to exactly one \s* (no two are adjacent), so a
+# failing match backtracks linearly, not over every way to split the run.
+_ANSWER_RE = re.compile(rf"^\s*(?P<num>{_NUM})\s*(?:legs\s*)?(?:\.\s*)?$")
 STYLE_CUES = {
     "per_kind": "Count the legs of each kind, then add them up.",
     "running": "Keep a running total, one kind per line.",

@@ -45,9 +45,14 @@ from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
                                 CuedFamily, extract_final_answer)
 
 _MAX_VALUE = 10_000
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 3}
+# Every operator safe_arith parses: a model's rewrite line becomes the tree
+# the next line is checked against, and may use // or %.
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 3}
 _MAX_LINE = 400
-_OP_LINE_RE = re.compile(r"^(?P<lhs>[^=]+?)\s*=\s*(?P<res>[-−]?" + sa.NUMBER_PATTERN + r")\s*\.?$")
+# The left side ends at a non-space: a lazy [^=]+? followed by \s* would
+# rescan each run of spaces from every position in it (quadratic).
+_OP_LINE_RE = re.compile(
+    r"^(?P<lhs>[^=]*?[^=\s])\s*=\s*(?P<res>[-−]?" + sa.NUMBER_PATTERN + r")\s*\.?$")
 STYLE_CUES = {
     "innermost_first": "Rewrite the expression, one operation at a time, innermost brackets first.",
     "precedence": "Compute one operation per line, in order of precedence.",

@@ -84,12 +84,14 @@ _FIRST_NUMBER_RE = re.compile(r"-?\$?\s?(" + NUMBER_PATTERN + r")(?![0-9]|[.,][0
 _MIXED_RE = re.compile(r"(?<![0-9./])([0-9]{1,12}) ([0-9]{1,6})/([0-9]{1,6})(?![0-9])")
 _EXPR_CHARS = frozenset("0123456789.,+-−*/×÷()$€£ ")
 _SENTENCE_BREAK_RE = re.compile(r"[,.]\s")
-_WRITTEN_AFTER_RE = re.compile(r"\s*[$€£]?\s*(-?" + NUMBER_PATTERN + r"(?:/[0-9]{1,12})?)")
+# "\s*(?:[$€£]\s*)?", never "\s*[$€£]?\s*": two adjacent \s* split a run of
+# spaces in quadratically many ways before the match fails.
+_WRITTEN_AFTER_RE = re.compile(r"\s*(?:[$€£]\s*)?(-?" + NUMBER_PATTERN + r"(?:/[0-9]{1,12})?)")
 # After "=": a number, a fraction "1/4" or a mixed number "3 1/2" (groups:
 # whole, numerator, denominator); not followed by a letter or operator, which
 # would make it algebra ("5A/5", "12+8x").
 _CLAIMED_RE = re.compile(
-    r"\s*[$€£]?\s*(?:(-?[0-9]{1,12}) ([0-9]{1,6})/([0-9]{1,6})|-?" + NUMBER_PATTERN
+    r"\s*(?:[$€£]\s*)?(?:(-?[0-9]{1,12}) ([0-9]{1,6})/([0-9]{1,6})|-?" + NUMBER_PATTERN
     + r"(?:/[0-9]{1,12})?)(?![0-9A-Za-z(*+^]|[.,][0-9]|-[0-9])")
 _MAX_LINES = 200
 _MAX_CLAIMS = 200
@@ -137,9 +139,18 @@ class Claim:
 
 
 def _is_times_sign(line: str, i: int) -> bool:
-    """``line[i]`` is an ``x`` between numbers (``3 x 4``, ``(2) x $5``)."""
-    before, after = line[:i].rstrip()[-1:], line[i + 1:].lstrip()[:1]
-    return bool(before) and before in "0123456789)" and bool(after) and after in "0123456789($."
+    """``line[i]`` is an ``x`` between numbers (``3 x 4``, ``(2) x $5``).
+
+    Walks over the spaces on either side instead of slicing the line: this
+    runs for every ``x`` an expression scan passes, and a slice per ``x``
+    made a long ``1 x 1 x ...`` line quadratic."""
+    j = i - 1
+    while j >= 0 and line[j].isspace():
+        j -= 1
+    k, n = i + 1, len(line)
+    while k < n and line[k].isspace():
+        k += 1
+    return j >= 0 and line[j] in "0123456789)" and k < n and line[k] in "0123456789($."
 
 
 def _scan_expression_start(line: str, eq: int) -> int:

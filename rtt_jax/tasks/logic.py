@@ -59,7 +59,9 @@ def _tokenize(text: str) -> list[str]:
     if len(text) > _MAX_LINE:
         raise FormulaError("formula too long")
     tokens = []
-    for paren, word, bad in _TOKEN_RE.findall(text):
+    # rstrip: findall would retry the leading \s* from every position of a
+    # trailing run of spaces, matching nothing each time (quadratic).
+    for paren, word, bad in _TOKEN_RE.findall(text.rstrip()):
         if bad:
             raise FormulaError(f"unexpected character {bad!r}")
         tokens.append(paren or word)
@@ -331,18 +333,34 @@ def _check_rewrite(line: str, tree: tuple, facts: dict):
     return StepVerdict(line, INVALID, False, "changes the value of the formula"), new
 
 
-_CLAIM_RE = re.compile(r"^(?P<lhs>[^=]+?)\s*=(?:[^=]*=)*\s*(?P<value>True|False)\b[^=]*$")
+def split_claim(line: str) -> tuple[str, bool] | None:
+    """``(subformula, value)`` of ``A and B = True`` (or ``A = x = False``:
+    the value is what starts the text after the last ``=``), else None.
+
+    String methods rather than one regex: the lazy left side followed by
+    ``\\s*=`` and ``(?:[^=]*=)*`` backtracks quadratically on long lines.
+    """
+    parts = line.split("=")
+    if len(parts) < 2 or not parts[0]:
+        return None
+    lhs = parts[0].rstrip() or parts[0][:1]
+    last = parts[-1].lstrip()
+    for word, value in (("True", True), ("False", False)):
+        rest = last[len(word):]
+        if last.startswith(word) and not (rest[:1].isalnum() or rest[:1] == "_"):
+            return lhs, value
+    return None
 
 
 def _check_claim(line: str, subs: dict, known: dict, facts: dict) -> StepVerdict:
-    m = _CLAIM_RE.match(line)
-    if m is None:
+    claim = split_claim(line)
+    if claim is None:
         return StepVerdict(line, UNPARSEABLE, False, "expected 'subformula = value'")
+    lhs, claimed = claim
     try:
-        node = parse(m.group("lhs"))
+        node = parse(lhs)
     except FormulaError as e:
         return StepVerdict(line, UNPARSEABLE, False, str(e))
-    claimed = m.group("value") == "True"
     if node not in subs:
         return StepVerdict(line, INVALID, False, "not a part of the formula")
     ok = claimed == evaluate(node, facts)

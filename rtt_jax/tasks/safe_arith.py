@@ -9,7 +9,7 @@ over number literals and arithmetic operators, evaluated exactly with
 Grammar (whitespace is free)::
 
     expr    := term (('+' | '-') term)*
-    term    := unary (('*' | '/' | implicit) unary)*     # implicit: 2(3), 3x, (2)(3)
+    term    := unary (('*' | '/' | '//' | '%' | implicit) unary)*   # implicit: 2(3), 3x
     unary   := ('-' | '+') unary | power
     power   := atom (('**' | '^') unary)?                 # right-associative
     atom    := NUMBER | VARIABLE | '(' expr ')'
@@ -17,8 +17,10 @@ Grammar (whitespace is free)::
 * Numbers: ASCII digits only (``'٣'`` is rejected), ``12``, ``3.5``, ``.5``,
   and thousands commas when every group after the first has exactly three
   digits (``1,234,567``; ``1,23`` is an error, not 123).
-* Operators: ``+ - * /``, and the typographic ``× · ÷ −`` and ``x``/``X`` as
-  multiplication (``3 x 4``) unless ``x`` is declared a variable.
+* Operators: ``+ - * /``, floor division ``//`` and remainder ``%`` (Python's
+  meaning, on exact values: ``-7 // 2`` is -4, ``7 % -2`` is -1; GSM8K's
+  annotations write ``<<560//10=56>>``), and the typographic ``× · ÷ −`` and
+  ``x``/``X`` as multiplication (``3 x 4``) unless ``x`` is declared a variable.
 * Powers: ``**`` and ``^`` with an integer exponent of at most
   ``MAX_EXPONENT`` in size; the result size is checked *before* computing, so
   ``10**10**10`` is rejected instantly rather than computed.
@@ -26,12 +28,16 @@ Grammar (whitespace is free)::
   passes ``("x",)``); evaluation then needs a value for each.
 * ``-2**2`` is ``-4`` (Python's convention); ``-3``, ``(-3)`` and ``-(3)``
   all parse to the literal ``Num(-3)``. ``0x10`` is rejected rather than read
-  as ``0 * 10``. Units, ``$`` and ``%`` are not arithmetic: callers strip them.
+  as ``0 * 10``. Units and ``$`` are not arithmetic: callers strip them. A
+  percent sign is the remainder operator here, so ``50%`` is an error, not 0.5:
+  callers that read percentages convert them first.
 
 Hard limits (each failure raises ``SafeArithError``, or makes ``evaluate``
 return None): input length ``MAX_INPUT_CHARS``, nesting depth ``MAX_DEPTH``,
 digits per literal ``MAX_LITERAL_DIGITS``, and bits of every intermediate
-numerator and denominator ``MAX_RESULT_BITS``.
+numerator and denominator ``MAX_RESULT_BITS``. Tokenizing is linear in the
+input's length (the token regex never restarts inside a run of digits or
+trailing spaces; see ``_tokenize``), so the length cap bounds the time.
 
 API::
 
@@ -86,7 +92,7 @@ class Unary:
 
 @dataclasses.dataclass(frozen=True)
 class Binary:
-    op: str  # one of '+', '-', '*', '/', '**'
+    op: str  # one of '+', '-', '*', '/', '//', '%', '**'
     left: "Node"
     right: "Node"
 
@@ -97,11 +103,14 @@ Node = Union[Num, Var, Unary, Binary]
 _NUMBER = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
 NUMBER_PATTERN = _NUMBER  # for families that pull numbers out of sentences
 _SIGNED_NUMBER_RE = re.compile(r"[-−]?" + _NUMBER)
+# The last group takes a whole run of digits, dots and commas that is not a
+# number ("1111,"): with a one-character fallback, findall would restart the
+# number match at every digit of the run, quadratic in its length.
 _TOKEN_RE = re.compile(
     r"\s*(?:(" + _NUMBER + r")(?![0-9,.])"
-    r"|(\*\*|[-+*/^()×·÷−])"
+    r"|(\*\*|//|[-+*/%^()×·÷−])"
     r"|([A-Za-z_]+)"
-    r"|(\S))")
+    r"|([0-9.,]+|\S))")
 _HEX_RE = re.compile(r"(?<![0-9.,])0[xX][0-9]")
 _OP_ALIASES = {"×": "*", "·": "*", "÷": "/", "−": "-", "^": "**"}
 
@@ -135,7 +144,9 @@ def _tokenize(text: str, variables: tuple[str, ...]) -> tuple[list[str], list[ob
         raise SafeArithError("hexadecimal-looking literal")
     kinds: list[str] = []
     values: list[object] = []
-    for num, op, name, bad in _TOKEN_RE.findall(text):
+    # rstrip: a leading \s* that ends the text matches no token, and findall
+    # would retry it from every position of a trailing run of spaces.
+    for num, op, name, bad in _TOKEN_RE.findall(text.rstrip()):
         if num:
             kinds.append("num")
             values.append(_literal(num))
@@ -153,11 +164,11 @@ def _tokenize(text: str, variables: tuple[str, ...]) -> tuple[list[str], list[ob
             else:
                 raise SafeArithError(f"unknown name {name[:20]!r}")
         else:
-            raise SafeArithError(f"unexpected character {bad!r}")
+            raise SafeArithError(f"unexpected character {bad[:20]!r}")
     return kinds, values
 
 
-_MUL_OPS = ("*", "/")
+_MUL_OPS = ("*", "/", "//", "%")
 _ADD_OPS = ("+", "-")
 
 
@@ -292,6 +303,17 @@ def divide(a: Number, b: Number) -> Number:
     return _check_size(Fraction(a) / Fraction(b))
 
 
+def _floor_div_mod(a: Number, b: Number, op: str) -> Number:
+    """``a // b`` or ``a % b`` with Python's signs, exact on Fractions too.
+    Both are no larger than their operands, which are already size-checked."""
+    if b == 0:
+        raise SafeArithError("division by zero")
+    if type(a) is int and type(b) is int:
+        return a // b if op == "//" else a % b
+    a, b = Fraction(a), Fraction(b)
+    return _check_size(Fraction(a // b) if op == "//" else a % b)
+
+
 def _power(base: Number, exponent: Number) -> Number:
     if type(exponent) is not int:
         raise SafeArithError("only integer exponents are supported")
@@ -323,6 +345,8 @@ def _eval(node: Node, env: Mapping[str, Number] | None) -> Number:
             return _check_size(a * b)
         if op == "/":
             return divide(a, b)
+        if op == "//" or op == "%":
+            return _floor_div_mod(a, b, op)
         if op == "**":
             return _power(a, b)
         raise SafeArithError(f"unknown operator {op!r}")

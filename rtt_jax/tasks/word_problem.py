@@ -261,7 +261,8 @@ def _check_line(line, nodes, by_name, known, numbers) -> StepVerdict:
     return StepVerdict(line, verdict, grounded, reason)
 
 
-_ANSWER_RE = re.compile(r"^\s*(?P<num>-?[0-9][0-9,.]*)\s*(?:[a-z]+)?\s*\.?\s*$")
+# No two \s* are adjacent: a failing match cannot try every split of a run of spaces.
+_ANSWER_RE = re.compile(r"^\s*(?P<num>-?[0-9][0-9,.]*)\s*(?:[a-z]+\s*)?(?:\.\s*)?$")
 
 
 def _answer_value(answer: str | None) -> Fraction | None:

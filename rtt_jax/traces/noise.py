@@ -29,11 +29,10 @@ import random
 import re
 from typing import Any, Sequence
 
-from rtt_jax.tasks.base import ANSWER_MARKER, make_rng_seed
+from rtt_jax.tasks.base import ANSWER_MARKER, make_rng_seed, split_marker_line
 from rtt_jax.traces.record import NOISE_KINDS, TraceRecord
 
 _NUMBER_RE = re.compile(r"[0-9]+", re.ASCII)
-_MARKER_LINE_RE = re.compile(r"^([ \t]*####[ \t]*)(.*?)([ \t]*)$")
 _FLIPS = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
 _BOOL_RE = re.compile(r"\b(True|False|true|false|Yes|No|yes|no)\b")
 
@@ -143,10 +142,11 @@ def corrupt(record: TraceRecord, kind: str, rng: random.Random) -> TraceRecord |
     lines = record.text.split("\n")
     if kind == "wrong_answer":
         for i in range(len(lines) - 1, -1, -1):
-            m = _MARKER_LINE_RE.match(lines[i])
-            if m and lines[i].lstrip().startswith(ANSWER_MARKER):
-                new_answer = wrong_answer_text(rng, m.group(2))
-                lines[i] = m.group(1) + new_answer + m.group(3)
+            parts = split_marker_line(lines[i])  # linear: no regex on long lines
+            if parts is not None:
+                head, answer, tail = parts
+                new_answer = wrong_answer_text(rng, answer)
+                lines[i] = head + new_answer + tail
                 return record.replace(text="\n".join(lines), answer=new_answer, noise=kind)
         numbers = list(_NUMBER_RE.finditer(record.text))
         if not numbers:
