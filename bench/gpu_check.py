@@ -52,7 +52,7 @@ def throughput(out: dict, steps: int) -> None:
     from rtt_jax.data.builtin_addition import batch_for_step
     from rtt_jax.model import ModelConfig, train_flops_per_token
     peak = 989e12  # H100/H200 dense bf16 (configs/base.py hardware.peak_flops_by_platform.gpu)
-    cfg, seq, batch = tt.SIZES["middle"]
+    cfg, seq, batch = tt.SIZES["deep"]
     batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
     plain, sharded = tt.run_plain(cfg, batches, steps), tt.run_sharded(cfg, batches, steps)
     out["middle_tok_s"] = {"plain": plain * batch * seq, "sharded": sharded * batch * seq}

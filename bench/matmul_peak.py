@@ -2,8 +2,11 @@
 
     python bench/matmul_peak.py            # prints peak_flops=<value>
 
-Use the value as --config.hardware.peak_flops on CPU, where no datasheet
-number applies. The best of several square sizes is taken.
+On CPU, where no datasheet number applies, the value is cached for this
+machine (``rtt_jax.train.peak_flops``: keyed by CPU model and usable cores), and
+the trainer's MFU uses it from then on; without it MFU is logged as n/a.
+``--config.hardware.peak_flops`` overrides both. The best of several square
+sizes is taken.
 """
 from __future__ import annotations
 
@@ -29,5 +32,12 @@ def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 8) -> float:
 
 
 if __name__ == "__main__":
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from rtt_jax.train.peak_flops import save_cpu_peak
     print(f"backend={jax.default_backend()} devices={jax.device_count()}")
-    print(f"peak_flops={matmul_peak():.4g}")
+    peak = matmul_peak()
+    print(f"peak_flops={peak:.4g}")
+    if jax.default_backend() == "cpu":
+        print(f"cached for this machine's MFU: {save_cpu_peak(peak)}")

@@ -1,27 +1,32 @@
-"""Train-step throughput: the sharded loop vs a plain single-device loop.
+"""Train-step throughput: rtt_jax against eager PyTorch, side by side in one run.
 
-    python bench/train_throughput.py [--steps 20] [--torch]
+    python bench/train_throughput.py [--torch] [--plain] [--rounds 3] [--steps 10]
 
-For 3 model sizes it measures, in one run and on the same batches:
+For each shape (the two of issue 12, which a user compares us on) it times, on
+the same batches and CPU threads, alternating implementations round by round
+and taking each one's median round:
 
-* ``sharded``: rtt_jax's train step (``make_train_step``: NNX model, explicit
+* ``rtt``: rtt_jax's train step (``make_train_step``: NNX model, explicit
   shardings, donation) on a 1-device mesh, batches placed with
   ``make_array_from_process_local_data`` as in the real loop;
-* ``plain``: the same architecture written plainly below in jax.numpy, with
-  optax AdamW and a bare ``jax.jit`` step, batches placed with ``jnp.asarray``;
-* ``torch`` (with --torch, if PyTorch is installed): the same model in eager
-  PyTorch on the same CPU threads, the brief's reference.
+* ``nanogpt`` (--torch): nanoGPT's architecture and step in eager PyTorch
+  (bench/torch_reference.py), what a user would run instead of us;
+* ``torch_ours`` (--torch): rtt_jax's own architecture in eager PyTorch;
+* ``plain`` (--plain): rtt_jax's architecture written plainly in jax.numpy
+  below, with a bare ``jax.jit`` step (what the project's plumbing costs).
 
-MFU is model FLOPs/s (``train_flops_per_token``) over the machine's measured
-float32 matmul peak (``bench/matmul_peak.py``). The last line is
-``sharded_vs_plain=<ratio> mfu=<fraction>`` for the middle size (d=128, 4
-layers, seq 128, batch 64).
+MFU is model FLOPs/s (``train_flops_per_token``) over this machine's measured
+float32 matmul peak (``bench/matmul_peak.py``, which also caches it for the
+trainer's MFU). The last line is
+``rtt_vs_nanogpt=<min ratio over the shapes> mfu=<rtt's MFU at the demo shape>``
+(with --torch), else ``sharded_vs_plain=...``.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -29,9 +34,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
 from matmul_peak import matmul_peak  # noqa: E402
 from rtt_jax.data.builtin_addition import batch_for_step  # noqa: E402
 from rtt_jax.model import ModelConfig, train_flops_per_token  # noqa: E402
@@ -40,6 +45,9 @@ from rtt_jax.train.state import init_state, state_layout  # noqa: E402
 from rtt_jax.train.step import make_train_step  # noqa: E402
 
 SIZES = {
+    # (model, seq_len, batch). "demo" is make demo's shape; "deep" issue 12's second.
+    "demo": (ModelConfig(vocab_size=384, d_model=128, n_layers=2, n_heads=4), 256, 16),
+    "deep": (ModelConfig(vocab_size=384, d_model=128, n_layers=4, n_heads=4), 128, 64),
     "small": (ModelConfig(vocab_size=384, d_model=64, n_layers=2, n_heads=4), 64, 64),
     "middle": (ModelConfig(vocab_size=384, d_model=128, n_layers=4, n_heads=4), 128, 64),
     "large": (ModelConfig(vocab_size=384, d_model=256, n_layers=6, n_heads=8), 128, 32),
@@ -101,10 +109,10 @@ def plain_loss(p, batch):
     return (ce * m).sum() / jnp.maximum(m.sum(), 1)
 
 
-def run_plain(cfg, batches, steps):
+def plain_stepper(cfg, batches):
+    """(state, step(state, host_batch) -> (state, loss)) for the plain jnp model."""
     opt = _optimizer()
     params = plain_init(cfg, jax.random.key(0))
-    state = (params, opt.init(params))
 
     @jax.jit
     def step(state, batch):
@@ -113,130 +121,113 @@ def run_plain(cfg, batches, steps):
         upd, opt_state = opt.update(g, opt_state, params)
         return (optax.apply_updates(params, upd), opt_state), loss
 
-    return _time(lambda s, b: step(s, {k: jnp.asarray(v) for k, v in b.items()}), state, batches, steps)
+    return (params, opt.init(params)), lambda s, b: step(s, {k: jnp.asarray(v) for k, v in b.items()})
 
 
-def run_sharded(cfg, batches, steps):
+def rtt_stepper(cfg, batches):
+    """(state, step) for rtt_jax's own train step on a 1-device mesh."""
     mesh = shd.make_mesh({"data": -1}, jax.devices()[:1])
     opt = _optimizer()
     layout = state_layout(cfg, opt, mesh, RULES)
-    state = init_state(layout, cfg, opt, 0)
     step = make_train_step(layout, opt, lambda s: 1e-3)
-    return _time(lambda s, b: step(s, shd.global_batch(b, mesh)), state, batches, steps)
+    return init_state(layout, cfg, opt, 0), lambda s, b: step(s, shd.global_batch(b, mesh))
 
 
-def _time(step_fn, state, batches, steps):
-    state, out = step_fn(state, batches[0])  # compile
-    jax.block_until_ready(out)
-    best = math.inf
-    for rep in range(3):  # best of 3 windows: the machine is shared and noisy
-        t = time.perf_counter()
-        for i in range(steps):
-            state, out = step_fn(state, batches[(i + 1) % len(batches)])
+class JaxTimer:
+    """Times windows of ``steps`` steps; the state carries over between windows."""
+
+    def __init__(self, stepper, cfg, batches):
+        self.state, self.step = stepper(cfg, batches)
+        self.batches = batches
+        self.state, out = self.step(self.state, batches[0])  # compile
         jax.block_until_ready(out)
-        best = min(best, time.perf_counter() - t)
-    return steps / best
 
-
-def run_torch(cfg, batches, steps):
-    import torch
-    import torch.nn.functional as F
-    torch.manual_seed(0)
-    d, h, hd, f = cfg.d_model, cfg.n_heads, cfg.head_dim_resolved, cfg.d_ff_resolved
-
-    class Block(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n1, self.n2 = torch.nn.RMSNorm(d, eps=1e-6), torch.nn.RMSNorm(d, eps=1e-6)
-            self.qkv = torch.nn.Linear(d, 3 * h * hd, bias=False)
-            self.o = torch.nn.Linear(h * hd, d, bias=False)
-            self.gu = torch.nn.Linear(d, 2 * f, bias=False)
-            self.down = torch.nn.Linear(f, d, bias=False)
-
-        def forward(self, x, mask, cos, sin):
-            b, t, _ = x.shape
-            q, k, v = self.qkv(self.n1(x)).view(b, t, 3, h, hd).permute(2, 0, 3, 1, 4)
-            rot = lambda z: torch.cat([z[..., :hd // 2] * cos - z[..., hd // 2:] * sin,  # noqa: E731
-                                       z[..., hd // 2:] * cos + z[..., :hd // 2] * sin], -1)
-            a = F.scaled_dot_product_attention(rot(q), rot(k), v, attn_mask=mask)
-            x = x + self.o(a.transpose(1, 2).reshape(b, t, h * hd))
-            g, u = self.gu(self.n2(x)).chunk(2, -1)
-            return x + self.down(F.silu(g) * u)
-
-    class GPT(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = torch.nn.Embedding(cfg.vocab_size, d)
-            self.blocks = torch.nn.ModuleList(Block() for _ in range(cfg.n_layers))
-            self.norm = torch.nn.RMSNorm(d, eps=1e-6)
-
-        def forward(self, tok, seg, pos):
-            t = tok.shape[1]
-            mask = ((seg[:, :, None] == seg[:, None, :]) & torch.ones(t, t, dtype=torch.bool).tril())[:, None]
-            ang = pos[..., None].float() * 10000.0 ** (-torch.arange(hd // 2) / (hd // 2))
-            cos, sin = ang.cos()[:, None], ang.sin()[:, None]
-            x = self.emb(tok)
-            for blk in self.blocks:
-                x = blk(x, mask, cos, sin)
-            return self.norm(x) @ self.emb.weight.T
-
-    model = GPT()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
-    tb = [{k: torch.from_numpy(v.astype(np.int64)) for k, v in b.items()} for b in batches]
-
-    def step(_, b):
-        logits = model(b["tokens"][:, :-1], b["segment_ids"][:, :-1], b["positions"][:, :-1])
-        m = b["loss_mask"][:, 1:].float()
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b["tokens"][:, 1:].reshape(-1),
-                             reduction="none")
-        loss = (ce * m.reshape(-1)).sum() / m.sum().clamp(min=1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return None, loss
-
-    step(None, tb[0])
-    best = math.inf
-    for _ in range(3):
+    def window(self, steps: int) -> float:
         t = time.perf_counter()
         for i in range(steps):
-            step(None, tb[(i + 1) % len(tb)])
-        best = min(best, time.perf_counter() - t)
-    return steps / best
+            self.state, out = self.step(self.state, self.batches[(i + 1) % len(self.batches)])
+        jax.block_until_ready(out)
+        return steps / (time.perf_counter() - t)
+
+
+class TorchTimer:
+    def __init__(self, kind, cfg, batches):
+        from torch_reference import make_torch_step, torch_batches
+        self.batches = torch_batches(batches)
+        self.step = make_torch_step(kind, cfg, self.batches[0]["tokens"].shape[1] - 1)
+        self.step(self.batches[0])  # warm-up
+
+    def window(self, steps: int) -> float:
+        t = time.perf_counter()
+        for i in range(steps):
+            self.step(self.batches[(i + 1) % len(self.batches)])
+        return steps / (time.perf_counter() - t)
+
+
+def run_sharded(cfg, batches, steps):
+    """Best-of-3 steps/s of rtt_jax's step (bench/gpu_check.py uses this)."""
+    timer = JaxTimer(rtt_stepper, cfg, batches)
+    return max(timer.window(steps) for _ in range(3))
+
+
+def run_plain(cfg, batches, steps):
+    timer = JaxTimer(plain_stepper, cfg, batches)
+    return max(timer.window(steps) for _ in range(3))
+
+
+def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool) -> dict:
+    """Median steps/s per implementation, alternating them round by round so
+    that a noisy neighbour hits all of them alike."""
+    timers = {"rtt": JaxTimer(rtt_stepper, cfg, batches)}
+    if plain:
+        timers["plain"] = JaxTimer(plain_stepper, cfg, batches)
+    if torch:
+        try:
+            timers["nanogpt"] = TorchTimer("nanogpt", cfg, batches)
+            timers["torch_ours"] = TorchTimer("ours", cfg, batches)
+        except ImportError:
+            print("torch not installed (pip install torch); skipping the PyTorch references")
+    runs = {k: [] for k in timers}
+    for _ in range(rounds):
+        for k, timer in timers.items():
+            runs[k].append(timer.window(steps))
+    return {k: statistics.median(v) for k, v in runs.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--torch", action="store_true", help="also time eager PyTorch (if installed)")
-    ap.add_argument("--sizes", default="small,middle,large")
+    ap.add_argument("--steps", type=int, default=10, help="steps per timed window")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median taken)")
+    ap.add_argument("--torch", action="store_true", help="also time the PyTorch references")
+    ap.add_argument("--plain", action="store_true", help="also time the plain jax.numpy step")
+    ap.add_argument("--sizes", default="demo,deep")
     args = ap.parse_args()
     peak = matmul_peak()
-    print(f"backend={jax.default_backend()} measured float32 matmul peak={peak / 1e9:.1f} GFLOP/s")
-    result = {}
+    print(f"backend={jax.default_backend()} threads={len(os.sched_getaffinity(0))} "
+          f"measured float32 matmul peak={peak / 1e9:.1f} GFLOP/s")
+    ratios, mfus = {}, {}
     for name in args.sizes.split(","):
         cfg, seq, batch = SIZES[name]
         batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
         tokens = batch * seq
         fpt = train_flops_per_token(cfg, seq)
-        rows = {"plain": run_plain(cfg, batches, args.steps),
-                "sharded": run_sharded(cfg, batches, args.steps)}
-        if args.torch:
-            try:
-                rows["torch"] = run_torch(cfg, batches, args.steps)
-            except ImportError:
-                print("torch not installed; skipping the PyTorch reference")
+        rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain)
         for k, sps in rows.items():
             tps = sps * tokens
-            print(f"{name:>6} d={cfg.d_model} L={cfg.n_layers} seq={seq} batch={batch}  {k:>7}: "
-                  f"{tps:>9,.0f} tok/s  mfu={fpt * tps / peak:.3f}")
-        ratio = rows["sharded"] / rows["plain"]
-        extra = f" sharded_vs_torch={rows['sharded'] / rows['torch']:.3f}" if "torch" in rows else ""
-        print(f"{name:>6}: sharded_vs_plain={ratio:.3f}{extra}")
-        result[name] = (ratio, fpt * rows["sharded"] * tokens / peak)
-    ratio, mfu = result.get("middle", next(iter(result.values())))
-    print(f"sharded_vs_plain={ratio:.3f} mfu={mfu:.3f}")
+            print(f"{name:>6} d={cfg.d_model} L={cfg.n_layers} seq={seq} batch={batch}  {k:>10}: "
+                  f"{tps:>9,.0f} tok/s  {1e3 / sps:7.1f} ms/step  mfu={fpt * tps / peak:.3f}")
+        mfus[name] = fpt * rows["rtt"] * tokens / peak
+        parts = [f"{other}={rows['rtt'] / rows[other]:.3f}" for other in ("nanogpt", "torch_ours", "plain")
+                 if other in rows]
+        print(f"{name:>6}: rtt_vs_" + " rtt_vs_".join(parts) if parts else f"{name:>6}")
+        ratios[name] = {k: rows["rtt"] / v for k, v in rows.items() if k != "rtt"}
+    mfu = mfus.get("demo", next(iter(mfus.values())))
+    nano = [r["nanogpt"] for r in ratios.values() if "nanogpt" in r]
+    if nano:
+        print(f"rtt_vs_nanogpt={min(nano):.3f} mfu={mfu:.3f}")
+    else:
+        plain = [r["plain"] for r in ratios.values() if "plain" in r]
+        print(f"sharded_vs_plain={min(plain):.3f} mfu={mfu:.3f}" if plain else f"mfu={mfu:.3f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
         --config.train.steps=50
 
 Variants: ``default`` (a small GPU/TPU run), ``tiny`` (CPU smoke run, well under
-a minute on 2 cores), ``cpu`` (a longer CPU run), ``v5e-64`` (a TPU pod slice).
+a minute on 2 cores), ``cpu`` (a longer CPU run), ``gpu`` (one H100/H200, a
+303M-parameter bf16 model), ``v5e-64`` (a TPU pod slice).
 Experiment configs import this module, call ``get_config(variant)`` and
 override only what differs.
 """
@@ -64,7 +65,13 @@ def _base() -> ml_collections.ConfigDict:
         d_model=256, n_layers=6, n_heads=8, n_kv_heads=0, head_dim=0, d_ff=0,
         rope_theta=10_000.0, tie_embeddings=True,
         dtype="float32", param_dtype="float32",
-        norm_eps=1e-6, init_std=0.02, remat=False,
+        norm_eps=1e-6, init_std=0.02,
+        # remat: recompute each block in the backward pass, keeping what
+        # remat_policy (a jax.checkpoint_policies name) says to save.
+        remat=False, remat_policy="nothing_saveable",
+        # auto: cuDNN flash attention on GPU in bf16/fp16, else the XLA kernel
+        # (rtt_jax/model/attention.py); or xla | dot_product_attention | cudnn.
+        attention="auto",
     ))
 
     # kind: "builtin_addition" (a fixed a+b=c task; min/max_digits) or
@@ -134,12 +141,14 @@ def _base() -> ml_collections.ConfigDict:
         ("norm", None),
     ]
 
-    # Peak FLOP/s for MFU. 0: look up peak_flops_by_platform for the backend.
-    # CPU peak is machine-specific: measure it with `python bench/matmul_peak.py`.
+    # Peak FLOP/s per device for MFU. 0: look up peak_flops_by_platform for the
+    # backend. A CPU has no datasheet peak: `python bench/matmul_peak.py`
+    # measures and caches this machine's, and without it MFU is logged as n/a
+    # (rtt_jax/train/peak_flops.py).
     c.hardware = ml_collections.ConfigDict(dict(
         peak_flops=0.0,
         peak_flops_by_platform=ml_collections.ConfigDict(dict(
-            cpu=1.0e11, gpu=989e12, tpu=197e12)),  # H100 bf16 dense; v5e bf16
+            cpu=0.0, gpu=989e12, tpu=197e12)),  # H100/H200 bf16 dense; v5e bf16
     ))
 
     c.distributed = ml_collections.ConfigDict(dict(
@@ -170,6 +179,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.train.update(steps=400, warmup_steps=20, learning_rate=1e-3)
         c.train.log_every_steps = 10
         c.checkpoint.every_steps = 100
+    elif variant == "gpu":  # one H100/H200: a 303M-parameter bf16 model, cuDNN attention
+        c.model.update(d_model=1024, n_layers=24, n_heads=16, n_kv_heads=0,
+                       dtype="bfloat16", attention="auto")
+        c.data.update(seq_len=1024, global_batch_size=32, max_digits=12)
+        c.train.update(steps=20_000, warmup_steps=1000, learning_rate=3e-4)
+        c.train.log_every_steps = 50
+        c.checkpoint.every_steps = 1000
     elif variant == "v5e-64":
         c.model.update(d_model=1024, n_layers=16, n_heads=16, n_kv_heads=4,
                        dtype="bfloat16", vocab_size=384)
@@ -181,5 +197,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.distributed.initialize = True
     else:
         raise ValueError(f"configs/base.py: unknown variant {variant!r}; "
-                         "expected one of default, tiny, cpu, v5e-64")
+                         "expected one of default, tiny, cpu, gpu, v5e-64")
     return c

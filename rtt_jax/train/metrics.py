@@ -83,12 +83,12 @@ class Progress:
         self.total, self.start = total_steps, start_step
         self.t0 = time.perf_counter()
 
-    def line(self, step: int, loss: float, tokens_per_sec: float, mfu: float) -> str:
+    def line(self, step: int, loss: float, tokens_per_sec: float, mfu: float | None) -> str:
         done = step - self.start
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / max(done, 1) * (self.total - step)
         return (f"step {step}/{self.total}  loss {loss:.4f}  tok/s {tokens_per_sec:,.0f}  "
-                f"mfu {mfu:.2%}  eta {eta:,.0f}s")
+                f"mfu {'n/a' if mfu is None else f'{mfu:.2%}'}  eta {eta:,.0f}s")
 
     def show(self, *args) -> None:
         if jax.process_index() == 0:
