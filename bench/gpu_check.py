@@ -5,9 +5,11 @@
 1. Correctness: the `tiny` config's first 3 losses on the accelerator (float32
    matmuls at "highest" precision) against the CPU golden values in
    tests/test_training.py, and a 6-step run vs 3 + restore + 3 (bit-equal).
-2. Throughput: the sharded train step vs the plain loop (bench/train_throughput.py)
-   at the middle CPU size, then a GPU-sized bf16 model, with MFU against the
-   platform's peak from configs/base.py.
+2. Attention: cuDNN flash attention against the XLA kernel on packed rows with
+   GQA (forward and gradients).
+3. Throughput: the train step at the CPU bench's "deep" shape, then the `gpu`
+   config's 303M bf16 model and a ~0.9B one, with cuDNN and with XLA attention,
+   MFU against the card's dense bf16 peak (989 TFLOP/s). Goal: MFU >= 45%.
 """
 from __future__ import annotations
 
@@ -47,27 +49,61 @@ def correctness(out: dict) -> None:
         out["resume_losses_equal"] = read(straight) == read(resumed)
 
 
+def attention_paths(out: dict) -> None:
+    """cuDNN flash attention against the XLA kernel on packed rows with GQA:
+    forward and gradients (bf16 tolerances)."""
+    import jax.numpy as jnp
+    import numpy as np
+    from rtt_jax.model import attention as attn
+    from rtt_jax.model.transformer import attention_mask
+    rng = np.random.default_rng(0)
+    b, t, h, kv, d = 4, 512, 16, 4, 64
+    q, k, v = (jnp.asarray(rng.normal(size=s), jnp.bfloat16)
+               for s in ((b, t, h, d), (b, t, kv, d), (b, t, kv, d)))
+    seg = np.repeat(np.arange(1, 9), t // 8)[None].repeat(b, 0)
+    mask = attention_mask(jnp.asarray(seg))
+    w = jnp.asarray(rng.normal(size=(b, t, h, d)), jnp.float32)
+    res = {}
+    for impl in ("xla", "cudnn"):
+        f = lambda q, k, v: jnp.sum(attn.attend(q, k, v, mask, impl).astype(jnp.float32) * w)  # noqa
+        res[impl] = (attn.attend(q, k, v, mask, impl).astype(jnp.float32),
+                     jax.grad(f, argnums=(0, 1, 2))(q, k, v))
+    out["cudnn_vs_xla_max_abs_err"] = float(jnp.max(jnp.abs(res["cudnn"][0] - res["xla"][0])))
+    out["cudnn_vs_xla_grad_max_abs_err"] = [
+        float(jnp.max(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32))))
+        for a, b in zip(res["cudnn"][1], res["xla"][1])]
+
+
 def throughput(out: dict, steps: int) -> None:
+    """The CPU bench shape, then the `gpu` config's model (303M bf16) and a
+    larger one, each with the attention kernel auto picks (cuDNN) and with the
+    XLA kernel; MFU against the card's dense bf16 peak."""
+    import dataclasses
+
     import train_throughput as tt
+    from configs.base import get_config
+    from rtt_jax.config_validation import model_config
     from rtt_jax.data.builtin_addition import batch_for_step
-    from rtt_jax.model import ModelConfig, train_flops_per_token
+    from rtt_jax.model import train_flops_per_token
     peak = 989e12  # H100/H200 dense bf16 (configs/base.py hardware.peak_flops_by_platform.gpu)
     cfg, seq, batch = tt.SIZES["deep"]
     batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
-    plain, sharded = tt.run_plain(cfg, batches, steps), tt.run_sharded(cfg, batches, steps)
-    out["middle_tok_s"] = {"plain": plain * batch * seq, "sharded": sharded * batch * seq}
-    out["middle_sharded_vs_plain"] = sharded / plain
-    for name, mc, seq, batch in [
-        ("gpu_150M_bf16", ModelConfig(vocab_size=384, d_model=1024, n_layers=12, n_heads=16,
-                                      dtype="bfloat16"), 1024, 16),
-    ]:
-        batches = [batch_for_step(0, i, batch, seq, 1, 12) for i in range(2)]
-        t = time.perf_counter()
-        sps = tt.run_sharded(mc, batches, steps)
-        tps = sps * batch * seq
-        out[name] = {"tok_s": tps, "mfu": train_flops_per_token(mc, seq) * tps / peak,
-                     "wall_s": time.perf_counter() - t}
-        print(name, out[name], flush=True)
+    out["deep_tok_s"] = tt.run_sharded(cfg, batches, steps) * batch * seq
+    gpu = model_config(get_config("gpu"))
+    big = dataclasses.replace(gpu, d_model=2048, n_layers=16, n_heads=16)  # ~0.9B
+    for name, mc, seq, batch in [("gpu_303M_bf16", gpu, 1024, 32), ("gpu_900M_bf16", big, 1024, 16)]:
+        for attention in ("auto", "xla"):
+            mc_a = dataclasses.replace(mc, attention=attention)
+            batches = [batch_for_step(0, i, batch, seq, 1, 12) for i in range(2)]
+            key = f"{name}_{attention}"
+            try:
+                t = time.perf_counter()
+                tps = tt.run_sharded(mc_a, batches, steps) * batch * seq
+                out[key] = {"tok_s": tps, "mfu": train_flops_per_token(mc_a, seq) * tps / peak,
+                            "wall_s": time.perf_counter() - t}
+            except Exception as e:  # out of memory at the larger size: record, go on
+                out[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+            print(key, out[key], flush=True)
 
 
 def main() -> None:
@@ -77,7 +113,7 @@ def main() -> None:
     args = ap.parse_args()
     out = {"devices": [str(d) for d in jax.devices()], "jax": jax.__version__}
     print(out, flush=True)
-    for part in (correctness, lambda o: throughput(o, args.steps)):
+    for part in (correctness, attention_paths, lambda o: throughput(o, args.steps)):
         try:
             part(out)
         except Exception as e:  # keep what the other part measured
