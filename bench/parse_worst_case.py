@@ -170,24 +170,27 @@ def main() -> None:
     ap.add_argument("--no-fuzz", action="store_true", help="generic inputs only")
     args = ap.parse_args()
     only = set(filter(None, args.families.split(",")))
-    rows = []
+    slowest = 0.0
+
+    def row(name: str, n: int, worst: tuple[float, str]) -> None:
+        nonlocal slowest
+        slowest = max(slowest, worst[0])
+        print(f"{name:16} {n:6}  {worst[1][:44]:44} {worst[0]:8.4f}", flush=True)
+
+    print(f"{'family':16} {'cases':>6}  {'slowest input':44} {'seconds':>8}", flush=True)
     for name, family, problem in family_problems():
         if only and name not in only:
             continue
         cases = adversarial_cases(family, problem, fuzz=not args.no_fuzz)
-        worst = max(((_timed(lambda t=text: score_completion(family, problem, t)), case)
-                     for case, text in cases))
-        rows.append((name, len(cases), worst[1], worst[0]))
+        row(name, len(cases), max((_timed(lambda t=text: score_completion(family, problem, t)), case)
+                                  for case, text in cases))
     if not only or "noise" in only:
         clean = ProgramTeacher().teach(tasks.get("addition").generate(0, 0, 3))[0]
         rng = random.Random(0)
-        worst = max((_timed(lambda t=text: noise.corrupt(clean.replace(text=t), "wrong_answer", rng)),
-                     case) for case, text in noise_cases())
-        rows.append(("noise", len(noise_cases()), worst[1], worst[0]))
-    print(f"{'family':16} {'cases':>6}  {'slowest input':44} {'seconds':>8}")
-    for name, n, case, secs in rows:
-        print(f"{name:16} {n:6}  {case[:44]:44} {secs:8.4f}")
-    print(f"slowest_case_s={max(r[3] for r in rows):.4f}")
+        row("noise", len(noise_cases()),
+            max((_timed(lambda t=text: noise.corrupt(clean.replace(text=t), "wrong_answer", rng)),
+                 case) for case, text in noise_cases()))
+    print(f"slowest_case_s={slowest:.4f}")
 
 
 if __name__ == "__main__":

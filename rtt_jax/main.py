@@ -14,6 +14,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from rtt_jax import cli_errors
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local path or gs://).")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval"],
@@ -47,6 +49,10 @@ def main(argv) -> int:
     del argv
     logging.get_absl_handler().addFilter(_QuietLibraries())
     config = _CONFIG.value
+    try:  # before jax is imported: a workdir that is a file or read-only fails fast
+        cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
+    except (OSError, ValueError) as e:
+        return cli_errors.report(e)
     _maybe_initialize_distributed(config)
     import jax
     from rtt_jax.config_validation import ConfigError
@@ -66,31 +72,11 @@ def main(argv) -> int:
     except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a full disk, a workdir made read-only mid-run: name the path
+        return cli_errors.report(e, _WORKDIR.value)
     return 0
 
 
-def _last_line(e: Exception) -> str:
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    return lines[-1] if lines else type(e).__name__
-
-
-def _parse_flags(argv):
-    """absl parsing, but an unknown or mistyped --config.* field is one line."""
-    try:
-        rest = flags.FLAGS(argv)
-        if _CONFIG.value.get("seed", 0) is not None:  # loads lazily: surface errors now
-            return rest
-    except flags.Error as e:
-        print(f"error: {_last_line(e)}", file=sys.stderr)
-    except OSError as e:
-        print(f"error: --config: {_last_line(e)}", file=sys.stderr)
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        field = next((a.split("=")[0] for a in argv if a.startswith("--config.")
-                      and a.split("=")[0].rsplit(".", 1)[-1] in str(e)), "--config")
-        msg = " ".join(str(e).replace("\\n", " ").replace("\n", " ").strip("'\" ").split())
-        print(f"error: {field}: no such config field or unusable value ({msg})", file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    # Flag and config-file errors are one line too (cli_errors.flags_parser).
+    app.run(main, flags_parser=cli_errors.flags_parser(_CONFIG))

@@ -5,7 +5,9 @@
 Prints, for each stage (or only stage K): its steps, its mixture (configured
 weight, levels, and the share of the first 2,000 draws), then ``n`` examples
 decoded with the loss-masked (target) tokens in ``[[...]]``, and the pack
-stats of the stage's first batch. Special tokens print as <BOS>/<EOS>.
+stats of the stage's first batch. Special tokens print as <BOS>/<EOS>. A bad
+flag, config or data file is one error line (``--verbosity=1``: with the
+traceback; ``rtt_jax.cli_errors``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import collections
 from absl import app, flags
 from ml_collections import config_flags
 
+from rtt_jax import cli_errors
 
 
 def _define_flags():
@@ -58,8 +61,13 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
     d = config.data
     if d.kind != "curriculum":
         return f"config.data.kind={d.kind!r}: nothing to inspect (no curriculum)"
+    if n < 0:
+        raise ValueError(f"--n={n}: expected >= 0")
     tok = make_tokenizer(d.tokenizer)
     cur = Curriculum.from_config(d, config.seed, tok)
+    if stage >= len(cur.stages):
+        raise ValueError(f"--stage={stage}: the config has {len(cur.stages)} stages "
+                         f"(0..{len(cur.stages) - 1})")
     lines = []
     for s, st in enumerate(cur.stages):
         if stage >= 0 and s != stage:
@@ -93,4 +101,6 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
 
 if __name__ == "__main__":
     _config, _stage, _n = _define_flags()
-    app.run(lambda argv: print(describe(_config.value, _stage.value, _n.value)))
+    app.run(lambda argv: cli_errors.run_reporting(
+                lambda: print(describe(_config.value, _stage.value, _n.value))),
+            flags_parser=cli_errors.flags_parser(_config))

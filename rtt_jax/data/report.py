@@ -10,19 +10,21 @@ quality scores (``rtt_jax.textbook.quality``: share passing, failures per
 rule, a histogram of the number of failed rules); near duplicates
 (MinHash, ``rtt_jax.traces.dedup``); diversity (distinct-n over targets); and a
 few decoded examples. Plots: tokens per source per stage, and the quality
-histogram (``tokens_per_source.png``, ``quality_histogram.png``).
+histogram (``tokens_per_source.png``, ``quality_histogram.png``). A bad flag,
+config or data file, or an ``--out`` that is a file, read-only or on a full
+disk, is one error line (``--verbosity=1``: with the traceback).
 """
 from __future__ import annotations
 
 import collections
 import json
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
+from rtt_jax import cli_errors
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.formatting import FULL, format_example
 from rtt_jax.data.pipeline import make_tokenizer
@@ -120,7 +122,8 @@ def plots(report: dict, out: str) -> list[str]:
     ax.set_title("Tokens per source per stage")
     ax.legend()
     paths = [os.path.join(out, "tokens_per_source.png")]
-    fig.savefig(paths[0], dpi=100, bbox_inches="tight")
+    with cli_errors.naming(paths[0]):
+        fig.savefig(paths[0], dpi=100, bbox_inches="tight")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4))
     for st in stages:
@@ -130,7 +133,8 @@ def plots(report: dict, out: str) -> list[str]:
     ax.set_ylabel("examples")
     ax.legend()
     paths.append(os.path.join(out, "quality_histogram.png"))
-    fig.savefig(paths[1], dpi=100, bbox_inches="tight")
+    with cli_errors.naming(paths[1]):
+        fig.savefig(paths[1], dpi=100, bbox_inches="tight")
     plt.close(fig)
     return paths
 
@@ -139,13 +143,17 @@ def write_data_report(config, out: str, n: int = 400, config_name: str = "") -> 
     d = config.data
     if d.kind != "curriculum":
         raise ValueError(f"config.data.kind={d.kind!r}: the data report needs a 'curriculum'")
+    if n < 1:
+        raise ValueError(f"--n={n}: expected at least 1 example per stage")
     cur = Curriculum.from_config(d, config.seed, make_tokenizer(d.tokenizer))
+    cli_errors.make_output_dir(out)
     report = {"config": config_name, "stages": [stage_report(cur, s, n)
                                                 for s in range(len(cur.stages))]}
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "data_report.json"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "data_report.json")
+    with cli_errors.naming(path), open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
-    with open(os.path.join(out, "data_report.md"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "data_report.md")
+    with cli_errors.naming(path), open(path, "w", encoding="utf-8") as f:
         f.write(markdown(report))
     report["plots"] = plots(report, out)
     return report
@@ -159,11 +167,10 @@ if __name__ == "__main__":
 
     def _main(argv):
         del argv
-        try:
-            write_data_report(_config.value, _out.value, _n.value, flags.FLAGS["config"].serialize())
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        print(os.path.join(_out.value, "data_report.json"))
-        return 0
-    app.run(_main)
+
+        def body():
+            write_data_report(_config.value, _out.value, _n.value,
+                              flags.FLAGS["config"].serialize())
+            print(os.path.join(_out.value, "data_report.json"))
+        return cli_errors.run_reporting(body, path=_out.value)
+    app.run(_main, flags_parser=cli_errors.flags_parser(_config))

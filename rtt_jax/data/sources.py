@@ -42,12 +42,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
-import json
 import os
 import sys
 
 import numpy as np
 
+from rtt_jax import json_lines
 from rtt_jax.data.formatting import ANSWER_ONLY, FULL, MODES, TRACE
 
 FATAL, SKIP = "fatal", "skip"
@@ -247,21 +247,23 @@ def _read_jsonl(path: str, parse, on_bad_record: str) -> tuple[list, int]:
     if not os.path.exists(path):
         raise BadRecordError(f"{path}: no such file")
     records, bad = [], 0
-    with open(path, encoding="utf-8", errors="strict") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
+
+    def skip_or_raise(e: ValueError) -> None:
+        nonlocal bad
+        if on_bad_record == FATAL:
+            raise BadRecordError(str(e)) from None
+        bad += 1
+
+    try:
+        # Lines that are not UTF-8, nest too deep or are not JSON are bad
+        # records naming file:line, like any other (rtt_jax.json_lines).
+        for lineno, obj in json_lines.iter_json_lines(path, on_error=skip_or_raise):
             try:
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BadRecordError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-                records.append(parse(obj, where))
+                records.append(parse(obj, f"{path}:{lineno}"))
             except (BadRecordError, ValueError) as e:
-                if on_bad_record == FATAL:
-                    raise BadRecordError(str(e)) from None
-                bad += 1
+                skip_or_raise(e)
+    except OSError as e:  # a directory, no permission
+        raise BadRecordError(f"{path}: cannot read ({e.strerror})") from None
     return records, bad
 
 

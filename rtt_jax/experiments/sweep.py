@@ -53,6 +53,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from absl import app, flags
 
+from rtt_jax import cli_errors
 from rtt_jax.experiments import results, runner, spec, stats
 from rtt_jax.experiments.spec import ExperimentError
 
@@ -432,6 +433,9 @@ def _define_flags() -> None:
 
 
 def main(argv) -> int:
+    """Flags and the output directory are checked before any run (one error
+    line each, ``rtt_jax.cli_errors``; ``--verbosity=1`` adds the traceback)."""
+    from rtt_jax.experiments.run import check_flags
     FLAGS = flags.FLAGS
     for name in ("experiment", "arm", "out"):
         if not FLAGS[name].value:
@@ -440,18 +444,18 @@ def main(argv) -> int:
     command = "python -m rtt_jax.experiments.sweep " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     del argv
-    try:
+
+    def body() -> None:
+        check_flags(FLAGS.experiment, FLAGS.seeds, FLAGS.parallel, FLAGS.run_timeout)
+        cli_errors.make_output_dir(FLAGS.out)
         run_sweep(FLAGS.experiment, FLAGS.variant, FLAGS.arm, FLAGS.grid, FLAGS.out,
                   seeds=FLAGS.seeds, sets=FLAGS.set, metric=FLAGS.metric, scope=FLAGS.scope,
                   goal=FLAGS.goal, launch=FLAGS.launch, execute=FLAGS.execute,
                   collect_only=FLAGS.collect_only, workdir_root=FLAGS.workdir_root,
                   run_timeout=FLAGS.run_timeout, parallel=FLAGS.parallel, command=command)
-    except (ExperimentError, KeyError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return cli_errors.run_reporting(body, path=FLAGS.out)
 
 
 if __name__ == "__main__":
     _define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli_errors.flags_parser())

@@ -69,6 +69,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rtt_jax.json_lines import decode_line
 from rtt_jax.tasks.base import Problem, Step, extract_final_answer
 from rtt_jax.tasks.digits import MAX_DIGITS, column_digit, random_with_digits
 from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
@@ -421,14 +422,15 @@ _LEE_LINE_RE = re.compile(r"([0-9]{1,%d})\+([0-9]{1,%d})=([0-9]{1,%d})" % ((MAX_
 def read_lee_file(path) -> list[Problem]:
     """Problems from a Lee et al. plain-format file (``a+b=c`` per line).
 
-    Blank lines are skipped; a malformed line or a wrong sum raises ValueError
-    naming the file and the 1-based line number. ``index`` is the line's 0-based
+    Blank lines are skipped; a malformed line, a line that is not UTF-8 or a
+    wrong sum raises ValueError naming the file and the 1-based line number. ``index`` is the line's 0-based
     position among the problems and ``level`` the longer operand's digit count.
     """
     problems = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
-            line = raw.strip()
+            # Decoded line by line: a Latin-1 or binary file names its line.
+            line = decode_line(raw, f"{path}:{lineno}", first=lineno == 1).strip()
             if not line:
                 continue
             m = _LEE_LINE_RE.fullmatch(line)

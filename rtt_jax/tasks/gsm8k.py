@@ -33,9 +33,12 @@ An annotation's claim must also match the number written right after it
 (``<<9*2=18>>18``). The final answer follows when it equals a result claimed
 by a step.
 
-``python -m rtt_jax.tasks.gsm8k FILE.jsonl`` prints a loader report; its last
-line is JSON with ``problems``, ``annotations``, ``annotations_valid``,
-``unparsed`` and more.
+``python -m rtt_jax.tasks.gsm8k FILE.jsonl [--skip-bad-lines] [--allow_empty]``
+prints a loader report; its last line is JSON with ``problems``,
+``annotations``, ``annotations_valid``, ``unparsed`` and more. A file that
+cannot be read (missing, not UTF-8, JSON nested too deep, a bad line without
+``--skip-bad-lines``, no problems without ``--allow_empty``) is one error
+line naming ``file:line``.
 """
 from __future__ import annotations
 
@@ -46,6 +49,8 @@ import sys
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
+from rtt_jax import json_lines
+from rtt_jax.cli_errors import ArgumentParser, EmptyInputError, run_reporting
 from rtt_jax.tasks.base import (ANSWER_MARKER, INVALID, MAX_CHECK_CHARS, UNPARSEABLE,
                                 VALID, Problem, Step, StepReport, StepVerdict, Trace,
                                 extract_final_answer)
@@ -385,24 +390,23 @@ def problem_from_json(obj: Any, where: str, index: int, split: str) -> Problem:
                    {"solution": solution, "split": split, "line": index + 1, "steps": steps})
 
 
-def iter_problems(lines: Iterable[str], path: str, split: str, on_error: str,
-                  report: LoadReport) -> Iterable[Problem]:
-    for index, line in enumerate(lines):
-        where = f"{path}:{index + 1}"
-        if not line.strip():
-            continue  # a blank line is not a record
+def iter_problems(path: str, split: str, on_error: str, report: LoadReport) -> Iterable[Problem]:
+    """The problems of the file's non-blank lines. A line that is not UTF-8,
+    nests too deep, is not JSON or lacks a field raises GSM8KFormatError
+    naming ``file:line``, or with ``on_error="skip"`` is counted in
+    ``report.unparsed``."""
+    def bad(e: ValueError) -> None:
+        if on_error == "raise":
+            raise GSM8KFormatError(str(e)) from None
+        report.unparsed += 1
+        if len(report.errors) < 10:
+            report.errors.append(str(e))
+
+    for lineno, obj in json_lines.iter_json_lines(path, on_error=bad):
         try:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise GSM8KFormatError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            yield problem_from_json(obj, where, index, split)
+            yield problem_from_json(obj, f"{path}:{lineno}", lineno - 1, split)
         except GSM8KFormatError as e:
-            if on_error == "raise":
-                raise
-            report.unparsed += 1
-            if len(report.errors) < 10:
-                report.errors.append(str(e))
+            bad(e)
 
 
 def load(path: str, split: str | None = None, on_error: str = "raise") -> LoadReport:
@@ -412,9 +416,8 @@ def load(path: str, split: str | None = None, on_error: str = "raise") -> LoadRe
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     split = split or re.sub(r"\.jsonl$", "", path.rsplit("/", 1)[-1])
     report = LoadReport(path, [])
-    with open(path, encoding="utf-8") as f:
-        for p in iter_problems(f, path, split, on_error, report):
-            report.problems.append(p)
+    for p in iter_problems(path, split, on_error, report):
+        report.problems.append(p)
     for p in report.problems:
         claims = solution_claims(p.data["solution"])
         verdicts, results = judge_claims(p.question, claims)
@@ -430,16 +433,29 @@ def load(path: str, split: str | None = None, on_error: str = "raise") -> LoadRe
     return report
 
 
+def _args(argv: Sequence[str]):
+    ap = ArgumentParser(prog="python -m rtt_jax.tasks.gsm8k",
+                        description="Load a GSM8K JSONL file and report on it.")
+    ap.add_argument("file", help="GSM8K JSONL file")
+    ap.add_argument("--skip-bad-lines", action="store_true",
+                    help="count unusable lines as unparsed instead of stopping")
+    ap.add_argument("--allow_empty", action="store_true", help="accept a file with no problems")
+    return ap.parse_args(argv)
+
+
 def main(argv: Sequence[str]) -> int:
-    if len(argv) < 2:
-        print("usage: python -m rtt_jax.tasks.gsm8k FILE.jsonl [--skip-bad-lines]", file=sys.stderr)
-        return 2
-    on_error = "skip" if "--skip-bad-lines" in argv[2:] else "raise"
-    try:
-        report = load(argv[1], on_error=on_error)
-    except (GSM8KFormatError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    a = _args(argv[1:])
+
+    def run() -> int:
+        report = load(a.file, on_error="skip" if a.skip_bad_lines else "raise")
+        if not report.problems and not a.allow_empty:
+            raise EmptyInputError(a.file, "problems")
+        _print_report(report)
+        return 0
+    return run_reporting(run, path=a.file, verbosity=a.verbosity)
+
+
+def _print_report(report: LoadReport) -> None:
     s = report.summary()
     print(f"{s['path']}: {s['problems']} problems, {s['unparsed']} unparsed lines")
     print(f"annotations: {s['annotations']}, arithmetically valid {s['annotations_valid']}, "
@@ -450,7 +466,6 @@ def main(argv: Sequence[str]) -> int:
     for err in report.errors:
         print(f"skipped: {err}")
     print(json.dumps(s, sort_keys=True))
-    return 0
 
 
 if __name__ == "__main__":

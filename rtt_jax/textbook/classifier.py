@@ -32,6 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rtt_jax import json_lines
+from rtt_jax.cli_errors import naming
 from rtt_jax.textbook import corrupt
 
 FORMAT = "rtt_jax.textbook.classifier/1"
@@ -87,22 +89,29 @@ class QualityClassifier:
                 "weights": {str(i): round(float(self.weights[i]), 6) for i in nz}}
 
     def save(self, path: str) -> None:
-        with open(path, "w") as f:
+        with naming(path), open(path, "w") as f:
             json.dump(self.to_json(), f)
 
     @classmethod
     def load(cls, path: str) -> "QualityClassifier":
+        """A model saved by ``save``; ValueError naming ``path`` for anything else
+        (not UTF-8, JSON nested too deep, missing or mistyped fields)."""
         try:
-            with open(path) as f:
-                d = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: cannot read quality model JSON ({e})") from None
-        if d.get("format") != FORMAT:
-            raise ValueError(f"{path}: field 'format' is {d.get('format')!r}, expected {FORMAT!r}")
-        w = np.zeros(int(d["dim"]))
-        for k, v in d["weights"].items():
-            w[int(k)] = v
-        return cls(w, float(d["bias"]), int(d["dim"]))
+            with open(path, "rb") as f:
+                text = json_lines.decode_line(f.read(), path)
+            d = json_lines.parse_line(text, path)
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read quality model JSON ({e.strerror})") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            got = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise ValueError(f"{path}: field 'format' is {got!r}, expected {FORMAT!r}")
+        try:
+            w = np.zeros(int(d["dim"]))
+            for k, v in d["weights"].items():
+                w[int(k)] = v
+            return cls(w, float(d["bias"]), int(d["dim"]))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise ValueError(f"{path}: not a quality model ({type(e).__name__}: {e})") from None
 
 
 def train(texts: Sequence[str], labels: Sequence[int], dim: int = 2 ** 18, steps: int = 300,

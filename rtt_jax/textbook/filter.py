@@ -21,10 +21,14 @@ Writes ``DIR/kept.jsonl`` (records plus ``quality_score``),
 ``DIR/filter_report.json`` (per-record scores and reasons, a score histogram,
 drop counts, example texts, diversity of the input and of the kept corpus,
 throughput) and ``DIR/score_histogram.png`` when matplotlib is importable.
+
+Bad input (a missing or undecodable file, a line that is not JSON or nests
+too deep, an ``--out`` that is a file or read-only, a full disk) is one error
+line naming the file and line, exit status 2; ``--verbosity=1`` adds the
+traceback. An input with no records is an error unless ``--allow_empty``.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
@@ -34,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from rtt_jax import cli_errors
 from rtt_jax.traces import dedup
 from rtt_jax.textbook import classifier as clf
 from rtt_jax.textbook import quality, readers, stats
@@ -42,8 +47,8 @@ HIST_BINS = 10
 
 
 def _args(argv):
-    ap = argparse.ArgumentParser(prog="python -m rtt_jax.textbook.filter",
-                                 description="Quality-filter a text corpus.")
+    ap = cli_errors.ArgumentParser(prog="python -m rtt_jax.textbook.filter",
+                                   description="Quality-filter a text corpus.")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", help="JSONL file whose records have a text field")
     src.add_argument("--tfds", help="TFDS dataset as NAME:SPLIT")
@@ -58,6 +63,8 @@ def _args(argv):
     mode.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--skip_bad_lines", action="store_true",
                     help="skip and count malformed JSONL lines instead of stopping")
+    ap.add_argument("--allow_empty", action="store_true",
+                    help="accept an input with no records (else an error)")
     ap.add_argument("--dedup_threshold", type=float, default=0.8,
                     help="MinHash Jaccard at or above which a text is a near-duplicate")
     ap.add_argument("--model", default=None,
@@ -155,22 +162,27 @@ def _plot(hist: dict, path: str) -> bool:
 def run(a) -> dict[str, Any]:
     t0 = time.time()
     read_stats = readers.ReadStats()
+    cli_errors.make_output_dir(a.out)
     docs = _read(a, read_stats)
+    if not docs and not a.allow_empty:
+        raise cli_errors.EmptyInputError(a.input or a.text or f"tfds:{a.tfds}")
     model = clf.QualityClassifier.load(a.model) if a.model else clf.default_model()
     t1 = time.time()
     texts = [d.text for d in docs]
     scores = model.scores(texts) if texts else np.zeros(0)
     kept, reasons, mode = decide(texts, scores, a.keep_fraction, a.threshold, a.dedup_threshold)
     filter_s = time.time() - t1
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "kept.jsonl"), "w") as fk, \
-            open(os.path.join(a.out, "dropped.jsonl"), "w") as fd:
-        for d, s, k, r in zip(docs, scores, kept, reasons):
-            rec = d.record | {"quality_score": round(float(s), 4)}
-            if k:
-                fk.write(json.dumps(rec) + "\n")
-            else:
-                fd.write(json.dumps(rec | {"drop_reasons": r}) + "\n")
+    lines: dict[str, list[str]] = {"kept.jsonl": [], "dropped.jsonl": []}
+    for d, s, k, r in zip(docs, scores, kept, reasons):
+        rec = d.record | {"quality_score": round(float(s), 4)}
+        if k:
+            lines["kept.jsonl"].append(json.dumps(rec) + "\n")
+        else:
+            lines["dropped.jsonl"].append(json.dumps(rec | {"drop_reasons": r}) + "\n")
+    for name, out_lines in lines.items():  # one file at a time: a full disk names it
+        path = os.path.join(a.out, name)
+        with cli_errors.naming(path), open(path, "w") as f:
+            f.writelines(out_lines)
     hist = _histogram(scores, kept)
     counts = collections.Counter(_reason_kind(r) for rs in reasons for r in rs)
     first = [i for i in range(len(docs)) if not kept[i]]
@@ -198,23 +210,23 @@ def run(a) -> dict[str, Any]:
                        for d, s, k, r in zip(docs, scores, kept, reasons)],
     }
     report["seconds"] = {"total": round(time.time() - t0, 2), "filter": round(filter_s, 2)}
-    report["histogram_png"] = (os.path.join(a.out, "score_histogram.png")
-                               if _plot(hist, os.path.join(a.out, "score_histogram.png")) else None)
-    with open(os.path.join(a.out, "filter_report.json"), "w") as f:
+    png = os.path.join(a.out, "score_histogram.png")
+    with cli_errors.naming(png):
+        report["histogram_png"] = png if _plot(hist, png) else None
+    path = os.path.join(a.out, "filter_report.json")
+    with cli_errors.naming(path), open(path, "w") as f:
         json.dump(report, f, indent=1)
     return report
 
 
 def main(argv=None) -> int:
     a = _args(argv)
-    try:
+
+    def body() -> None:
         report = run(a)
-    except (readers.CorpusError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: report[k] for k in ("records", "kept", "dropped", "bad_lines_skipped",
-                                               "records_per_second", "drop_reason_counts")}))
-    return 0
+        print(json.dumps({k: report[k] for k in ("records", "kept", "dropped", "bad_lines_skipped",
+                                                   "records_per_second", "drop_reason_counts")}))
+    return cli_errors.run_reporting(body, path=a.out, verbosity=a.verbosity)
 
 
 if __name__ == "__main__":

@@ -6,34 +6,52 @@
 Writes ``DIR/sections.jsonl`` (one ``Section.to_json()`` per line, with its
 source index ``i``) and ``DIR/generate_report.json``: counts per family and
 level, sections per second, and ``stats.corpus_diversity`` (distinct-n,
-template and skill entropy).
+template and skill entropy). A bad flag (an unknown family, a level that is
+not an integer, ``--n`` below 1) or an ``--out`` that is a file, read-only or
+on a full disk is one error line (``--verbosity=1``: with the traceback).
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
 import time
 
+from rtt_jax import cli_errors
 from rtt_jax.textbook import stats
 from rtt_jax.textbook.sections import TextbookSource
 
 
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m rtt_jax.textbook.generate")
+def _args(argv):
+    ap = cli_errors.ArgumentParser(prog="python -m rtt_jax.textbook.generate")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--families", default="", help="comma-separated; default all")
     ap.add_argument("--levels", default="", help="comma-separated; default each family's train_levels")
     a = ap.parse_args(argv)
-    fams = [f for f in a.families.split(",") if f] or None
-    levels = [int(x) for x in a.levels.split(",") if x] or None
-    src = TextbookSource(fams, levels, a.seed)
-    os.makedirs(a.out, exist_ok=True)
+    if a.n < 1:
+        ap.error(f"--n={a.n}: expected at least 1 section")
+    try:
+        a.level_list = [int(x) for x in a.levels.split(",") if x.strip()] or None
+    except ValueError:
+        ap.error(f"--levels={a.levels}: expected comma-separated integers, e.g. 1,2,3")
+    return a
+
+
+def generate(a) -> dict:
+    """Write the sections and the report (the flags checked before any output)."""
+    fams = [f.strip() for f in a.families.split(",") if f.strip()] or None
+    try:
+        src = TextbookSource(fams, a.level_list, a.seed)
+    except KeyError as e:
+        raise ValueError(f"--families: {e.args[0]}") from None
+    except ValueError as e:
+        raise ValueError(f"--levels={a.levels}: {e}") from None
+    cli_errors.make_output_dir(a.out)
     records, t0 = [], time.time()
-    with open(os.path.join(a.out, "sections.jsonl"), "w") as f:
+    path = os.path.join(a.out, "sections.jsonl")
+    with cli_errors.naming(path), open(path, "w") as f:  # a full disk names the file
         for i in range(a.n):
             rec = {"i": i} | src[i].to_json()
             records.append(rec)
@@ -46,7 +64,8 @@ def main(argv=None) -> dict:
             f"{r['family']}/L{r['level']}" for r in records).items())),
         "diversity": stats.corpus_diversity(records),
     }
-    with open(os.path.join(a.out, "generate_report.json"), "w") as f:
+    path = os.path.join(a.out, "generate_report.json")
+    with cli_errors.naming(path), open(path, "w") as f:
         json.dump(report, f, indent=1)
     print(json.dumps({k: report[k] for k in ("n", "sections_per_second")}
                      | {k: report["diversity"].get(k) for k in
@@ -55,5 +74,10 @@ def main(argv=None) -> dict:
     return report
 
 
+def main(argv=None) -> int:
+    a = _args(argv)
+    return cli_errors.run_reporting(lambda: generate(a), path=a.out, verbosity=a.verbosity)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

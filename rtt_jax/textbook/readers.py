@@ -7,13 +7,16 @@ is a dict with at least a ``text`` field (JSONL records keep all their fields).
 Bad input gets one clear error naming ``file:line`` and what was expected, or,
 with ``skip_bad=True``, the bad line is skipped and counted in
 ``ReadStats.bad_lines`` (and its first few errors kept in ``ReadStats.errors``).
+That includes lines that are not UTF-8 and JSON nested too deeply to parse
+(``rtt_jax.json_lines``).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any, Iterator
+
+from rtt_jax import json_lines
 
 
 class CorpusError(ValueError):
@@ -47,33 +50,28 @@ def read_jsonl(path: str, field: str = "text", skip_bad: bool = False,
                stats: ReadStats | None = None) -> Iterator[Doc]:
     """Records of a JSONL file whose ``field`` is a string (renamed to ``text``)."""
     stats = stats if stats is not None else ReadStats()
+
+    def bad(e: ValueError) -> None:
+        if not skip_bad:
+            raise CorpusError(str(e)) from None
+        stats.bad(str(e))
+
     try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise CorpusError(f"{path}: cannot open ({e.strerror})") from None
-    with f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip():
+        lines = json_lines.iter_json_lines(path, on_error=bad)
+        for n, rec in lines:
+            if not isinstance(rec, dict):
+                bad(CorpusError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}"))
                 continue
-            problem = None
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as e:
-                problem = f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno})"
-            else:
-                if not isinstance(rec, dict):
-                    problem = f"{path}:{n}: expected a JSON object, got {type(rec).__name__}"
-                elif not isinstance(rec.get(field), str):
-                    problem = f"{path}:{n}: expected a string field {field!r}, got {type(rec.get(field)).__name__}"
-            if problem:
-                if not skip_bad:
-                    raise CorpusError(problem)
-                stats.bad(problem)
+            if not isinstance(rec.get(field), str):
+                bad(CorpusError(f"{path}:{n}: expected a string field {field!r}, "
+                                f"got {type(rec.get(field)).__name__}"))
                 continue
             if field != "text":
                 rec = rec | {"text": rec[field]}
             stats.docs += 1
             yield Doc(path, n, rec)
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot open ({e.strerror})") from None
 
 
 def read_text(path: str, separator: str | None = None) -> Iterator[Doc]:
@@ -86,10 +84,17 @@ def read_text(path: str, separator: str | None = None) -> Iterator[Doc]:
              if os.path.isdir(path) else [path])
     for p in paths:
         try:
-            with open(p, encoding="utf-8") as f:
-                content = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise CorpusError(f"{p}: cannot read as UTF-8 text ({e})") from None
+            with open(p, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise CorpusError(f"{p}: cannot open ({e.strerror})") from None
+        try:
+            content = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+            raise CorpusError(f"{p}:{line}: not UTF-8 (byte 0x{data[e.start]:02x} at column "
+                              f"{column})") from None
         if separator is None:
             chunks = [content]
         else:

@@ -15,6 +15,13 @@ hold a dataset. Writes:
   level and style, the filter report, noise counts and diversity figures.
 
 Progress is logged every ``log_every`` problems.
+
+Bad input (a config file or override, an unknown family, levels that do not
+parse, a JSONL file that is missing, not UTF-8, nested too deep or empty, an
+``--out`` that is a file or read-only, a full disk) stops with one line
+naming it (``rtt_jax.cli_errors``; the traceback with ``--verbosity=1``).
+The inputs are checked before anything is written. An input file with no
+records is an error unless ``--allow_empty``.
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ from typing import Any, Iterator
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from rtt_jax import cli_errors
 from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.card import CountsByFamily, write_card
 from rtt_jax.traces.diversity import DiversityStats
@@ -38,6 +46,8 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Trace build config file (e.g. configs/traces/default.py[:arg]).",
     lock_config=True)
 _OUT = flags.DEFINE_string("out", None, "Output directory for the dataset (created).")
+_ALLOW_EMPTY = flags.DEFINE_bool("allow_empty", False,
+                                 "Accept input files with no records (else an error).")
 
 
 def parse_levels(spec: str) -> list[int] | None:
@@ -90,6 +100,57 @@ def iter_problems(cfg, lookup) -> Iterator[Problem]:
                 yield family.generate(cfg.seed, index, level)
 
 
+def _jsonl_paths(cfg) -> list[str]:
+    return [p.strip() for p in cfg.jsonl_paths.split(",") if p.strip()]
+
+
+def _has_records(path: str) -> bool:
+    """Whether the file has a non-blank line (read only as far as the first)."""
+    with open(path, "rb") as f:
+        return any(line.strip() for line in f)
+
+
+def validate(cfg, allow_empty: bool = False) -> None:
+    """Check the config's inputs before anything is written: raises
+    ValueError, KeyError or OSError with a message naming the field or file."""
+    if cfg.teacher not in ("program", "jsonl"):
+        raise ValueError(f"config.teacher must be 'program' or 'jsonl', got {cfg.teacher!r}")
+    parse_levels(cfg.levels)
+    for field, make in (("noise", NoiseConfig), ("filters", FilterConfig)):
+        try:
+            make(**cfg[field].to_dict())
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"config.{field}: {e}") from None
+    inputs = []
+    if cfg.teacher == "jsonl":
+        inputs = _jsonl_paths(cfg)
+        if not inputs:
+            raise ValueError("config.teacher='jsonl' needs config.jsonl_paths")
+    else:
+        names = _families(cfg)
+        if not names:
+            raise ValueError("config.families: no family named")
+        for name in names:
+            if name == "gsm8k":
+                if not cfg.gsm8k_path:
+                    raise ValueError("config.families has gsm8k: set config.gsm8k_path")
+                inputs.append(cfg.gsm8k_path)
+                continue
+            try:
+                family_for(name)
+            except KeyError as e:
+                raise ValueError(f"config.families: {e.args[0]}") from None
+            except ImportError as e:  # rg/...: reasoning-gym is an optional extra
+                raise ValueError(f"config.families: {name}: cannot import ({e})") from None
+        if cfg.problems_per_level < 0:
+            raise ValueError(f"config.problems_per_level={cfg.problems_per_level}: expected >= 0")
+        if cfg.problems_per_level == 0 and not allow_empty:
+            raise cli_errors.EmptyInputError("config.problems_per_level=0", "problems")
+    for path in inputs:
+        if not _has_records(path) and not allow_empty:
+            raise cli_errors.EmptyInputError(path)
+
+
 def styles_config(cfg) -> dict[str, list[str]]:
     return {name: [s.strip() for s in value.split(",") if s.strip()]
             for name, value in cfg.styles.items() if value}
@@ -119,7 +180,7 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
                 if problems % cfg.log_every == 0:
                     _log_progress(problems, records_kept, filt, start)
     elif cfg.teacher == "jsonl":
-        paths = [p.strip() for p in cfg.jsonl_paths.split(",") if p.strip()]
+        paths = _jsonl_paths(cfg)
         if not paths:
             raise ValueError("config.teacher='jsonl' needs config.jsonl_paths")
         source = JsonlTeacher(paths, teacher=cfg.jsonl_teacher or None, family_lookup=lookup)
@@ -135,7 +196,7 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
         raise ValueError(f"config.teacher must be 'program' or 'jsonl', got {cfg.teacher!r}")
 
     seen_problems: set[tuple] = set()
-    with open(jsonl_path, "w", encoding="utf-8") as f:
+    with cli_errors.naming(jsonl_path), open(jsonl_path, "w", encoding="utf-8") as f:
         for record in filt(noise(r) for r in produced()):
             f.write(record.to_line() + "\n")
             records_kept += 1
@@ -150,7 +211,8 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
     builder_dir = None
     if cfg.write_tfds:
         from rtt_jax.traces.tfds_writer import write_tfds  # tfds import is slow
-        builder_dir = write_tfds(jsonl_path, os.path.join(out_dir, "tfds"), split=cfg.split)
+        with cli_errors.naming(os.path.join(out_dir, "tfds")):
+            builder_dir = write_tfds(jsonl_path, os.path.join(out_dir, "tfds"), split=cfg.split)
     card = {
         "name": "rtt_traces", "created_by": "python -m rtt_jax.traces.build",
         "config": cfg.to_dict(), "records": records_kept, "problems": len(seen_problems),
@@ -172,20 +234,24 @@ def _log_progress(problems: int, kept: int, filt: TraceFilter, start: float) -> 
                  dict(filt.report.dropped))
 
 
-def main(argv) -> None:
+def main(argv) -> int:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if _OUT.value is None:
-        raise app.UsageError("--out=DIR is required")
+        return cli_errors.report(ValueError(f"unexpected arguments: {' '.join(argv[1:])}"))
     cfg = _CONFIG.value
     if cfg is None:
-        raise app.UsageError("--config=configs/traces/default.py is required")
-    card = build(cfg, _OUT.value)
-    logging.info("wrote %d records for %d problems to %s", card["records"], card["problems"],
-                 _OUT.value)
-    print(f"wrote {card['records']} records to {_OUT.value} "
-          f"({card['timing']['problems_per_sec']} problems/s)")
+        return cli_errors.report(ValueError("--config=configs/traces/default.py is required"))
+    out = _OUT.value
+
+    def run() -> None:
+        validate(cfg, _ALLOW_EMPTY.value)
+        cli_errors.make_output_dir(out)
+        card = build(cfg, out)
+        logging.info("wrote %d records for %d problems to %s", card["records"],
+                     card["problems"], out)
+        print(f"wrote {card['records']} records to {out} "
+              f"({card['timing']['problems_per_sec']} problems/s)")
+    return cli_errors.run_reporting(run, path=out)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli_errors.flags_parser(_CONFIG))

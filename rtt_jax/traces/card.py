@@ -21,6 +21,7 @@ import json
 import os
 from typing import Any
 
+from rtt_jax.cli_errors import naming
 from rtt_jax.traces.record import SCHEMA, TraceRecord
 
 
@@ -88,8 +89,10 @@ def render_markdown(card: dict[str, Any]) -> str:
 
 def write_card(out_dir: str, card: dict[str, Any]) -> None:
     card = {"schema": SCHEMA, **card}
-    with open(os.path.join(out_dir, "dataset_card.json"), "w", encoding="utf-8") as f:
+    path = os.path.join(out_dir, "dataset_card.json")
+    with naming(path), open(path, "w", encoding="utf-8") as f:  # a full disk names the file
         json.dump(card, f, indent=2, sort_keys=True)
         f.write("\n")
-    with open(os.path.join(out_dir, "dataset_card.md"), "w", encoding="utf-8") as f:
+    path = os.path.join(out_dir, "dataset_card.md")
+    with naming(path), open(path, "w", encoding="utf-8") as f:
         f.write(render_markdown(card))

@@ -39,6 +39,8 @@ import json
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from rtt_jax import json_lines
+from rtt_jax.cli_errors import naming
 from rtt_jax.tasks.base import (ANSWER_MARKER, Problem, Step, StepReport,
                                 extract_final_answer)
 
@@ -244,16 +246,19 @@ def record_from_json(obj: Any, where: str, problem: Problem | None = None) -> Tr
 
 
 def iter_json_lines(path: str) -> Iterator[tuple[str, Any]]:
-    """(``"path:line"``, parsed object) for each non-blank line of a JSONL file."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise TraceFormatError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    """(``"path:line"``, parsed object) for each non-blank line of a JSONL file.
+
+    A line that is not UTF-8, nests too deep or is not JSON raises
+    TraceFormatError naming ``path:line`` (``rtt_jax.json_lines``)."""
+    lines = json_lines.iter_json_lines(path)
+    while True:
+        try:
+            lineno, obj = next(lines)
+        except StopIteration:
+            return
+        except json_lines.JsonLineError as e:
+            raise TraceFormatError(str(e)) from None
+        yield f"{path}:{lineno}", obj
 
 
 def read_records(path: str) -> Iterator[TraceRecord]:
@@ -264,7 +269,7 @@ def read_records(path: str) -> Iterator[TraceRecord]:
 
 def write_records(path: str, records: Iterable[TraceRecord]) -> int:
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with naming(path), open(path, "w", encoding="utf-8") as f:  # a full disk names the file
         for r in records:
             f.write(r.to_line() + "\n")
             n += 1
