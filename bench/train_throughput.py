@@ -48,6 +48,9 @@ SIZES = {
     # (model, seq_len, batch). "demo" is make demo's shape; "deep" issue 12's second.
     "demo": (ModelConfig(vocab_size=384, d_model=128, n_layers=2, n_heads=4), 256, 16),
     "deep": (ModelConfig(vocab_size=384, d_model=128, n_layers=4, n_heads=4), 128, 64),
+    # The shape make demo's runs train (configs/experiments/_common.py CPU_BUDGET):
+    # compare with tokens_per_sec in their metrics.jsonl (end-to-end check).
+    "demo_run": (ModelConfig(vocab_size=384, d_model=128, n_layers=2, n_heads=4, n_kv_heads=2), 256, 4),
     "small": (ModelConfig(vocab_size=384, d_model=64, n_layers=2, n_heads=4), 64, 64),
     "middle": (ModelConfig(vocab_size=384, d_model=128, n_layers=4, n_heads=4), 128, 64),
     "large": (ModelConfig(vocab_size=384, d_model=256, n_layers=6, n_heads=8), 128, 32),
