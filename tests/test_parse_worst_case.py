@@ -9,14 +9,13 @@ marker regex this replaced, one family's inputs took 10-30 s each.
 """
 from __future__ import annotations
 
-import contextlib
 import random
 import re
-import signal
 
 import pytest
 
 from bench import parse_worst_case as pwc
+from hang_guard import hang_guard
 from rtt_jax import tasks
 from rtt_jax.evaluation.scoring import score_completion
 from rtt_jax.tasks.base import MAX_CHECK_CHARS, extract_final_answer, split_marker_line
@@ -24,20 +23,6 @@ from rtt_jax.traces import noise
 from rtt_jax.traces.teachers import ProgramTeacher
 
 FAMILIES = {name: (family, problem) for name, family, problem in pwc.family_problems()}
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 300):
-    """Fail the test instead of hanging it (SIGALRM; main thread, POSIX)."""
-    def fail(signum, frame):
-        raise TimeoutError(f"no result after {seconds} s: a parser went superlinear")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_every_registered_family_is_covered():

@@ -1,10 +1,8 @@
 """Tests for rtt_jax.tasks.safe_arith, the evaluator for untrusted arithmetic."""
 from __future__ import annotations
 
-import contextlib
 import io
 import pathlib
-import signal
 import tokenize
 from fractions import Fraction
 
@@ -12,24 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hang_guard import hang_guard
 from rtt_jax.tasks import safe_arith as sa
 
 F = Fraction
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 60):
-    """Fail instead of hanging (SIGALRM). Not a speed assertion: a limit that
-    is checked only after computing (10**10**10) would never finish at all."""
-    def fail(signum, frame):
-        raise TimeoutError(f"no result after {seconds} s")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("text,value", [
@@ -117,7 +101,7 @@ def test_limits_are_enforced_quickly():
         "1" * 1999 + ",",  # a digit run the tokenizer once rescanned from every digit
         "1" + " " * 1998 + "x",  # a trailing run of spaces, likewise
     ]
-    with hang_guard():
+    with hang_guard(60):
         for text in cases:
             assert sa.evaluate(text) is None, text[:40]
     # Just inside the limits still works.
@@ -237,7 +221,7 @@ _PIECES = st.sampled_from(list("0123456789+-*/%^().,x ×÷−") + ["**", "//", "
 @settings(max_examples=500, deadline=None)
 @given(text=st.one_of(st.text(max_size=200), st.lists(_PIECES, max_size=100).map("".join)))
 def test_arbitrary_text_never_raises_unexpectedly(text):
-    with hang_guard():
+    with hang_guard(60):
         value = sa.evaluate(text)
         assert value is None or isinstance(value, Fraction)
         try:
