@@ -58,6 +58,7 @@ def main(argv) -> int:
     from rtt_jax.config_validation import ConfigError
     from rtt_jax.data.sources import BadRecordError
     from rtt_jax.train.checkpoint import CheckpointError
+    from rtt_jax.train.workdir_lock import WorkdirLockedError
     from rtt_jax.train.loop import NonFiniteLossError, train
     logging.info("process %d of %d; %d devices; backend %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.default_backend())
@@ -69,7 +70,8 @@ def main(argv) -> int:
         if _MODE.value in ("eval", "train_eval"):
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(config, _WORKDIR.value)
-    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError) as e:
+    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,
+            WorkdirLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # a full disk, a workdir made read-only mid-run: name the path

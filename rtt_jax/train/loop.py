@@ -5,12 +5,19 @@ config -> mesh -> sharded state (fresh, or restored from the latest checkpoint)
 are read back one step late so the host never waits on the device, except at
 checkpoint steps, where the loss of the state about to be saved is checked
 first: a checkpoint never holds a state that came from a NaN step.
+
+The run holds ``<workdir>/run.lock`` (workdir_lock.py) from before it touches
+the workdir until it returns, so a second run on the same workdir stops at
+once. It resumes from the newest checkpoint that verifies against its
+checksums (checkpoint.py sets damaged steps aside), and a NaN stop names the
+newest *verified* step.
 """
 from __future__ import annotations
 
 import math
 import os
 import signal
+import sys
 import time
 
 import jax
@@ -26,6 +33,7 @@ from rtt_jax.train import sharding as shd
 from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from rtt_jax.train import workdir_lock
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
 
@@ -98,9 +106,17 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     ``devices`` restricts the mesh to a subset (tests, notebooks); by default
     all devices are used. ``stop_at_step`` checkpoints and returns early at
     that step, as a preemption would, without changing the LR schedule.
+
+    Raises ``workdir_lock.WorkdirLockedError`` at once if another run holds
+    the workdir.
     """
     model_cfg = config_validation.validate(config)
     workdir = _absolute(workdir)  # orbax refuses relative checkpoint paths
+    with workdir_lock.hold(workdir, jax.process_index()):  # before anything touches it
+        return _train_locked(config, model_cfg, workdir, devices, stop_at_step)
+
+
+def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dict:
     mesh = _mesh(config, devices)
     logging.info("process %d/%d, %d devices (%d local), mesh %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.local_device_count(),
@@ -114,7 +130,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     data = make_data(config)
 
     if ckpt.latest_step() is not None:
-        state, data_state, step = ckpt.restore(layout.abstract)
+        state, data_state, step = ckpt.restore_newest_intact(layout.abstract)
         data.set_state(data_state)
         logging.info("resumed from %s at step %d", ckpt.directory, step)
     else:
@@ -135,10 +151,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     def read_back(s: int, metrics, data_metrics) -> None:
         m = {k: float(v) for k, v in jax.device_get(metrics).items()}
         if not math.isfinite(m["loss"]):
-            ckpt.wait()
-            raise NonFiniteLossError(
-                f"step {s}: loss is {m['loss']}; stopping. The last good checkpoint "
-                f"(step {ckpt.latest_step()}) in {ckpt.directory} is intact.")
+            raise NonFiniteLossError(f"step {s}: loss is {m['loss']}; stopping.")
         now = time.perf_counter()
         tps = tokens_per_step * (s - clock["step"]) / max(now - clock["t"], 1e-9)
         clock.update(t=now, step=s)
@@ -175,11 +188,36 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
                     break
             if pending is not None:
                 read_back(*pending)
+        except NonFiniteLossError as e:
+            state = None  # frees the devices for reading the last checkpoint back
+            ckpt.wait()
+            good = ckpt.newest_verified_step(layout.abstract)
+            raise NonFiniteLossError(
+                f"{e} The last good checkpoint (step {good}, verified) in {ckpt.directory} "
+                f"is intact." if good is not None else
+                f"{e} No verified checkpoint in {ckpt.directory}.") from None
         finally:
-            data.close()
-            ckpt.close()
-            writer.close()
+            _close_all(data.close, ckpt.close, writer.close)
     return last
+
+
+def _close_all(*closers) -> None:
+    """Run every closer. While an error is already propagating, a closer's own
+    error (the disk is full again when metrics are flushed) is logged in one
+    line, so that the first error stays the one reported."""
+    propagating = sys.exc_info()[1] is not None
+    first = None
+    for close in closers:
+        try:
+            close()
+        except Exception as e:  # noqa: BLE001 - reported below, never lost
+            if propagating or first is not None:
+                logging.warning("while stopping: %s: %s", type(e).__name__,
+                                (str(e).splitlines() or [""])[0])
+            else:
+                first = e
+    if first is not None:
+        raise first
 
 
 def final_params(config, workdir: str, devices=None):
@@ -194,9 +232,9 @@ def final_params(config, workdir: str, devices=None):
             d.isdigit() for d in os.listdir(ckpt_dir))):
         # Checked before orbax starts its background threads for nothing.
         raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")
-    ckpt = Checkpointer(ckpt_dir)
+    ckpt = Checkpointer(ckpt_dir, read_only=True)  # eval holds no lock: never rename/clean
     try:
-        state, _, step = ckpt.restore(layout.abstract)
+        state, _, step = ckpt.restore_newest_intact(layout.abstract)
     finally:
         ckpt.close()
     return layout, state["params"], step
