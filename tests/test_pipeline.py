@@ -1,6 +1,7 @@
 """The curriculum input pipeline: determinism, exact resume, mixing, stages,
 packing accounting, bad records, file/TFDS sources, and 2-process sharding."""
 import json
+import time
 import os
 import pathlib
 import socket
@@ -63,6 +64,22 @@ def test_100_straight_equal_50_save_restore_50_across_stage_boundary(prefetch):
     straight.close()
     _equal(ref, got)
     assert [m["data/stage"] for _, m in ref[35:39]] == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_saved_position_is_what_was_consumed_when_prefetch_runs_past_a_stage_switch():
+    """The prefetch thread crosses the stage boundary ahead of the trainer; the
+    state saved just before the switch must still be the consumed position."""
+    cfg = _config(prefetch=3)
+    cfg.data.stages[0]["steps"] = 10
+    plain_cfg = _config(prefetch=0)
+    plain_cfg.data.stages[0]["steps"] = 10
+    for k in range(7, 12):
+        ahead, plain = make_curriculum_data(cfg, 0, 1), make_curriculum_data(plain_cfg, 0, 1)
+        _take(ahead, k)
+        time.sleep(0.05)  # let the producer fill its queue, past the boundary
+        _take(plain, k)
+        assert ahead.get_state() == plain.get_state(), k
+        ahead.close()
 
 
 def test_restored_run_continues_on_a_changed_curriculum():

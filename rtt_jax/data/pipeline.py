@@ -93,6 +93,7 @@ class CurriculumData:
         self._stop = threading.Event()
         self._queue: queue.Queue | None = None
         self._start(0, 0, [[0, 0]] * batch_size)
+        self._consumed = self._snapshot()
 
     # -- producing -------------------------------------------------------
 
@@ -102,7 +103,9 @@ class CurriculumData:
         for lane, packer in self._packers.items():
             w, r = lane_states[lane]
             packer.set_state({"kind": "packed_batches", "window": w, "row": r})
-        self._consumed = self._snapshot()
+        # Not self._consumed: the prefetch thread calls this at a stage switch,
+        # ahead of what the trainer has consumed (the saved position would
+        # jump to the next stage and a resume would skip batches).
 
     def _packer(self, stage: int, lane: int) -> PackedBatches:
         example, b = self.curriculum.example, self.batch_size
@@ -208,6 +211,7 @@ class CurriculumData:
             # The curriculum changed under a restored run: start the next stage.
             stage, t, lanes = min(stage + 1, len(stages) - 1), 0, [[0, 0]] * self.batch_size
         self._start(stage, t, lanes)
+        self._consumed = self._snapshot()
 
 
 def make_curriculum_data(config, process_index: int | None = None,

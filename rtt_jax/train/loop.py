@@ -33,6 +33,7 @@ from rtt_jax.train import sharding as shd
 from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from rtt_jax.train.peak_flops import peak_flops
 from rtt_jax.train import workdir_lock
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
@@ -40,12 +41,6 @@ from rtt_jax.train.step import make_train_step
 
 class NonFiniteLossError(RuntimeError):
     pass
-
-
-def peak_flops(config) -> float:
-    if config.hardware.peak_flops:
-        return float(config.hardware.peak_flops)
-    return float(config.hardware.peak_flops_by_platform.get(jax.default_backend(), 0.0))
 
 
 def make_data(config):
@@ -143,7 +138,8 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
     evaluate = make_periodic_eval(config, layout, model_cfg)
     tokens_per_step = config.data.global_batch_size * config.data.seq_len
     flops_per_token = train_flops_per_token(model_cfg, config.data.seq_len)
-    peak = peak_flops(config) * jax.device_count()
+    peak = peak_flops(config)  # None on a CPU nobody measured: MFU n/a
+    peak = peak * jax.device_count() if peak else None
     progress = Progress(tc.steps, step)
     last = {"step": step}
     clock = {"t": time.perf_counter(), "step": step}
@@ -155,7 +151,7 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
         now = time.perf_counter()
         tps = tokens_per_step * (s - clock["step"]) / max(now - clock["t"], 1e-9)
         clock.update(t=now, step=s)
-        m.update(tokens_per_sec=tps, mfu=flops_per_token * tps / peak if peak else 0.0)
+        m.update(tokens_per_sec=tps, mfu=flops_per_token * tps / peak if peak else None)
         m.update(data_metrics)  # pack stats of the batch this step consumed
         last.clear()
         last.update(step=s, **m)
