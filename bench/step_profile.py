@@ -37,8 +37,6 @@ import jax  # noqa: E402
 import train_throughput as tt  # noqa: E402
 from rtt_jax.data.builtin_addition import batch_for_step  # noqa: E402
 from rtt_jax.train import sharding as shd  # noqa: E402
-from rtt_jax.train.state import state_layout  # noqa: E402
-from rtt_jax.train.step import make_train_step  # noqa: E402
 
 
 def _kind(name: str, shape: str, seq: int) -> str:
@@ -70,10 +68,7 @@ def main() -> None:
         if e.get("ph") == "X" and not e["name"].startswith(("$", "Thunk", "end:")):
             per_op[e["name"]] += e["dur"] / 1e3 / args.steps
     # Output shapes of the ops, from the compiled step's HLO.
-    mesh = shd.make_mesh({"data": -1}, jax.devices()[:1])
-    opt = tt._optimizer()
-    layout = state_layout(cfg, opt, mesh, tt.RULES)
-    jitted = make_train_step(layout, opt, lambda s: 1e-3)
+    layout, jitted, mesh = tt.rtt_train_step(cfg)
     text = jitted.lower(layout.abstract, shd.global_batch(batches[0], mesh)).compile().as_text()
     shapes = dict(re.findall(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ", text, re.M))
     kinds = collections.Counter()

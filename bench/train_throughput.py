@@ -112,7 +112,7 @@ def plain_loss(p, batch):
     return (ce * m).sum() / jnp.maximum(m.sum(), 1)
 
 
-def plain_stepper(cfg, batches):
+def plain_stepper(cfg):
     """(state, step(state, host_batch) -> (state, loss)) for the plain jnp model."""
     opt = _optimizer()
     params = plain_init(cfg, jax.random.key(0))
@@ -127,20 +127,26 @@ def plain_stepper(cfg, batches):
     return (params, opt.init(params)), lambda s, b: step(s, {k: jnp.asarray(v) for k, v in b.items()})
 
 
-def rtt_stepper(cfg, batches):
-    """(state, step) for rtt_jax's own train step on a 1-device mesh."""
+def rtt_train_step(cfg):
+    """(layout, jitted train step, mesh): rtt_jax's own step on a 1-device mesh."""
     mesh = shd.make_mesh({"data": -1}, jax.devices()[:1])
     opt = _optimizer()
     layout = state_layout(cfg, opt, mesh, RULES)
-    step = make_train_step(layout, opt, lambda s: 1e-3)
-    return init_state(layout, cfg, opt, 0), lambda s, b: step(s, shd.global_batch(b, mesh))
+    return layout, make_train_step(layout, opt, lambda s: 1e-3), mesh
+
+
+def rtt_stepper(cfg):
+    """(state, step) for rtt_jax's own train step, batches placed as the loop does."""
+    layout, step, mesh = rtt_train_step(cfg)
+    state = init_state(layout, cfg, _optimizer(), 0)
+    return state, lambda s, b: step(s, shd.global_batch(b, mesh))
 
 
 class JaxTimer:
     """Times windows of ``steps`` steps; the state carries over between windows."""
 
     def __init__(self, stepper, cfg, batches):
-        self.state, self.step = stepper(cfg, batches)
+        self.state, self.step = stepper(cfg)
         self.batches = batches
         self.state, out = self.step(self.state, batches[0])  # compile
         jax.block_until_ready(out)
@@ -170,11 +176,6 @@ class TorchTimer:
 def run_sharded(cfg, batches, steps):
     """Best-of-3 steps/s of rtt_jax's step (bench/gpu_check.py uses this)."""
     timer = JaxTimer(rtt_stepper, cfg, batches)
-    return max(timer.window(steps) for _ in range(3))
-
-
-def run_plain(cfg, batches, steps):
-    timer = JaxTimer(plain_stepper, cfg, batches)
     return max(timer.window(steps) for _ in range(3))
 
 

@@ -105,9 +105,7 @@ class WorkdirLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise WorkdirLockedError(
-                        f"{self.workdir}: in use by another run ({_describe(_read_holder(fd))}); "
-                        f"lock file {self.path}") from None
+                    raise self._in_use(_read_holder(fd)) from None
                 if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
                     raise
                 self._no_flock(_read(fd), host, e)
@@ -120,6 +118,10 @@ class WorkdirLock:
             os.close(fd)
             raise
         self._fd = fd
+
+    def _in_use(self, holder: str) -> WorkdirLockedError:
+        return WorkdirLockedError(f"{self.workdir}: in use by another run "
+                                  f"({_describe(holder)}); lock file {self.path}")
 
     def _warn_if_stale(self, previous: str, host: str) -> None:
         if not previous:
@@ -135,9 +137,7 @@ class WorkdirLock:
     def _no_flock(self, previous: str, host: str, error: OSError) -> None:
         h, pid, _ = _holder(previous)
         if previous and h == host and pid is not None and pid != os.getpid() and _alive(pid):
-            raise WorkdirLockedError(
-                f"{self.workdir}: in use by another run ({_describe(previous)}); "
-                f"lock file {self.path}")
+            raise self._in_use(previous)
         logging.warning("%s: filesystem has no file locks (%s); judging by the pid in the file",
                         self.path, os.strerror(error.errno))
         self._warn_if_stale(previous, host)
