@@ -46,7 +46,10 @@ _TASK_SOURCES = dict(
                      mode="full"),
 )
 # Stage 2 adds addition level 3 and a third family (a small share, so the
-# shift is gentle); the last stage runs on to the end of training.
+# shift is gentle); the last stage runs on to the end of training. A stage may
+# also end on mastery: until=dict(metric="eval/addition/L2/answer_accuracy",
+# at_least=0.9, max_steps=...) ends it at the first eval that reaches it
+# (rtt_jax/data/curriculum.py).
 _TWO_STAGES = [
     dict(name="warmup", steps=10, mixture=dict(addition=0.7, multiplication=0.3),
          levels=dict(addition="1-2", multiplication="1")),
@@ -84,7 +87,10 @@ def _base() -> ml_collections.ConfigDict:
         min_digits=1, max_digits=3,
         tokenizer="bytes",  # or a directory written by Tokenizer.save
         on_bad_record="fatal",  # or "skip" (counted in data/bad_records)
-        prefetch=2,  # batches made ahead by a background thread; 0 = inline
+        prefetch=2,  # batches made ahead (per worker, or by a thread when worker_count=0)
+        # Grain worker processes running the pipeline (0: in this process).
+        # Any count gives the same batches (rtt_jax/data/lane_packing.py).
+        worker_count=0,
         # best_fit packs tightest; shuffle_rows emits each window's rows in a
         # seeded random order, so batches do not cycle from long to short
         # examples (docs/recipes.md, "Packing"). window: examples per lane pack.

@@ -49,6 +49,11 @@ def validate(config) -> ModelConfig:
     _require(mc.vocab_size >= vocab, "model.vocab_size", mc.vocab_size,
              f">= the tokenizer's {vocab}")
     _validate_eval(config.eval)
+    if d.kind == "curriculum":
+        gated = [k for k, st in enumerate(d.stages) if st.get("until")]
+        _require(not gated or config.eval.every_steps > 0, "eval.every_steps",
+                 config.eval.every_steps, f"> 0: data.stages[{gated[0] if gated else 0}] ends "
+                 "on an eval metric (until), so the run must evaluate")
     return mc
 
 
@@ -77,6 +82,10 @@ def _validate_curriculum(d) -> int:
              d.on_bad_record, f"one of {sources.BAD_RECORD_POLICIES}")
     _require(isinstance(d.prefetch, int) and d.prefetch >= 0, "data.prefetch", d.prefetch,
              "an integer >= 0 (batches made ahead)")
+    workers = d.get("worker_count", 0)
+    _require(isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0,
+             "data.worker_count", workers, "an integer >= 0 (Grain worker processes; 0 = "
+             "in-process)")
     p = d.packing
     _require(p.algorithm in packing.ALGORITHMS, "data.packing.algorithm", p.algorithm,
              f"one of {packing.ALGORITHMS}")
@@ -110,7 +119,17 @@ def _validate_curriculum(d) -> int:
              d.stages, "a list of stages {name, steps, mixture, levels}")
     for k, st in enumerate(d.stages):
         f = f"data.stages[{k}]"
-        _require(isinstance(st.get("steps"), int) and st.get("steps") >= 1, f + ".steps",
+        until = st.get("until")
+        steps = st.get("steps")
+        if until:
+            try:
+                gate = curriculum.parse_gate(until, steps, f"config.{f}")
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            _require(k < len(d.stages) - 1, f + ".until", dict(until),
+                     "a gate on a stage before the last (the last stage runs to the end)")
+            steps = gate.max_steps
+        _require(isinstance(steps, int) and steps >= 1, f + ".steps",
                  st.get("steps"), "a positive number of steps")
         mix = dict(st.get("mixture") or {})
         _require(bool(mix) and all(w >= 0 for w in mix.values()) and sum(mix.values()) > 0,

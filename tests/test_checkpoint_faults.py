@@ -46,12 +46,6 @@ def _cfg(steps, every, async_save):
     cfg = get_config("tiny")
     cfg.train.steps = steps
     cfg.checkpoint.update(every_steps=every, max_to_keep=3, async_save=async_save)
-    # No prefetch thread: at a curriculum stage boundary it overwrites the data
-    # state of the consumed batches (CurriculumData._start sets _consumed from
-    # the producer thread), so a save at step 8 or 9 of tiny resumes wrongly.
-    # That is a data-pipeline bug, reported separately; these tests are about
-    # checkpoints.
-    cfg.data.prefetch = 0
     return cfg
 
 

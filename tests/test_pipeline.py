@@ -1,5 +1,6 @@
 """The curriculum input pipeline: determinism, exact resume, mixing, stages,
 packing accounting, bad records, file/TFDS sources, and 2-process sharding."""
+import collections
 import json
 import time
 import os
@@ -37,27 +38,37 @@ def _equal(a, b):
         assert ma == mb
 
 
-def test_same_seed_same_batches_other_seed_differs():
+@pytest.mark.parametrize("workers", [0, 2])
+def test_same_seed_same_batches_other_seed_differs(workers):
     a = _take(make_curriculum_data(_config(), 0, 1), 12)
-    _equal(a, _take(make_curriculum_data(_config(), 0, 1), 12))
+    again = make_curriculum_data(_config(worker_count=workers), 0, 1)
+    _equal(a, _take(again, 12))
+    again.close()
     c = _config()
     c.seed = 1
     other = _take(make_curriculum_data(c, 0, 1), 1)
     assert not np.array_equal(other[0][0]["tokens"], a[0][0]["tokens"])
 
 
-@pytest.mark.parametrize("prefetch", [0, 3])
-def test_100_straight_equal_50_save_restore_50_across_stage_boundary(prefetch):
-    cfg = _config(prefetch=prefetch)
-    cfg.data.stages[0]["steps"] = 37  # boundary inside the second half
-    straight = make_curriculum_data(cfg, 0, 1)
+@pytest.mark.parametrize("prefetch,workers,resume_workers", [
+    (0, 0, 0), (3, 0, 0), (2, 2, 2), (1, 2, 0), (0, 0, 1)])
+def test_100_straight_equal_50_save_restore_50_across_stage_boundary(prefetch, workers,
+                                                                      resume_workers):
+    """In-process, a prefetch thread or Grain worker processes: the same
+    batches, and a state saved with one worker count resumes with another."""
+    def cfg(prefetch=0, workers=0):
+        c = _config(prefetch=prefetch, worker_count=workers)
+        c.data.stages[0]["steps"] = 37  # boundary inside the second half
+        return c
+
+    straight = make_curriculum_data(cfg(), 0, 1)
     ref = _take(straight, 100)
-    first = make_curriculum_data(cfg, 0, 1)
+    first = make_curriculum_data(cfg(prefetch, workers), 0, 1)
     got = _take(first, 50)
     state = json.loads(json.dumps(first.get_state()))  # as the checkpoint stores it
     first.close()
     assert state["stage"] == 1 and state["step_in_stage"] == 13
-    second = make_curriculum_data(cfg, 0, 1)
+    second = make_curriculum_data(cfg(prefetch, resume_workers), 0, 1)
     second.set_state(state)
     got += _take(second, 50)
     second.close()
@@ -96,19 +107,24 @@ def test_restored_run_continues_on_a_changed_curriculum():
     assert m["data/stage"] == 2.0
 
 
-def test_mixture_proportions_within_tolerance_over_10k():
+def test_mixture_proportions_are_grain_exact_over_every_window():
+    """Grain's MapDataset.mix is proportional: every window of 1,000 draws has
+    each source within 1% of its weight, levels uniform within a source."""
     cfg = _config()
     from rtt_jax.data.pipeline import make_tokenizer
     cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
     for s, stage in enumerate(cur.stages):
-        draws = [cur.choose(s, j) for j in range(10_000)]
-        for name, w in stage.weights.items():
-            frac = sum(d[0] == name for d in draws) / len(draws)
-            assert abs(frac - w) < 0.02, (s, name, frac, w)
-            lv = stage.levels[stage.sources.index(name)]
-            seen = {d[1] for d in draws if d[0] == name}
-            assert seen == set(lv)
-    assert all(cur.choose(0, j)[0] != "subtraction" for j in range(2000))  # added in stage 2
+        draws = cur.drawn(s)
+        for start in (0, 7 * 2 ** 32 + 5, 2 ** 40):  # lane 0, lane 7, far out
+            got = [draws[start + j][:2] for j in range(1000)]
+            for name, w in stage.weights.items():
+                frac = sum(d[0] == name for d in got) / len(got)
+                assert abs(frac - w) < 0.01, (s, name, frac, w)
+                lv = stage.levels[stage.sources.index(name)]
+                per_level = collections.Counter(d[1] for d in got if d[0] == name)
+                assert set(per_level) == set(lv)
+                assert max(per_level.values()) - min(per_level.values()) <= 0.01 * len(got) + 1
+    assert all(cur.drawn(0)[j][0] != "subtraction" for j in range(2000))  # added in stage 2
 
 
 def test_stage_switches_at_the_configured_step():
@@ -131,16 +147,36 @@ def test_packing_accounts_for_every_token_in_real_batches():
         assert m["data/rows"] * (cfg.data.seq_len + 1) == seg.size
         total = total + PackStats(**{f: int(m["data/" + f]) for f in PackStats.__dataclass_fields__})
     assert total.truncated_examples > 0 and total.lost_tokens > 0
-    # Whole windows: every input token is placed or counted as lost.
-    lane = data._packers[0]
-    while lane._r != 0:
-        next(lane)
-    w = lane._w
-    lane.set_state({"kind": "packed_batches", "window": 0, "row": 0})
-    s = PackStats()
-    while lane._w < w:
-        s = s + next(lane)[1]
-    assert s.placed_tokens == s.input_tokens - s.lost_tokens + s.repeated_tokens
+
+
+def test_whole_windows_place_every_input_token_or_count_it_lost():
+    """One lane through Grain: once its windows are complete, every input token
+    is placed or counted as lost, and repeated ones are counted."""
+    import grain
+    from rtt_jax.data.lane_packing import EXAMPLE_STATS, LanePackIterDataset
+    from rtt_jax.data.pipeline import make_tokenizer
+    cfg = _config()
+    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    for overflow, seq_len in [("truncate", 24), ("split", 20), ("drop", 16)]:
+        ds = LanePackIterDataset(grain.MapDataset.range(3, 4), cur.examples(1), seq_len=seq_len,
+                                 window=8, algorithm="best_fit", overflow=overflow,
+                                 shuffle_key=(0, 1))
+        it = iter(ds)
+        s = PackStats()
+        for t in range(200):
+            e = next(it)
+            s = s + PackStats(**{f: int(v) for f, v in zip(EXAMPLE_STATS, e["window_stats"])})
+            seg = e["rows"][:, 1]
+            s.placed_tokens += int((seg > 0).sum())
+            s.pad_tokens += int((seg == 0).sum())
+            s.rows += len(seg)
+            if t > 20 and it.get_state()["lanes"]["3"][1] == 0:  # at a window boundary
+                break
+        else:
+            raise AssertionError("no window boundary in 200 rows")
+        assert s.placed_tokens == s.input_tokens - s.lost_tokens + s.repeated_tokens, overflow
+        assert s.rows * (seq_len + 1) == s.placed_tokens + s.pad_tokens
+        assert (s.lost_tokens > 0) == (overflow != "split"), overflow
 
 
 def _write_jsonl(path, lines):
@@ -226,9 +262,9 @@ def _worker(port: int, pid: int, out: str) -> None:
     jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
                                process_id=pid)
     assert jax.process_count() == 2 and jax.local_device_count() == 2
-    data = make_curriculum_data(_config(prefetch=2))
+    data = make_curriculum_data(_config(prefetch=2, worker_count=int(os.environ["WORKERS"])))
     rows = [next(data)[0] for _ in range(_STEPS)]
-    state = data.get_state()  # a collective: both processes call it
+    state = data.get_state()  # this process's lanes
     data.close()
     np.savez(out, **{f"{k}_{t}": r[k] for t, r in enumerate(rows) for k in r})
     with open(out + ".json", "w") as f:
@@ -237,10 +273,12 @@ def _worker(port: int, pid: int, out: str) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_build_exactly_the_one_process_global_batches(tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_two_processes_build_exactly_the_one_process_global_batches(tmp_path, workers):
+    from rtt_jax.data.lane_packing import lane_states
     port = _free_port()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu", PYTHONPATH=f"{REPO}:{REPO / 'tests'}")
+               JAX_PLATFORMS="cpu", PYTHONPATH=f"{REPO}:{REPO / 'tests'}", WORKERS=str(workers))
     procs = [subprocess.Popen([sys.executable, __file__, str(port), str(i), str(tmp_path / f"p{i}")],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(2)]
@@ -255,7 +293,13 @@ def test_two_processes_build_exactly_the_one_process_global_batches(tmp_path):
             joined = np.concatenate([local[0][f"{k}_{t}"], local[1][f"{k}_{t}"]])
             np.testing.assert_array_equal(joined, v)
     states = [json.load(open(tmp_path / f"p{i}.json")) for i in range(2)]
-    assert states[0] == states[1] == ref.get_state()
+    want = ref.get_state()
+    for st in states:  # the same stage bookkeeping on both hosts
+        assert {k: v for k, v in st.items() if k not in ("grain", "worker_count")} == \
+            {k: v for k, v in want.items() if k not in ("grain", "worker_count")}
+    lanes = [lane_states(st["grain"]) for st in states]  # each host: its own lanes
+    assert sorted(lanes[0], key=int) == ["0", "1", "2", "3", "4", "5", "6", "7"]
+    assert {**lanes[0], **lanes[1]} == lane_states(want["grain"])
 
 
 def test_bad_curriculum_config_is_one_clear_line():
@@ -355,36 +399,43 @@ def test_bad_shuffle_rows_is_one_config_error_line(value):
     assert "\n" not in msg
 
 
-def test_finite_source_epochs_are_permutations_equal_to_a_fresh_instance():
-    from rtt_jax.data.sources import _FiniteSource
-    n, epochs = 13, 120
-    rng = np.random.default_rng(0)
-    cached = _FiniteSource("file", 5, n)
-    evicting = _FiniteSource("file", 5, n)
-    evicting.PERM_CACHE_ELEMENTS = 3 * n  # keeps 3 epochs: evicts all the time
-    tiny = _FiniteSource("file", 5, n)
-    tiny.PERM_CACHE_ELEMENTS = 1  # smaller than one epoch: still keeps the last one
-    fresh = {}
-    for i in rng.integers(0, epochs * n, 1500).tolist() + list(range(epochs * n))[::-1]:
-        e = i // n
-        if e not in fresh:
-            fresh[e] = [_FiniteSource("file", 5, n).record_index(e * n + k) for k in range(n)]
-        want = fresh[e][i % n]
-        assert cached.record_index(i) == evicting.record_index(i) == tiny.record_index(i) == want
-        assert len(evicting._perms) <= 3 and len(tiny._perms) == 1
-    assert len(fresh) == epochs
-    for e, perm in fresh.items():
-        assert sorted(perm) == list(range(n)), e
-    assert len({tuple(p) for p in fresh.values()}) > epochs // 2  # epochs are reshuffled
-    assert [cached.record_index(i) for i in range(n)] != [_FiniteSource("other", 5, n)
-                                                          .record_index(i) for i in range(n)]
+def test_finite_source_epochs_are_reshuffled_permutations(tmp_path):
+    """A file source through Grain's shuffle + repeat: every epoch is a
+    permutation of the records, epochs differ, and so do two sources' orders."""
+    records = [json.dumps({"prompt": f"q{k}", "completion": f"a{k}\n#### {k}"}) for k in range(13)]
+    path = _write_jsonl(tmp_path / "d.jsonl", records)
+    cfg = _config()
+    cfg.data.sources = {"f": dict(kind="jsonl", path=path), "g": dict(kind="jsonl", path=path)}
+    cfg.data.stages = [_stage({"f": 1.0}), _stage({"g": 1.0})]
+    from rtt_jax.data.pipeline import make_tokenizer
+    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    f = cur.drawn(0)
+    epochs = [tuple(f[e * 13 + k][2].prompt for k in range(13)) for e in range(40)]
+    assert all(sorted(e) == sorted(f"q{k}" for k in range(13)) for e in epochs)
+    assert len(set(epochs)) > 30  # reshuffled per epoch
+    far = 13 * 10 ** 9  # an epoch far out is a permutation too
+    assert sorted(f[far + k][2].prompt for k in range(13)) == sorted(epochs[0])
+    g = cur.drawn(1)
+    assert tuple(g[k][2].prompt for k in range(13)) != epochs[0]  # another source, another order
+    fresh = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes")).drawn(0)
+    assert [fresh[i][2] for i in range(50)] == [f[i][2] for i in range(50)]
 
 
 def _stage(mixture, levels=None, steps=10 ** 6):
     return dict(name="s", steps=steps, mixture=mixture, levels=levels or {})
 
 
+def _nodes(ds):
+    out, todo = [], [ds]
+    while todo:
+        d = todo.pop()
+        out.append(d)
+        todo.extend(d.parents)
+    return out
+
+
 def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
+    from rtt_jax.data.curriculum import Memo
     from rtt_jax.data.formatting import format_example
     from rtt_jax.data.pipeline import make_tokenizer
     records = [json.dumps({"prompt": f"{k}+{k + 1}=", "completion": f"{2 * k + 1}\n#### {2 * k + 1}"})
@@ -399,40 +450,33 @@ def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
     tok = make_tokenizer("bytes")
     cur = Curriculum.from_config(cfg.data, cfg.seed, tok)
     for s in range(3):
-        for j in list(range(40)) + list(range(40))[::-1]:  # the second pass hits the cache
-            name, level, index = cur.choose(s, j)
-            src = cur.sources[name]
-            ex = src.get(level, index)
+        examples, drawn = cur.examples(s), cur.drawn(s)
+        for j in list(range(60)) + list(range(60))[::-1]:  # the second pass hits the memo
+            name, level, ex = drawn[j]
             want = format_example(ex.prompt, ex.completion, ex.mode, tok, answer=ex.answer)
-            got = cur.example(s, j)
+            got = examples[j]
             np.testing.assert_array_equal(got.tokens, want.tokens, err_msg=f"{s} {j} {name}")
             np.testing.assert_array_equal(got.loss_mask, want.loss_mask, err_msg=f"{s} {j} {name}")
-    assert {k[0] for k in cur._cache} == {"file", "answers"}  # only finite sources are cached
-    assert len([k for k in cur._cache if k[0] == "file"]) == 9  # one entry per record
+        memos = [d for d in _nodes(examples) if isinstance(d, Memo)]
+        assert len(memos) == {0: 1, 1: 0, 2: 2}[s]  # only finite sources are memoized
+        assert all(0 < len(m._memo) <= 9 for m in memos)  # at most one entry per record
 
 
-def test_choose_equals_the_documented_mix64_draws():
-    import bisect
-    from rtt_jax.data.sources import mix64
+def test_stage_items_are_offset_problems_so_stages_never_repeat_each_other():
+    """A synthetic source's item i in stage s is its problem (s << 56) + i."""
     from rtt_jax.data.pipeline import make_tokenizer
     cfg = _config()
-    cfg.seed = 11
-    cfg.data.stages = [
-        _stage({"addition": 0.7, "multiplication": 0.3}, {"addition": "1-2", "multiplication": "1"}),
-        _stage({"addition": 1.0}, {"addition": "1-3"}),  # one source, a level draw
-        _stage({"subtraction": 1.0}, {"subtraction": "2"}),  # nothing to draw
-        _stage({"addition": 0.5, "multiplication": 0.2, "subtraction": 0.3},
-               {"addition": "1-3", "multiplication": "1", "subtraction": "1-2"}),
-    ]
+    cfg.data.stages = [_stage({"addition": 1.0}, {"addition": "2"}),
+                       _stage({"addition": 1.0}, {"addition": "2"})]
     cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
-    for s, stage in enumerate(cur.stages):
-        n = len(stage.sources)
-        for j in list(range(3000)) + [2 ** 33 + 5, 2 ** 39 - 1]:
-            k = min(bisect.bisect_right(stage.cumulative, mix64(cfg.seed, s, j, 1) * 2 ** -64),
-                    n - 1)
-            lv = stage.levels[k]
-            want = (stage.sources[k], lv[mix64(cfg.seed, s, j, 2) % len(lv)], (s << 40) + j)
-            assert cur.choose(s, j) == want, (s, j)
+    src = cur.sources["addition"]
+    for s in range(2):
+        d = cur.drawn(s)
+        for i in [0, 1, 17, 2 ** 32 + 3]:
+            assert d[i] == ("addition", 2, src.get(2, (s << 56) + i))
+    a = [cur.drawn(0)[i][2].prompt for i in range(50)]
+    b = [cur.drawn(1)[i][2].prompt for i in range(50)]
+    assert len(set(a) & set(b)) < 5
 
 
 def test_drop_policy_with_short_rows_keeps_producing_batches():

@@ -1,34 +1,45 @@
-"""Curriculum stages and deterministic mixing by index.
+"""Curriculum stages, each a Grain mixture of named sources.
 
 Config (``config.data``, kind ``curriculum``)::
 
     sources = {name: {kind, family, styles, mode, path, ...}}   # see sources.py
     stages  = [ {name: "s1", steps: 10,
                  mixture: {"add": 0.7, "mul": 0.3},   # weights, normalized here
-                 levels:  {"add": "1-2", "mul": "1"}}, ...]  # "" / absent: defaults
+                 levels:  {"add": "1-2", "mul": "1"},  # "" / absent: defaults
+                 until: {metric: "eval/addition_L2/answer_accuracy",   # optional:
+                         at_least: 0.9, max_steps: 500}}, ...]        # mastery gate
 
-Example j of stage s (j = 0, 1, ... counts the stage's examples globally) is
-a pure function of (seed, s, j): a hashed draw picks the source by weight,
-a second draw picks one of that source's levels in this stage, and the
-source is asked for its example ``(s << 40) + j`` at that level. Using j as
-the per-source index (not a per-source counter) keeps example j computable
-without the examples before it, so any host can build any row and resume
-needs no counters; sources treat it as an opaque index (synthetic: a problem
-seed; finite: a position in shuffled epochs). The stage in the high bits
-keeps stages from repeating each other's problems.
+Stage s is one ``grain.MapDataset`` (``Curriculum.examples(s)``):
+``MapDataset.mix`` over one component per (source, level), weighted
+``w_source / len(levels)``. Grain's mix is proportional and deterministic:
+index j names a component and an index inside it, with no counters, so
+example j is a pure function of (seed, s, j) and any host can build any
+row. A component is:
 
-The last stage runs on past its ``steps`` until training ends.
+* an unbounded source (synthetic, textbook): ``MapDataset.source`` of its
+  level view, item i = problem ``(s << 56) + i`` (stages never repeat each
+  other's problems), then the ``Tokenize`` transformation;
+* a finite source (files, TFDS): its records, ``Tokenize``, ``Memo`` (each
+  record tokenized once), then ``shuffle(seed).repeat()``: endless epochs,
+  each in its own seeded order.
+
+Stage switches are ours, on top (``data.pipeline``): a stage ends after
+``steps``, or, with ``until``, at the first evaluation where ``metric >=
+at_least`` (or at ``max_steps``, default ``steps``). The last stage runs on
+past its ``steps`` until training ends.
 """
 from __future__ import annotations
 
-import bisect
 import dataclasses
+import sys
+
+import grain
 
 from rtt_jax.data.formatting import Example, format_example
-from rtt_jax.data.sources import BadRecordError, TextExample, make_source, mix64
+from rtt_jax.data.sources import (BadRecordError, LevelView, RecordView, TextExample,
+                                  make_source, mix64, name_key)
 
-_STAGE_SHIFT = 40
-_TO_UNIT = 1.0 / float(1 << 64)
+_STAGE_SHIFT = 56
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +49,7 @@ class Stage:
     sources: tuple[str, ...]
     cumulative: tuple[float, ...]  # normalized cumulative weights, last == 1.0
     levels: tuple[tuple[int, ...], ...]  # per source, aligned with ``sources``
+    until: "Gate | None" = None
 
     @property
     def weights(self) -> dict[str, float]:
@@ -45,6 +57,15 @@ class Stage:
         for name, c in zip(self.sources, self.cumulative):
             out[name], prev = c - prev, c
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """Mastery gate: end the stage at the first eval where ``metric >= at_least``."""
+
+    metric: str
+    at_least: float
+    max_steps: int
 
 
 def parse_levels(spec, where: str) -> tuple[int, ...]:
@@ -81,6 +102,8 @@ def make_stages(stage_cfgs, sources: dict) -> list[Stage]:
         cfg = _as_dict(cfg)
         field = f"config.data.stages[{k}]"
         steps = cfg.get("steps")
+        if steps is None and _as_dict(cfg.get("until")).get("max_steps") is not None:
+            steps = _as_dict(cfg["until"])["max_steps"]
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"{field}.steps={steps!r}: expected a positive number of steps")
         mixture = {n: float(w) for n, w in _as_dict(cfg.get("mixture")).items() if float(w) != 0}
@@ -106,9 +129,31 @@ def make_stages(stage_cfgs, sources: dict) -> list[Stage]:
                     else "no levels (a file source has none; leave it unset)"))
             levels.append(lv)
         cum[-1] = 1.0
-        stages.append(Stage(str(cfg.get("name") or f"stage{k}"), steps, names, tuple(cum),
-                            tuple(levels)))
+        gate = parse_gate(cfg.get("until"), steps, field)
+        stages.append(Stage(str(cfg.get("name") or f"stage{k}"), gate.max_steps if gate else steps,
+                            names, tuple(cum), tuple(levels), gate))
     return stages
+
+
+def parse_gate(spec, steps, field: str) -> Gate | None:
+    if spec is None or spec == {}:
+        return None
+    spec = _as_dict(spec)
+    unknown = sorted(set(spec) - {"metric", "at_least", "max_steps"})
+    metric, at_least = spec.get("metric"), spec.get("at_least")
+    max_steps = spec.get("max_steps", steps)
+    if unknown:
+        raise ValueError(f"{field}.until has unknown fields {unknown}: expected metric, "
+                         "at_least, max_steps")
+    if not isinstance(metric, str) or not metric.startswith("eval/"):
+        raise ValueError(f"{field}.until.metric={metric!r}: expected an eval metric name such "
+                         "as 'eval/addition_L2/answer_accuracy'")
+    if isinstance(at_least, bool) or not isinstance(at_least, (int, float)):
+        raise ValueError(f"{field}.until.at_least={at_least!r}: expected a number")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"{field}.until.max_steps={max_steps!r}: expected a positive "
+                         "number of steps")
+    return Gate(metric, float(at_least), max_steps)
 
 
 # A finite source's records are read over and over, one epoch after another:
@@ -119,11 +164,10 @@ CACHE_MAX_RECORDS = 200_000
 
 
 class Curriculum:
-    """Stages over named sources, and example j of stage s, tokenized."""
+    """Stages over named sources; stage s as a Grain ``MapDataset`` of examples."""
 
     def __init__(self, stages: list[Stage], sources: dict, tokenizer, seed: int):
         self.stages, self.sources, self.tokenizer, self.seed = stages, sources, tokenizer, seed
-        self._cache: dict[tuple[str, int], Example] = {}
 
     @classmethod
     def from_config(cls, data_cfg, seed: int, tokenizer) -> "Curriculum":
@@ -132,43 +176,94 @@ class Curriculum:
                    for name, cfg in _as_dict(data_cfg.sources).items()}
         return cls(make_stages(data_cfg.stages, sources), sources, tokenizer, seed)
 
-    def choose(self, s: int, j: int) -> tuple[str, int, int]:
-        """(source name, level, source index) of example j of stage s."""
+    def examples(self, s: int) -> grain.MapDataset:
+        """Stage s's tokenized examples (``formatting.Example``), by index."""
+        return self._mix(s, lambda name, level: self._component(s, name, level, True))
+
+    def drawn(self, s: int) -> grain.MapDataset:
+        """The same draws as ``examples(s)``, untokenized and labelled:
+        ``(source name, level, TextExample)`` (reports and inspection)."""
+        return self._mix(s, lambda name, level: self._component(s, name, level, False)
+                         .map(_Label(name, level)))
+
+    def _mix(self, s: int, component) -> grain.MapDataset:
         stage = self.stages[s]
-        # (Draws skipped where there is nothing to draw: they are a pure
-        # function of (seed, s, j) either way, and hashing is the slow part.)
-        k = 0 if len(stage.sources) == 1 else min(
-            bisect.bisect_right(stage.cumulative, mix64(self.seed, s, j, 1) * _TO_UNIT),
-            len(stage.sources) - 1)
-        lv = stage.levels[k]
-        level = lv[0] if len(lv) == 1 else lv[mix64(self.seed, s, j, 2) % len(lv)]
-        return stage.sources[k], level, (s << _STAGE_SHIFT) + j
+        parts, weights = [], []
+        for name, levels in zip(stage.sources, stage.levels):
+            for level in levels:
+                parts.append(component(name, level))
+                weights.append(stage.weights[name] / len(levels))
+        return parts[0] if len(parts) == 1 else grain.MapDataset.mix(parts, weights)
 
-    def text_example(self, s: int, j: int) -> tuple[str, int, TextExample]:
-        name, level, index = self.choose(s, j)
-        return name, level, self.sources[name].get(level, index)
-
-    def example(self, s: int, j: int) -> Example:
-        name, level, index = self.choose(s, j)
+    def _component(self, s: int, name: str, level: int, tokenize: bool) -> grain.MapDataset:
         source = self.sources[name]
-        key = None
-        if hasattr(source, "record_index") and source.size <= CACHE_MAX_RECORDS:
-            key = (name, source.record_index(index))
-            if key in self._cache:
-                return self._cache[key]
-        ex = source.get(level, index)
-        try:
-            out = format_example(ex.prompt, ex.completion, ex.mode, self.tokenizer,
-                                 answer=ex.answer)
-        except ValueError as e:
-            raise BadRecordError(f"source {name!r} level {level} index {j} of stage {s}: {e}") from None
-        if key is not None:
-            self._cache[key] = out
-        return out
+        if source.size != sys.maxsize:  # finite: endless epochs, each shuffled anew
+            ds = grain.MapDataset.source(RecordView(source))
+            if tokenize:
+                ds = ds.map_with_index(Tokenize(self.tokenizer, name, level))
+                if source.size <= CACHE_MAX_RECORDS:
+                    ds = Memo(ds)
+            seed = mix64(self.seed, name_key(name), s) & 0xFFFF_FFFF
+            return ds.shuffle(seed=seed).repeat()
+        # Unbounded: item i of stage s is problem (s << 56) + i, so that stages
+        # never repeat each other's problems.
+        ds = grain.MapDataset.source(LevelView(source, level, s << _STAGE_SHIFT))
+        return ds.map_with_index(Tokenize(self.tokenizer, name, level)) if tokenize else ds
 
     @property
     def bad_records(self) -> int:
         return sum(getattr(src, "bad_records", 0) for src in self.sources.values())
+
+
+class Tokenize(grain.transforms.MapWithIndex):
+    """Grain transformation: TextExample -> tokenized, loss-masked Example."""
+
+    def __init__(self, tokenizer, name: str, level: int):
+        self.tokenizer, self.name, self.level = tokenizer, name, level
+
+    def map_with_index(self, index: int, ex: TextExample) -> Example:
+        try:
+            return format_example(ex.prompt, ex.completion, ex.mode, self.tokenizer,
+                                  answer=ex.answer)
+        except ValueError as e:
+            raise BadRecordError(f"source {self.name!r} level {self.level} item {index}: "
+                                 f"{e}") from None
+
+
+class _Label(grain.transforms.Map):
+    def __init__(self, name: str, level: int):
+        self.name, self.level = name, level
+
+    def map(self, ex: TextExample) -> tuple[str, int, TextExample]:
+        return self.name, self.level, ex
+
+
+class Memo(grain.MapDataset):
+    """Keeps each element of a finite parent once computed (one copy per worker)."""
+
+    def __init__(self, parent: grain.MapDataset):
+        super().__init__(parent)
+        self._memo: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        index %= len(self._parent)  # Grain's shuffle hands on epoch * length + i
+        hit = self._memo.get(index)
+        if hit is None:
+            hit = self._memo[index] = self._parent[index]
+        return hit
+
+    def __getstate__(self):  # workers start with an empty memo
+        state = self.__dict__.copy()
+        state["_memo"] = {}
+        return state
+
+    def __str__(self) -> str:
+        return "Memo"
 
 
 def time_averaged_stage(stage_cfgs, total_steps: int, name: str = "shuffled") -> dict:

@@ -2,8 +2,9 @@
 
     python -m rtt_jax.data.inspect --config=configs/base.py:tiny [--stage=K] [--n=5]
 
-Prints, for each stage (or only stage K): its steps, its mixture (configured
-weight, levels, and the share of the first 2,000 draws), then ``n`` examples
+Prints, for each stage (or only stage K): its steps (and mastery gate), its
+Grain mixture (configured weight, levels, and the share of the first 2,000
+examples the lanes draw), then the first ``n`` of those examples
 decoded with the loss-masked (target) tokens in ``[[...]]``, and the pack
 stats of the stage's first batch. Special tokens print as <BOS>/<EOS>. A bad
 flag, config or data file is one error line (``--verbosity=1``: with the
@@ -56,7 +57,9 @@ def _piece(t: int, tokenizer) -> str:
 
 
 def describe(config, stage: int = -1, n: int = 5) -> str:
+    import grain
     from rtt_jax.data.curriculum import Curriculum
+    from rtt_jax.data.lane_packing import first_indices
     from rtt_jax.data.pipeline import CurriculumData, make_tokenizer
     d = config.data
     if d.kind != "curriculum":
@@ -74,24 +77,29 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
             continue
         first = sum(x.steps for x in cur.stages[:s])
         lines.append(f"== stage {s} {st.name!r}: steps {first + 1}..{first + st.steps}"
-                     f"{' (and on, the last stage)' if s == len(cur.stages) - 1 else ''}")
-        drawn = collections.Counter(cur.choose(s, j)[0] for j in range(2000))
+                     f"{' (and on, the last stage)' if s == len(cur.stages) - 1 else ''}"
+                     + (f"; ends early when {st.until.metric} >= {st.until.at_least:g}"
+                        if st.until else ""))
+        draws = cur.drawn(s)
+        first = first_indices(max(2000, n), d.global_batch_size, d.packing.window)
+        drawn = collections.Counter(draws[i][0] for i in first[:2000])
         for name, lv in zip(st.sources, st.levels):
             lines.append(f"   {name:<16} weight {st.weights[name]:.3f}  drawn {drawn[name] / 2000:.3f}"
                          f"  levels {','.join(map(str, lv))}")
-        for j in range(n):
-            name, level, _ = cur.choose(s, j)
-            ex = cur.example(s, j)
+        examples = cur.examples(s)
+        for j, i in enumerate(first[:n]):
+            name, level, _ = draws[i]
+            ex = examples[i]
             lines.append(f"-- example {j}: {name} level {level}, {len(ex)} tokens, "
                          f"{ex.num_targets} targets")
             lines.append(mark_targets(ex.tokens, ex.loss_mask, tok))
         one = CurriculumData(cur, d.global_batch_size, d.seq_len, window=d.packing.window,
                              algorithm=d.packing.algorithm, overflow=d.packing.overflow,
                              shuffle_rows=d.packing.get("shuffle_rows", True),
-                             process_index=0, process_count=1)
-        one.set_state({"kind": "curriculum", "stage": s, "step_in_stage": 0,
-                       "lanes": [[0, 0]] * d.global_batch_size})
+                             shard_options=grain.sharding.NoSharding())
+        one.start_stage(s)
         _, m = next(one)
+        one.close()
         lines.append("-- first batch: " + ", ".join(
             f"{k[5:]}={v:g}" for k, v in m.items()
             if k[5:] in ("rows", "placed_tokens", "pad_tokens", "padding_fraction",

@@ -36,24 +36,23 @@ Accounting (``PackStats``) always satisfies::
     placed_tokens = input_tokens - lost_tokens + repeated_tokens
     rows * width  = placed_tokens + pad_tokens
 
-Streaming with exact resume: ``PackedBatches`` packs fixed windows of
-``window`` consecutive example indices (window w = examples [w*K, (w+1)*K)),
-emits the window's rows in order, and groups rows into batches. Its state is
-``{"window": w, "row": r}`` (rows of window w already emitted): resuming
-re-packs window w, a pure function of its examples, and skips r rows.
+Streaming with exact resume is ``data.lane_packing``'s Grain
+``IterDataset``: each lane packs fixed windows of ``window`` consecutive
+examples with ``pack_rows`` and emits one row per step; its state is the
+(window, row) of each lane.
 
 Row order. Best-fit sorts a window by length, so its rows come out longest
-first; when every batch row packs its own window in step (``data.pipeline``'s
-lanes), whole batches then cycle from long (hard) to short (easy) examples
-every window, which measurably hurt training (docs/recipes.md, "Packing").
-With ``shuffle_seed`` set, a window's rows are emitted in a random order
-seeded by (shuffle_seed, w): still a pure function of the window, so resume
+first; when every batch row packs its own window in step (the lanes),
+whole batches then cycle from long (hard) to short (easy) examples every
+window, which measurably hurt training (docs/recipes.md, "Packing"). So
+``packing.shuffle_rows`` emits a window's rows in a random order seeded by
+(seed, stage, lane, window): still a pure function of the window, so resume
 stays exact.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -108,7 +107,7 @@ class PackStats:
 _STAT_FIELDS = tuple(f.name for f in dataclasses.fields(PackStats))
 
 
-def _check_args(seq_len: int, algorithm: str, overflow: str) -> int:
+def check_args(seq_len: int, algorithm: str, overflow: str) -> int:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown packing algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     if overflow not in POLICIES:
@@ -245,7 +244,7 @@ def pack_rows(examples: Sequence[Example], seq_len: int, *, algorithm: str = BES
 
     ``validate=False`` skips ``check_example`` for inputs already checked
     (``formatting.format_example`` checks every example it makes)."""
-    width = _check_args(seq_len, algorithm, overflow)
+    width = check_args(seq_len, algorithm, overflow)
     if validate:
         _validate(examples)
     rows, stats, _ = _assign(examples, width, algorithm, overflow, None)
@@ -260,7 +259,7 @@ def pack_batch(examples: Sequence[Example], batch_size: int, seq_len: int, *,
     of examples that found no room; they are the caller's to carry to the
     next batch or to count as dropped.
     """
-    width = _check_args(seq_len, algorithm, overflow)
+    width = check_args(seq_len, algorithm, overflow)
     _validate(examples)
     rows, stats, leftover = _assign(examples, width, algorithm, overflow, batch_size)
     return _write_rows(examples, rows, width, batch_size, stats), stats, leftover
@@ -284,112 +283,3 @@ def pack_windows(examples: Iterable[Example], seq_len: int, window: int, *,
             buf = []
     if buf:
         yield pack_rows(buf, seq_len, algorithm=algorithm, overflow=overflow)
-
-
-class PackedBatches:
-    """Iterator of (batch, stats): ``batch_size`` rows per batch, exact resume.
-
-    ``example_at(i)`` must be a pure function of ``i`` (determinism by index).
-    Stats: the example-side counts (lost, truncated, split, dropped, input)
-    of a window go to the batch that emits its first row; the row-side counts
-    (rows, placed, pad, padding_fraction) describe the batch itself. With a
-    finite ``num_examples`` the last batch is padded with empty rows.
-    """
-
-    def __init__(self, example_at: Callable[[int], Example], batch_size: int, seq_len: int, *,
-                 window: int, num_examples: int | None = None,
-                 algorithm: str = BEST_FIT, overflow: str = SPLIT,
-                 shuffle_seed: int | None = None, validate: bool = True):
-        self.width = _check_args(seq_len, algorithm, overflow)
-        if window < 1 or batch_size < 1:
-            raise ValueError(f"window={window}, batch_size={batch_size}: both must be >= 1")
-        self.example_at, self.batch_size, self.seq_len = example_at, batch_size, seq_len
-        self.window, self.num_examples = window, num_examples
-        self.algorithm, self.overflow = algorithm, overflow
-        self.shuffle_seed, self.validate = shuffle_seed, validate
-        self._w, self._r = 0, 0
-        self._cache: tuple[int, dict[str, np.ndarray], PackStats, np.ndarray] | None = None
-
-    def get_state(self) -> dict:
-        return {"kind": "packed_batches", "window": self._w, "row": self._r}
-
-    def set_state(self, state: dict) -> None:
-        if state.get("kind") != "packed_batches":
-            raise ValueError(f"data iterator state is for {state.get('kind')!r}, not packed_batches")
-        self._w, self._r = int(state["window"]), int(state["row"])
-
-    def _window(self, w: int):
-        if self._cache is None or self._cache[0] != w:
-            start = w * self.window
-            stop = start + self.window
-            if self.num_examples is not None:
-                stop = min(stop, self.num_examples)
-            if start >= stop:
-                return None
-            examples = [self.example_at(i) for i in range(start, stop)]
-            rows, stats = pack_rows(examples, self.seq_len, algorithm=self.algorithm,
-                                    overflow=self.overflow, validate=self.validate)
-            if self.shuffle_seed is not None:
-                order = np.random.default_rng([self.shuffle_seed, w]).permutation(stats.rows)
-                rows = {k: v[order] for k, v in rows.items()}
-            # Also stacked [rows, 4, width] (ROW_KEYS order) for ``next_row``.
-            self._cache = (w, rows, stats, np.stack([rows[k] for k in ROW_KEYS], axis=1))
-        return self._cache
-
-    def next_row(self) -> tuple[np.ndarray, PackStats | None]:
-        """One row as a [4, width] array (``ROW_KEYS`` order; all zeros past the
-        end of a finite stream), and the example-side stats of its window when
-        this row is the window's first (else None).
-
-        The per-lane fast path of ``data.pipeline`` (one row per lane per
-        step, thousands of lanes on an accelerator): no dicts or PackStats
-        per row; the caller counts rows, placed and pad tokens on the whole
-        batch."""
-        carried = None  # example-side stats of windows whose examples were all dropped
-        while True:
-            packed = self._window(self._w)
-            if packed is None:
-                return np.zeros((len(ROW_KEYS), self.width), np.int32), carried
-            _, _, wstats, stacked = packed
-            if self._r == 0:
-                carried = wstats if carried is None else carried + wstats
-            if len(stacked):
-                break
-            self._w += 1  # no rows: every example dropped (overflow="drop"/"truncate")
-        first = self._r == 0
-        row = stacked[self._r]
-        self._r += 1
-        if self._r == len(stacked):
-            self._w, self._r = self._w + 1, 0
-        return row, carried if first else None
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> tuple[dict[str, np.ndarray], PackStats]:
-        parts, stats, need = [], PackStats(), self.batch_size
-        while need:
-            packed = self._window(self._w)
-            if packed is None:
-                break
-            _, rows, wstats, _ = packed
-            if self._r == 0:
-                stats = stats + dataclasses.replace(wstats, rows=0, placed_tokens=0,
-                                                    placed_targets=0, pad_tokens=0)
-            take = min(need, len(rows["tokens"]) - self._r)
-            parts.append({k: v[self._r:self._r + take] for k, v in rows.items()})
-            need -= take
-            self._r += take
-            if self._r == len(rows["tokens"]):
-                self._w, self._r = self._w + 1, 0
-        if need == self.batch_size:
-            raise StopIteration
-        if need:
-            parts.append({k: np.zeros((need, self.width), np.int32) for k in ROW_KEYS})
-        batch = {k: np.concatenate([p[k] for p in parts]) for k in ROW_KEYS}
-        seg = batch["segment_ids"]
-        stats.rows = self.batch_size
-        stats.placed_tokens = int((seg > 0).sum())
-        stats.placed_targets = int(batch["loss_mask"].sum())
-        stats.pad_tokens = int((seg == 0).sum())
-        return batch, stats

@@ -3,7 +3,8 @@
     python -m rtt_jax.data.report --config=configs/base.py:tiny --out=DIR [--n=400]
 
 For each stage it draws the stage's first ``n`` examples exactly as training
-does (``Curriculum.text_example``) and writes ``DIR/data_report.json`` (one
+does (the Grain mixture ``Curriculum.drawn``, at the indices the lanes read
+first) and writes ``DIR/data_report.json`` (one
 entry per stage) and ``DIR/data_report.md`` with: sources, configured weight
 and share drawn, levels, tokens and target tokens per source; the heuristic
 quality scores (``rtt_jax.textbook.quality``: share passing, failures per
@@ -27,6 +28,7 @@ from ml_collections import config_flags
 from rtt_jax import cli_errors
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.formatting import FULL, format_example
+from rtt_jax.data.lane_packing import first_indices
 from rtt_jax.data.pipeline import make_tokenizer
 from rtt_jax.textbook import quality
 from rtt_jax.traces import dedup, diversity
@@ -34,13 +36,16 @@ from rtt_jax.traces import dedup, diversity
 N_EXAMPLES_SHOWN = 3
 
 
-def stage_report(cur: Curriculum, s: int, n: int) -> dict:
+def stage_report(cur: Curriculum, s: int, n: int, lanes: int = 1, window: int = 64) -> dict:
+    """Stage s's first ``n`` examples in the order ``lanes`` lanes packing
+    ``window``-example windows read them (``lane_packing.first_indices``)."""
     stage = cur.stages[s]
+    draws = cur.drawn(s)
     per_source = collections.defaultdict(lambda: {"examples": 0, "tokens": 0, "targets": 0,
                                                   "levels": collections.Counter()})
     texts, failed_rules, n_failed, shown = [], collections.Counter(), [], []
-    for j in range(n):
-        name, level, ex = cur.text_example(s, j)
+    for i in first_indices(n, lanes, window):
+        name, level, ex = draws[i]
         enc = format_example(ex.prompt, ex.completion, ex.mode, cur.tokenizer, answer=ex.answer)
         row = per_source[name]
         row["examples"] += 1
@@ -147,8 +152,9 @@ def write_data_report(config, out: str, n: int = 400, config_name: str = "") -> 
         raise ValueError(f"--n={n}: expected at least 1 example per stage")
     cur = Curriculum.from_config(d, config.seed, make_tokenizer(d.tokenizer))
     cli_errors.make_output_dir(out)
-    report = {"config": config_name, "stages": [stage_report(cur, s, n)
-                                                for s in range(len(cur.stages))]}
+    report = {"config": config_name, "stages": [
+        stage_report(cur, s, n, d.global_batch_size, d.packing.window)
+        for s in range(len(cur.stages))]}
     path = os.path.join(out, "data_report.json")
     with cli_errors.naming(path), open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)

@@ -71,6 +71,11 @@ class SentencePieceTokenizer:
         self._space_bytes = [byte_ids[b] for b in _SPACE.encode("utf-8")]
         self.vocab_size = int(sp.get_piece_size())
 
+    def __reduce__(self):
+        # Grain worker processes get the tokenizer pickled: send the model
+        # proto (the SentencePieceProcessor itself does not pickle).
+        return (_from_proto, (self._proto,))
+
     def encode(self, text: str) -> np.ndarray:
         parts = text.split(_SPACE)
         ids: list[int] = []
@@ -127,3 +132,7 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, *, model_type: st
         # e.g. "Vocabulary size is too high": the corpus has too few distinct pieces.
         raise ValueError(f"sentencepiece training failed: {str(e).splitlines()[0]}") from None
     return SentencePieceTokenizer(model_proto=buf.getvalue())
+
+
+def _from_proto(model_proto: bytes) -> SentencePieceTokenizer:
+    return SentencePieceTokenizer(model_proto=model_proto)

@@ -1,9 +1,10 @@
 """Random-access example sources: example i is a pure function of (seed, name, level, i).
 
 Every source has ``name``, ``levels`` (a tuple) and ``get(level, i) ->
-TextExample``; ``at_level(level)`` is a Grain ``RandomAccessDataSource`` view
-(``__len__``, ``__getitem__``, ``__repr__``), so ``grain.MapDataset.source(
-src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
+TextExample``; ``at_level(level)`` (``LevelView``) and, for finite sources,
+``RecordView`` are Grain ``RandomAccessDataSource`` views (``__len__``,
+``__getitem__``, ``__repr__``): ``data.curriculum`` builds each stage's Grain
+``MapDataset`` from them. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
 
 * ``synthetic``: on-the-fly task traces. ``cfg.family`` (a ``rtt_jax.tasks``
   name), ``cfg.styles`` ("" = all, else "a,b"), ``cfg.mode`` trace |
@@ -26,9 +27,9 @@ src.at_level(2))`` works. Kinds (``make_source(name, cfg, seed, on_bad_record)``
 * ``tfds``: ``tfds.data_source(cfg.tfds_name, data_dir=cfg.path, split=cfg.split)``,
   text from ``cfg.prompt_field``/``cfg.completion_field``.
 
-Finite sources have one pseudo-level ``(0,)`` and are read as endless epochs:
-index i is record ``perm_e[i % N]`` with ``e = i // N`` and ``perm_e`` a
-permutation seeded by (seed, name, e), i.e. a global shuffle per epoch.
+Finite sources have one pseudo-level ``(0,)`` and ``record(k)``; the
+curriculum reads them as endless epochs, each shuffled by Grain with a seed
+of (seed, name, stage, epoch).
 
 Malformed records (bad JSON, missing field, empty target): with
 ``on_bad_record="fatal"`` a ``BadRecordError`` names ``file:line`` (or the
@@ -39,7 +40,6 @@ bad one is replaced by the next good index (a pure function of i as well).
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import os
@@ -85,20 +85,37 @@ def name_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-class _LevelView:
-    """Grain RandomAccessDataSource over one level of a source."""
+class LevelView:
+    """Grain ``RandomAccessDataSource`` over one level of an unbounded source:
+    item i is ``source.get(level, offset + i)``."""
 
-    def __init__(self, source, level: int):
-        self._source, self._level = source, level
+    def __init__(self, source, level: int, offset: int = 0):
+        self._source, self._level, self._offset = source, level, offset
 
     def __len__(self) -> int:
         return self._source.size
 
     def __getitem__(self, index: int) -> TextExample:
-        return self._source.get(self._level, int(index))
+        return self._source.get(self._level, self._offset + int(index))
 
     def __repr__(self) -> str:
         return f"{self._source!r}.at_level({self._level})"
+
+
+class RecordView:
+    """Grain ``RandomAccessDataSource`` over a finite source's records."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __len__(self) -> int:
+        return self._source.size
+
+    def __getitem__(self, index: int) -> TextExample:
+        return self._source.record(int(index))
+
+    def __repr__(self) -> str:
+        return f"{self._source!r}.records"
 
 
 class _Source:
@@ -107,10 +124,10 @@ class _Source:
     size: int
     bad_records: int = 0
 
-    def at_level(self, level: int) -> _LevelView:
+    def at_level(self, level: int) -> LevelView:
         if level not in self.levels:
             raise ValueError(f"source {self.name!r}: level {level} not in {self.levels}")
-        return _LevelView(self, level)
+        return LevelView(self, level)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -184,38 +201,19 @@ class TextbookDataSource(_Source):
 
 
 class _FiniteSource(_Source):
-    """Endless shuffled epochs over a finite list of records."""
+    """A finite list of records (``record(k)``, k < ``size``); one pseudo-level.
+    The curriculum reads it as endless shuffled epochs (Grain ``shuffle`` +
+    ``repeat``, ``data.curriculum``)."""
 
     levels = (0,)
-    # Permutations kept (elements over all epochs): with many batch rows, each
-    # packing its own stream, the rows read examples from many epochs at once
-    # (1,280 rows over a 1k-record file: ~80 epochs), so one cached epoch
-    # would be recomputed on almost every read.
-    PERM_CACHE_ELEMENTS = 1 << 24
 
     def __init__(self, name: str, seed: int, n: int):
         if n == 0:
             raise BadRecordError(f"source {name!r}: no usable records")
         self.name, self.seed, self.size = name, seed, n
-        self._name_key = name_key(name)
-        self._perms: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
-
-    def record_index(self, i: int) -> int:
-        epoch, k = divmod(i, self.size)
-        perm = self._perms.get(epoch)  # a dict read: safe from Grain's threads
-        if perm is None:
-            rng = np.random.default_rng([self.seed, self._name_key, epoch])
-            perm = rng.permutation(self.size).astype(np.int64)
-            self._perms[epoch] = perm
-            while len(self._perms) * self.size > self.PERM_CACHE_ELEMENTS and len(self._perms) > 1:
-                try:
-                    self._perms.popitem(last=False)
-                except KeyError:  # another thread emptied it first
-                    break
-        return int(perm[k])
 
     def get(self, level: int, i: int) -> TextExample:
-        return self.record(self.record_index(i))
+        return self.record(i % self.size)
 
 
 def _check_text(ex: TextExample, where: str) -> TextExample:

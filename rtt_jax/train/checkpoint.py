@@ -1,9 +1,11 @@
 """Orbax checkpoints that hold the whole truth of a run, and are checked.
 
 One step directory holds ``state`` (params, optimizer state, step), ``data``
-(the data iterator's JSON state: curriculum position, Grain iterator state,
-...) and ``checksums`` (JSON: a 64-bit checksum per state leaf and a sha256 of
-the data item, see ``checksum.py``). Saves are asynchronous and atomic: orbax
+(the data iterator's state, written by Grain's orbax handler
+``grain.checkpoint.CheckpointHandler``: one ``process_<i>-of-<n>.json`` per
+process, each the curriculum position beside that host's Grain iterator
+state) and ``checksums`` (JSON: a 64-bit checksum per state leaf and a
+sha256 of each process's data state, see ``checksum.py``). Saves are asynchronous and atomic: orbax
 writes ``<step>.orbax-checkpoint-tmp/`` and renames it when complete, so a
 half-written step is never listed. Restore reads arrays straight into the
 *current* run's shardings (a checkpoint written on data=8 restores onto one
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import grain
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -78,6 +81,35 @@ def _use_plain_array_saving_on_one_host() -> None:
 
 class CheckpointError(RuntimeError):
     pass
+
+
+class _IteratorState(grain.DatasetIterator):
+    """What Grain's checkpoint handler saves and restores: a data iterator's
+    state, captured at save time (the live iterator moves on while orbax
+    writes in the background) and handed back as a dict on restore."""
+
+    def __init__(self, state: dict | None = None):
+        super().__init__()
+        self.state = state
+
+    def __next__(self):
+        raise StopIteration
+
+    def get_state(self) -> dict:
+        return self.state
+
+    def set_state(self, state: dict) -> None:
+        self.state = state
+
+
+def _process_data_checksums(data_state: dict) -> list[str]:
+    """Every process's data-state sha256, in process order (all-gathered)."""
+    mine = data_checksum(data_state)
+    if jax.process_count() == 1:
+        return [mine]
+    words = np.frombuffer(bytes.fromhex(mine), np.uint8)
+    every = np.asarray(multihost_utils.process_allgather(words)).reshape(-1, words.size)
+    return [bytes(row).hex() for row in every]
 
 
 class _Damaged(CheckpointError):
@@ -191,11 +223,11 @@ class Checkpointer:
         The checksums are computed on device from the very arrays handed to
         orbax, before the caller may donate them; only 8 bytes per leaf come
         back to the host."""
-        sums = {"state": state_checksums(state), "data": data_checksum(data_state)}
+        sums = {"state": state_checksums(state), "data": _process_data_checksums(data_state)}
         with _SaveErrors(self):
             self.manager.save(step, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state),
-                data=ocp.args.JsonSave(data_state),
+                data=grain.checkpoint.CheckpointSave(_IteratorState(data_state)),
                 checksums=ocp.args.JsonSave(sums)), force=force)
 
     def wait(self) -> None:
@@ -215,41 +247,52 @@ class Checkpointer:
 
     # -- restoring -----------------------------------------------------------
 
-    def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict, int]:
+    def restore(self, abstract_state: Any, step: int | None = None,
+                with_data: bool = True) -> tuple[Any, dict | None, int]:
         """Restore ``step`` (default: latest) into ``abstract_state``'s shapes, dtypes
-        and shardings, and verify it against its checksums. Raises CheckpointError."""
+        and shardings, and verify it against its checksums. Raises CheckpointError.
+        ``with_data=False`` (evaluation) leaves the data iterator state unread."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"{self.directory}: no checkpoint to restore")
         where = self.directory / str(step)
         try:
-            result, damage = self._restore_verified(abstract_state, step, where), None
+            result, damage = self._restore_verified(abstract_state, step, where, with_data), None
         except _Damaged as e:
             result, damage = None, e
         if not _all_agree(damage is None):
             raise damage or _Damaged(f"{where}: failed to verify on another process")
         return result
 
-    def _restore_verified(self, abstract_state, step: int, where) -> tuple[Any, dict, int]:
+    def _restore_verified(self, abstract_state, step: int, where, with_data: bool = True
+                          ) -> tuple[Any, dict | None, int]:
         self._check_structure(abstract_state, where)
         if not (where / "checksums").exists():
             raise _Damaged(f"{where}: no checksums item, cannot be verified")
+        if with_data:
+            _check_data_item(where / "data")
+        holder = _IteratorState()
+        items = dict(state=ocp.args.StandardRestore(abstract_state),
+                     checksums=ocp.args.JsonRestore())
+        if with_data:
+            items["data"] = grain.checkpoint.CheckpointRestore(holder)
         try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract_state),
-                data=ocp.args.JsonRestore(),
-                checksums=ocp.args.JsonRestore()))
+            restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as e:  # orbax/tensorstore raise many types; one line
             quiet.quiet_aborted_io()
             _raise_if_environmental(e, where)
             raise _Damaged(f"{where}: cannot be read ({_first_line(e)})") from e
         expected = restored["checksums"] or {}
-        data = dict(restored["data"] or {})
         bad = mismatches(expected.get("state", {}), state_checksums(restored["state"]))
         if bad:
             raise _Damaged(f"{where}: checksum mismatch in {len(bad)} array(s): "
                            f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
-        if expected.get("data") != data_checksum(data):
+        if not with_data:
+            return restored["state"], None, step
+        data = holder.state
+        sums = expected.get("data")
+        if not isinstance(data, dict) or not isinstance(sums, list) or \
+                len(sums) != jax.process_count() or sums[jax.process_index()] != data_checksum(data):
             raise _Damaged(f"{where}: checksum mismatch in the data item")
         return restored["state"], data, step
 
@@ -274,14 +317,15 @@ class Checkpointer:
                 f"({len(diff)} leaves differ; first {k}: checkpoint "
                 f"{have.get(k, 'absent')}, run {want.get(k, 'absent')})")
 
-    def restore_newest_intact(self, abstract_state: Any) -> tuple[Any, dict, int]:
+    def restore_newest_intact(self, abstract_state: Any, with_data: bool = True
+                              ) -> tuple[Any, dict | None, int]:
         """Restore the newest step that verifies. Writers set damaged steps
         aside (renamed, never deleted); readers skip them. Raises
         CheckpointError when no step is intact."""
         rejected = []
         for step in reversed(self.all_steps()):
             try:
-                return self.restore(abstract_state, step)
+                return self.restore(abstract_state, step, with_data)
             except _Damaged as e:
                 rejected.append(step)
                 aside = self.set_aside(step) if not self.read_only else None
@@ -295,7 +339,7 @@ class Checkpointer:
     def newest_verified_step(self, abstract_state: Any) -> int | None:
         """The newest step that restores and verifies (None if there is none)."""
         try:
-            _, _, step = self.restore_newest_intact(abstract_state)
+            _, _, step = self.restore_newest_intact(abstract_state, with_data=False)
         except CheckpointError:
             return None
         return step
@@ -312,6 +356,26 @@ class Checkpointer:
         _sync(f"rtt_jax_set_aside_{step}_{n}")
         self.manager.reload()
         return dst.name
+
+
+def _check_data_item(data_dir) -> None:
+    """The data item holds this process's Grain state file, or the step cannot
+    be resumed here: another process count is a config/machine error (one
+    line, nothing renamed); a missing file is damage."""
+    index, count = jax.process_index(), jax.process_count()
+    if (data_dir / f"process_{index}-of-{count}.json").exists():
+        return
+    saved = sorted(p.name for p in data_dir.glob("process_*-of-*.json")) if data_dir.exists() else []
+    if saved:
+        n = saved[0].rsplit("-of-", 1)[1].removesuffix(".json")
+        raise CheckpointError(
+            f"{data_dir}: the data iterator state was saved by {n} process(es) "
+            f"({saved[0]}, ...); this run has {count}. Resume with {n} process(es): "
+            "each host's Grain state belongs to that host's rows")
+    if (data_dir / "metadata").exists():
+        raise CheckpointError(f"{data_dir}: a JSON data item from before the Grain pipeline; "
+                              "this rtt_jax cannot resume it (start a new workdir)")
+    raise _Damaged(f"{data_dir}: no data iterator state for process {index}")
 
 
 class _SaveErrors:

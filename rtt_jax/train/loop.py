@@ -6,6 +6,11 @@ are read back one step late so the host never waits on the device, except at
 checkpoint steps, where the loss of the state about to be saved is checked
 first: a checkpoint never holds a state that came from a NaN step.
 
+At an eval step the evaluation runs before that step's checkpoint, and its
+metrics go to ``data.observe``: a mastery-gated curriculum stage that ends
+there is already in the saved data state, so a resume lands in the same stage
+at the same step.
+
 The run holds ``<workdir>/run.lock`` (workdir_lock.py) from before it touches
 the workdir until it returns, so a second run on the same workdir stops at
 once. It resumes from the newest checkpoint that verifies against its
@@ -170,15 +175,20 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
                     read_back(*pending)
                 pending = (step, metrics, data_metrics)
                 stop = preemption.check(step) or step == stop_at_step
-                if step % config.checkpoint.every_steps == 0 or step == tc.steps or stop:
-                    read_back(*pending)  # never checkpoint a state from a NaN step
-                    pending = None
-                    ckpt.save(step, state, data.get_state())
                 if evaluate is not None and step % config.eval.every_steps == 0:
+                    read_back(*pending)
+                    pending = None
+                    # Before the save of this step, so that a stage ended by a
+                    # mastery gate is in the checkpoint (a kill before the save
+                    # re-evaluates the same params and decides the same).
+                    results = evaluate(step, state["params"], writer)  # before donation
+                    if hasattr(data, "observe") and data.observe(step, results):
+                        writer.write(step, {"data/stage": float(data.stage)})
+                if step % config.checkpoint.every_steps == 0 or step == tc.steps or stop:
                     if pending is not None:
-                        read_back(*pending)
+                        read_back(*pending)  # never checkpoint a state from a NaN step
                         pending = None
-                    evaluate(step, state["params"], writer)  # done before params are donated
+                    ckpt.save(step, state, data.get_state())
                 if stop:
                     logging.warning("stopped early: saved step %d, exiting", step)
                     break
@@ -230,7 +240,7 @@ def final_params(config, workdir: str, devices=None):
         raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")
     ckpt = Checkpointer(ckpt_dir, read_only=True)  # eval holds no lock: never rename/clean
     try:
-        state, _, step = ckpt.restore_newest_intact(layout.abstract)
+        state, _, step = ckpt.restore_newest_intact(layout.abstract, with_data=False)
     finally:
         ckpt.close()
     return layout, state["params"], step
