@@ -37,9 +37,12 @@ CONFIGS = {"tiny": ("configs/base.py", "tiny"),
 
 
 def load_config(name: str):
-    from rtt_jax.experiments import runner
+    import importlib.util
     path, variant = CONFIGS[name]
-    module = runner.load_experiment(os.path.join(runner.REPO_ROOT, path))
+    spec = importlib.util.spec_from_file_location(
+        "bench_config_" + name, os.path.join(os.path.dirname(__file__), "..", path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module.get_config(variant)
 
 

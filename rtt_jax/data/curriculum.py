@@ -16,8 +16,8 @@ index j names a component and an index inside it, with no counters, so
 example j is a pure function of (seed, s, j) and any host can build any
 row. A component is:
 
-* an unbounded source (synthetic, textbook): ``MapDataset.source`` of its
-  level view, item i = problem ``(s << 56) + i`` (stages never repeat each
+* an unbounded source (synthetic, textbook): its level view (a ``MapDataset``
+  source node), item i = problem ``(s << 56) + i`` (stages never repeat each
   other's problems), then the ``Tokenize`` transformation;
 * a finite source (files, TFDS): its records, ``Tokenize``, ``Memo`` (each
   record tokenized once), then ``shuffle(seed).repeat()``: endless epochs,
@@ -198,7 +198,7 @@ class Curriculum:
     def _component(self, s: int, name: str, level: int, tokenize: bool) -> grain.MapDataset:
         source = self.sources[name]
         if source.size != sys.maxsize:  # finite: endless epochs, each shuffled anew
-            ds = grain.MapDataset.source(RecordView(source))
+            ds = RecordView(source)
             if tokenize:
                 ds = ds.map_with_index(Tokenize(self.tokenizer, name, level))
                 if source.size <= CACHE_MAX_RECORDS:
@@ -207,7 +207,7 @@ class Curriculum:
             return ds.shuffle(seed=seed).repeat()
         # Unbounded: item i of stage s is problem (s << 56) + i, so that stages
         # never repeat each other's problems.
-        ds = grain.MapDataset.source(LevelView(source, level, s << _STAGE_SHIFT))
+        ds = LevelView(source, level, s << _STAGE_SHIFT)
         return ds.map_with_index(Tokenize(self.tokenizer, name, level)) if tokenize else ds
 
     @property

@@ -53,6 +53,7 @@ from rtt_jax.data.packing import ROW_KEYS, PackStats
 from rtt_jax.data.lane_packing import EXAMPLE_STATS
 
 KIND = "curriculum"
+SHM_MIN_BYTES = 4 << 20
 
 
 def make_tokenizer(spec: str):
@@ -114,6 +115,10 @@ class CurriculumData(grain.DatasetIterator):
         if self.worker_count > 0:
             if not flags.FLAGS.is_parsed():  # Grain's workers read its absl flags
                 flags.FLAGS.mark_as_parsed()  # (a notebook or test: no absl app)
+            # Rows travel pickled through the worker queue below 4 MiB: a shared
+            # memory block per element costs more than copying small ones.
+            ds = grain.experimental.WithOptionsIterDataset(
+                ds, grain.experimental.DatasetOptions(min_shm_size=SHM_MIN_BYTES))
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(
                 num_workers=self.worker_count, per_worker_buffer_size=max(self.prefetch, 1)),
                 worker_init_fn=exit_with_parent, sequential_slice=True)

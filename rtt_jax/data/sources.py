@@ -2,9 +2,8 @@
 
 Every source has ``name``, ``levels`` (a tuple) and ``get(level, i) ->
 TextExample``; ``at_level(level)`` (``LevelView``) and, for finite sources,
-``RecordView`` are Grain ``RandomAccessDataSource`` views (``__len__``,
-``__getitem__``, ``__repr__``): ``data.curriculum`` builds each stage's Grain
-``MapDataset`` from them. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
+``RecordView`` are random-access Grain ``MapDataset`` source nodes:
+``data.curriculum`` builds each stage's Grain pipeline from them. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
 
 * ``synthetic``: on-the-fly task traces. ``cfg.family`` (a ``rtt_jax.tasks``
   name), ``cfg.styles`` ("" = all, else "a,b"), ``cfg.mode`` trace |
@@ -45,6 +44,7 @@ import hashlib
 import os
 import sys
 
+import grain
 import numpy as np
 
 from rtt_jax import json_lines
@@ -85,36 +85,47 @@ def name_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-class LevelView:
-    """Grain ``RandomAccessDataSource`` over one level of an unbounded source:
-    item i is ``source.get(level, offset + i)``."""
+class LevelView(grain.MapDataset):
+    """One level of an unbounded source as a Grain ``MapDataset`` (a source
+    node: no parents): item i is ``source.get(level, offset + i)``.
+
+    A ``MapDataset`` subclass rather than ``MapDataset.source(view)``: Grain's
+    source node records a byte-size estimate (a pytree walk) and Prometheus
+    counters for every element, which cost as much as making a small
+    synthetic example (``bench/input_pipeline.py``)."""
 
     def __init__(self, source, level: int, offset: int = 0):
+        super().__init__()
         self._source, self._level, self._offset = source, level, offset
 
     def __len__(self) -> int:
         return self._source.size
 
-    def __getitem__(self, index: int) -> TextExample:
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
         return self._source.get(self._level, self._offset + int(index))
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return f"{self._source!r}.at_level({self._level})"
 
 
-class RecordView:
-    """Grain ``RandomAccessDataSource`` over a finite source's records."""
+class RecordView(grain.MapDataset):
+    """A finite source's records as a Grain ``MapDataset`` source node."""
 
     def __init__(self, source):
+        super().__init__()
         self._source = source
 
     def __len__(self) -> int:
         return self._source.size
 
-    def __getitem__(self, index: int) -> TextExample:
-        return self._source.record(int(index))
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        return self._source.record(int(index) % self._source.size)
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
         return f"{self._source!r}.records"
 
 
