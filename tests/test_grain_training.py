@@ -137,29 +137,52 @@ def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_pa
     assert a.keys() == b.keys() and all(b[s] == pytest.approx(a[s], rel=1e-6) for s in a)
 
 
-def test_resume_with_another_process_count_or_an_old_data_item_is_one_line(tmp_path):
-    """Grain's handler keeps one state file per process: a step saved by 2
-    processes cannot resume on 1 (its rows belong to two hosts); that is a
-    machine/config error in one line, and the step is not set aside."""
+def test_a_step_saved_by_two_hosts_resumes_on_one_with_the_same_losses(tmp_path):
+    """Grain's handler keeps one state file per host. A step saved by 2 hosts
+    (made here by splitting a 1-host step's lanes in two, checksums updated)
+    resumes on 1: each host reads every host's verified state and takes its
+    rows. A damaged host file is damage; a pre-Grain JSON data item is one line."""
     from configs.base import get_config
     from rtt_jax.train.checkpoint import CheckpointError
+    from rtt_jax.train.checksum import data_checksum
     from rtt_jax.train.loop import train
-    c = get_config("tiny")
-    c.train.steps = 3
-    c.checkpoint.update(every_steps=3, async_save=False)
-    wd = str(tmp_path / "w")
-    train(c, wd)
-    data = os.path.join(wd, "checkpoints", "3", "data")
-    os.rename(os.path.join(data, "process_0-of-1.json"), os.path.join(data, "process_0-of-2.json"))
-    c.train.steps = 6
-    with pytest.raises(CheckpointError) as e:
-        train(c, wd)
-    msg = str(e.value)
-    assert "the data iterator state was saved by 2 process(es)" in msg
-    assert "this run has 1" in msg and "\n" not in msg
-    assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["3"]  # nothing renamed
-    os.remove(os.path.join(data, "process_0-of-2.json"))
+
+    def cfg(steps):
+        c = get_config("tiny")
+        c.train.steps = steps
+        c.checkpoint.update(every_steps=3, async_save=False)
+        return c
+
+    straight, wd = str(tmp_path / "straight"), str(tmp_path / "w")
+    train(cfg(6), straight)
+    train(cfg(6), wd, stop_at_step=3)  # the same LR schedule as the straight run
+    step = os.path.join(wd, "checkpoints", "3")
+    with open(os.path.join(step, "data", "process_0-of-1.json")) as f:
+        one = json.load(f)
+    lanes = one["grain"]["lanes"]
+    halves = [dict(one, grain={"kind": "lane_pack", "lanes": {k: v for k, v in lanes.items()
+                                                           if (int(k) < 8) == (i == 0)}})
+              for i in range(2)]
+    os.remove(os.path.join(step, "data", "process_0-of-1.json"))
+    for i, half in enumerate(halves):
+        with open(os.path.join(step, "data", f"process_{i}-of-2.json"), "w") as f:
+            json.dump(half, f)
+    sums_path = os.path.join(step, "checksums", "metadata")
+    with open(sums_path) as f:
+        sums = json.load(f)
+    sums["data"] = [data_checksum(h) for h in halves]
+    with open(sums_path, "w") as f:
+        json.dump(sums, f)
+    train(cfg(6), wd)
+    a, b = _losses(straight), _losses(wd)
+    assert sorted(b) == list(range(1, 7))
+    assert all(b[s] == pytest.approx(a[s], rel=1e-6) for s in a)
+
+    # The step saved at 6 by one host: an old-format data item cannot resume.
+    data = os.path.join(wd, "checkpoints", "6", "data")
+    os.remove(os.path.join(data, "process_0-of-1.json"))
     with open(os.path.join(data, "metadata"), "w") as f:  # what JsonSave wrote before Grain
         f.write("{}")
     with pytest.raises(CheckpointError, match="a JSON data item from before the Grain pipeline"):
-        train(c, wd)
+        train(cfg(9), wd)
+    assert "6" in os.listdir(os.path.join(wd, "checkpoints"))  # a config error: not set aside

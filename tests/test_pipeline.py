@@ -343,6 +343,27 @@ def test_process_shares_join_to_the_one_process_global_batch(shuffle_rows, proce
                for (b, _), (o, _) in zip(ref, _take(other, 12)))  # the flag reaches the packers
 
 
+@pytest.mark.parametrize("saved_hosts,hosts", [(2, 1), (1, 2), (4, 2)])
+def test_states_of_one_host_count_resume_on_another(saved_hosts, hosts):
+    """What the checkpoint hands over for a step saved by another number of
+    hosts (every host's state): each host resumes exactly the rows it owns."""
+    ref = _take(make_curriculum_data(_config(), 0, 1), 14)  # crosses the stage boundary
+    saved = []
+    for p in range(saved_hosts):
+        data = make_curriculum_data(_config(), p, saved_hosts)
+        _take(data, 9)
+        saved.append(json.loads(json.dumps(data.get_state())))
+    rest = []
+    for p in range(hosts):
+        data = make_curriculum_data(_config(worker_count=1 if p else 0), p, hosts)
+        data.set_state({"kind": "per_process", "states": saved})
+        rest.append(_take(data, 5))
+        data.close()
+    for t in range(5):
+        for k, v in ref[9 + t][0].items():
+            np.testing.assert_array_equal(np.concatenate([r[t][0][k] for r in rest]), v)
+
+
 def test_shuffle_rows_defaults_to_true_when_the_field_is_absent():
     import ml_collections
     cfg = _config()

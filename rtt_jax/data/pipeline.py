@@ -31,7 +31,9 @@ Its state describes the batches *consumed*, never those prefetched::
      "batch_size": B, "worker_count": n, "grain": <the stage iterator's Grain state>}
 
 A state saved with another ``worker_count`` is restored by moving its lane
-positions into the new pipeline's state (``lane_packing.with_lane_states``).
+positions into the new pipeline's state (``lane_packing.with_lane_states``);
+one saved by another number of hosts arrives as every host's state, and the
+union of their lanes is restored the same way (``merge_host_states``).
 A restored run may have a changed curriculum: if the saved stage is now
 shorter than its saved position (or the stage is gone), the run moves on to
 the next stage.
@@ -47,10 +49,10 @@ import numpy as np
 from absl import flags, logging
 
 from rtt_jax.data.curriculum import Curriculum
-from rtt_jax.data.lane_packing import (LanePackIterDataset, lane_states, merge_lane_groups,
-                                       with_lane_states)
+from rtt_jax.data.lane_packing import KIND as LANE_KIND
+from rtt_jax.data.lane_packing import (EXAMPLE_STATS, LanePackIterDataset, lane_states,
+                                       merge_lane_groups, with_lane_states)
 from rtt_jax.data.packing import ROW_KEYS, PackStats
-from rtt_jax.data.lane_packing import EXAMPLE_STATS
 
 KIND = "curriculum"
 SHM_MIN_BYTES = 4 << 20
@@ -128,12 +130,10 @@ class CurriculumData(grain.DatasetIterator):
                 ds, prefetch_buffer_size=self.prefetch)
         return ds
 
-    def _open(self, stage: int, t: int, grain_state=None) -> None:
+    def _open(self, stage: int, t: int) -> None:
         self._close_stage()
         self._stage, self._t = stage, t
         self._it = iter(self._stage_dataset(stage))
-        if grain_state is not None:
-            self._it.set_state(grain_state)
 
     def _close_stage(self) -> None:
         if self._it is not None and hasattr(self._it, "close"):
@@ -222,6 +222,8 @@ class CurriculumData(grain.DatasetIterator):
                 "worker_count": self.worker_count, "grain": self._it.get_state()}
 
     def set_state(self, state: dict) -> None:
+        if state.get("kind") == "per_process":  # saved by another number of hosts
+            state = merge_host_states(state["states"])
         if state.get("kind") != KIND:
             raise ValueError(f"data iterator state is for {state.get('kind')!r}, not {KIND}")
         if state.get("batch_size") != self.batch_size:
@@ -242,6 +244,20 @@ class CurriculumData(grain.DatasetIterator):
             # into this pipeline's own layout.
             saved = with_lane_states(self._it.get_state(), lane_states(saved))
         self._it.set_state(saved)
+
+
+def merge_host_states(states: list[dict]) -> dict:
+    """One state from every host's (a checkpoint of another host count, as
+    ``train.checkpoint`` restores it): the stage bookkeeping is the same on
+    all hosts; the lane positions are the union of theirs."""
+    if not states or any(st.get("kind") != KIND for st in states):
+        kinds = sorted({str(st.get("kind")) for st in states})
+        raise ValueError(f"data iterator states are for {kinds}, not {KIND}")
+    lanes: dict = {}
+    for st in states:
+        lanes.update(lane_states(st["grain"]))
+    return {**states[0], "worker_count": None,  # not this layout: set_state moves the lanes
+            "grain": {"kind": LANE_KIND, "lanes": lanes}}
 
 
 def exit_with_parent(worker_index: int, worker_count: int) -> None:

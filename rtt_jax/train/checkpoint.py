@@ -47,10 +47,15 @@ Multi-host. Checksums are global sums computed by one SPMD program, so every
 process reads the same value and verification is the same on any number of
 hosts and any mesh. Each process's verdict is all-gathered before anyone falls
 back, so all processes try the same older step; process 0 removes leftovers and
-renames damaged steps, behind a barrier.
+renames damaged steps, behind a barrier. The data item holds one Grain state
+per host (that host's rows). A step saved by another number of hosts restores
+too: each host then reads every host's verified state and restore returns
+them all (``{"kind": PER_PROCESS, "states": [...]}``) for the data iterator to
+take the rows it now owns.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grain
@@ -66,6 +71,9 @@ from rtt_jax.train import checkpoint_quiet as quiet
 from rtt_jax.train.checksum import data_checksum, mismatches, state_checksums
 
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
+# The data state restore returns for a step saved by another number of
+# processes: {"kind": PER_PROCESS, "states": [state of process 0, 1, ...]}.
+PER_PROCESS = "per_process"
 ITEMS = ("state", "data", "checksums")
 _PLAIN_ARRAY_HANDLER: list = []
 
@@ -269,12 +277,11 @@ class Checkpointer:
         self._check_structure(abstract_state, where)
         if not (where / "checksums").exists():
             raise _Damaged(f"{where}: no checksums item, cannot be verified")
-        if with_data:
-            _check_data_item(where / "data")
+        saved_by = _data_process_count(where / "data") if with_data else None
         holder = _IteratorState()
         items = dict(state=ocp.args.StandardRestore(abstract_state),
                      checksums=ocp.args.JsonRestore())
-        if with_data:
+        if saved_by == jax.process_count():  # this host's file, through Grain's handler
             items["data"] = grain.checkpoint.CheckpointRestore(holder)
         try:
             restored = self.manager.restore(step, args=ocp.args.Composite(**items))
@@ -289,12 +296,28 @@ class Checkpointer:
                            f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
         if not with_data:
             return restored["state"], None, step
-        data = holder.state
         sums = expected.get("data")
-        if not isinstance(data, dict) or not isinstance(sums, list) or \
-                len(sums) != jax.process_count() or sums[jax.process_index()] != data_checksum(data):
+        if not isinstance(sums, list) or len(sums) != saved_by:
             raise _Damaged(f"{where}: checksum mismatch in the data item")
-        return restored["state"], data, step
+        if saved_by == jax.process_count():
+            data = holder.state
+            if not isinstance(data, dict) or sums[jax.process_index()] != data_checksum(data):
+                raise _Damaged(f"{where}: checksum mismatch in the data item")
+            return restored["state"], data, step
+        # Saved by another number of hosts: every host reads every host's state
+        # (verified), and the data iterator takes the rows it now owns.
+        states = []
+        for i in range(saved_by):
+            path = where / "data" / f"process_{i}-of-{saved_by}.json"
+            try:
+                states.append(json.loads(path.read_text()))
+            except (OSError, ValueError) as e:
+                raise _Damaged(f"{path}: cannot be read ({_first_line(e)})") from e
+            if not isinstance(states[-1], dict) or sums[i] != data_checksum(states[-1]):
+                raise _Damaged(f"{where}: checksum mismatch in the data item of process {i}")
+        logging.info("%s: data state of %d process(es) restored on %d", where, saved_by,
+                     jax.process_count())
+        return restored["state"], {"kind": PER_PROCESS, "states": states}, step
 
     def _check_structure(self, abstract_state, where) -> None:
         """A checkpoint of another model/optimizer is a config error, not damage.
@@ -358,24 +381,19 @@ class Checkpointer:
         return dst.name
 
 
-def _check_data_item(data_dir) -> None:
-    """The data item holds this process's Grain state file, or the step cannot
-    be resumed here: another process count is a config/machine error (one
-    line, nothing renamed); a missing file is damage."""
-    index, count = jax.process_index(), jax.process_count()
-    if (data_dir / f"process_{index}-of-{count}.json").exists():
-        return
+def _data_process_count(data_dir) -> int:
+    """How many processes wrote the data item (one Grain state file each).
+    An item from before Grain's handler is a config error, a missing one damage."""
     saved = sorted(p.name for p in data_dir.glob("process_*-of-*.json")) if data_dir.exists() else []
     if saved:
-        n = saved[0].rsplit("-of-", 1)[1].removesuffix(".json")
-        raise CheckpointError(
-            f"{data_dir}: the data iterator state was saved by {n} process(es) "
-            f"({saved[0]}, ...); this run has {count}. Resume with {n} process(es): "
-            "each host's Grain state belongs to that host's rows")
+        try:
+            return int(saved[0].rsplit("-of-", 1)[1].removesuffix(".json"))
+        except ValueError:
+            raise _Damaged(f"{data_dir}: unexpected file {saved[0]}") from None
     if (data_dir / "metadata").exists():
         raise CheckpointError(f"{data_dir}: a JSON data item from before the Grain pipeline; "
                               "this rtt_jax cannot resume it (start a new workdir)")
-    raise _Damaged(f"{data_dir}: no data iterator state for process {index}")
+    raise _Damaged(f"{data_dir}: no data iterator state")
 
 
 class _SaveErrors:
