@@ -6,7 +6,7 @@ Config (``config.data``, kind ``curriculum``)::
     stages  = [ {name: "s1", steps: 10,
                  mixture: {"add": 0.7, "mul": 0.3},   # weights, normalized here
                  levels:  {"add": "1-2", "mul": "1"},  # "" / absent: defaults
-                 until: {metric: "eval/addition_L2/answer_accuracy",   # optional:
+                 until: {metric: "eval/addition/L2/answer_accuracy",   # optional:
                          at_least: 0.9, max_steps: 500}}, ...]        # mastery gate
 
 Stage s is one ``grain.MapDataset`` (``Curriculum.examples(s)``):
@@ -136,9 +136,10 @@ def make_stages(stage_cfgs, sources: dict) -> list[Stage]:
 
 
 def parse_gate(spec, steps, field: str) -> Gate | None:
-    if spec is None or spec == {}:
+    """``config.data.stages[k].until`` (None or empty: no gate); errors name the field."""
+    spec = _as_dict(spec) if spec is not None else {}
+    if not spec:
         return None
-    spec = _as_dict(spec)
     unknown = sorted(set(spec) - {"metric", "at_least", "max_steps"})
     metric, at_least = spec.get("metric"), spec.get("at_least")
     max_steps = spec.get("max_steps", steps)
@@ -147,7 +148,7 @@ def parse_gate(spec, steps, field: str) -> Gate | None:
                          "at_least, max_steps")
     if not isinstance(metric, str) or not metric.startswith("eval/"):
         raise ValueError(f"{field}.until.metric={metric!r}: expected an eval metric name such "
-                         "as 'eval/addition_L2/answer_accuracy'")
+                         "as 'eval/addition/L2/answer_accuracy'")
     if isinstance(at_least, bool) or not isinstance(at_least, (int, float)):
         raise ValueError(f"{field}.until.at_least={at_least!r}: expected a number")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
