@@ -1,13 +1,16 @@
 """rtt_jax: reasoning-trace training in JAX."""
 from setuptools import find_packages, setup
 
-# Lower bounds are the versions the test suite was run against.
+# Lower bounds are the versions the test suite was run against. The libraries
+# whose APIs rtt_jax leans on (NNX, optax transforms, orbax handlers, Grain
+# datasets) are capped below their next minor release, which may break them.
+JAX = "0.10.2"  # accelerator extras pin jax's own extras to this release line
 INSTALL_REQUIRES = [
-    "jax>=0.10.2",
-    "flax>=0.12.8",
-    "optax>=0.2.8",
-    "orbax-checkpoint>=0.12.8",
-    "grain>=0.2.18",
+    f"jax>={JAX}",
+    "flax>=0.12.8,<0.13",
+    "optax>=0.2.8,<0.3",
+    "orbax-checkpoint>=0.12.8,<0.13",
+    "grain>=0.2.18,<0.3",
     "tensorflow-datasets>=4.9.10",
     "array-record>=0.8.6",
     "ml-collections>=1.1.0",
@@ -30,5 +33,11 @@ setup(
         "notebooks": ["jupyter>=1.0", "matplotlib>=3.8"],
         "plots": ["matplotlib>=3.8"],
         "gym": ["reasoning-gym>=0.1.25"],
+        # pip install -e '.[tpu]' on a TPU VM: jax's matching jaxlib and libtpu.
+        "tpu": [f"jax[tpu]>={JAX},<0.11"],
+        # pip install -e '.[cuda12]' on an NVIDIA GPU machine (CUDA 12 wheels).
+        "cuda12": [f"jax[cuda12]>={JAX},<0.11"],
+        # gs:// workdirs and data paths (fsspec's Google Cloud Storage backend).
+        "gcs": ["gcsfs>=2024.2"],
     },
 )

@@ -8,6 +8,36 @@ a minute on 2 cores), ``cpu`` (a longer CPU run), ``gpu`` (one H100/H200, a
 303M-parameter bf16 model), ``v5e-64`` (a TPU pod slice).
 Experiment configs import this module, call ``get_config(variant)`` and
 override only what differs.
+
+Real sizes, ``SIZE`` or ``SIZE/TOPOLOGY`` (the topology defaults to v5e-64):
+bf16 compute with float32 params and AdamW state, trained on the default
+arithmetic curriculum (``data.kind="curriculum"``), each with its own mesh and
+axis rules for the topology (``_PARALLELISM``). Parameter counts are the
+model's own (``rtt_jax.model.param_count`` of ``nnx.eval_shape``; the byte
+vocab of 384 makes embeddings negligible):
+
+========  =========================================  ======  ============================
+variant   model (seq_len 1024)                       params  v5e-64 layout; compile_only
+========  =========================================  ======  ============================
+``125m``  d 768, 20 layers, 12 heads (4 kv)          126.2M  data=64 (params replicated),
+                                                             batch 512 in 4 microbatches;
+                                                             8.68 GiB of 16 per device
+``350m``  d 1024, 30 layers, 16 heads (8 kv)         348.5M  data=8 x fsdp=8, batch 256
+                                                             in 4 microbatches; 8.52 GiB
+``1b``    d 2048, 22 layers, 16 heads (8 kv)         1.02B   fsdp=64, batch 256 in 4
+                                                             microbatches; 15.29 GiB
+========  =========================================  ======  ============================
+
+The per-device totals are compile_only's as compiled for 64 fake CPU devices
+(likely an overestimate of a TPU's temporaries: rtt_jax/train/compile_only.py);
+microbatches keep even that estimate under a v5e's 16 GiB. An unknown
+``SIZE/TOPOLOGY`` pair lists the known ones.
+
+Check one for its target before a run (lowers and compiles the train step on
+64 fake CPU devices here, or the real TPU topology when libtpu is installed,
+and prints per-device memory against HBM)::
+
+    python -m rtt_jax.main --mode=compile_only --config=configs/base.py:1b/v5e-64
 """
 from __future__ import annotations
 
@@ -151,10 +181,16 @@ def _base() -> ml_collections.ConfigDict:
     # backend. A CPU has no datasheet peak: `python bench/matmul_peak.py`
     # measures and caches this machine's, and without it MFU is logged as n/a
     # (rtt_jax/train/peak_flops.py).
+    # The target, for --mode=compile_only (rtt_jax/train/compile_only.py):
+    # chip ("" | v4 | v5e | v5litepod | v5p | v6e | h100 | h200) gives the HBM
+    # per device, hbm_bytes (> 0) overrides it; device_count 0 = the mesh
+    # product when no axis is -1, else this process's devices; topology names
+    # a TPU topology (e.g. "v5e:8x8") to compile for when libtpu is installed.
     c.hardware = ml_collections.ConfigDict(dict(
         peak_flops=0.0,
         peak_flops_by_platform=ml_collections.ConfigDict(dict(
             cpu=0.0, gpu=989e12, tpu=197e12)),  # H100/H200 bf16 dense; v5e bf16
+        chip="", device_count=0, hbm_bytes=0, topology="",
     ))
 
     c.distributed = ml_collections.ConfigDict(dict(
@@ -168,9 +204,66 @@ def _base() -> ml_collections.ConfigDict:
     return c
 
 
+# Axis rules: the base ones shard "embed" over fsdp (FSDP / ZeRO-3: params and
+# optimizer state split over the fsdp axis); data parallel keeps every
+# parameter whole on every device. The batch is split over data x fsdp in both.
+_DATA_PARALLEL_RULES = [("batch", ("data", "fsdp")), ("vocab", None), ("embed", None),
+                        ("heads", None), ("kv_heads", None), ("kv", None), ("mlp", None),
+                        ("norm", None)]
+
+# Real sizes: the model and its data/optimizer numbers.
+_SIZES = {
+    "125m": dict(model=dict(d_model=768, n_layers=20, n_heads=12, n_kv_heads=4),
+                 seq_len=1024, learning_rate=6e-4),
+    "350m": dict(model=dict(d_model=1024, n_layers=30, n_heads=16, n_kv_heads=8),
+                 seq_len=1024, learning_rate=3e-4),
+    "1b": dict(model=dict(d_model=2048, n_layers=22, n_heads=16, n_kv_heads=8),
+               seq_len=1024, learning_rate=2e-4),
+}
+# Targets: chip (HBM per device), device count, TPU topology name.
+_TOPOLOGIES = {
+    "v5e-64": dict(chip="v5e", device_count=64, topology="v5e:8x8"),
+}
+# (size, topology) -> mesh, axis rules (None: the base FSDP rules), global
+# batch (rows) and microbatches. Microbatches are sized so that compile_only's
+# per-device total fits HBM even as compiled for CPU (XLA:CPU does not realise
+# remat's savings, so remat is off and accumulation bounds the activations).
+_PARALLELISM = {
+    ("125m", "v5e-64"): dict(mesh=dict(data=64, fsdp=1, tensor=1), rules=_DATA_PARALLEL_RULES,
+                             batch=512, microbatches=4),
+    ("350m", "v5e-64"): dict(mesh=dict(data=8, fsdp=8, tensor=1), rules=None,
+                             batch=256, microbatches=4),
+    ("1b", "v5e-64"): dict(mesh=dict(data=1, fsdp=64, tensor=1), rules=None,
+                           batch=256, microbatches=4),
+}
+
+
+def _sized(c: ml_collections.ConfigDict, size: str, topology: str) -> None:
+    """A real-size model on the curriculum, laid out for ``topology``."""
+    if (size, topology) not in _PARALLELISM:
+        known = ", ".join(f"{s}/{t}" for s, t in _PARALLELISM)
+        raise ValueError(f"configs/base.py: no layout for {size}/{topology}; known: {known}")
+    s, p = _SIZES[size], _PARALLELISM[(size, topology)]
+    c.model.update(dtype="bfloat16", param_dtype="float32", **s["model"])
+    c.data.update(kind="curriculum", seq_len=s["seq_len"], global_batch_size=p["batch"])
+    c.train.update(steps=20_000, warmup_steps=1000, learning_rate=s["learning_rate"],
+                   microbatches=p["microbatches"])
+    c.train.log_every_steps = 50
+    c.checkpoint.every_steps = 1000
+    c.mesh.update(**p["mesh"])
+    if p["rules"] is not None:
+        c.axis_rules = list(p["rules"])
+    c.hardware.update(**_TOPOLOGIES[topology])
+    c.distributed.initialize = True
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     variant = arg or "default"
     c = _base()
+    size, _, topology = variant.partition("/")
+    if size in _SIZES:
+        _sized(c, size, topology or "v5e-64")
+        return c
     if variant == "default":
         pass
     elif variant == "tiny":
@@ -189,6 +282,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(d_model=1024, n_layers=24, n_heads=16, n_kv_heads=0,
                        dtype="bfloat16", attention="auto")
         c.data.update(seq_len=1024, global_batch_size=32, max_digits=12)
+        c.hardware.update(chip="h100", device_count=1)
         c.train.update(steps=20_000, warmup_steps=1000, learning_rate=3e-4)
         c.train.log_every_steps = 50
         c.checkpoint.every_steps = 1000
@@ -196,12 +290,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(d_model=1024, n_layers=16, n_heads=16, n_kv_heads=4,
                        dtype="bfloat16", vocab_size=384)
         c.data.update(seq_len=1024, global_batch_size=512)
-        c.train.update(steps=20_000, warmup_steps=1000, learning_rate=1e-3)
+        # 4 microbatches (2 rows per device each): without them compile_only
+        # puts the step at 25.7 GiB per device (as compiled for CPU), over the
+        # 16 GiB of a v5e; with them 8-9 GiB. Accumulation is one large batch.
+        c.train.update(steps=20_000, warmup_steps=1000, learning_rate=1e-3, microbatches=4)
         c.train.log_every_steps = 50
         c.checkpoint.every_steps = 1000
         c.mesh.update(data=-1, fsdp=16, tensor=1)
+        c.hardware.update(**_TOPOLOGIES["v5e-64"])
         c.distributed.initialize = True
     else:
-        raise ValueError(f"configs/base.py: unknown variant {variant!r}; "
-                         "expected one of default, tiny, cpu, gpu, v5e-64")
+        raise ValueError(f"configs/base.py: unknown variant {variant!r}; expected one of "
+                         "default, tiny, cpu, gpu, v5e-64, " + ", ".join(_SIZES)
+                         + " (SIZE or SIZE/TOPOLOGY)")
     return c

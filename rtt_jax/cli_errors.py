@@ -160,11 +160,18 @@ def make_output_dir(path: str | None, flag: str = "--out") -> None:
     """Create the output directory ``path`` (and its parents) before any work,
     or raise OSError naming it: it is a file, sits under a file, or cannot be
     written (read-only file system, no permission). ValueError if ``path`` is
-    empty. A URL (``gs://...``) is left to the storage layer.
+    empty. A URL (``gs://...``) is left to the storage layer, once its client
+    library (gcsfs) is known to be installed.
     """
     if not path:
         raise ValueError(f"{flag} is required")
     if _is_url(path):
+        if path.startswith("gs://"):
+            try:
+                import gcsfs  # noqa: F401  (epath and orbax need it for gs://)
+            except ImportError:
+                raise ValueError(f"{flag}={path}: gs:// paths need gcsfs "
+                                 "(pip install -e '.[gcs]')") from None
         return
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", path)

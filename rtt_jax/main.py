@@ -1,7 +1,12 @@
-"""Entry point: flags -> config -> train | eval.
+"""Entry point: flags -> config -> train | eval | compile_only.
 
     python -m rtt_jax.main --config=configs/base.py:tiny --workdir=/tmp/w \
         [--mode=train|eval|train_eval] [--config.train.steps=100]
+    python -m rtt_jax.main --mode=compile_only --config=configs/base.py:1b
+
+compile_only (no --workdir) lowers and compiles the train step for the
+config's target topology on this machine and prints per-device memory
+against the chip's HBM (rtt_jax/train/compile_only.py).
 
 Multi-host: pass --distributed (or set RTT_JAX_DISTRIBUTED=1, or
 config.distributed.initialize=True) to call jax.distributed.initialize().
@@ -18,10 +23,11 @@ from rtt_jax import cli_errors
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local path or gs://).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval"],
-                              "What to run: train, evaluate the latest checkpoint, or both in turn.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval", "compile_only"],
+                          "What to run: train, evaluate the latest checkpoint, both in turn, "
+                          "or compile the train step for the target topology (no run).")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize().")
-flags.mark_flags_as_required(["config", "workdir"])
+flags.mark_flags_as_required(["config"])  # --workdir: every mode but compile_only
 
 
 def _maybe_initialize_distributed(config) -> None:
@@ -49,6 +55,14 @@ def main(argv) -> int:
     del argv
     logging.get_absl_handler().addFilter(_QuietLibraries())
     config = _CONFIG.value
+    if _MODE.value == "compile_only":  # before jax starts a backend: this picks its devices
+        from rtt_jax.config_validation import ConfigError
+        from rtt_jax.train import compile_only
+        try:
+            return compile_only.main(config, sys.argv)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     try:  # before jax is imported: a workdir that is a file or read-only fails fast
         cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
     except (OSError, ValueError) as e:

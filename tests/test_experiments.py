@@ -200,7 +200,8 @@ def test_rerun_skips_complete_runs_and_a_lost_report_becomes_missing(mini, tmp_p
 def test_tpu_launch_prints_one_command_per_run(tmp_path):
     proc = _run(tmp_path, "--launch=tpu", "--workdir_root=gs://bucket/mini")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("launch/tpu_vm.sh")]
+    lines = [x for x in proc.stdout.splitlines()
+             if x.startswith("python3 launch/tpu.py run --wait -- ")]
     assert len(lines) == 3 * 2
     assert "--config=tests/fixtures/experiments/mini.py:cpu/traces" in lines[0]
     assert "--workdir=gs://bucket/mini/traces/seed_0" in lines[0]

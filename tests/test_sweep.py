@@ -135,7 +135,7 @@ def test_points_are_runner_runs_with_their_own_workdir_root(experiment, tmp_path
     printed = []
     assert sweep.run_sweep(experiment, "cpu", "traces", ["train.steps=2,4"], str(tmp_path),
                            launch="tpu", workdir_root="gs://b/sw", echo=printed.append) is None
-    assert len(printed) == 2 and printed[0].startswith("launch/tpu_vm.sh")
+    assert len(printed) == 2 and printed[0].startswith("python3 launch/tpu.py run --wait -- ")
     assert "--workdir=gs://b/sw/steps=2/traces/seed_0" in printed[0]
 
 

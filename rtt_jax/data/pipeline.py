@@ -48,6 +48,7 @@ import grain
 import numpy as np
 from absl import flags, logging
 
+from rtt_jax import paths
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.lane_packing import KIND as LANE_KIND
 from rtt_jax.data.lane_packing import (EXAMPLE_STATS, LanePackIterDataset, lane_states,
@@ -72,14 +73,14 @@ def save_run_tokenizer(config, workdir: str) -> None:
     evaluation and sampling always decode with the one that trained."""
     import jax
     path = os.path.join(workdir, RUN_TOKENIZER_DIR)
-    if jax.process_index() == 0 and not os.path.exists(path):
+    if jax.process_index() == 0 and not paths.exists(path):
         make_tokenizer(config.data.tokenizer).save(path)
 
 
 def run_tokenizer(config, workdir: str):
     """The tokenizer a run in ``workdir`` trained with (falls back to the config's)."""
     path = os.path.join(workdir, RUN_TOKENIZER_DIR)
-    if os.path.exists(path):
+    if paths.exists(path):
         from rtt_jax.data.tokenizer import load_tokenizer
         return load_tokenizer(path)
     return make_tokenizer(config.data.tokenizer)

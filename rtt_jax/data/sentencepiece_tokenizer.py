@@ -25,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
+from rtt_jax import paths
 from rtt_jax.data.tokenizer import (BOS_ID, EOS_ID, PAD_ID, TokenizerFileError,
                                     write_meta)
 
@@ -50,8 +51,7 @@ class SentencePieceTokenizer:
         where = model_file or "<in-memory model>"
         try:
             if model_proto is None:
-                with open(model_file, "rb") as f:
-                    model_proto = f.read()
+                model_proto = paths.read_bytes(model_file)
             self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
         except FileNotFoundError:
             raise TokenizerFileError(f"{where}: sentencepiece model file is missing") from None
@@ -92,9 +92,8 @@ class SentencePieceTokenizer:
         return self._sp.decode(ids)
 
     def save(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, MODEL_FILE), "wb") as f:
-            f.write(self._proto)
+        paths.makedirs(directory)
+        paths.write_bytes(os.path.join(directory, MODEL_FILE), self._proto)
         write_meta(directory, {"kind": self.name, "vocab_size": self.vocab_size,
                                "pad_id": self.pad_id, "bos_id": self.bos_id,
                                "eos_id": self.eos_id, "model_file": MODEL_FILE})

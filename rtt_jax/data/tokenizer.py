@@ -28,6 +28,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from rtt_jax import paths
+
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 _OFFSET = 3
 META_FILE = "tokenizer.json"
@@ -53,12 +55,10 @@ class Tokenizer(Protocol):
 
 
 def write_meta(directory: str, meta: dict) -> None:
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, META_FILE)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(meta, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)  # never leave a half-written meta file behind
+    paths.makedirs(directory)
+    # Never leave a half-written meta file behind (ASCII: json.dump escapes the rest).
+    paths.replace_text(os.path.join(directory, META_FILE),
+                       json.dumps(meta, indent=1, sort_keys=True))
 
 
 class ByteTokenizer:
@@ -84,8 +84,7 @@ def load_tokenizer(directory: str) -> Tokenizer:
     """The tokenizer saved in ``directory`` by ``save``, of whichever kind."""
     path = os.path.join(directory, META_FILE)
     try:
-        with open(path) as f:
-            meta = json.load(f)
+        meta = json.loads(paths.read_text(path))
     except FileNotFoundError:
         raise TokenizerFileError(f"{path}: no tokenizer saved here (expected {META_FILE} "
                                  "written by Tokenizer.save or train_tokenizer)") from None

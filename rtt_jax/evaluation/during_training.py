@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any, Callable
 
+from rtt_jax import paths
 from rtt_jax.data.pipeline import make_tokenizer
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
@@ -67,9 +68,8 @@ def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], d
         writer.write(step, metrics)
         if writer.enabled:
             path = os.path.join(os.path.dirname(writer.path), "samples.jsonl")
-            with open(path, "a", encoding="utf-8") as f:
-                for s in report.get("samples", []):
-                    f.write(json.dumps({"step": step, **s}, default=str) + "\n")
+            paths.append_text(path, "".join(json.dumps({"step": step, **s}, default=str) + "\n"
+                                            for s in report.get("samples", [])))
             for s in report.get("samples", [])[:4]:
                 writer.write_text(step, f"samples/{s.get('set')}", _sample_text(s))
         return metrics

@@ -14,6 +14,8 @@ import math
 import os
 from typing import Any, Mapping
 
+from rtt_jax import paths
+
 ACCURACY_PNG, CURVES_PNG = "accuracy_by_level.png", "learning_curves.png"
 MAX_CURVES = 12  # more lines than this make an unreadable legend
 
@@ -80,7 +82,7 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
     fig.suptitle(f"Accuracy by level (step {report.get('step')}), 95% intervals")
     fig.tight_layout(rect=(0, 0, 1, 0.97))  # leave room for the suptitle
     path = os.path.join(workdir, ACCURACY_PNG)
-    fig.savefig(path, dpi=110)
+    paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -88,7 +90,7 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
 def read_metrics(path: str) -> list[dict[str, Any]]:
     """Rows of metrics.jsonl; a line cut by a kill mid-write is skipped."""
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with paths.open_text(path) as f:
         for line in f:
             try:
                 row = json.loads(line)
@@ -106,7 +108,7 @@ def _series(rows, key):
 
 def learning_curves(metrics_path: str, workdir: str) -> str | None:
     """Write learning_curves.png from metrics.jsonl; None if there is nothing to plot."""
-    if not os.path.exists(metrics_path):
+    if not paths.exists(metrics_path):
         return None
     rows = read_metrics(metrics_path)
     keys = sorted({k for r in rows for k in r})
@@ -145,6 +147,6 @@ def learning_curves(metrics_path: str, workdir: str) -> str | None:
             ax.legend(fontsize=7)
     fig.tight_layout()
     path = os.path.join(workdir, CURVES_PNG)
-    fig.savefig(path, dpi=110)
+    paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

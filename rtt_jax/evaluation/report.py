@@ -23,6 +23,8 @@ import math
 import os
 from typing import Any, Iterable, Mapping
 
+from rtt_jax import paths as paths_lib
+
 REPORT_JSON, REPORT_MD, SAMPLES_JSONL = "report.json", "report.md", "samples.jsonl"
 TrainedLevels = Mapping[str, Iterable[int]] | Iterable[int] | None
 
@@ -56,7 +58,7 @@ def resolve_trained_levels(report: Mapping[str, Any], trained_levels: TrainedLev
 def write_samples(samples: Iterable[Mapping[str, Any]], path: str) -> int:
     """Write sampled traces as JSONL; returns the number written."""
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with paths_lib.open_text(path, "w") as f:
         for s in samples:
             f.write(json.dumps(strict_json(dict(s)), ensure_ascii=False) + "\n")
             n += 1
@@ -131,7 +133,7 @@ def markdown(report: Mapping[str, Any], trained: Mapping[str, list[int]]) -> str
 def write_report(report: Mapping[str, Any], workdir: str,
                  trained_levels: TrainedLevels = None, plots: bool = True) -> dict[str, str]:
     """Write the report files; returns {kind: path} of what was written."""
-    os.makedirs(workdir, exist_ok=True)
+    paths_lib.makedirs(workdir)
     trained = resolve_trained_levels(report, trained_levels)
     body = {k: v for k, v in report.items() if k != "samples"}
     if trained_levels is not None:  # the caller's ranges override the sets' flags
@@ -141,10 +143,9 @@ def write_report(report: Mapping[str, Any], workdir: str,
     body["trained_levels"] = trained
     paths = {"json": os.path.join(workdir, REPORT_JSON),
              "md": os.path.join(workdir, REPORT_MD)}
-    with open(paths["json"], "w", encoding="utf-8") as f:
+    with paths_lib.open_text(paths["json"], "w") as f:
         json.dump(strict_json(body), f, indent=1, sort_keys=True)
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        f.write(markdown(body, trained))
+    paths_lib.write_text(paths["md"], markdown(body, trained))
     if report.get("samples"):
         paths["samples"] = os.path.join(workdir, SAMPLES_JSONL)
         write_samples(report["samples"], paths["samples"])

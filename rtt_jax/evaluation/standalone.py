@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 
+import jax
 from absl import logging
 
 from rtt_jax import config_validation
+from rtt_jax import paths as rtt_paths
 from rtt_jax.evaluation.eval_sets import gsm8k_set, lee_file_set, rg_sets, task_sets
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.report import write_report
@@ -117,7 +119,9 @@ def evaluate_workdir(config, workdir: str) -> dict:
     report = Evaluator(sets, generate, batch_size=config.eval.batch_size,
                        samples_per_set=config.eval.samples_per_set,
                        trace_metrics=trained_with_traces(config)).run(step)
-    paths = write_report(report, os.path.abspath(workdir), trained)
+    if jax.process_index() != 0:  # every host scored the same completions; one writes
+        return report
+    paths = write_report(report, rtt_paths.absolute(workdir), trained)
     logging.info("step %d evaluated: %s", step, paths)
     summary = report["summary"]["all"]
     validity = summary.get("step_validity")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+from rtt_jax import paths
+
 
 def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "local",
                    execute: bool = False, collect_only: bool = False, seeds=(), arms=(),
@@ -29,7 +31,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
         except Exception as e:  # an experiment file that fails to build its config
             raise spec.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
     budget = spec.check_budget(exp, configs)
-    os.makedirs(out, exist_ok=True)
+    paths.makedirs(out)
     if launch == "tpu" and not collect_only:
         if execute:
             runner.execute_tpu(runs, echo=echo)
@@ -39,7 +41,9 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
             return None
     elif not collect_only:
         env = dict(os.environ)
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.abspath(out), ".jax_cache"))
+        if not paths.is_remote(out):  # a gs:// OUT gets no compilation cache of ours
+            env.setdefault("JAX_COMPILATION_CACHE_DIR",
+                           os.path.join(os.path.abspath(out), ".jax_cache"))
         echo(f"{exp.name} ({variant}): {len(runs)} runs, budget {exp.budget}; {exp.claim}")
         runner.execute_local(runs, env=env, timeout_s=run_timeout, echo=echo, parallel=parallel)
     res = results.collect(exp, variant, runs, budget)
@@ -50,8 +54,8 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
         md_path = tables.write_markdown(res, out, figures, name=report_copy)
     echo("")
     echo(tables.console_table(res))
-    echo(f"report: {os.path.abspath(md_path)}")
-    echo(f"results: {os.path.abspath(json_path)}")
+    echo(f"report: {paths.absolute(md_path)}")
+    echo(f"results: {paths.absolute(json_path)}")
     return json_path
 
 

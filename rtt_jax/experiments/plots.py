@@ -16,6 +16,8 @@ import itertools
 import os
 from typing import Mapping
 
+from rtt_jax import paths
+
 ACCURACY_PNG, CURVES_PNG = "accuracy_vs_level.png", "learning_curves.png"
 
 
@@ -57,7 +59,7 @@ def accuracy_vs_level(results: Mapping, path: str, metric: str = "answer_accurac
         ax.legend(fontsize=8)
     fig.suptitle(f"{results['experiment']} ({results['variant']}): mean ± std over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -80,7 +82,7 @@ def learning_curves(results: Mapping, path: str) -> str | None:
                  "not comparable by level", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -128,7 +130,7 @@ def sweep_plot(sweep: Mapping, path: str) -> str:
     fig.suptitle(f"sweep {sweep['experiment']}/{sweep['arm']} ({sweep['variant']}): "
                  f"mean ± std over seeds, goal {sweep['goal']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

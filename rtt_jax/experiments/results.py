@@ -29,6 +29,7 @@ import math
 import os
 from typing import Any, Mapping, Sequence
 
+from rtt_jax import paths
 from rtt_jax.experiments import stats
 from rtt_jax.experiments.runner import REPORT, Run, read_status
 from rtt_jax.experiments.spec import Experiment
@@ -40,7 +41,7 @@ _MAX_CURVE_POINTS = 200
 
 
 def _read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
+    with paths.open_text(path) as f:
         return json.load(f)
 
 
@@ -48,7 +49,7 @@ def read_metrics_rows(workdir: str) -> list[dict]:
     """The rows of ``workdir/metrics.jsonl`` ([] when there is none)."""
     rows = []
     try:
-        with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
+        with paths.open_text(os.path.join(workdir, "metrics.jsonl")) as f:
             for line in f:
                 try:
                     rows.append(json.loads(line))
@@ -193,6 +194,6 @@ def _set_key(name: str, meta: Mapping) -> tuple:
 def write_json(results: Mapping, out: str) -> str:
     from rtt_jax.evaluation.report import strict_json
     path = os.path.join(out, RESULTS_JSON)
-    with open(path, "w", encoding="utf-8") as f:
+    with paths.open_text(path, "w") as f:
         json.dump(strict_json(dict(results)), f, indent=1)
     return path

@@ -9,12 +9,13 @@ runs' ``report.json`` files are collected into ``OUT/results.json`` and
 ``OUT/results.md`` (with ``accuracy_vs_level.png`` and ``learning_curves.png``)
 and the comparison table is printed; the last line is the results path.
 
-On a TPU VM::
+On a TPU slice (docs/tpu.md: create, setup, then from this checkout, with
+``TPU_NAME``/``TPU_ZONE`` set; each line is ``launch/tpu.py run --wait -- ...``)::
 
     python -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=tpu \
         --out=/tmp/exp_a --launch=tpu --workdir_root=gs://BUCKET/exp_a        # prints
-    ... --launch=tpu --execute                                              # runs them
-    ... --collect_only                   # (with workdirs readable here) results
+    ... --launch=tpu --execute                          # runs them, one after another
+    ... --collect_only --workdir_root=gs://BUCKET/exp_a   # results, read from the bucket (docs/gcs.md)
 
 Flags: ``--seeds=0,1`` and ``--arms=a,b`` pick a subset; ``--set=field=value``
 (repeatable) overrides a config field in every run (``--set=train.steps=20``);

@@ -5,7 +5,7 @@ A run is one (arm, seed): one ``rtt_jax.main --mode=train_eval`` command with
 workdir ``<out>/runs/<arm>/seed_<seed>``. Locally (CPU) the runs execute one
 after another as subprocesses, so a run that crashes (or is killed) is
 recorded and the next one still runs; on a TPU VM (``launch="tpu"``) the same
-commands are printed, or run, through ``launch/tpu_vm.sh``.
+commands are printed, or run, through ``launch/tpu.py run --wait`` (docs/tpu.md).
 
 A run is *complete* when its workdir holds ``report.json``; rerunning the
 runner skips complete runs and resumes incomplete ones from their last
@@ -21,15 +21,18 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Iterable, Sequence
 
+from rtt_jax import paths
 from rtt_jax.experiments.spec import Experiment, ExperimentError
 
 REPORT, STATUS, LOG = "report.json", "run_status.json", "run.log"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPERIMENTS_DIR = os.path.join(REPO_ROOT, "configs", "experiments")
-TPU_LAUNCHER = "launch/tpu_vm.sh"
+# Starts a run on every worker of the slice $TPU_NAME in $TPU_ZONE and waits for it (docs/tpu.md).
+TPU_LAUNCHER = "python3 launch/tpu.py run --wait"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        return os.path.exists(os.path.join(self.workdir, REPORT))
+        return paths.exists(os.path.join(self.workdir, REPORT))
 
 
 def experiment_path(name_or_path: str) -> str:
@@ -90,7 +93,7 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
     arms = tuple(arms) if arms else experiment.arm_names
     for a in arms:
         experiment.arm(a)  # unknown arm -> ExperimentError
-    root = workdir_root or os.path.join(os.path.abspath(out), "runs")
+    root = workdir_root or os.path.join(paths.absolute(out), "runs")
     extra = []
     for s in sets:
         if "=" not in s:
@@ -120,6 +123,26 @@ def _last_error_line(log_path: str) -> str:
         if line.startswith("error:") or "Error" in line.split(":")[0]:
             return line[:300]
     return lines[-1][:300] if lines else "empty log"
+
+
+def _log_path(run: Run) -> str:
+    """The file a local run's output goes to: ``<workdir>/run.log``; for a
+    ``gs://`` workdir a local file (a subprocess needs one), appended to
+    ``<workdir>/run.log`` when the run ends (``_upload_log``)."""
+    if not paths.is_remote(run.workdir):
+        return os.path.join(run.workdir, LOG)
+    local = os.path.join(tempfile.gettempdir(), "rtt_jax_run_logs",
+                         run.workdir.replace("://", "/"), LOG)
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    return local
+
+
+def _upload_log(run: Run) -> None:
+    if paths.is_remote(run.workdir) and os.path.exists(_log_path(run)):
+        local = _log_path(run)
+        with open(local, encoding="utf-8", errors="replace") as f:
+            paths.append_text(os.path.join(run.workdir, LOG), f.read())
+        os.remove(local)
 
 
 def cpu_slots(parallel: int) -> list[set[int] | None]:
@@ -159,9 +182,9 @@ def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float
         status = {"arm": run.arm, "seed": run.seed, "rc": rc,
                   "seconds": round(time.time() - t0, 1), "complete": run.complete}
         if not status["complete"]:
-            status["error"] = _last_error_line(os.path.join(run.workdir, LOG))
-        with open(os.path.join(run.workdir, STATUS), "w", encoding="utf-8") as f:
-            json.dump(status, f, indent=1)
+            status["error"] = _last_error_line(_log_path(run))
+        _upload_log(run)
+        paths.write_text(os.path.join(run.workdir, STATUS), json.dumps(status, indent=1))
         echo(f"    {run.arm} seed {run.seed} -> "
              f"{'ok' if status['complete'] else 'FAILED: ' + status['error']} "
              f"({status['seconds']:.0f}s)")
@@ -173,7 +196,7 @@ def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float
             while pending and free:
                 k = pending.pop(0)
                 run = runs[k]
-                os.makedirs(run.workdir, exist_ok=True)
+                paths.makedirs(run.workdir)
                 if run.complete:
                     echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: complete, skipped")
                     statuses[k] = read_status(run)
@@ -182,7 +205,7 @@ def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float
                 cores = slots[slot]
                 echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: running ({run.workdir})"
                      + (f" on cores {sorted(cores)}" if cores else ""))
-                log = open(os.path.join(run.workdir, LOG), "a", encoding="utf-8")
+                log = open(_log_path(run), "a", encoding="utf-8")
                 proc = subprocess.Popen(
                     [sys.executable, *run.argv], stdout=log, stderr=subprocess.STDOUT, env=env,
                     cwd=REPO_ROOT,
@@ -209,7 +232,7 @@ def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float
 
 def read_status(run: Run) -> dict:
     try:
-        with open(os.path.join(run.workdir, STATUS), encoding="utf-8") as f:
+        with paths.open_text(os.path.join(run.workdir, STATUS)) as f:
             status = json.load(f)
     except (OSError, ValueError):
         status = {"arm": run.arm, "seed": run.seed}
@@ -218,12 +241,24 @@ def read_status(run: Run) -> dict:
 
 
 def tpu_commands(runs: Sequence[Run], launcher: str = TPU_LAUNCHER) -> list[str]:
-    """One shell line per run: the launcher runs the command on every TPU VM worker."""
-    return [f"{launcher} {run.command('python3')}" for run in runs]
+    """One shell line per run: ``launch/tpu.py run --wait -- <rtt_jax.main flags>``
+    starts the run detached on every worker of the TPU VM named by $TPU_NAME
+    in $TPU_ZONE (and $TPU_PROJECT), with its log in ``<workdir>/logs/``, and
+    returns when it ends with its exit status, so the lines run one after
+    another (each run uses the whole slice). The run's name is its workdir."""
+    lines = []
+    for run in runs:
+        argv = list(run.argv)
+        main_args = argv[2:] if argv[:2] == ["-m", "rtt_jax.main"] else argv
+        lines.append(f"{launcher} -- {shlex.join(main_args)}")
+    return lines
 
 
-def execute_tpu(runs: Sequence[Run], launcher: str = TPU_LAUNCHER, echo=print) -> list[int]:
-    """Run the launch commands one after another (each run uses the whole slice)."""
+def execute_tpu(runs: Sequence[Run], launcher: str | None = None, echo=print) -> list[int]:
+    """Run the launch commands one after another (each run uses the whole
+    slice); a failed run is reported missing and the next one still runs.
+    The default launcher runs launch/tpu.py with this Python."""
+    launcher = launcher or TPU_LAUNCHER.replace("python3", shlex.quote(sys.executable), 1)
     codes = []
     for line in tpu_commands(runs, launcher):
         echo(line)

@@ -53,7 +53,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from absl import app, flags
 
-from rtt_jax import cli_errors
+from rtt_jax import cli_errors, paths
 from rtt_jax.experiments import results, runner, spec, stats
 from rtt_jax.experiments.spec import ExperimentError
 
@@ -159,7 +159,7 @@ def read_metric(run: runner.Run, metric: str, scope: str | None) -> tuple[float 
         value = results.final_loss(results.read_metrics_rows(run.workdir))
         return (value, "") if value is not None else (None, "no finite loss in metrics.jsonl")
     try:
-        with open(os.path.join(run.workdir, runner.REPORT), encoding="utf-8") as f:
+        with paths.open_text(os.path.join(run.workdir, runner.REPORT)) as f:
             report = json.load(f)
         if scope in results.POOLS:
             entry = report.get("summary", {}).get(scope)
@@ -251,7 +251,7 @@ def plan_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str
     both = sorted(set(fixed) & set(grid))
     if both:
         raise ExperimentError(f"--set and --grid both set {', '.join(both)}")
-    root = workdir_root or os.path.join(os.path.abspath(out), "runs")
+    root = workdir_root or os.path.join(paths.absolute(out), "runs")
     plans = []
     for point in grid_points(grid):
         config = spec.apply_overrides(copy.deepcopy(base),
@@ -278,7 +278,7 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
         raise ExperimentError("--scope: empty; expected all, trained, untrained or an eval set")
     exp, grid, plans = plan_sweep(experiment, variant, arm, grid_specs, out, seeds=seeds,
                                   sets=sets, workdir_root=workdir_root)
-    os.makedirs(out, exist_ok=True)
+    paths.makedirs(out)
     if launch == "tpu" and not collect_only:
         if not execute:
             for _, runs, _ in plans:
@@ -290,8 +290,9 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
             runner.execute_tpu(runs, echo=echo)
     elif not collect_only:
         env = dict(os.environ)
-        env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                       os.path.join(os.path.abspath(out), ".jax_cache"))
+        if not paths.is_remote(out):  # a gs:// OUT gets no compilation cache of ours
+            env.setdefault("JAX_COMPILATION_CACHE_DIR",
+                           os.path.join(os.path.abspath(out), ".jax_cache"))
         n_runs = sum(len(r) for _, r, _ in plans)
         echo(f"sweep {exp.name}/{arm} ({variant}): {len(plans)} points, {n_runs} runs")
         # All points' runs in one queue, so that --parallel keeps every core busy.
@@ -309,7 +310,7 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
     write_markdown(sweep, out, figure)
     echo("")
     echo(console_table(sweep))
-    echo(f"sweep: {os.path.abspath(json_path)}")
+    echo(f"sweep: {paths.absolute(json_path)}")
     return json_path
 
 
@@ -326,7 +327,7 @@ def _plot(sweep: Mapping, out: str) -> str | None:
 def write_json(sweep: Mapping, out: str) -> str:
     from rtt_jax.evaluation.report import strict_json
     path = os.path.join(out, SWEEP_JSON)
-    with open(path, "w", encoding="utf-8") as f:
+    with paths.open_text(path, "w") as f:
         json.dump(strict_json(dict(sweep)), f, indent=1)
     return path
 
@@ -388,8 +389,7 @@ def markdown(sweep: Mapping, figure: str | None = None) -> str:
 
 def write_markdown(sweep: Mapping, out: str, figure: str | None = None) -> str:
     path = os.path.join(out, SWEEP_MD)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(markdown(sweep, figure))
+    paths.write_text(path, markdown(sweep, figure))
     return path
 
 

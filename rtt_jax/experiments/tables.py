@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+from rtt_jax import paths
 from rtt_jax.experiments.results import METRICS, POOLS, RESULTS_MD
 
 _POOL_TITLES = {"all": "all eval sets", "trained": "trained levels",
@@ -137,6 +138,5 @@ def markdown(results: Mapping, plots: Mapping[str, str] | None = None) -> str:
 def write_markdown(results: Mapping, out: str, plots: Mapping[str, str] | None = None,
                    name: str = RESULTS_MD) -> str:
     path = os.path.join(out, name)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(markdown(results, plots))
+    paths.write_text(path, markdown(results, plots))
     return path

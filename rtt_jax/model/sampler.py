@@ -26,6 +26,17 @@ A third, off by default (``stop_on_calculator``): stop a row right after the
 first ``=`` inside an open ``<<`` (a ``<`` ``<`` pair with no ``>`` ``>`` pair
 after it), the point where GSM8K's calculator writes its result; the state is
 seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop.
+
+Several hosts (a mesh that spans processes). ``generate_tokens`` is then
+*process-local*: each process passes its own prompts (any number, also none)
+and gets its own rows back. The processes agree on the batch and prompt
+buckets (a small all-gather), each lays out its rows, and
+``make_array_from_process_local_data`` assembles the global batch; a prompt's
+row id is its index in the concatenation of all processes' prompts, so the
+tokens equal a 1-process call over that concatenation. ``generate`` (text)
+takes the *same* full list on every process, decodes each process's share and
+all-gathers the completions, so every process returns all of them (what
+evaluation needs). Every process must make the same calls.
 """
 from __future__ import annotations
 
@@ -196,6 +207,11 @@ class Sampler:
             enc = list(tokenizer.encode(char))
             self.ids[key] = int(enc[0]) if len(enc) == 1 else -1
         self.batch_shards = 1 if mesh is None else math.prod(mesh.shape[a] for a in shd.BATCH_AXES)
+        # Processes the mesh spans (1 on one host); each feeds a contiguous block of rows.
+        self.processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
+        if self.batch_shards % self.processes:
+            raise ValueError(f"mesh {dict(mesh.shape)}: the batch axes {shd.BATCH_AXES} must "
+                             f"split over the {self.processes} processes the mesh spans")
         self.trace_count = {"cache": 0, "recompute": 0}
         self._jitted = {"cache": self._jit(self._cached_program),
                         "recompute": self._jit(self._recompute_program)}
@@ -269,30 +285,46 @@ class Sampler:
     def _place(self, x):
         if self.mesh is None:
             return jnp.asarray(x)
+        if self.processes > 1:  # x: this process's rows of the global batch
+            return jax.make_array_from_process_local_data(shd.batch_sharding(self.mesh), x)
         return jax.device_put(x, shd.batch_sharding(self.mesh))
 
-    def _run_batch(self, prompts: Sequence[np.ndarray], rows: dict, opts: dict, path: str):
-        """``rows``: per-prompt int arrays row_ids, step0, limit, ans (see ``decode_rows``)."""
+    def _local_rows(self, x) -> np.ndarray:
+        """This process's rows of a batch-sharded global output, on the host."""
+        if self.processes > 1:
+            from jax.experimental import multihost_utils
+            x = multihost_utils.global_array_to_host_local_array(x, self.mesh, P(shd.BATCH_AXES))
+        return np.asarray(jax.device_get(x))
+
+    def _run_batch(self, prompts: Sequence[np.ndarray], rows: dict, opts: dict, path: str,
+                   agreed: tuple[int, int, int] | None = None):
+        """``rows``: per-prompt int arrays row_ids, step0, limit, ans (see ``decode_rows``).
+        ``agreed`` (several hosts): the (rows, longest prompt, most new tokens)
+        of the largest share over all processes, so that every process builds
+        the same global shapes; this process lays out its own rows only."""
         n = len(prompts)
         lengths = np.array([len(p) for p in prompts], np.int32)
-        width = bucket(int(lengths.max()), self.min_prompt_bucket, cap=self.max_len)
-        size = bucket(n, 1)
-        size = -(-size // self.batch_shards) * self.batch_shards
+        most, longest, max_new = agreed or (n, int(lengths.max()), int(rows["limit"].max()))
+        width = bucket(longest, self.min_prompt_bucket, cap=self.max_len)
+        local_shards = self.batch_shards // self.processes
+        size = bucket(most, 1)
+        size = -(-size // local_shards) * local_shards
         fill = size - n
         tokens = np.full((size, width), self.ids["pad"], np.int32)
         tokens[n:, 0] = self.ids["bos"]  # filler rows: a 1-token prompt, done from the start
         for i, p in enumerate(prompts):
             tokens[i, :len(p)] = p
         all_lengths = np.concatenate([lengths, np.ones(fill, np.int32)])
-        filler = dict(row_ids=rows["row_ids"][-1] + 1 + np.arange(fill), step0=np.zeros(fill),
+        # Filler rows are done from the start; their ids only need to be valid ints.
+        filler = dict(row_ids=np.arange(fill), step0=np.zeros(fill),
                       limit=np.ones(fill), ans=np.full(fill, -1))
         rows = {k: np.concatenate([rows[k], filler[k]]).astype(np.int32) for k in filler}
         rows["active"] = np.arange(size) < n
         out, count = self._jitted[path](self.params, self._place(tokens), self._place(all_lengths),
                                         {k: self._place(v) for k, v in rows.items()},
-                                        dict(opts, max_new=jnp.int32(rows["limit"].max())),
+                                        dict(opts, max_new=jnp.int32(max_new)),
                                         jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), self.ids))
-        out, count = np.asarray(jax.device_get(out)), np.asarray(jax.device_get(count))
+        out, count = self._local_rows(out), self._local_rows(count)
         return [out[i, :count[i]] for i in range(n)]
 
     def generate_tokens(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int, *,
@@ -311,6 +343,9 @@ class Sampler:
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens}: expected >= 1")
+        if calculator and self.processes > 1:
+            raise ValueError("calculator=True runs a host loop per prompt and is single-host "
+                             "only; sample with calculator=False on several hosts")
         for i, p in enumerate(prompts):
             if len(p) == 0 or len(p) + max_new_tokens > self.max_len:
                 raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens={max_new_tokens} "
@@ -321,7 +356,10 @@ class Sampler:
             from rtt_jax.model.calculator import calculator_generate
             return calculator_generate(self, prompts, max_new_tokens, **kw)
         n = len(prompts)
-        return self.decode_rows(prompts, dict(row_ids=np.arange(n), step0=np.zeros(n),
+        # Row ids: each prompt's index among all processes' prompts, in process order.
+        offset = int(_all_processes([n], self.processes)[:jax.process_index(), 0].sum()) \
+            if self.processes > 1 else 0
+        return self.decode_rows(prompts, dict(row_ids=offset + np.arange(n), step0=np.zeros(n),
                                               limit=np.full(n, max_new_tokens)), **kw)
 
     def decode_rows(self, prompts: Sequence[np.ndarray], rows: dict, *, temperature: float,
@@ -340,11 +378,25 @@ class Sampler:
             rows["ans"] = np.array([0 if p[-1] in (self.ids["newline"], self.ids["bos"]) else -1
                                     for p in prompts], np.int32)
         path = "recompute" if recompute else "cache"
+        if self.processes == 1:
+            results = []
+            for a in range(0, len(prompts), self.max_batch):
+                b = a + self.max_batch
+                results += self._run_batch(prompts[a:b], {k: v[a:b] for k, v in rows.items()},
+                                           opts, path)
+            return results
+        # Several hosts: the same number of same-shaped programs on every process.
+        per = max(1, self.max_batch // self.processes)
+        mine = [len(prompts), max((len(p) for p in prompts), default=1),
+                int(rows["limit"].max()) if len(prompts) else 1]
+        every = _all_processes(mine, self.processes)
         results = []
-        for a in range(0, len(prompts), self.max_batch):
-            b = a + self.max_batch
-            results += self._run_batch(prompts[a:b], {k: v[a:b] for k, v in rows.items()},
-                                       opts, path)
+        for a in range(0, int(every[:, 0].max()), per):
+            share = slice(a, a + per)
+            most = int(np.minimum(np.maximum(every[:, 0] - a, 0), per).max())
+            results += self._run_batch(prompts[share], {k: v[share] for k, v in rows.items()},
+                                       opts, path, agreed=(most, int(every[:, 1].max()),
+                                                           int(every[:, 2].max())))
         return results
 
     def answer_state(self, completion: np.ndarray, line_start: bool) -> int:
@@ -374,11 +426,29 @@ class Sampler:
                  stop_after_answer_line: bool = True, calculator: bool = False) -> list[str]:
         """Text API: the completion text of each prompt (special tokens dropped).
         ``calculator=True``: see ``generate_tokens``."""
-        ids = self.generate_tokens([self.encode_prompt(p) for p in prompts], max_new_tokens,
-                                   temperature=temperature, top_p=top_p, seed=seed,
-                                   stop_on_eos=stop_on_eos, stop_after_answer_line=stop_after_answer_line,
-                                   calculator=calculator)
-        return [self.tokenizer.decode(t) for t in ids]
+        kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
+                  stop_after_answer_line=stop_after_answer_line, calculator=calculator)
+        if self.processes == 1:
+            ids = self.generate_tokens([self.encode_prompt(p) for p in prompts], max_new_tokens,
+                                       **kw)
+            return [self.tokenizer.decode(t) for t in ids]
+        # Every process holds the full list: decode a contiguous share each, then
+        # all-gather, so that every process returns every completion.
+        k = -(-len(prompts) // self.processes)
+        share = prompts[jax.process_index() * k:(jax.process_index() + 1) * k]
+        ids = self.generate_tokens([self.encode_prompt(p) for p in share], max_new_tokens, **kw)
+        padded = np.full((k, max_new_tokens + 1), -1, np.int32)
+        for i, t in enumerate(ids):
+            padded[i, 0], padded[i, 1:1 + len(t)] = len(t), t
+        every = _all_processes(padded, self.processes).reshape(-1, max_new_tokens + 1)
+        return [self.tokenizer.decode(row[1:1 + row[0]]) for row in every[:len(prompts)]]
+
+
+def _all_processes(values, processes: int) -> np.ndarray:
+    """Every process's int array (the same shape on each), stacked in process order."""
+    from jax.experimental import multihost_utils
+    mine = np.asarray(values, np.int32)
+    return np.asarray(multihost_utils.process_allgather(mine)).reshape(processes, *mine.shape)
 
 
 def full_recompute_generate(sampler: Sampler, prompt_ids: Sequence[Sequence[int]],

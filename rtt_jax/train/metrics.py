@@ -1,6 +1,7 @@
 """Metric writers: metrics.jsonl + TensorBoard (tensorboardX, no TensorFlow).
 
-Only process 0 writes. Each logged step is one JSON object per line.
+Only process 0 writes. Each logged step is one JSON object per line. The
+workdir may be a ``gs://`` URL (``rtt_jax.paths``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,26 @@ import sys
 import time
 
 import jax
+from absl import logging
+
+from rtt_jax import paths
+
+
+def _summary_writer(logdir: str):
+    """A tensorboardX SummaryWriter for ``logdir``. tensorboardX writes
+    ``gs://`` itself through google-cloud-storage (installed with gcsfs); where
+    that is missing or cannot connect, a remote run logs TensorBoard nowhere,
+    with one warning (metrics.jsonl has the same scalars)."""
+    from tensorboardX import SummaryWriter
+    try:
+        return SummaryWriter(logdir)
+    except Exception as e:  # noqa: BLE001 - ImportError, credentials, ...: TB is optional
+        if not paths.is_remote(logdir):
+            raise
+        logging.warning("%s: no TensorBoard events for this run (%s: %s); metrics.jsonl "
+                        "has the same scalars", logdir, type(e).__name__,
+                        (str(e).splitlines() or [""])[0])
+        return None
 
 
 def _jsonable(v):
@@ -28,20 +49,19 @@ class MetricWriter:
         self._tb = None
         if not self.enabled:
             return
-        os.makedirs(workdir, exist_ok=True)
+        paths.makedirs(workdir)
         self._truncate_after(resume_step)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = paths.Appender(self.path)
         if tensorboard:
-            from tensorboardX import SummaryWriter
-            self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+            self._tb = _summary_writer(os.path.join(workdir, "tensorboard"))
 
     def _truncate_after(self, step: int) -> None:
         """After a resume, drop rows the killed run logged past the checkpoint,
         so metrics.jsonl reads as one uninterrupted run."""
-        if not os.path.exists(self.path):
+        if not paths.exists(self.path):
             return
         kept = []
-        with open(self.path, encoding="utf-8") as f:
+        with paths.open_text(self.path) as f:
             for line in f:
                 try:
                     row = json.loads(line)
@@ -49,17 +69,13 @@ class MetricWriter:
                     continue  # a line cut by a kill mid-write
                 if int(row.get("step", 0)) <= step:
                     kept.append(json.dumps(row) + "\n")
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(kept)
-        os.replace(tmp, self.path)
+        paths.replace_text(self.path, "".join(kept))
 
     def write(self, step: int, metrics: dict) -> None:
         if not self.enabled:
             return
         row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
-        self._file.write(json.dumps(row) + "\n")
-        self._file.flush()
+        self._file.write(json.dumps(row) + "\n")  # flushed (remote: uploaded) per row
         if self._tb is not None:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)):
@@ -73,7 +89,13 @@ class MetricWriter:
         if self.enabled:
             self._file.close()
             if self._tb is not None:
-                self._tb.close()
+                try:
+                    self._tb.close()  # remote: uploads the events file
+                except Exception as e:  # noqa: BLE001 - TB is optional; metrics.jsonl is written
+                    if not paths.is_remote(self.path):
+                        raise
+                    logging.warning("TensorBoard events not uploaded (%s: %s)", type(e).__name__,
+                                    (str(e).splitlines() or [""])[0])
 
 
 class Progress:

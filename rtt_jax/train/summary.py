@@ -8,11 +8,13 @@ import json
 import os
 import sys
 
+from rtt_jax import paths
+
 
 def read_metrics(workdir: str) -> list[dict]:
     path = os.path.join(workdir, "metrics.jsonl")
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with paths.open_text(path) as f:
         for n, line in enumerate(f, 1):
             try:
                 rows.append(json.loads(line))
