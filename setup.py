@@ -29,7 +29,9 @@ setup(
     python_requires=">=3.11",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5"],
+        # gcsfs + the emulator: tests/test_gcs_emulator.py runs gs:// workdirs on loopback.
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "gcsfs>=2026.10.1",
+                 "gcp-storage-emulator>=2026.7.19"],
         "notebooks": ["jupyter>=1.0", "matplotlib>=3.8"],
         "plots": ["matplotlib>=3.8"],
         "gym": ["reasoning-gym>=0.1.25"],
@@ -38,6 +40,6 @@ setup(
         # pip install -e '.[cuda12]' on an NVIDIA GPU machine (CUDA 12 wheels).
         "cuda12": [f"jax[cuda12]>={JAX},<0.11"],
         # gs:// workdirs and data paths (fsspec's Google Cloud Storage backend).
-        "gcs": ["gcsfs>=2024.2"],
+        "gcs": ["gcsfs>=2026.10.1"],
     },
 )
