@@ -29,9 +29,11 @@ setup(
     python_requires=">=3.11",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        # gcsfs + the emulator: tests/test_gcs_emulator.py runs gs:// workdirs on loopback.
+        # gcsfs + the emulator: tests/test_gcs_emulator.py runs gs:// workdirs on loopback;
+        # httpx, fastapi, uvicorn: the OpenAI teacher against rtt_jax.serve on loopback.
         "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "gcsfs>=2026.10.1",
-                 "gcp-storage-emulator>=2026.7.19"],
+                 "gcp-storage-emulator>=2026.7.19", "httpx>=0.28.1", "fastapi>=0.165.0",
+                 "uvicorn>=0.54.0"],
         "notebooks": ["jupyter>=1.0", "matplotlib>=3.8"],
         "plots": ["matplotlib>=3.8"],
         "gym": ["reasoning-gym>=0.1.25"],
@@ -41,5 +43,9 @@ setup(
         "cuda12": [f"jax[cuda12]>={JAX},<0.11"],
         # gs:// workdirs and data paths (fsspec's Google Cloud Storage backend).
         "gcs": ["gcsfs>=2026.10.1"],
+        # traces.build with teacher.kind="openai" (rtt_jax/traces/openai_teacher.py).
+        "teacher": ["httpx>=0.28.1"],
+        # python -m rtt_jax.serve: a checkpoint behind OpenAI-compatible endpoints.
+        "serve": ["fastapi>=0.165.0", "uvicorn>=0.54.0"],
     },
 )

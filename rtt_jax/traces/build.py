@@ -22,6 +22,13 @@ parse, a JSONL file that is missing, not UTF-8, nested too deep or empty, an
 naming it (``rtt_jax.cli_errors``; the traceback with ``--verbosity=1``).
 The inputs are checked before anything is written. An input file with no
 records is an error unless ``--allow_empty``.
+
+``teacher`` is ``"program"``, ``"jsonl"``, or a block with ``kind="openai"``
+(any OpenAI-compatible server; ``rtt_jax.traces.openai_teacher`` and
+``configs/traces/openai.py``). Records are written to
+``traces.jsonl.partial`` and renamed at the end, so an interrupted build can
+be run again with the same ``--out`` (the OpenAI teacher's reply cache,
+``DIR/openai_cache/``, then saves paying twice).
 """
 from __future__ import annotations
 
@@ -110,11 +117,46 @@ def _has_records(path: str) -> bool:
         return any(line.strip() for line in f)
 
 
+TEACHERS = ("program", "jsonl", "openai")
+
+
+def teacher_kind(cfg) -> str:
+    """``cfg.teacher`` as a name: a string, or a block's ``kind``."""
+    t = cfg.teacher
+    return t if isinstance(t, str) else str(t.get("kind", ""))
+
+
+def _validate_openai(tc) -> None:
+    from rtt_jax.traces.openai_teacher import APIS
+    for field in ("base_url", "model"):
+        if not tc.get(field):
+            raise ValueError(f"config.teacher.{field} is empty")
+    if tc.get("api", "chat") not in APIS:
+        raise ValueError(f"config.teacher.api must be one of {APIS}, got {tc.api!r}")
+    for field in ("k", "concurrency"):
+        if int(tc.get(field, 1)) < 1:
+            raise ValueError(f"config.teacher.{field}={tc.get(field)}: expected >= 1")
+    prompts = tc.get("system_prompts")
+    templates = {"system_prompt": tc.get("system_prompt") or ""}
+    templates.update({f"system_prompts.{k}": v for k, v in (prompts or {}).items() if v})
+    for field, template in templates.items():
+        try:
+            template.format(family="f", style="s", final_line="l", example="e")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"config.teacher.{field}: bad template ({type(e).__name__}: {e}); "
+                             "fields are {family} {style} {final_line} {example}, "
+                             "write a literal brace as {{ or }}") from None
+
+
 def validate(cfg, allow_empty: bool = False) -> None:
     """Check the config's inputs before anything is written: raises
     ValueError, KeyError or OSError with a message naming the field or file."""
-    if cfg.teacher not in ("program", "jsonl"):
-        raise ValueError(f"config.teacher must be 'program' or 'jsonl', got {cfg.teacher!r}")
+    kind = teacher_kind(cfg)
+    if kind not in TEACHERS:
+        raise ValueError(f"config.teacher must be one of {TEACHERS} (or a block with that "
+                         f"kind), got {kind!r}")
+    if kind == "openai":
+        _validate_openai(cfg.teacher)
     parse_levels(cfg.levels)
     for field, make in (("noise", NoiseConfig), ("filters", FilterConfig)):
         try:
@@ -122,7 +164,7 @@ def validate(cfg, allow_empty: bool = False) -> None:
         except (TypeError, ValueError) as e:
             raise ValueError(f"config.{field}: {e}") from None
     inputs = []
-    if cfg.teacher == "jsonl":
+    if kind == "jsonl":
         inputs = _jsonl_paths(cfg)
         if not inputs:
             raise ValueError("config.teacher='jsonl' needs config.jsonl_paths")
@@ -156,8 +198,9 @@ def styles_config(cfg) -> dict[str, list[str]]:
             for name, value in cfg.styles.items() if value}
 
 
-def build(cfg, out_dir: str) -> dict[str, Any]:
-    """Write the dataset to ``out_dir``; returns the card (also written)."""
+def build(cfg, out_dir: str, transport: Any = None) -> dict[str, Any]:
+    """Write the dataset to ``out_dir``; returns the card (also written).
+    ``transport``: an ``httpx`` transport for the OpenAI teacher (tests)."""
     os.makedirs(out_dir, exist_ok=True)
     jsonl_path = os.path.join(out_dir, "traces.jsonl")
     if os.path.exists(jsonl_path):
@@ -168,8 +211,9 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
     counts, diversity = CountsByFamily(), DiversityStats()
     start = time.perf_counter()
     problems = records_kept = 0
+    kind, remote = teacher_kind(cfg), None
 
-    if cfg.teacher == "program":
+    if kind == "program":
         teacher = ProgramTeacher(styles_config(cfg), family_lookup=lookup)
 
         def produced() -> Iterator[TraceRecord]:
@@ -179,7 +223,21 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
                 yield from teacher.teach(problem)
                 if problems % cfg.log_every == 0:
                     _log_progress(problems, records_kept, filt, start)
-    elif cfg.teacher == "jsonl":
+    elif kind == "openai":
+        from rtt_jax.traces import openai_teacher
+        remote = openai_teacher.from_config(
+            cfg.teacher, styles_config(cfg), cache_dir=os.path.join(out_dir, "openai_cache"),
+            transport=transport, family_lookup=lookup)
+
+        def on_problem() -> None:
+            nonlocal problems
+            problems += 1
+            if problems % cfg.log_every == 0:
+                _log_progress(problems, records_kept, filt, start)
+
+        def produced() -> Iterator[TraceRecord]:
+            yield from remote.teach(iter_problems(cfg, lookup), on_problem)
+    elif kind == "jsonl":
         paths = _jsonl_paths(cfg)
         if not paths:
             raise ValueError("config.teacher='jsonl' needs config.jsonl_paths")
@@ -193,19 +251,31 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
                 if problems % cfg.log_every == 0:
                     _log_progress(problems, records_kept, filt, start)
     else:
-        raise ValueError(f"config.teacher must be 'program' or 'jsonl', got {cfg.teacher!r}")
+        raise ValueError(f"config.teacher must be one of {TEACHERS}, got {kind!r}")
 
     seen_problems: set[tuple] = set()
-    with cli_errors.naming(jsonl_path), open(jsonl_path, "w", encoding="utf-8") as f:
-        for record in filt(noise(r) for r in produced()):
-            f.write(record.to_line() + "\n")
-            records_kept += 1
-            p = record.problem
-            key = (p.seed, p.level, p.index, p.question)
-            seen_problems.add((p.family, *key))
-            counts.add(record)
-            diversity.add(record.family, record.style, key, record.text)
+    partial = jsonl_path + ".partial"
+    try:
+        with cli_errors.naming(jsonl_path), open(partial, "w", encoding="utf-8") as f:
+            for record in filt(noise(r) for r in produced()):
+                f.write(record.to_line() + "\n")
+                records_kept += 1
+                p = record.problem
+                key = (p.seed, p.level, p.index, p.question)
+                seen_problems.add((p.family, *key))
+                counts.add(record)
+                diversity.add(record.family, record.style, key, record.text)
+    finally:
+        if remote is not None:
+            remote.close()
+    if remote is not None and remote.stats.samples and not remote.stats.responses:
+        raise ValueError(f"{remote.base_url}: no usable reply to any of {remote.stats.samples} "
+                         f"samples ({remote.stats.rejected}; last error: "
+                         f"{remote.stats.last_error or 'none'})")
+    with cli_errors.naming(jsonl_path):
+        os.replace(partial, jsonl_path)
     seconds = time.perf_counter() - start
+
     _log_progress(problems, records_kept, filt, start)
 
     builder_dir = None
@@ -223,6 +293,12 @@ def build(cfg, out_dir: str) -> dict[str, Any]:
                    "problems_per_sec": round(problems / seconds, 1) if seconds else 0.0},
         "files": {"jsonl": jsonl_path, "tfds_builder_dir": builder_dir},
     }
+    if remote is not None:
+        rejected = dict(remote.stats.rejected)
+        for reason, n in filt.report.dropped.items():
+            rejected[reason] = rejected.get(reason, 0) + n
+        card["teacher"] = {**remote.card(), "kept": filt.report.kept,
+                           "rejected_by_reason": dict(sorted(rejected.items()))}
     write_card(out_dir, card)
     return card
 

@@ -10,7 +10,8 @@ The JSON card is the machine-readable truth::
      "noise": {"wrong_step": n, "skipped_step": n, "wrong_answer": n, "clean": n, "no_place": n},
      "diversity": DiversityStats.to_json(),
      "timing": {"seconds": float, "problems_per_sec": float},
-     "files": {"jsonl": path, "tfds_builder_dir": path | null}}
+     "files": {"jsonl": path, "tfds_builder_dir": path | null},
+     "teacher": {...}}  # only for remote teachers (kind "openai": model, tokens, requests)
 
 The Markdown card renders the same figures as tables for people.
 """
@@ -70,6 +71,17 @@ def render_markdown(card: dict[str, Any]) -> str:
     out.append(_table(["family", "seen", "kept", *reasons], [
         [fam, f["seen"], f["kept"], *(f["dropped"].get(r, 0) for r in reasons)]
         for fam, f in rep["by_family"].items()]))
+    teacher = card.get("teacher")
+    if teacher:
+        tok = teacher.get("tokens", {})
+        out += ["", "## Teacher", "",
+                f"`{teacher['kind']}` {teacher['model']} at {teacher['base_url']} "
+                f"(api {teacher['api']}, k {teacher['k']}, temperature {teacher['temperature']}): "
+                f"{teacher['requests']} requests ({teacher['retries']} retries, "
+                f"{teacher['cache_hits']} cache hits); tokens: prompt {tok.get('prompt', 0)}, "
+                f"completion {tok.get('completion', 0)}. Kept {teacher.get('kept', 0)}; rejected: "
+                + (", ".join(f"{k} {v}" for k, v in teacher.get("rejected_by_reason", {}).items())
+                   or "none") + "."]
     noise = card["noise"]
     out += ["", "## Noise injected", "",
             ", ".join(f"{k}: {v}" for k, v in noise.items()) or "none"]

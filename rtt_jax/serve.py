@@ -1,0 +1,295 @@
+"""Serve a trained checkpoint as OpenAI-compatible completions (docs/serve.md).
+
+    python -m rtt_jax.serve --config=configs/base.py:tiny --workdir=W --port=8000
+
+Endpoints: ``GET /v1/models``, ``POST /v1/completions`` and
+``POST /v1/chat/completions``. Generation runs through the KV-cache sampler;
+requests that arrive within ``--batch_window_ms`` of each other are decoded
+together (``rtt_jax.serve_batching``). A workdir does not store the config
+its run trained with, so ``--config`` (the same file, variant and overrides
+as training) is required. Model output is only ever returned as a string.
+
+Chat rendering: the model was trained on ``<BOS>{problem text}{completion}``,
+so a chat becomes one prompt: the system message (if any) and a newline, then
+the last user message's content, the problem text as a family's prompt writes
+it. A newline is appended unless the prompt already ends in one or in ``=``
+(Lee et al. addition prompts end in ``=``). Earlier turns are not rendered.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from typing import Annotated, Literal
+
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from rtt_jax import cli_errors
+
+
+
+def _define_flags() -> None:
+    """Flags are defined only when run as a program, so that importing this
+    module (tests, a notebook, another CLI) never clashes with another
+    module's ``--config``."""
+    global _CONFIG, _WORKDIR, _HOST, _PORT, _MODEL_NAME, _MAX_LEN, _MAX_BATCH, _WINDOW_MS, _MAX_N
+    _CONFIG = config_flags.DEFINE_config_file("config", None, "The run's config file[:variant] "
+                                              "(the workdir does not store it).", lock_config=True)
+    _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory holding the checkpoint.")
+    _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
+    _PORT = flags.DEFINE_integer("port", 8000, "Port to listen on.")
+    _MODEL_NAME = flags.DEFINE_string("model_name", None,
+                                      "Model id (default: the workdir's name).")
+    _MAX_LEN = flags.DEFINE_integer("max_len", None, "Prompt + completion tokens per row "
+                                    "(default: config.eval.max_len).")
+    _MAX_BATCH = flags.DEFINE_integer("max_batch", None, "Rows per sampler call "
+                                      "(default: config.eval.batch_size).")
+    _WINDOW_MS = flags.DEFINE_float("batch_window_ms", 10.0,
+                                    "How long the worker waits for more requests to batch.")
+    _MAX_N = flags.DEFINE_integer("max_n", 16, "Largest n (samples per prompt) accepted.")
+    flags.mark_flags_as_required(["workdir"])  # --config: checked in main, with the reason
+
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # strict floats still accept JSON integers
+Str = Annotated[str, Strict()]
+DEFAULT_MAX_TOKENS = 256
+
+
+class _Sampling(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: Str | None = None
+    max_tokens: Int | None = Field(None, ge=1)
+    temperature: Float = Field(1.0, ge=0.0, le=100.0)
+    top_p: Float = Field(1.0, gt=0.0, le=1.0)
+    n: Int = Field(1, ge=1)
+    stop: Str | list[Str] | None = None
+    seed: Int | None = None
+    stream: bool = False
+
+
+class CompletionRequest(_Sampling):
+    prompt: Str | list[Str]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: Str
+
+
+class ChatRequest(_Sampling):
+    messages: list[Message] = Field(min_length=1)
+
+
+class BadRequest(ValueError):
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+def render_chat(messages: list[Message]) -> str:
+    """The one prompt a chat becomes (module docstring: "Chat rendering")."""
+    system = [m.content for m in messages if m.role in ("system", "developer")]
+    users = [m.content for m in messages if m.role == "user"]
+    if not users:
+        raise BadRequest("messages: at least one message with role 'user' is required",
+                         "messages")
+    text = (system[0] + "\n" if system else "") + users[-1]
+    return text if text.endswith(("\n", "=")) else text + "\n"
+
+
+def error_body(message: str, param: str | None = None, kind: str = "invalid_request_error"):
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+class Engine:
+    """Validation, batching and response building around one ``Sampler``."""
+
+    def __init__(self, sampler, model_name: str, window_s: float = 0.01,
+                 max_batch: int | None = None, max_n: int = 16):
+        from rtt_jax.serve_batching import Batcher
+        self.sampler, self.model_name, self.max_n = sampler, model_name, max_n
+        self.batcher = Batcher(sampler, window_s=window_s, max_batch=max_batch)
+        self.created = int(time.time())
+
+    def close(self):
+        self.batcher.close()
+
+    def _check(self, req: _Sampling, prompts: list[str]):
+        """Encoded prompts and the per-row token limit, or ``BadRequest``."""
+        if req.stream:
+            raise BadRequest("stream=true is not supported", "stream")
+        if req.n > self.max_n:
+            raise BadRequest(f"n={req.n}: at most {self.max_n} samples per prompt", "n")
+        stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
+        if len(stops) > 4 or any(not s for s in stops):
+            raise BadRequest("stop: up to 4 non-empty strings", "stop")
+        if not prompts:
+            raise BadRequest("prompt: an empty list", "prompt")
+        ids = [self.sampler.encode_prompt(p) for p in prompts]
+        max_len, longest = self.sampler.max_len, max(len(i) for i in ids)
+        if longest >= max_len:
+            raise BadRequest(f"the prompt is {longest} tokens; this model's max_len is {max_len}"
+                             f" tokens (prompt + completion), which leaves no room to generate",
+                             "prompt" if isinstance(req, CompletionRequest) else "messages")
+        room = max_len - longest
+        if req.max_tokens is not None and req.max_tokens > room:
+            raise BadRequest(f"max_tokens={req.max_tokens}: the prompt is {longest} tokens and "
+                             f"this model's max_len is {max_len}, so at most {room}", "max_tokens")
+        return ids, req.max_tokens or min(room, DEFAULT_MAX_TOKENS), stops
+
+    async def _generate(self, req: _Sampling, prompts: list[str]):
+        """[(text, finish_reason, completion tokens)] per prompt x n, and prompt tokens."""
+        from rtt_jax.serve_batching import Job
+        ids, limit, stops = self._check(req, prompts)
+        rows = [p for p in ids for _ in range(req.n)]
+        seed = None if req.seed is None else req.seed % 2**31
+        job = Job(rows, limit, temperature=req.temperature, top_p=req.top_p, seed=seed)
+        out = await asyncio.wrap_future(self.batcher.submit(job))
+        return [self._finish(p, t, limit, stops) for p, t in zip(rows, out)], \
+            sum(len(i) for i in ids)
+
+    def _finish(self, prompt: np.ndarray, tokens: np.ndarray, limit: int, stops: list[str]):
+        s = self.sampler
+        text = s.tokenizer.decode(tokens)
+        stopped = len(tokens) < limit or (len(tokens) and (
+            tokens[-1] == s.ids["eos"] or (tokens[-1] == s.ids["newline"] and s.answer_state(
+                tokens[:-1], bool(prompt[-1] in (s.ids["newline"], s.ids["bos"])))
+                == len(s.ids["marker"]))))
+        cut = min((text.find(x) for x in stops if x in text), default=-1)
+        if cut >= 0:
+            text, stopped = text[:cut], True
+        return text, "stop" if stopped else "length", len(tokens)
+
+    def _usage(self, results, prompt_tokens: int):
+        done = sum(r[2] for r in results)
+        return dict(prompt_tokens=prompt_tokens, completion_tokens=done,
+                    total_tokens=prompt_tokens + done)
+
+    async def completions(self, req: CompletionRequest) -> dict:
+        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+        results, prompt_tokens = await self._generate(req, prompts)
+        choices = [dict(index=i, text=text, logprobs=None, finish_reason=fin)
+                   for i, (text, fin, _) in enumerate(results)]
+        return dict(id=f"cmpl-{uuid.uuid4().hex}", object="text_completion",
+                    created=int(time.time()), model=self.model_name, choices=choices,
+                    usage=self._usage(results, prompt_tokens))
+
+    async def chat(self, req: ChatRequest) -> dict:
+        results, prompt_tokens = await self._generate(req, [render_chat(req.messages)])
+        choices = [dict(index=i, message=dict(role="assistant", content=text),
+                        logprobs=None, finish_reason=fin)
+                   for i, (text, fin, _) in enumerate(results)]
+        return dict(id=f"chatcmpl-{uuid.uuid4().hex}", object="chat.completion",
+                    created=int(time.time()), model=self.model_name, choices=choices,
+                    usage=self._usage(results, prompt_tokens))
+
+
+def _param(loc) -> str | None:
+    """The request field a pydantic error location names ("body", "n") -> "n"."""
+    parts = [str(p) for p in loc if p != "body" and not isinstance(p, int)]
+    known = [p for p in parts if p in ChatRequest.model_fields or p in
+             CompletionRequest.model_fields or p in Message.model_fields]
+    return ".".join(known) if known else None
+
+
+def make_app(engine: Engine):
+    """The FastAPI app over ``engine``."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    api = FastAPI(title="rtt_jax", docs_url=None, redoc_url=None)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        err = exc.errors()[0] if exc.errors() else {}
+        if err.get("type") == "json_invalid":
+            msg, param = "the request body is not valid JSON", None
+        else:
+            param = _param(err.get("loc", ()))
+            msg = f"{param or 'body'}: {err.get('msg', 'invalid value')}"
+            if err.get("type") == "missing":
+                msg = f"{param}: a required field is missing"
+        return JSONResponse(error_body(msg, param), status_code=400)
+
+    @api.exception_handler(BadRequest)
+    async def _bad(_request: Request, exc: BadRequest):
+        return JSONResponse(error_body(str(exc), exc.param), status_code=400)
+
+    @api.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException):
+        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        return JSONResponse(error_body(str(exc.detail), None, kind), status_code=exc.status_code)
+
+    @api.get("/v1/models")
+    async def models():
+        return dict(object="list", data=[dict(id=engine.model_name, object="model",
+                                              created=engine.created, owned_by="rtt_jax")])
+
+    @api.post("/v1/completions")
+    async def completions(req: CompletionRequest):
+        return await engine.completions(req)
+
+    @api.post("/v1/chat/completions")
+    async def chat(req: ChatRequest):
+        return await engine.chat(req)
+
+    return api
+
+
+def load_engine(config, workdir: str, *, model_name: str | None = None, max_len: int | None = None,
+                max_batch: int | None = None, window_s: float = 0.01, max_n: int = 16,
+                devices=None) -> Engine:
+    """Restore ``workdir``'s latest checkpoint into a sampler and wrap it."""
+    import os
+    from rtt_jax import config_validation
+    from rtt_jax.data.pipeline import run_tokenizer
+    from rtt_jax.model.sampler import Sampler
+    from rtt_jax.train.loop import final_params
+    model_cfg = config_validation.validate(config)
+    layout, params, _ = final_params(config, workdir, devices)
+    max_batch = max_batch or config.eval.batch_size
+    sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
+                      max_len=max_len or config.eval.max_len, mesh=layout.mesh,
+                      max_batch=max_batch)
+    name = model_name or os.path.basename(os.path.normpath(workdir)) or "rtt_jax"
+    return Engine(sampler, name, window_s=window_s, max_batch=max_batch, max_n=max_n)
+
+
+def main(argv) -> int:
+    del argv
+    from rtt_jax.train.checkpoint import CheckpointError
+    if _CONFIG.value is None:
+        print("error: --config is required: a workdir does not store its run's config; pass "
+              "the file[:variant] (and --config.* overrides) the run trained with",
+              file=sys.stderr)
+        return cli_errors.EXIT_BAD_INPUT
+
+    def body():
+        import uvicorn
+        engine = load_engine(_CONFIG.value, _WORKDIR.value, model_name=_MODEL_NAME.value,
+                             max_len=_MAX_LEN.value, max_batch=_MAX_BATCH.value,
+                             window_s=_WINDOW_MS.value / 1000, max_n=_MAX_N.value)
+        print(f"serving {engine.model_name!r} on http://{_HOST.value}:{_PORT.value}/v1",
+              flush=True)
+        try:
+            uvicorn.run(make_app(engine), host=_HOST.value, port=_PORT.value, log_level="info")
+        finally:
+            engine.close()
+
+    try:
+        return cli_errors.run_reporting(body, _WORKDIR.value)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main, flags_parser=cli_errors.flags_parser(_CONFIG))
