@@ -39,6 +39,8 @@ import sys
 import traceback
 from typing import Any, Callable, Iterator, Sequence
 
+from rtt_jax import paths
+
 BAD_INPUT = (OSError, ValueError, KeyError, RecursionError)
 EXIT_BAD_INPUT = 2
 _MAX_CHARS = 600  # one line stays readable; the traceback has the rest
@@ -152,10 +154,6 @@ def user_code(what: str) -> Iterator[None]:
                          f"{_squeeze(str(e))})") from e
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def make_output_dir(path: str | None, flag: str = "--out") -> None:
     """Create the output directory ``path`` (and its parents) before any work,
     or raise OSError naming it: it is a file, sits under a file, or cannot be
@@ -165,7 +163,7 @@ def make_output_dir(path: str | None, flag: str = "--out") -> None:
     """
     if not path:
         raise ValueError(f"{flag} is required")
-    if _is_url(path):
+    if paths.is_remote(path):
         if path.startswith("gs://"):
             try:
                 import gcsfs  # noqa: F401  (epath and orbax need it for gs://)

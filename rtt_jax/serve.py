@@ -248,16 +248,10 @@ def load_engine(config, workdir: str, *, model_name: str | None = None, max_len:
                 devices=None) -> Engine:
     """Restore ``workdir``'s latest checkpoint into a sampler and wrap it."""
     import os
-    from rtt_jax import config_validation
-    from rtt_jax.data.pipeline import run_tokenizer
-    from rtt_jax.model.sampler import Sampler
-    from rtt_jax.train.loop import final_params
-    model_cfg = config_validation.validate(config)
-    layout, params, _ = final_params(config, workdir, devices)
+    from rtt_jax.evaluation.standalone import sampler_from_workdir
     max_batch = max_batch or config.eval.batch_size
-    sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
-                      max_len=max_len or config.eval.max_len, mesh=layout.mesh,
-                      max_batch=max_batch)
+    sampler, _ = sampler_from_workdir(config, workdir, max_len or config.eval.max_len,
+                                      max_batch, devices)
     name = model_name or os.path.basename(os.path.normpath(workdir)) or "rtt_jax"
     return Engine(sampler, name, window_s=window_s, max_batch=max_batch, max_n=max_n)
 

@@ -21,19 +21,9 @@ import jax
 import pytest
 
 from conftest import REPO
+from run_outputs import losses as run_losses
 
 KILL_ENV = "RTT_JAX_CKPT_KILL_AT"
-
-
-def _losses(workdir):
-    path = os.path.join(workdir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    steps = [r["step"] for r in rows if "loss" in r]
-    assert len(steps) == len(set(steps)), f"duplicate metric rows: {steps}"
-    return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
 def _assert_same_losses(got, ref, context=""):
@@ -94,14 +84,14 @@ def _driver_kill(root):
 
     ref, wd = os.path.join(root, "reference"), os.path.join(root, "killed")
     t0 = time.monotonic()
-    out = [{"spec": None, "rc": child(ref, None), "losses": _losses(ref)}]
+    out = [{"spec": None, "rc": child(ref, None), "losses": run_losses(ref)}]
     print(f"reference: {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
     for spec, _ in _kill_schedule() + [(None, KILL_STEPS)]:
         t0 = time.monotonic()
         rc = child(wd, spec)
         print(f"{spec}: rc {rc} in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
         ckpts = sorted(os.listdir(os.path.join(wd, "checkpoints")))
-        out.append({"spec": spec, "rc": rc, "losses": _losses(wd), "dir": ckpts})
+        out.append({"spec": spec, "rc": rc, "losses": run_losses(wd), "dir": ckpts})
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -201,7 +191,7 @@ def test_second_run_on_a_workdir_stops_at_once(tmp_path):
     assert "Traceback" not in run2.stderr
     out, err = run1.communicate(timeout=600)
     assert run1.returncode == 0, err[-3000:]
-    assert sorted(_losses(tmp_path)) == list(range(1, steps + 1))
+    assert sorted(run_losses(tmp_path)) == list(range(1, steps + 1))
     assert lock.read_text() == ""  # released on a clean exit
 
 
@@ -237,7 +227,7 @@ def reference(tmp_path_factory):
     from rtt_jax.train.loop import train
     wd = tmp_path_factory.mktemp("reference")
     train(_cfg(8, 2, async_save=False), str(wd), jax.devices()[:1])
-    return _losses(wd)
+    return run_losses(wd)
 
 
 def _array_file(step_dir):
@@ -282,7 +272,7 @@ def test_damaged_newest_step_is_set_aside_and_the_previous_used(reference, tmp_p
     assert os.path.exists(moved) == (kind != "missing")  # renamed with its damage, not deleted
     assert any("resumed from" in r.getMessage() and "at step 4" in r.getMessage()
                for r in caplog.records)
-    losses = _losses(tmp_path)
+    losses = run_losses(tmp_path)
     assert sorted(losses) == list(range(1, 9))
     _assert_same_losses(losses, reference, kind)
     from rtt_jax.train.checkpoint import Checkpointer
@@ -371,7 +361,7 @@ def test_disk_full_during_save_is_one_line_and_keeps_the_last_good_step(
     _, _, step = final_params(cfg, str(tmp_path), jax.devices()[:1])  # restores and verifies
     assert step == 4
     train(cfg, str(tmp_path), jax.devices()[:1])  # space is back: continues from 4
-    _assert_same_losses(_losses(tmp_path), reference, "after disk full")
+    _assert_same_losses(run_losses(tmp_path), reference, "after disk full")
     assert Checkpointer(str(tmp_path / "checkpoints"), read_only=True).all_steps() == [4, 6, 8]
 
 

@@ -13,7 +13,6 @@ reads (real GCS sends it). Skipped when gcsfs or the emulator is not installed.
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import urllib.request
 import pytest
 
 from conftest import REPO
+from run_outputs import free_port
 
 BUCKET = "rtt-test"
 
@@ -53,12 +53,6 @@ print("ready", flush=True)
 while True:
     time.sleep(3600)
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Bucket:
@@ -94,7 +88,7 @@ def emulator(tmp_path):
     pytest.importorskip("gcsfs", reason="gs:// needs gcsfs (pip install -e '.[gcs]')")
     pytest.importorskip("gcp_storage_emulator", reason="the GCS emulator is not installed "
                         "(pip install gcp-storage-emulator)")
-    port = _free_port()
+    port = free_port()
     script, log = tmp_path / "emulator.py", tmp_path / "emulator.log"
     script.write_text(EMULATOR)
     with open(log, "w") as err:  # its warnings must not fill a pipe nobody reads

@@ -12,23 +12,9 @@ import time
 import pytest
 
 from conftest import REPO
+from run_outputs import losses as run_losses, metric_rows
 
 STEPS, EVERY = 20, 3
-
-
-def _metrics(workdir):
-    path = os.path.join(workdir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _losses(workdir):
-    rows = [r for r in _metrics(workdir) if "loss" in r]
-    steps = [r["step"] for r in rows]
-    assert len(steps) == len(set(steps)), f"duplicate metric rows: {steps}"
-    return {r["step"]: r["loss"] for r in rows}
 
 
 def _cmd(workdir, workers, *extra):
@@ -41,7 +27,7 @@ def _run(workdir, workers):
     r = subprocess.run(_cmd(workdir, workers), cwd=REPO, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    return _losses(workdir)
+    return run_losses(workdir)
 
 
 def _children(pid):
@@ -62,7 +48,7 @@ def _kill_at(workdir, workers, step):
     p = subprocess.Popen(_cmd(workdir, workers), cwd=REPO, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    while max(_losses(workdir), default=0) < step:
+    while max(run_losses(workdir), default=0) < step:
         assert p.poll() is None, p.stderr.read()[-3000:]
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -130,10 +116,10 @@ def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_pa
     assert saved["stage"] == 1 and saved["step_in_stage"] == 0
     assert saved["switches"][0]["reason"] == "metric" and saved["switches"][0]["step"] == 4
     train(cfg(), resumed)
-    stage = {w: {r["step"]: r["data/stage"] for r in _metrics(w) if "loss" in r}
+    stage = {w: {r["step"]: r["data/stage"] for r in metric_rows(w) if "loss" in r}
              for w in (straight, resumed)}
     assert stage[straight] == stage[resumed] == {s: float(s > 4) for s in range(1, 10)}
-    a, b = _losses(straight), _losses(resumed)
+    a, b = run_losses(straight), run_losses(resumed)
     assert a.keys() == b.keys() and all(b[s] == pytest.approx(a[s], rel=1e-6) for s in a)
 
 
@@ -174,7 +160,7 @@ def test_a_step_saved_by_two_hosts_resumes_on_one_with_the_same_losses(tmp_path)
     with open(sums_path, "w") as f:
         json.dump(sums, f)
     train(cfg(6), wd)
-    a, b = _losses(straight), _losses(wd)
+    a, b = run_losses(straight), run_losses(wd)
     assert sorted(b) == list(range(1, 7))
     assert all(b[s] == pytest.approx(a[s], rel=1e-6) for s in a)
 

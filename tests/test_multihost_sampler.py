@@ -9,12 +9,12 @@
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+
+from run_outputs import free_port
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ["12+5=", "a longer prompt of 21", "7", "3*4=", "hello", "99-1=", "(2+3)*4=",
@@ -66,16 +66,10 @@ def _worker(port: int, pid: int, out: str) -> None:
     jax.distributed.shutdown()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_sample_the_tokens_of_one():
     import tempfile
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +105,7 @@ def _losses(workdir):
 
 @pytest.mark.slow
 def test_train_eval_on_two_hosts_matches_one(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu")
     two = str(tmp_path / "two")

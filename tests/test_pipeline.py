@@ -5,7 +5,6 @@ import json
 import time
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.packing import PackStats
 from rtt_jax.data.pipeline import make_curriculum_data
 from rtt_jax.data.sources import BadRecordError, JsonlSource, TfdsSource, TracesSource
+from run_outputs import free_port
 
 
 def _config(**data):
@@ -247,12 +247,6 @@ def test_trace_dataset_jsonl_array_record_and_tfds_by_name_agree(tmp_path):
     assert ds[3] == a.get(0, 3) and len(ds) == 6
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _STEPS = 12  # crosses tiny's stage boundary at 10
 
 
@@ -276,7 +270,7 @@ def _worker(port: int, pid: int, out: str) -> None:
 @pytest.mark.parametrize("workers", [0, 2])
 def test_two_processes_build_exactly_the_one_process_global_batches(tmp_path, workers):
     from rtt_jax.data.lane_packing import lane_states
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu", PYTHONPATH=f"{REPO}:{REPO / 'tests'}", WORKERS=str(workers))
     procs = [subprocess.Popen([sys.executable, __file__, str(port), str(i), str(tmp_path / f"p{i}")],

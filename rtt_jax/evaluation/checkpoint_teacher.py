@@ -39,11 +39,7 @@ def sample_fn_from_workdir(config, workdir: str, max_new_tokens: int = 256,
                            temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
                            max_len: int | None = None) -> SampleFn:
     """A ``sample_fn`` over the latest checkpoint in ``workdir``."""
-    from rtt_jax import config_validation
-    from rtt_jax.data.pipeline import run_tokenizer
-    from rtt_jax.train.loop import final_params
-    model_cfg = config_validation.validate(config)
-    layout, params, _ = final_params(config, workdir)
-    sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
-                      max_len=max_len or config.data.seq_len + max_new_tokens, mesh=layout.mesh)
+    from rtt_jax.evaluation.standalone import sampler_from_workdir
+    sampler, _ = sampler_from_workdir(config, workdir,
+                                      max_len or config.data.seq_len + max_new_tokens)
     return sampler_sample_fn(sampler, max_new_tokens, temperature, top_p, seed)

@@ -96,15 +96,24 @@ def trained_with_traces(config) -> bool:
     return not used or any(writes_steps(name) for name in used)
 
 
-def evaluate_workdir(config, workdir: str) -> dict:
-    """Evaluate the latest checkpoint in ``workdir``; returns the report dict."""
+def sampler_from_workdir(config, workdir: str, max_len: int, max_batch: int = 64,
+                         devices=None) -> tuple[Sampler, int]:
+    """(a KV-cache sampler over ``workdir``'s latest checkpoint, its step), with
+    the tokenizer the run trained with; evaluation, serving and the checkpoint
+    teacher all start here."""
     from rtt_jax.data.pipeline import run_tokenizer
     from rtt_jax.train.loop import final_params
     model_cfg = config_validation.validate(config)
-    layout, params, step = final_params(config, workdir)
+    layout, params, step = final_params(config, workdir, devices)
     sampler = Sampler(layout.graphdef, params, run_tokenizer(config, workdir), model_cfg,
-                      max_len=config.eval.max_len, mesh=layout.mesh,
-                      max_batch=config.eval.batch_size)
+                      max_len=max_len, mesh=layout.mesh, max_batch=max_batch)
+    return sampler, step
+
+
+def evaluate_workdir(config, workdir: str) -> dict:
+    """Evaluate the latest checkpoint in ``workdir``; returns the report dict."""
+    sampler, step = sampler_from_workdir(config, workdir, config.eval.max_len,
+                                         config.eval.batch_size)
     sets, trained = eval_sets_from_config(config)
 
     def generate(prompts):

@@ -29,7 +29,7 @@ import jax
 from absl import logging
 from jax.experimental import multihost_utils
 
-from rtt_jax import config_validation
+from rtt_jax import config_validation, paths
 from rtt_jax.data.builtin_addition import BuiltinAdditionData
 from rtt_jax.data.pipeline import make_curriculum_data, save_run_tokenizer
 from rtt_jax.evaluation.during_training import make_periodic_eval
@@ -55,11 +55,6 @@ def make_data(config):
         return make_curriculum_data(config)
     return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits,
                                d.max_digits, rows=shd.process_rows(d.global_batch_size))
-
-
-def _absolute(workdir) -> str:
-    workdir = os.fspath(workdir)  # tests pass pathlib paths
-    return workdir if "://" in workdir else os.path.abspath(workdir)
 
 
 def _mesh(config, devices):
@@ -111,7 +106,7 @@ def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -
     the workdir.
     """
     model_cfg = config_validation.validate(config)
-    workdir = _absolute(workdir)  # orbax refuses relative checkpoint paths
+    workdir = paths.absolute(workdir)  # orbax refuses relative checkpoint paths
     with workdir_lock.hold(workdir, jax.process_index()):  # before anything touches it
         return _train_locked(config, model_cfg, workdir, devices, stop_at_step)
 
@@ -229,12 +224,12 @@ def _close_all(*closers) -> None:
 def final_params(config, workdir: str, devices=None):
     """Restore the latest checkpoint's params onto a mesh of ``devices`` (for eval)."""
     model_cfg = config_validation.validate(config)
-    workdir = _absolute(workdir)
+    workdir = paths.absolute(workdir)
     mesh = _mesh(config, devices)
     layout = state_layout(model_cfg, make_optimizer(config.train), mesh, config.axis_rules,
                           config.seed)
     ckpt_dir = os.path.join(workdir, "checkpoints")
-    if "://" not in ckpt_dir and not (os.path.isdir(ckpt_dir) and any(
+    if not paths.is_remote(ckpt_dir) and not (os.path.isdir(ckpt_dir) and any(
             d.isdigit() for d in os.listdir(ckpt_dir))):
         # Checked before orbax starts its background threads for nothing.
         raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")

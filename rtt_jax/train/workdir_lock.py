@@ -43,6 +43,8 @@ import time
 
 from absl import logging
 
+from rtt_jax import paths
+
 LOCK_NAME = "run.lock"
 
 
@@ -161,7 +163,7 @@ def hold(workdir: str, process_index: int = 0):
     if process_index != 0:
         yield None
         return
-    if "://" in workdir:
+    if paths.is_remote(workdir):
         logging.warning("%s: not locked (object stores have no file locks); make sure no "
                         "other run uses this workdir", workdir)
         yield None
