@@ -239,7 +239,14 @@ def test_trace_dataset_jsonl_array_record_and_tfds_by_name_agree(tmp_path):
     assert a.size == b.size == c.size == 6
     got = [[s.get(0, i) for i in range(12)] for s in (a, b, c)]
     assert [(e.prompt, e.completion) for e in got[0]] == [(e.prompt, e.completion) for e in got[1]]
-    assert [(e.prompt, e.completion) for e in got[0]] == [(e.prompt, e.completion) for e in got[2]]
+    # TFDS by field name reads the bare question; a trace dataset trains with
+    # the family's own prompt for the record's style (cue line included), the
+    # prompt evaluation writes.
+    assert [e.completion for e in got[0]] == [e.completion for e in got[2]]
+    prompts = {r.text: fam.format_example(r.problem, "per_kind")[0] for r in records}
+    assert all(e.prompt == prompts[e.completion] for e in got[0])
+    assert all(e.prompt.startswith(c.prompt) and e.prompt != c.prompt
+               for e, c in zip(got[0], got[2]))
     # Two epochs, each a permutation of the 6 records.
     assert sorted(e.completion for e in got[0][:6]) == sorted(r.text for r in records)
     import grain

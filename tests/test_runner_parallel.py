@@ -94,7 +94,7 @@ def test_parallel_runs_overlap_pinned_crash_recorded_order_kept_complete_skipped
     ra, rb = _report(runs[0]), _report(runs[1])
     assert rb["end"] < ra["end"]
     assert rb["end"] > ra["start"] and ra["end"] > rb["start"]
-    assert next(ln for ln in lines if "->" in ln).startswith("    b seed 0 -> ok")
+    assert next(ln for ln in lines if "->" in ln).startswith("    b/seed_0 -> ok")
     slots = cpu_slots(2)
     if slots[0] is not None:  # pinned to disjoint shares of the cores
         assert {frozenset(ra["cores"]), frozenset(rb["cores"])} == {frozenset(s) for s in slots}
@@ -106,7 +106,7 @@ def test_parallel_runs_overlap_pinned_crash_recorded_order_kept_complete_skipped
         assert "boom" in f.read()
     # the complete run was skipped, not run
     assert by_arm["e"]["complete"] and not os.path.exists(os.path.join(runs[4].workdir, "ran"))
-    assert any("e seed 0: complete, skipped" in ln for ln in lines)
+    assert any("e/seed_0: complete, skipped" in ln for ln in lines)
     # A rerun skips every complete run and retries only the crashed one.
     lines.clear()
     again = execute_local(runs, timeout_s=60, echo=lines.append, parallel=2)

@@ -62,6 +62,18 @@ def tpu_config(steps: int, seq_len: int = 1024, batch: int = 256) -> ml_collecti
     return c
 
 
+def smoke_config(c, levels: list[int], steps: int = 40):
+    """``c`` shrunk to a pipeline check that runs in seconds: a d=32 model,
+    ``steps`` steps of 4 rows of 128, 8 eval problems at ``levels``."""
+    c.model.update(d_model=32, n_layers=1, n_heads=2, n_kv_heads=1)
+    c.data.update(seq_len=128, global_batch_size=4)
+    c.train.update(steps=steps, warmup_steps=2, log_every_steps=10)
+    c.checkpoint.every_steps = steps
+    c.eval.update(n_per_level=8, batch_size=16, samples_per_set=1, levels=list(levels),
+                  trained_levels=list(levels), max_len=c.data.seq_len + c.eval.max_new_tokens)
+    return c
+
+
 def stages_one(mixture: dict, levels: dict) -> list[dict]:
     """A single stage that runs to the end of training."""
     return [dict(name="all", steps=10 ** 9, mixture=mixture, levels=levels)]

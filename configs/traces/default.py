@@ -41,7 +41,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.families = ",".join(FAMILIES)
     c.levels = ""
     c.problems_per_level = 1000
-    c.styles = ml_collections.ConfigDict({name: "" for name in FAMILIES + ("gsm8k",)})
+    # Every family we have can be named (modular is not in the default build).
+    c.styles = ml_collections.ConfigDict({name: "" for name in FAMILIES + ("gsm8k", "modular")})
     c.teacher = "program"
     c.jsonl_paths = ""
     c.jsonl_teacher = ""

@@ -14,6 +14,9 @@
   ``{example}``; ``system_prompts.<family>`` overrides it for one family.
 * ``concurrency``, ``max_retries``, ``backoff_s``, ``timeout_s``.
 * ``cache_dir``: reply cache (``""``: ``OUT/openai_cache``).
+* ``prompt``: ``instructed`` (a system prompt with an example, for chat
+  models) or ``plain`` (the problem prompt alone, for a model trained on our
+  formats, e.g. ``rtt_jax.serve``).
 * ``style_label``: ``prompted`` (records carry the prompted style and are
   checked in it) or ``model`` (label ``model``; any of the family's styles passes).
 
@@ -45,5 +48,5 @@ def get_config(arg: str | None = None):
         system_prompt=DEFAULT_SYSTEM_PROMPT,
         system_prompts={name: "" for name in default.FAMILIES + ("gsm8k", "modular")},
         concurrency=8, max_retries=5, backoff_s=1.0, timeout_s=60.0, cache_dir="",
-        style_label="prompted"))
+        style_label="prompted", prompt="instructed"))
     return c

@@ -317,12 +317,16 @@ class LeeFileSource(_FiniteSource):
 
 
 class TracesSource(_FiniteSource):
-    """A trace dataset directory (``traces.jsonl``; or its ArrayRecord copy)."""
+    """A trace dataset directory (``traces.jsonl``; or its ArrayRecord copy).
+    A record trains with the prompt its family writes for its style
+    (``traces.teachers.record_prompt``), the prompt evaluation uses."""
 
     def __init__(self, name: str, path: str, seed: int, mode: str = TRACE,
                  on_bad_record: str = FATAL, file_format: str = "jsonl"):
         from rtt_jax.traces.record import TraceFormatError, record_from_json
+        from rtt_jax.traces.teachers import record_prompt
         self.mode = mode
+        self._prompt = record_prompt
         if file_format == "array_record":
             from rtt_jax.traces import tfds_writer
             self._ds = tfds_writer.data_source(os.path.join(path, "tfds", tfds_writer.NAME,
@@ -337,7 +341,7 @@ class TracesSource(_FiniteSource):
                 r = record_from_json(obj, where)
             except TraceFormatError as e:
                 raise BadRecordError(str(e)) from None
-            return _check_text(TextExample(r.problem.question, r.text, mode, r.answer), where)
+            return _check_text(TextExample(record_prompt(r), r.text, mode, r.answer), where)
 
         self._records, self.bad_records = _read_jsonl(os.path.join(path, "traces.jsonl"),
                                                       parse, on_bad_record)
@@ -348,7 +352,7 @@ class TracesSource(_FiniteSource):
             return self._records[k]
         from rtt_jax.traces.tfds_writer import from_example
         r = from_example(self._ds[k])
-        return TextExample(r.problem.question, r.text, self.mode, r.answer)
+        return TextExample(self._prompt(r), r.text, self.mode, r.answer)
 
 
 class TfdsSource(_FiniteSource):

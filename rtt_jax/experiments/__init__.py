@@ -7,6 +7,6 @@ rendered by ``tables`` and ``plots``. ``lee2023`` reproduces a published table.
 ``python -m rtt_jax.experiments.sweep`` runs one arm over a grid of config
 values (learning rate, depth, steps) through the same runner, for the recipes.
 """
-from rtt_jax.experiments.spec import Arm, Experiment, ExperimentError, apply_overrides
+from rtt_jax.experiments.spec import Arm, Experiment, ExperimentError, Step, apply_overrides
 
-__all__ = ["Arm", "Experiment", "ExperimentError", "apply_overrides"]
+__all__ = ["Arm", "Experiment", "ExperimentError", "Step", "apply_overrides"]

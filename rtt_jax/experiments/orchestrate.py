@@ -22,7 +22,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
     runs = runner.plan(path, exp, variant, out, seeds=[int(s) for s in seeds] or None,
                        arms=list(arms) or None, sets=sets, workdir_root=workdir_root)
     configs = {}
-    for arm in dict.fromkeys(r.arm for r in runs):
+    for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
         try:
             configs[arm] = module.get_config(f"{variant}/{arm}")
             spec.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")

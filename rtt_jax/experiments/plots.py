@@ -6,6 +6,9 @@ learning curves per arm.
   are shaded, so generalisation to harder levels reads off the unshaded part.
 * ``learning_curves.png``: training loss against step per arm, the mean over
   seeds with a ± std band.
+* ``data_sources.png`` (experiments whose steps report ``data_share``, e.g.
+  the STaR rounds): each source's share of the training data the step fed,
+  one stacked bar per step (mean over seeds).
 * ``sweep.png`` (``rtt_jax.experiments.sweep``): one panel per swept field,
   the metric against that field's values with ± std bars, one line per
   combination of the other swept fields.
@@ -19,6 +22,7 @@ from typing import Mapping
 from rtt_jax import paths
 
 ACCURACY_PNG, CURVES_PNG = "accuracy_vs_level.png", "learning_curves.png"
+SOURCES_PNG = "data_sources.png"
 
 
 def _pyplot():
@@ -135,8 +139,38 @@ def sweep_plot(sweep: Mapping, path: str) -> str:
     return path
 
 
+def data_sources(results: Mapping, path: str) -> str | None:
+    """Stacked shares of each source per step that reports ``data_share``
+    (None when no step does)."""
+    shares: dict[str, dict[str, list[float]]] = {}
+    for step, by_seed in (results.get("steps") or {}).items():
+        for summary in by_seed.values():
+            for source, share in (summary.get("data_share") or {}).items():
+                shares.setdefault(step, {}).setdefault(source, []).append(float(share))
+    if not shares:
+        return None
+    plt = _pyplot()
+    steps = list(shares)
+    sources = list(dict.fromkeys(s for by in shares.values() for s in by))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(steps), 3.6))
+    bottom = [0.0] * len(steps)
+    for source in sources:
+        vals = [sum(shares[st].get(source, [0.0])) / max(len(shares[st].get(source, [0.0])), 1)
+                for st in steps]
+        ax.bar(steps, vals, bottom=bottom, label=source)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_ylabel("share of training examples")
+    ax.set_ylim(0, 1.0)
+    ax.set_title(f"{results['experiment']}: data sources of each round")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    paths.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_plots(results: Mapping, out: str) -> dict[str, str]:
-    """Both figures under ``out``; ``{title: path}`` of those drawn (matplotlib
+    """The figures under ``out``; ``{title: path}`` of those drawn (matplotlib
     missing: none, and the markdown simply has no figures)."""
     try:
         _pyplot()
@@ -144,7 +178,8 @@ def write_plots(results: Mapping, out: str) -> dict[str, str]:
         return {}
     drawn = {}
     for title, fn, name in (("accuracy against level", accuracy_vs_level, ACCURACY_PNG),
-                            ("learning curves", learning_curves, CURVES_PNG)):
+                            ("learning curves", learning_curves, CURVES_PNG),
+                            ("data sources", data_sources, SOURCES_PNG)):
         path = fn(results, os.path.join(out, name))
         if path:
             drawn[title] = path

@@ -15,7 +15,11 @@
          "diff_vs_baseline": {set or "summary/<pool>": {metric:
                               {"diff", "ci", "method", "n_pairs"}}},
          "train": {"final_loss", "target_tokens", "examples": {...}}}},
-     "curves": {arm: {"step": [...], "loss_mean": [...], "loss_std": [...]}}}
+     "curves": {arm: {"step": [...], "loss_mean": [...], "loss_std": [...]}},
+     "steps": {step: {"seed_S" | "once": done.json's summary | {"missing": reason}}}}
+
+``steps`` is present for experiments with steps (``spec.Step``): what each
+step reported (a teacher's acceptance per level, a round's kept traces).
 
 A run without a readable ``report.json`` is listed under ``missing`` with the
 reason (its ``run_status.json`` error line, or "not run"); its metrics are
@@ -108,6 +112,8 @@ def missing_reason(run: Run) -> str:
 def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
             budget: Mapping[str, Any]) -> dict:
     """The results dict (module doc) from the runs' workdirs."""
+    steps = [r for r in runs if r.kind == "step"]
+    runs = [r for r in runs if r.kind == "run"]
     arms = list(dict.fromkeys(r.arm for r in runs))
     seeds = sorted({r.seed for r in runs})
     per_run: dict[str, dict[int, dict]] = {a: {} for a in arms}
@@ -180,10 +186,30 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         steps = _thin(sorted(mc))
         out_curves[arm] = {"step": steps, "loss_mean": [mc[s]["mean"] for s in steps],
                            "loss_std": [mc[s]["std"] for s in steps]}
-    return {"experiment": experiment.name, "claim": experiment.claim, "variant": variant,
-            "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
-            "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
-            "arms": out_arms, "curves": out_curves}
+    out = {"experiment": experiment.name, "claim": experiment.claim, "variant": variant,
+           "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
+           "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
+           "arms": out_arms, "curves": out_curves}
+    if steps:
+        out["steps"] = step_summaries(steps)
+    return out
+
+
+def step_summaries(steps: Sequence[Run]) -> dict[str, dict[str, Any]]:
+    """``{step: {"seed_S" | "once": summary}}`` from the steps' ``done.json``
+    (``{"missing": reason}`` for a step that did not complete)."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in steps:
+        key = "once" if run.seed is None else f"seed_{run.seed}"
+        try:
+            summary = _read_json(os.path.join(run.workdir, run.done))
+            if not isinstance(summary, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            summary = {"missing": missing_reason(run) if not run.complete
+                       else f"unreadable {run.done}: {e}"}
+        out.setdefault(run.arm, {})[key] = summary
+    return out
 
 
 def _set_key(name: str, meta: Mapping) -> tuple:

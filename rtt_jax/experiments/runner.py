@@ -11,6 +11,13 @@ A run is *complete* when its workdir holds ``report.json``; rerunning the
 runner skips complete runs and resumes incomplete ones from their last
 checkpoint (the training loop restores it). ``run_status.json`` in the workdir
 records the exit code, the seconds taken and the last error line.
+
+An experiment's steps (``spec.Step``) are planned as runs too, with
+``kind="step"``: ``python -m MODULE --out=OUT/steps/NAME[/seed_S] ...``,
+complete when that directory holds ``done.json``. A run starts only when
+every run it ``needs`` is complete; one whose need failed is not started and
+is recorded as failed, naming the need. Steps always run on this machine
+(with ``--launch=tpu`` too: they read the runs' workdirs, gs:// included).
 """
 from __future__ import annotations
 
@@ -26,9 +33,9 @@ import time
 from typing import Iterable, Sequence
 
 from rtt_jax import paths
-from rtt_jax.experiments.spec import Experiment, ExperimentError
+from rtt_jax.experiments.spec import Experiment, ExperimentError, Step
 
-REPORT, STATUS, LOG = "report.json", "run_status.json", "run.log"
+REPORT, STATUS, LOG, DONE = "report.json", "run_status.json", "run.log", "done.json"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPERIMENTS_DIR = os.path.join(REPO_ROOT, "configs", "experiments")
 # Starts a run on every worker of the slice $TPU_NAME in $TPU_ZONE and waits for it (docs/tpu.md).
@@ -37,17 +44,62 @@ TPU_LAUNCHER = "python3 launch/tpu.py run --wait"
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    arm: str
-    seed: int
+    arm: str  # the arm, or the step's name for kind="step"
+    seed: int | None  # None: a step that runs once
     workdir: str
-    argv: tuple[str, ...]  # the rtt_jax.main command, without the python executable
+    argv: tuple[str, ...]  # the command, without the python executable
+    kind: str = "run"  # "run" (rtt_jax.main, report.json) or "step" (done.json)
+    needs: tuple[str, ...] = ()  # keys of the runs that must be complete first
+    done: str = DONE  # a step's completion file
 
     def command(self, python: str = "python") -> str:
         return " ".join(shlex.quote(a) for a in (python, *self.argv))
 
     @property
+    def key(self) -> str:
+        return self.arm if self.seed is None else f"{self.arm}/seed_{self.seed}"
+
+    @property
     def complete(self) -> bool:
-        return paths.exists(os.path.join(self.workdir, REPORT))
+        return paths.exists(os.path.join(self.workdir, REPORT if self.kind == "run" else self.done))
+
+
+class _StepDirs:
+    """``{step:NAME}`` in a template: NAME's output directory for this seed."""
+
+    def __init__(self, out: str, seed: int | None, experiment: Experiment):
+        self.out, self.seed, self.experiment = out, seed, experiment
+
+    def __format__(self, name: str) -> str:
+        step = self.experiment.step(name)
+        if step is None:
+            raise ExperimentError(f"{{step:{name}}}: no step {name!r} in experiment "
+                                  f"{self.experiment.name!r}")
+        return step_dir(self.out, step, self.seed)
+
+
+def step_dir(out: str, step: Step, seed: int | None) -> str:
+    base = f"{paths.absolute(out)}/steps/{step.name}"
+    return f"{base}/seed_{seed}" if step.per_seed and seed is not None else base
+
+
+def _by_variant(value, variant: str, where: str):
+    """A step argument's value for ``variant`` (``{variant: value}`` or one value)."""
+    if not isinstance(value, dict):
+        return value
+    if variant not in value:
+        raise ExperimentError(f"{where}: no value for variant {variant!r}; "
+                              f"variants: {', '.join(value)}")
+    return value[variant]
+
+
+def _fill(template: str, where: str, **fields) -> str:
+    try:
+        return str(template).format(**fields)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ExperimentError(f"{where}: template {template!r}: {type(e).__name__}: {e}; "
+                              "fields are {out} {runs} {seed} {variant} {experiment} "
+                              "{step:NAME}") from None
 
 
 def experiment_path(name_or_path: str) -> str:
@@ -84,7 +136,9 @@ def load_experiment(path: str):
 def plan(path: str, experiment: Experiment, variant: str, out: str,
          seeds: Sequence[int] | None = None, arms: Sequence[str] | None = None,
          sets: Iterable[str] = (), workdir_root: str | None = None) -> list[Run]:
-    """Every (arm, seed) run, arms in the experiment's order.
+    """Every (arm, seed) run, arms in the experiment's order, each preceded by
+    the steps and arms it needs (those are added even when ``arms`` leaves
+    them out).
 
     ``sets``: extra ``field=value`` config overrides passed to every run as
     ``--config.field=value`` (e.g. a smaller ``train.steps`` for a smoke run).
@@ -102,15 +156,64 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
     # Repository-relative when inside it: the same command works on a TPU VM checkout.
     rel = os.path.relpath(path, REPO_ROOT)
     config_path = path if rel.startswith("..") else rel
-    runs = []
-    for arm in arms:
-        for seed in seeds:
-            workdir = f"{root}/{arm}/seed_{seed}"
+    planned: dict[str, Run] = {}
+
+    def fields(seed):
+        return dict(out=paths.absolute(out), runs=root, seed="" if seed is None else seed,
+                    variant=variant, experiment=config_path,
+                    step=_StepDirs(out, seed, experiment))
+
+    def seeds_of(name: str) -> tuple:
+        step = experiment.step(name)
+        if step is not None:
+            return seeds if step.per_seed else (None,)
+        return experiment.arm_seeds(name, variant, seeds)
+
+    def need_keys(names, seed, where) -> tuple[str, ...]:
+        keys = []
+        for name in names:
+            own = seeds_of(name)
+            chosen = [seed] if seed in own else list(own)
+            for s in chosen:
+                keys.append(add(name, s))
+        return tuple(keys)
+
+    def add(name: str, seed) -> str:
+        key = name if seed is None else f"{name}/seed_{seed}"
+        if key in planned:
+            if planned[key] is None:
+                raise ExperimentError(f"experiment {experiment.name!r}: {key} needs itself "
+                                      "through its needs (a cycle)")
+            return key
+        planned[key] = None  # a cycle stops here (the spec forbids self-needs)
+        step = experiment.step(name)
+        if step is not None:
+            where = f"experiment {experiment.name!r} step {name!r}"
+            needs = need_keys(step.needs, seed, where)
+            workdir = step_dir(out, step, seed)
+            args = [f"--{k}=" + _fill(_by_variant(v, variant, f"{where} arg {k!r}"), where,
+                                      **fields(seed)) for k, v in step.args.items()]
+            argv = ("-m", step.module, f"--out={workdir}", *args)
+            run = Run(name, seed, workdir, argv, kind="step", needs=needs, done=step.done)
+        else:
+            arm = experiment.arm(name)
+            where = f"experiment {experiment.name!r} arm {name!r}"
+            needs = need_keys(arm.needs, seed, where)
+            workdir = f"{root}/{name}/seed_{seed}"
+            run_sets = [f"--config.{k}={_fill(v, where, **fields(seed))}"
+                        for k, v in arm.run_sets.items()]
             argv = ("-m", "rtt_jax.main", "--mode=train_eval",
-                    f"--config={config_path}:{variant}/{arm}", f"--config.seed={seed}",
-                    *extra, f"--workdir={workdir}")
-            runs.append(Run(arm, seed, workdir, argv))
-    return runs
+                    f"--config={config_path}:{variant}/{name}", f"--config.seed={seed}",
+                    *run_sets, *extra, f"--workdir={workdir}")
+            run = Run(name, seed, workdir, argv, needs=needs)
+        del planned[key]  # re-insert after its needs: the list is in dependency order
+        planned[key] = run
+        return key
+
+    for arm in arms:
+        for seed in experiment.arm_seeds(arm, variant, seeds):
+            add(arm, seed)
+    return list(planned.values())
 
 
 def _last_error_line(log_path: str) -> str:
@@ -185,25 +288,53 @@ def execute_local(runs: Sequence[Run], env: dict | None = None, timeout_s: float
             status["error"] = _last_error_line(_log_path(run))
         _upload_log(run)
         paths.write_text(os.path.join(run.workdir, STATUS), json.dumps(status, indent=1))
-        echo(f"    {run.arm} seed {run.seed} -> "
+        echo(f"    {run.key} -> "
              f"{'ok' if status['complete'] else 'FAILED: ' + status['error']} "
              f"({status['seconds']:.0f}s)")
         statuses[k] = status
 
     pending = list(range(len(runs)))
+    index = {run.key: k for k, run in enumerate(runs)}
+
+    def blocked(k: int) -> str | None:
+        """None when run k may start; "wait" while a need is running or
+        pending; else the key of a need that finished without completing."""
+        for need in runs[k].needs:
+            j = index.get(need)
+            if j is None or runs[j].complete:
+                continue
+            if statuses[j] is not None:
+                return need
+            return "wait"
+        return None
+
     try:
         while pending or active:
-            while pending and free:
-                k = pending.pop(0)
+            for k in list(pending):
+                if not free:
+                    break
+                state = blocked(k)
+                if state == "wait":
+                    continue
+                pending.remove(k)
                 run = runs[k]
+                if state is not None:
+                    echo(f"[{k + 1}/{len(runs)}] {run.key}: not run, it needs {state}, "
+                         "which failed")
+                    statuses[k] = {"arm": run.arm, "seed": run.seed, "rc": None,
+                                   "complete": False, "error": f"needs {state}, which failed"}
+                    paths.makedirs(run.workdir)  # so results name the reason
+                    paths.write_text(os.path.join(run.workdir, STATUS),
+                                     json.dumps(statuses[k], indent=1))
+                    continue
                 paths.makedirs(run.workdir)
                 if run.complete:
-                    echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: complete, skipped")
+                    echo(f"[{k + 1}/{len(runs)}] {run.key}: complete, skipped")
                     statuses[k] = read_status(run)
                     continue
                 slot = free.pop(0)
                 cores = slots[slot]
-                echo(f"[{k + 1}/{len(runs)}] {run.arm} seed {run.seed}: running ({run.workdir})"
+                echo(f"[{k + 1}/{len(runs)}] {run.key}: running ({run.workdir})"
                      + (f" on cores {sorted(cores)}" if cores else ""))
                 log = open(_log_path(run), "a", encoding="utf-8")
                 proc = subprocess.Popen(
@@ -245,10 +376,15 @@ def tpu_commands(runs: Sequence[Run], launcher: str = TPU_LAUNCHER) -> list[str]
     starts the run detached on every worker of the TPU VM named by $TPU_NAME
     in $TPU_ZONE (and $TPU_PROJECT), with its log in ``<workdir>/logs/``, and
     returns when it ends with its exit status, so the lines run one after
-    another (each run uses the whole slice). The run's name is its workdir."""
+    another (each run uses the whole slice). The run's name is its workdir.
+    A step is a plain ``python3 -m MODULE ...`` line: it runs where the
+    commands are run (it reads the runs' workdirs, gs:// included)."""
     lines = []
     for run in runs:
         argv = list(run.argv)
+        if run.kind == "step":
+            lines.append(f"python3 {shlex.join(argv)}")
+            continue
         main_args = argv[2:] if argv[:2] == ["-m", "rtt_jax.main"] else argv
         lines.append(f"{launcher} -- {shlex.join(main_args)}")
     return lines
@@ -261,6 +397,8 @@ def execute_tpu(runs: Sequence[Run], launcher: str | None = None, echo=print) ->
     launcher = launcher or TPU_LAUNCHER.replace("python3", shlex.quote(sys.executable), 1)
     codes = []
     for line in tpu_commands(runs, launcher):
+        if line.startswith("python3 -m "):  # a step, here
+            line = shlex.quote(sys.executable) + line[len("python3"):]
         echo(line)
         codes.append(subprocess.run(line, shell=True, cwd=REPO_ROOT).returncode)
     return codes

@@ -23,6 +23,20 @@ config and its result is set; and a path must already exist in the
 variant's config, so a misspelt override is an error naming the experiment,
 the arm and the path.
 
+Multi-phase experiments (distillation, self-improvement rounds) add two
+things. An arm may run only after other work of the same seed is complete
+(``Arm.needs``: arm names or step names), may have its own seeds
+(``Arm.seeds``, e.g. one teacher) and may stay out of the budget check
+(``Arm.in_budget=False``: a teacher is not a compared arm). Steps (``Step``) are
+commands that are not training runs (sample a teacher, build a round's
+traces): ``python -m MODULE --out=OUT/steps/NAME[/seed_S] --flag=value ...``,
+complete when that directory holds ``done.json`` (its summary, collected into
+``results.json``). Text fields of steps and ``Arm.run_sets`` are templates
+over ``{out}`` (the experiment's output directory), ``{runs}`` (the run
+workdirs' root), ``{seed}``, ``{variant}``, ``{experiment}`` (the experiment
+file) and ``{step:NAME}`` (that step's output directory for this seed), so an
+arm can train on what a step wrote (``--config.data.sources.x.path``).
+
 Budgets: ``tokens`` (every arm trains ``steps x global_batch_size x seq_len``
 token positions: the same compute; checked by ``check_budget``) or
 ``examples`` (every arm sees the same number of examples; arms set their
@@ -48,6 +62,36 @@ class Arm:
     name: str
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     description: str = ""
+    # Work of the same seed (arm or step names) that must be complete first.
+    needs: tuple[str, ...] = ()
+    # Config fields set on the run's command line, as templates (module doc).
+    run_sets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # This arm's own seeds per variant (default: the experiment's).
+    seeds: Mapping[str, tuple[int, ...]] | None = None
+    # False: trained and reported, but not held to the equal budget (a teacher).
+    in_budget: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """A command an arm needs: ``python -m module --out=DIR --key=value ...``.
+
+    ``args`` values are templates (module doc), or ``{variant: template}``
+    where a value differs by variant (a smoke variant samples less);
+    ``per_seed`` steps run once
+    per seed (``DIR = OUT/steps/NAME/seed_S``), others once
+    (``DIR = OUT/steps/NAME``, needs resolved at the arms' first seed). The
+    module writes ``DIR/done.json`` (a JSON summary) as its last act; a
+    module that writes another last file (``rtt_jax.traces.build``'s
+    ``dataset_card.json``) names it in ``done``."""
+    name: str
+    module: str
+    args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    per_seed: bool = True
+    description: str = ""
+    # The file whose presence marks the step complete (its JSON summary).
+    done: str = "done.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +105,7 @@ class Experiment:
         default_factory=lambda: {"cpu": (0, 1), "tpu": (0, 1, 2)})
     # Per-variant overrides applied to every arm before its own (e.g. shared sizes).
     notes: str = ""
+    steps: tuple[Step, ...] = ()
 
     def __post_init__(self):
         names = [a.name for a in self.arms]
@@ -76,6 +121,20 @@ class Experiment:
             if "/" in arm or not arm:
                 raise ExperimentError(f"experiment {self.name!r}: arm name {arm!r} "
                                       "must be non-empty and contain no '/'")
+        steps = [s.name for s in self.steps]
+        if len(set(steps)) != len(steps) or set(steps) & set(names):
+            raise ExperimentError(f"experiment {self.name!r}: step names {steps} must be "
+                                  f"unique and differ from the arm names {names}")
+        known = set(names) | set(steps)
+        for who, needs in [(a.name, a.needs) for a in self.arms] + \
+                          [(s.name, s.needs) for s in self.steps]:
+            unknown = [n for n in needs if n not in known]
+            if unknown or who in needs:
+                raise ExperimentError(f"experiment {self.name!r}: {who!r} needs "
+                                      f"{unknown or [who]}, which is not another arm or step")
+        if self.baseline in names and not self.arm(self.baseline).in_budget:
+            raise ExperimentError(f"experiment {self.name!r}: the baseline "
+                                  f"{self.baseline!r} must be in the budget")
 
     @property
     def arm_names(self) -> tuple[str, ...]:
@@ -87,6 +146,20 @@ class Experiment:
                 return a
         raise ExperimentError(f"experiment {self.name!r}: no arm {name!r}; "
                               f"arms: {', '.join(self.arm_names)}")
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def arm_seeds(self, arm: str, variant: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        """The seeds ``arm`` runs with, given the experiment's ``seeds``: an
+        arm with its own seeds keeps those (a teacher trained once)."""
+        own = self.arm(arm).seeds
+        if own is None:
+            return tuple(seeds)
+        if variant not in own:
+            raise ExperimentError(f"experiment {self.name!r}: arm {arm!r} has no seeds for "
+                                  f"variant {variant!r}")
+        return tuple(own[variant])
 
     def seeds_for(self, variant: str) -> tuple[int, ...]:
         if variant not in self.seeds:
@@ -182,7 +255,8 @@ def tokens_per_run(config) -> int:
 def check_budget(experiment: Experiment, configs: Mapping[str, Any]) -> dict[str, Any]:
     """The budget statement for ``{arm: config}``; for ``tokens`` every arm must
     train the same token positions (else ExperimentError naming the arms)."""
-    tokens = {arm: tokens_per_run(c) for arm, c in configs.items()}
+    tokens = {arm: tokens_per_run(c) for arm, c in configs.items()
+              if experiment.arm(arm).in_budget}
     steps = {arm: int(c.train.steps) for arm, c in configs.items()}
     if experiment.budget == "tokens" and len(set(tokens.values())) > 1:
         raise ExperimentError(f"experiment {experiment.name!r}: budget 'tokens' but the arms "

@@ -75,8 +75,11 @@ def _budget_text(results: Mapping) -> str:
     b = results["budget"]
     tokens = sorted(set(b["tokens_per_run"].values()))
     if b["kind"] == "tokens":
-        head = (f"**Budget: equal training tokens.** Every run trains {tokens[0]:,} token "
-                f"positions ({next(iter(b['steps'].values())):,} steps).")
+        steps = b["steps"][next(iter(b["tokens_per_run"]))]
+        outside = [a for a in b["steps"] if a not in b["tokens_per_run"]]
+        head = (f"**Budget: equal training tokens.** Every compared run trains {tokens[0]:,} "
+                f"token positions ({steps:,} steps)" +
+                (f"; {', '.join(outside)} outside the budget." if outside else "."))
     else:
         head = "**Budget: equal training examples.** Token positions per run: " + \
             ", ".join(f"{a} {t:,}" for a, t in b["tokens_per_run"].items()) + "."
@@ -130,9 +133,42 @@ def markdown(results: Mapping, plots: Mapping[str, str] | None = None) -> str:
         if all(c == "–" for r in rows for c in r[2:2 + len(arms)]):
             continue
         out += [f"## {metric.replace('_', ' ')} per eval set", ""] + _table(header, rows) + [""]
+    out += step_sections(results.get("steps") or {})
     for title, path in (plots or {}).items():
         out += [f"![{title}]({os.path.basename(path)})", ""]
     return "\n".join(out)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return "–" if v is None else str(v)
+
+
+def step_sections(steps: Mapping[str, Mapping]) -> list[str]:
+    """Markdown for the steps' summaries (``done.json``): per seed, a line of
+    the scalar ``totals`` and a table of ``per_level`` (``{level: {column:
+    value}}``), under the summary's ``title``."""
+    out = []
+    for name, by_seed in steps.items():
+        out += [f"## Step `{name}`", ""]
+        for seed, summary in by_seed.items():
+            if "missing" in summary:
+                out += [f"- {seed}: missing ({summary['missing']})", ""]
+                continue
+            title = summary.get("title", "")
+            totals = summary.get("totals") or {}
+            out.append(f"**{seed}**" + (f": {title}" if title else "") + (
+                ". " + "; ".join(f"{k} {_cell(v)}" for k, v in totals.items())
+                if totals else ""))
+            out.append("")
+            per_level = summary.get("per_level") or {}
+            if per_level:
+                cols = list(dict.fromkeys(c for row in per_level.values() for c in row))
+                out += _table(["level"] + cols,
+                              [[str(lv)] + [_cell(row.get(c)) for c in cols]
+                               for lv, row in per_level.items()]) + [""]
+    return out
 
 
 def write_markdown(results: Mapping, out: str, plots: Mapping[str, str] | None = None,

@@ -127,12 +127,14 @@ def teacher_kind(cfg) -> str:
 
 
 def _validate_openai(tc) -> None:
-    from rtt_jax.traces.openai_teacher import APIS
+    from rtt_jax.traces.openai_teacher import APIS, PROMPTS
     for field in ("base_url", "model"):
         if not tc.get(field):
             raise ValueError(f"config.teacher.{field} is empty")
     if tc.get("api", "chat") not in APIS:
         raise ValueError(f"config.teacher.api must be one of {APIS}, got {tc.api!r}")
+    if tc.get("prompt", "instructed") not in PROMPTS:
+        raise ValueError(f"config.teacher.prompt must be one of {PROMPTS}, got {tc.prompt!r}")
     for field in ("k", "concurrency"):
         if int(tc.get(field, 1)) < 1:
             raise ValueError(f"config.teacher.{field}={tc.get(field)}: expected >= 1")

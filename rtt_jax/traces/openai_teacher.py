@@ -27,6 +27,10 @@ families' checkers, never executed.
   (model, api, messages/prompt, sampling params, sample index), written
   atomically (temp file + ``os.replace``): an interrupted build run again
   pays only for what it had not received.
+* ``prompt="plain"`` sends the family's problem prompt alone (no system
+  message, no example): for a model trained on our prompt formats, e.g. one
+  of ours behind ``rtt_jax.serve`` (the distillation experiment).
+  ``"instructed"`` (default) is for general chat models.
 * ``stats`` counts requests, retries, cache hits, failures and the tokens of
   ``usage.prompt_tokens`` / ``usage.completion_tokens`` (0 if absent).
 """
@@ -50,6 +54,7 @@ from rtt_jax.traces.record import TraceRecord
 from rtt_jax.traces.verify import FamilyLookup, family_for
 
 APIS = ("chat", "completions")
+PROMPTS = ("instructed", "plain")
 MALFORMED = "malformed_response"
 FAILED = "request_failed"
 
@@ -129,6 +134,7 @@ class OpenAITeacher:
                  api_key: str | None = None, concurrency: int = 8, max_retries: int = 5,
                  backoff_s: float = 1.0, timeout_s: float = 60.0, cache_dir: str | None = None,
                  transport: httpx.BaseTransport | None = None, style_label: str = "prompted",
+                 prompt: str = "instructed",
                  family_lookup: FamilyLookup = family_for, sleep=time.sleep):
         if api not in APIS:
             raise ValueError(f"teacher.api must be one of {APIS}, got {api!r}")
@@ -140,6 +146,9 @@ class OpenAITeacher:
                              f"got {style_label!r}")
         if not base_url:
             raise ValueError("teacher.base_url is empty")
+        if prompt not in PROMPTS:
+            raise ValueError(f"teacher.prompt must be one of {PROMPTS}, got {prompt!r}")
+        self.prompt = prompt
         self.base_url = base_url.rstrip("/")
         self.model, self.api, self.k = model, api, k
         self.temperature, self.max_tokens = float(temperature), int(max_tokens)
@@ -187,6 +196,8 @@ class OpenAITeacher:
             user = family.format_example(problem, style)[0]
         except Exception:  # noqa: BLE001 - e.g. a reasoning-gym item our solvers cannot write
             user = problem.question + "\n"
+        if self.prompt == "plain":
+            return [{"role": "user", "content": user}]
         example = self._example(family, problem, style)
         if example is None:
             example_text, final_line = "", FINAL_LINE_MARKER
@@ -205,7 +216,7 @@ class OpenAITeacher:
                   "max_tokens": self.max_tokens}
         if self.api == "chat":
             return {**params, "messages": messages}
-        return {**params, "prompt": messages[0]["content"] + "\n\n" + messages[1]["content"]}
+        return {**params, "prompt": "\n\n".join(m["content"] for m in messages)}
 
     # ------------------------------------------------------------------ requests
 
@@ -354,6 +365,7 @@ class OpenAITeacher:
         return {"kind": "openai", "base_url": self.base_url, "model": self.model,
                 "api": self.api, "k": self.k, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "style_label": self.style_label,
+                "prompt": self.prompt,
                 **self.stats.to_json()}
 
 
@@ -372,5 +384,5 @@ def from_config(tc: Any, styles: Mapping[str, Sequence[str]] | None = None,
         concurrency=int(tc.get("concurrency", 8)), max_retries=int(tc.get("max_retries", 5)),
         backoff_s=float(tc.get("backoff_s", 1.0)), timeout_s=float(tc.get("timeout_s", 60.0)),
         cache_dir=tc.get("cache_dir") or cache_dir, transport=transport,
-        style_label=tc.get("style_label", "prompted"),
+        style_label=tc.get("style_label", "prompted"), prompt=tc.get("prompt", "instructed"),
         family_lookup=family_lookup)

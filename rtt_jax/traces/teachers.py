@@ -29,6 +29,21 @@ def completion_of(family: Any, problem: Problem, style: str) -> tuple[str, str]:
     return family.format_example(problem, style)
 
 
+def record_prompt(record: TraceRecord, family_lookup: FamilyLookup = family_for) -> str:
+    """The prompt a trace record trains with: the family's own prompt for the
+    record's style (evaluation prompts are written the same way, cue line
+    included), else the question and a newline (a ``model`` style, an
+    imported record of a family we do not have)."""
+    try:
+        family = family_lookup(record.problem.family)
+        if record.style in getattr(family, "styles", ()):
+            return completion_of(family, record.problem, record.style)[0]
+    except (KeyError, ValueError, ImportError):
+        pass
+    question = record.problem.question
+    return question if question.endswith("\n") else question + "\n"
+
+
 class ProgramTeacher:
     """Traces from the families' solvers.
 
@@ -133,12 +148,16 @@ class ModelTeacher:
     (the style only shapes the prompt; checkers then accept any style).
     Kept records carry ``source="model"``, ``teacher=name`` and their
     verdicts. ``dedupe_within_problem`` drops repeated identical samples.
+    ``hint(problem) -> str``, when given, is appended to every prompt (STaR's
+    rationalisation: the answer given as a hint); the records keep the
+    problem, so they train without it, and ``name`` should mark them.
     """
 
     def __init__(self, sample_fn: SampleFn, k: int, name: str = "model",
                  prompt_style: Mapping[str, str] | None = None,
                  dedupe_within_problem: bool = True,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = family_for,
+                 hint: Callable[[Problem], str] | None = None):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         self._sample_fn = sample_fn
@@ -147,9 +166,14 @@ class ModelTeacher:
         self._prompt_style = dict(prompt_style or {})
         self._dedupe = dedupe_within_problem
         self._lookup = family_lookup
+        self._hint = hint
         self.stats = SamplingStats()
 
     def _prompt(self, problem: Problem) -> str:
+        prompt = self._plain_prompt(problem)
+        return prompt + self._hint(problem) if self._hint is not None else prompt
+
+    def _plain_prompt(self, problem: Problem) -> str:
         family = self._lookup(problem.family)
         styles = tuple(getattr(family, "styles", ()))
         style = self._prompt_style.get(problem.family) or (styles[0] if styles else None)
