@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rtt_jax import tasks
-from rtt_jax.data import formatting as fmt
 from rtt_jax.data import packing as pk
 from rtt_jax.data.formatting import Example, format_example
 from rtt_jax.data.tokenizer import ByteTokenizer, TokenizerFileError, load_tokenizer
@@ -168,7 +167,6 @@ def test_format_family_example_and_answer_override(spm_dir):
         format_example("12+3=", "15", "answer_only", tok)
     ex = format_example("12+3=", "15", "answer_only", tok, answer="15")
     assert tok.decode(ex.tokens[ex.loss_mask == 1]) == "#### 15"
-    assert fmt.render_completion("x", "2") == "x\n#### 2"
 
 
 def test_empty_targets_raise():
@@ -304,26 +302,14 @@ def test_packing_is_deterministic():
     assert sa == sb and all(np.array_equal(a[k], b[k]) for k in pk.ROW_KEYS)
 
 
-def test_pack_batch_fixed_rows_and_leftover():
+def test_first_fit_fills_rows_in_input_order_and_places_every_example():
     examples = [_ex(n, 1, seed=k) for k, n in enumerate((16, 10, 16, 4, 3, 2))]
-    batch, stats, leftover = pk.pack_batch(examples, 2, 15, algorithm="first_fit")
-    assert batch["tokens"].shape == (2, 16) and leftover == [2, 4]
-    assert stats.leftover_examples == 2 and stats.examples == 4 and stats.pad_tokens == 0
-    assert batch["segment_ids"][1].tolist() == [1] * 10 + [2] * 4 + [3] * 2
-    _check_rows(batch, [examples[i] for i in (0, 1, 3, 5)], stats, 16, "split")
-    # A split example that does not fit whole is handed back whole, not half placed.
-    batch, stats, leftover = pk.pack_batch([_ex(3, 1), _ex(40, 1, seed=1)], 2, 15, overflow="split")
-    assert leftover == [1] and stats.repeated_tokens == 0 and stats.placed_tokens == 3
-    assert (batch["segment_ids"][1] == 0).all()
-    _check_rows(batch, [_ex(3, 1)], stats, 16, "split")
-
-
-def test_pack_windows_stream():
-    examples = [_ex(n, 1, seed=k) for k, n in enumerate([5, 9, 12, 3, 8, 20, 4])]
-    out = list(pk.pack_windows(iter(examples), 15, 3, overflow="drop"))
-    assert len(out) == 3
-    total = sum((s for _, s in out), pk.PackStats())
-    assert total.examples == 7 and total.dropped_examples == 1 and total.lost_tokens == 20
+    rows, stats = pk.pack_rows(examples, 15, algorithm="first_fit")
+    # 16 | 10+4+2 | 16 | 3: each example goes to the first row with room.
+    assert rows["tokens"].shape == (4, 16) and stats.examples == 6 and stats.lost_tokens == 0
+    assert rows["segment_ids"][1].tolist() == [1] * 10 + [2] * 4 + [3] * 2
+    assert rows["segment_ids"][3].tolist() == [1] * 3 + [0] * 13
+    _check_rows(rows, examples, stats, 16, "split")
 
 
 @settings(max_examples=60, deadline=None)

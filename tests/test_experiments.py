@@ -52,11 +52,6 @@ def test_single_seed_falls_back_to_binomial_and_unpaired_seeds_are_not_paired():
     assert stats.difference({}, {0: 0.5})["diff"] is None
 
 
-def test_t_quantile_against_table():
-    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
-    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
-
-
 def test_mean_curve_uses_common_steps():
     c = stats.mean_curve([{1: 2.0, 2: 1.0}, {1: 4.0, 2: 3.0, 3: 0.5}])
     assert sorted(c) == [1, 2] and c[1]["mean"] == 3.0 and c[2]["std"] == pytest.approx(math.sqrt(2))

@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from rtt_jax.tasks.base import Problem, extract_final_answer
+from rtt_jax import tasks
+from rtt_jax.tasks import FamilyLookup
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.record import (TraceFormatError, TraceRecord, iter_json_lines,
                                    problem_fields, record_from_json)
-from rtt_jax.traces.verify import FamilyLookup, check_record, family_for
+from rtt_jax.traces.verify import check_record
 
 SampleFn = Callable[[list[str], int], list[list[str]]]
 
@@ -37,7 +40,7 @@ class ProgramTeacher:
     """
 
     def __init__(self, styles: Mapping[str, Sequence[str]] | None = None,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         self._styles = dict(styles or {})
         self._lookup = family_lookup
 
@@ -77,7 +80,7 @@ class JsonlTeacher:
     """
 
     def __init__(self, paths: str | Sequence[str], teacher: str | None = None,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         self._paths = [paths] if isinstance(paths, str) else list(paths)
         self._teacher = teacher
         self._lookup = family_lookup
@@ -138,7 +141,7 @@ class ModelTeacher:
     def __init__(self, sample_fn: SampleFn, k: int, name: str = "model",
                  prompt_style: Mapping[str, str] | None = None,
                  dedupe_within_problem: bool = True,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         self._sample_fn = sample_fn
