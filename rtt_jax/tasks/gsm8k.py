@@ -50,7 +50,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 from rtt_jax import json_lines
-from rtt_jax.cli_errors import ArgumentParser, EmptyInputError, run_reporting
+from rtt_jax.cli_errors import EmptyInputError, parse_flags, run_reporting, usage_error
 from rtt_jax.tasks.answers import (ANSWER_MARKER, canonical_answer,
                                    extract_final_answer, parse_answer, readable)
 from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
@@ -407,26 +407,31 @@ def load(path: str, split: str | None = None, on_error: str = "raise") -> LoadRe
     return report
 
 
-def _args(argv: Sequence[str]):
-    ap = ArgumentParser(prog="python -m rtt_jax.tasks.gsm8k",
-                        description="Load a GSM8K JSONL file and report on it.")
-    ap.add_argument("file", help="GSM8K JSONL file")
-    ap.add_argument("--skip-bad-lines", action="store_true",
-                    help="count unusable lines as unparsed instead of stopping")
-    ap.add_argument("--allow_empty", action="store_true", help="accept a file with no problems")
-    return ap.parse_args(argv)
+PROG = "python -m rtt_jax.tasks.gsm8k"
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+    flags.DEFINE_boolean("skip-bad-lines", False,
+                         "count unusable lines as unparsed instead of stopping", flag_values=fv)
+    flags.DEFINE_boolean("allow_empty", False, "accept a file with no problems", flag_values=fv)
 
 
 def main(argv: Sequence[str]) -> int:
-    a = _args(argv[1:])
+    """``argv`` as ``sys.argv`` (program name first); the exit status."""
+    a, files = parse_flags(argv[1:], _define_flags, PROG, usage="FILE.jsonl ")
+    if len(files) != 1:
+        usage_error("the arguments are required: file (one GSM8K JSONL file)" if not files
+                    else f"expected one file, got {len(files)}", PROG)
+    path, skip = files[0], a["skip-bad-lines"].value
 
     def run() -> int:
-        report = load(a.file, on_error="skip" if a.skip_bad_lines else "raise")
+        report = load(path, on_error="skip" if skip else "raise")
         if not report.problems and not a.allow_empty:
-            raise EmptyInputError(a.file, "problems")
+            raise EmptyInputError(path, "problems")
         _print_report(report)
         return 0
-    return run_reporting(run, path=a.file, verbosity=a.verbosity)
+    return run_reporting(run, path=path, verbosity=a.verbosity)
 
 
 def _print_report(report: LoadReport) -> None:
