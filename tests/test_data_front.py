@@ -53,6 +53,7 @@ def test_byte_tokenizer_round_trip_and_ids():
     assert (tok.pad_id, tok.bos_id, tok.eos_id, tok.vocab_size) == (0, 1, 2, 259)
 
 
+@pytest.mark.slow
 def test_sentencepiece_round_trip(spm_dir):
     tok = load_tokenizer(str(spm_dir))
     assert tok.name == "sentencepiece" and tok.vocab_size == 400
@@ -71,6 +72,7 @@ def test_sentencepiece_round_trip(spm_dir):
     assert len(tok.encode(text)) < len(text.encode()) * 0.7
 
 
+@pytest.mark.slow
 def test_sentencepiece_pipeline_in_grain_workers_equals_in_process(spm_dir):
     """Grain workers get the tokenizer pickled (cloudpickle): the model proto
     travels, and worker batches equal in-process ones."""
@@ -91,6 +93,7 @@ def test_sentencepiece_pipeline_in_grain_workers_equals_in_process(spm_dir):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_save_load_both_kinds(tmp_path, spm_dir):
     ByteTokenizer().save(str(tmp_path / "b"))
     assert isinstance(load_tokenizer(str(tmp_path / "b")), ByteTokenizer)
@@ -100,6 +103,7 @@ def test_save_load_both_kinds(tmp_path, spm_dir):
     assert again.encode("some text 12").tolist() == spm.encode("some text 12").tolist()
 
 
+@pytest.mark.slow
 def test_load_errors_name_the_file(tmp_path, spm_dir):
     with pytest.raises(TokenizerFileError, match=r"empty/tokenizer\.json: no tokenizer saved"):
         load_tokenizer(str(tmp_path / "empty"))
@@ -124,6 +128,7 @@ def test_load_errors_name_the_file(tmp_path, spm_dir):
         assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_train_tokenizer_cli_bad_input(tmp_path):
     bad = tmp_path / "x.jsonl"
     bad.write_text('{"text": "ok"}\nnot json\n')

@@ -91,6 +91,7 @@ def test_bad_records(tmp_path, line, message):
         gsm8k.load(str(path))
 
 
+@pytest.mark.slow
 def test_cli_last_line_is_json():
     out = subprocess.run([sys.executable, "-m", "rtt_jax.tasks.gsm8k", str(FIXTURE)],
                          capture_output=True, text=True, check=True, cwd=REPO).stdout

@@ -83,6 +83,7 @@ json.dump(out, sys.stdout)
 """ % (FAMILIES,)
 
 
+@pytest.mark.slow
 def test_generate_is_deterministic_across_processes():
     runs = []
     for hashseed in ("1", "2"):

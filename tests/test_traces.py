@@ -387,6 +387,7 @@ def test_build_writes_jsonl_tfds_and_card(tmp_path):
         (tmp_path / "traces.jsonl").read_bytes()
 
 
+@pytest.mark.slow
 def test_build_cli_help_and_overrides(tmp_path):
     help_out = subprocess.run([sys.executable, "-m", "rtt_jax.traces.build", "--help"],
                               capture_output=True, text=True, cwd=REPO, timeout=120).stdout
