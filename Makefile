@@ -1,5 +1,6 @@
-# Two commands: `make demo` and `make test`. Each creates .venv and installs the
-# package when it is missing or setup.py changed, then runs.
+# Two commands: `make demo` and `make test` (`make test-fast`: its fast tier).
+# Each creates .venv and installs the package when it is missing or setup.py
+# changed, then runs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ TEST_STAMP := $(VENV)/.test-extras-stamp
 DEMO_DIR ?= workdirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-fast bench venv clean
 venv: $(STAMP)
 .venv: $(STAMP)
 
@@ -35,8 +36,15 @@ demo: $(STAMP)
 	$(PY) -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=cpu \
 		--parallel=$(DEMO_PARALLEL) --out=$(DEMO_DIR) --report_copy=report.md
 
+# Every test (about 12 minutes on 2 cores).
 test: $(TEST_STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fast tier (under 2 minutes on 2 cores): no subprocesses, no second
+# process, no training beyond a few steps. Tests that need those are marked
+# @pytest.mark.slow (tests/conftest.py) and run only in `make test`.
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

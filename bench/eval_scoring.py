@@ -16,7 +16,6 @@ import time
 
 from rtt_jax import tasks
 from rtt_jax.evaluation import Evaluator, gsm8k_set, prompt_for, reference_text, task_sets
-from rtt_jax.traces.verify import family_for
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 STYLES = {"addition": "column"}  # Lee's plain format has no steps to check
@@ -34,7 +33,7 @@ def main() -> None:
     sets = task_sets(n=per_set, styles=STYLES) + ([gsm] if gsm else [])
     table = {}
     for s in sets:
-        fam = family_for(s.family)
+        fam = tasks.get(s.family)
         for p in s.problems:
             prompt = prompt_for(fam, p, s.style)
             table[prompt] = reference_text(fam, p, s.style)[len(prompt):]

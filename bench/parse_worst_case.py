@@ -30,7 +30,8 @@ import time
 from typing import Any, Callable, Iterator
 
 from rtt_jax import tasks
-from rtt_jax.tasks.base import MAX_CHECK_CHARS, Problem
+from rtt_jax.tasks.answers import MAX_CHECK_CHARS
+from rtt_jax.tasks.base import Problem
 
 N = MAX_CHECK_CHARS  # every case is exactly as long as a checker will read
 _RUN_CHARS = (" ", "1", "=", "(", ",")

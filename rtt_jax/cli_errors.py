@@ -3,10 +3,11 @@
 DESIGN.md, "Bad input gets a clear error": a file, flag or output path that
 cannot be used gives one line that names it, and a non-zero exit status. A
 traceback is for developers: it is printed too only with absl's
-``--verbosity=1`` (argparse tools take the same ``--verbosity`` flag). Every
-CLI runs its body through ``run_reporting``, and the absl ones parse their
-flags with ``flags_parser``, so a new CLI gets the same treatment by using
-both; ``tests/test_cli_bad_input.py`` holds the table of bad inputs they must
+``--verbosity=1``. Every CLI uses absl flags and runs its body through
+``run_reporting``: those started by ``app.run`` parse their flags with
+``flags_parser``, and those whose ``main(argv)`` tests call in-process with
+``parse_flags`` (a private ``FlagValues``, so calls do not collide). A new
+CLI gets the same treatment by doing the same; ``tests/test_cli_bad_input.py`` holds the table of bad inputs they must
 survive.
 
 What counts as bad input here (``BAD_INPUT``): ``OSError`` (missing or
@@ -30,14 +31,13 @@ errors and ``UnicodeDecodeError``), ``KeyError`` (an unknown name),
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import os
 import re
 import sys
 import traceback
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Sequence
 
 from rtt_jax import paths
 
@@ -125,19 +125,34 @@ def naming(path: str) -> Iterator[None]:
         raise
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse for the tools that use it, with the same contract as the absl
-    ones: a usage error is one line (argparse prints the usage, then the
-    error), and ``--verbosity=1`` adds tracebacks to error lines."""
+def usage_error(message: str, prog: str) -> NoReturn:
+    """A bad flag or argument: one line, exit status ``EXIT_BAD_INPUT``."""
+    print(f"error: {_squeeze(message)} (usage: {prog} --help)", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.add_argument("--verbosity", type=int, default=0,
-                          help="1: print the traceback after an error line")
 
-    def error(self, message: str):  # type: ignore[override]
-        print(f"error: {_squeeze(message)} (usage: {self.prog} --help)", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+def parse_flags(argv: Sequence[str], define: Callable[[Any], None], prog: str,
+                usage: str = "") -> tuple[Any, list[str]]:
+    """absl flags for a CLI whose ``main(argv)`` may run more than once in a
+    process (tests call it): ``define(fv)`` defines the flags on a fresh
+    ``absl.flags.FlagValues``, which parses ``argv`` (without the program
+    name). Returns (the flag values, the positional arguments). A flag error
+    is one line (``usage_error``); ``--help`` prints the flags and exits 0.
+    ``--verbosity=1`` (as in the ``app.run`` CLIs) adds tracebacks to error
+    lines: pass ``fv.verbosity`` to ``run_reporting``."""
+    from absl import flags
+    fv = flags.FlagValues()
+    define(fv)
+    flags.DEFINE_integer("verbosity", 0, "1: print the traceback after an error line",
+                         flag_values=fv)
+    if any(a in ("--help", "-h", "--helpfull") for a in argv):
+        print(f"usage: {prog} {usage}[flags]\n\n{fv.get_help()}")
+        raise SystemExit(0)
+    try:
+        rest = fv([prog, *argv])
+    except flags.Error as e:
+        usage_error(str(e), prog)
+    return fv, rest[1:]
 
 
 @contextlib.contextmanager

@@ -27,4 +27,6 @@ def tiny_config():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: multi-process or subprocess tests")
+    config.addinivalue_line(
+        "markers", "slow: spawns a subprocess or a second process, or trains more than a few "
+        "steps; left out of `make test-fast` (pytest -m 'not slow')")

@@ -1,17 +1,13 @@
 """Shared test helpers for runs in subprocesses: a run's metrics.jsonl rows
 and per-step losses, and a free loopback port for servers and coordinators."""
-import json
-import os
 import socket
+
+from rtt_jax.run_files import read_metrics
 
 
 def metric_rows(workdir) -> list[dict]:
     """Every row of ``workdir``'s metrics.jsonl ([] before the first write)."""
-    path = os.path.join(workdir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_metrics(str(workdir))
 
 
 def losses(workdir) -> dict[int, float]:

@@ -23,6 +23,9 @@ import pytest
 from conftest import REPO
 from run_outputs import losses as run_losses
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 KILL_ENV = "RTT_JAX_CKPT_KILL_AT"
 
 
@@ -95,7 +98,6 @@ def _driver_kill(root):
     print("RESULT " + json.dumps(out), flush=True)
 
 
-@pytest.mark.slow
 def test_kill_at_every_stage_of_saving_then_resume(tmp_path):
     """>= 20 kills, each at a named point of an async save, each followed by a
     restart from what it left: every restart continues the uninterrupted run."""
@@ -155,7 +157,6 @@ def _main_cmd(workdir, *extra):
             f"--workdir={workdir}", *extra]
 
 
-@pytest.mark.slow
 def test_second_run_on_a_workdir_stops_at_once(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     steps = 6

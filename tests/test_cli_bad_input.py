@@ -23,6 +23,9 @@ import pytest
 
 from conftest import REPO
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 FULL, DIR = object(), object()
 GARBAGE = b"\x00\x01\xff\xfe\x80 not text \x9c\n"
 DEEP = "[" * 100_000 + "]" * 100_000 + "\n"
@@ -126,6 +129,9 @@ CASES = [
     ("rtt_jax.textbook.generate", ["--out={tmp}/o", "--n=0"], {}, "--n=0"),
     ("rtt_jax.textbook.generate", ["--out={tmp}/o", "--n=20"],
      {"o": DIR, "o/sections.jsonl": FULL}, "{tmp}/o/sections.jsonl: No space left"),
+    # --- python -m rtt_jax.textbook.classifier
+    ("rtt_jax.textbook.classifier", ["--out={tmp}/m.json", "--n_good=0"], {}, "--n_good=0"),
+    ("rtt_jax.textbook.classifier", [], {}, "--out"),
     # --- python -m rtt_jax.data.inspect
     ("rtt_jax.data.inspect", ["--config={tmp}/nope.py"], {}, "nope.py"),
     ("rtt_jax.data.inspect", [TINY, "--stage=9", "--n=1"], {}, "--stage=9"),

@@ -64,6 +64,7 @@ def test_target_device_count_and_hbm_from_config(tiny_config):
         compile_only.hbm_bytes(tiny_config)
 
 
+@pytest.mark.slow
 def test_cli_compiles_for_the_target_device_count():
     # conftest's XLA_FLAGS give 8 devices; the target asks for 4 and gets them.
     proc = _cli("--config.hardware.device_count=4", "--config.hardware.chip=v5e")
@@ -86,6 +87,7 @@ def test_cli_compiles_for_the_target_device_count():
     (["--config.hardware.device_count=8", "--config.data.global_batch_size=12"],
      "config.data.global_batch_size=12 is not divisible by the batch axes data x fsdp = 8 x 1"),
 ], ids=["over_hbm", "mesh_vs_devices", "batch_vs_mesh"])
+@pytest.mark.slow
 def test_cli_errors_are_one_line(args, expected):
     proc = _cli(*args)
     lines = _error_lines(proc)

@@ -3,10 +3,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 from rtt_jax.data.report import write_data_report
 
 
+@pytest.mark.slow
 def test_cli_writes_one_entry_per_stage(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rtt_jax.data.report",
                         "--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"],

@@ -5,9 +5,13 @@ import subprocess
 import sys
 
 import jax
+import pytest
 
 from conftest import REPO
 from rtt_jax.train.loop import train
+
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
 
 
 def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rtt_jax import tasks
 from rtt_jax.data.curriculum import time_averaged_stage
 from rtt_jax.data.sources import BadRecordError, make_source
 from rtt_jax.experiments import lee2023
@@ -189,7 +190,6 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
     from rtt_jax.evaluation import Evaluator, prompt_for, write_report
     from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
     from rtt_jax.experiments import results, runner, spec, tables
-    from rtt_jax.traces.verify import family_for
     module = runner.load_experiment(str(MINI))
     exp = module.EXPERIMENT
     runs = runner.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
@@ -202,7 +202,7 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
         sets, trained = eval_sets_from_config(config)
         table = {}
         for s in sets:
-            fam = family_for(s.family)
+            fam = tasks.get(s.family)
             for i, p in enumerate(s.problems):
                 prompt, completion = fam.format_example(p, s.style)
                 if run.arm == "answer_only":  # the answer alone, wrong on some problems

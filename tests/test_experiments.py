@@ -52,11 +52,6 @@ def test_single_seed_falls_back_to_binomial_and_unpaired_seeds_are_not_paired():
     assert stats.difference({}, {0: 0.5})["diff"] is None
 
 
-def test_t_quantile_against_table():
-    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
-    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
-
-
 def test_mean_curve_uses_common_steps():
     c = stats.mean_curve([{1: 2.0, 2: 1.0}, {1: 4.0, 2: 3.0, 3: 0.5}])
     assert sorted(c) == [1, 2] and c[1]["mean"] == 3.0 and c[2]["std"] == pytest.approx(math.sqrt(2))
@@ -138,6 +133,7 @@ def mini(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.slow
 def test_mini_experiment_writes_results_with_the_contract_schema(mini):
     out, proc = mini
     path = out / "results.json"
@@ -165,6 +161,7 @@ def test_mini_experiment_writes_results_with_the_contract_schema(mini):
     assert (out / "learning_curves.png").exists()
 
 
+@pytest.mark.slow
 def test_failed_runs_are_reported_missing_never_as_zero(mini):
     out, proc = mini
     res = json.loads((out / "results.json").read_text())
@@ -178,6 +175,7 @@ def test_failed_runs_are_reported_missing_never_as_zero(mini):
     assert "FAILED" in proc.stdout
 
 
+@pytest.mark.slow
 def test_rerun_skips_complete_runs_and_a_lost_report_becomes_missing(mini, tmp_path):
     out, _ = mini
     proc = _run(out, "--arms=traces,answer_only", "--collect_only")
@@ -197,6 +195,7 @@ def test_rerun_skips_complete_runs_and_a_lost_report_becomes_missing(mini, tmp_p
     assert "complete, skipped" in proc.stdout
 
 
+@pytest.mark.slow
 def test_tpu_launch_prints_one_command_per_run(tmp_path):
     proc = _run(tmp_path, "--launch=tpu", "--workdir_root=gs://bucket/mini")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -208,6 +207,7 @@ def test_tpu_launch_prints_one_command_per_run(tmp_path):
     assert "--mode=train_eval" in lines[0] and "--config.seed=1" in lines[1]
 
 
+@pytest.mark.slow
 def test_unknown_experiment_is_one_error_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rtt_jax.experiments.run",
                            "--experiment=no_such_experiment", f"--out={tmp_path}"],

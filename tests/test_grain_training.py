@@ -14,6 +14,9 @@ import pytest
 from conftest import REPO
 from run_outputs import losses as run_losses, metric_rows
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 STEPS, EVERY = 20, 3
 
 
@@ -71,12 +74,10 @@ def _assert_same(got, ref, what):
         assert loss == pytest.approx(ref[s], rel=1e-6, abs=0), (what, s)
 
 
-@pytest.mark.slow
 def test_two_workers_train_the_in_process_losses(reference, tmp_path):
     _assert_same(_run(str(tmp_path / "w2"), 2), reference, "worker_count=2")
 
 
-@pytest.mark.slow
 def test_sigkill_then_restart_continues_the_same_losses_across_worker_counts(reference,
                                                                             tmp_path):
     wd = str(tmp_path / "killed")
@@ -91,7 +92,6 @@ def test_sigkill_then_restart_continues_the_same_losses_across_worker_counts(ref
         time.sleep(0.1)
 
 
-@pytest.mark.slow
 def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_path):
     from configs.base import get_config
     from rtt_jax.train.loop import train

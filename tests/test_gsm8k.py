@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from rtt_jax.tasks import gsm8k
+from rtt_jax.tasks import answers, gsm8k
 from rtt_jax.tasks.base import Problem
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "gsm8k_test_head50.jsonl"
@@ -91,6 +91,7 @@ def test_bad_records(tmp_path, line, message):
         gsm8k.load(str(path))
 
 
+@pytest.mark.slow
 def test_cli_last_line_is_json():
     out = subprocess.run([sys.executable, "-m", "rtt_jax.tasks.gsm8k", str(FIXTURE)],
                          capture_output=True, text=True, check=True, cwd=REPO).stdout
@@ -170,12 +171,12 @@ def test_floor_division_and_remainder_claims(line, verdict):
     ("18 dollars", 18), ("72.", 72), (" 0.75 ", Fraction(3, 4)), ("-$5", -5),
 ])
 def test_parse_answer(text, value):
-    assert gsm8k.parse_answer(text) == value
+    assert answers.parse_answer(text) == value
 
 
 @pytest.mark.parametrize("text", [None, "", "seventy", "1,23", "abc 5", "٣"])
 def test_parse_answer_rejects(text):
-    assert gsm8k.parse_answer(text) is None
+    assert answers.parse_answer(text) is None
 
 
 def test_check_answer_compares_values():

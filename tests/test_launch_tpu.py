@@ -135,6 +135,7 @@ def _fake_worker(home):
     return home
 
 
+@pytest.mark.slow
 def test_worker_scripts_parse_and_run(tmp_path):
     for script in (tpu_remote.setup_script(revision="x"), tpu_remote.setup_script("u", "r"),
                    tpu_remote.run_script(MAIN, "demo", "gs://b/w"), tpu_remote.stop_script(),
@@ -170,6 +171,7 @@ def _cli(*args: str, module: bool = False) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, timeout=30)
 
 
+@pytest.mark.slow
 def test_cli_dry_run_prints_each_command_on_one_line():
     flags = ["--name=rtt-v5e", "--zone=us-west4-a", "--project=my-proj", "--dry_run"]
     proc = _cli("create", *flags, "--accelerator_type=v5litepod-64", "--spot")
@@ -182,6 +184,7 @@ def test_cli_dry_run_prints_each_command_on_one_line():
     assert lines[1].startswith("# then, every 60s") and "--worker=all" in lines[2]
 
 
+@pytest.mark.slow
 def test_cli_bad_flags_are_one_line():
     cases = {("create", "--name=a", "--zone=z", "--accelerator_type=v5litepod-8", "--spot",
               "--reserved"): "error: --spot and --reserved are mutually exclusive",
@@ -205,6 +208,7 @@ def test_experiment_runner_lines_use_the_launcher():
 --workdir=gs://b/e/traces/seed_0""")]
 
 
+@pytest.mark.slow
 def test_cli_runs_and_waits_through_gcloud(tmp_path):
     """The real (not dry) path against a fake gcloud that runs each ssh
     script here, as a one-worker slice: run --wait exits with the run's status."""

@@ -10,6 +10,9 @@ import pytest
 
 from conftest import REPO
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 STEPS = 12
 BASE_ARGS = ["--config=configs/base.py:tiny", f"--config.train.steps={STEPS}",
              "--config.checkpoint.every_steps=4"]

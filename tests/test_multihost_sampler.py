@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from run_outputs import free_port
+from run_outputs import free_port, losses as _losses
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ["12+5=", "a longer prompt of 21", "7", "3*4=", "hello", "99-1=", "(2+3)*4=",
@@ -96,11 +96,6 @@ def _main_cmd(workdir, *extra):
             "--config.checkpoint.every_steps=4", "--config.eval.every_steps=4",
             "--config.eval.n_per_level=2", "--config.eval.batch_size=8", *extra]
 
-
-def _losses(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
 @pytest.mark.slow

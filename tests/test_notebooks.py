@@ -9,6 +9,9 @@ import pytest
 
 from conftest import REPO
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 

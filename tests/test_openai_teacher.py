@@ -194,6 +194,7 @@ def test_build_end_to_end_card(tmp_path):
     assert card2["teacher"]["tokens"]["total"] == 15 and card2["records"] == 3
 
 
+@pytest.mark.slow
 def test_cli_unreachable_server_is_one_line(tmp_path):
     # Port 9 on loopback refuses connections: no network involved.
     proc = subprocess.run(

@@ -18,7 +18,7 @@ from bench import parse_worst_case as pwc
 from hang_guard import hang_guard
 from rtt_jax import tasks
 from rtt_jax.evaluation.scoring import score_completion
-from rtt_jax.tasks.base import MAX_CHECK_CHARS, extract_final_answer, split_marker_line
+from rtt_jax.tasks.answers import MAX_CHECK_CHARS, extract_final_answer, split_marker_line
 from rtt_jax.traces import noise
 from rtt_jax.traces.teachers import ProgramTeacher
 

@@ -10,10 +10,11 @@ import pytest
 
 pytest.importorskip("reasoning_gym")
 
+from rtt_jax import tasks  # noqa: E402
 from rtt_jax.tasks import reasoning_gym_source as rgs  # noqa: E402
 from rtt_jax.traces.noise import wrong_answer_text  # noqa: E402
 from rtt_jax.traces.teachers import ProgramTeacher  # noqa: E402
-from rtt_jax.traces.verify import check_record, family_for  # noqa: E402
+from rtt_jax.traces.verify import check_record  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 N = 25
@@ -79,7 +80,7 @@ def test_mapped_items_get_our_verified_traces(dataset, min_mapped):
 
 
 def test_gsm_symbolic_cot_traces_are_checked_like_gsm8k():
-    family = family_for("rg/gsm_symbolic")
+    family = tasks.get("rg/gsm_symbolic")
     verified = 0
     for index in range(N):
         p = family.generate(0, index, 1)

@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 from rtt_jax.serve import Message, load_engine, make_app, render_chat  # noqa: E402
 from rtt_jax.train.loop import train  # noqa: E402
 
+# Subprocesses, several processes or real training runs: `make test` only.
+pytestmark = pytest.mark.slow
+
 # Test prompts are 17-32 tokens and batches 1, 3 or up to 32 rows: few programs compile.
 PROMPT = "What is 12 + 5?\n"
 

@@ -284,6 +284,7 @@ def mini_sweep(tmp_path_factory, experiment):
     return out, proc
 
 
+@pytest.mark.slow
 def test_mini_sweep_writes_sweep_json_md_and_plot(mini_sweep):
     out, proc = mini_sweep
     path = out / "sweep.json"
@@ -307,6 +308,7 @@ def test_mini_sweep_writes_sweep_json_md_and_plot(mini_sweep):
     assert "learning_rate  n_heads  answer_accuracy" in proc.stdout
 
 
+@pytest.mark.slow
 def test_mini_sweep_reports_a_crashed_point_missing_not_zero(mini_sweep):
     out, _ = mini_sweep
     res = json.loads((out / "sweep.json").read_text())
@@ -319,6 +321,7 @@ def test_mini_sweep_reports_a_crashed_point_missing_not_zero(mini_sweep):
     assert "Missing runs" in (out / "sweep.md").read_text()
 
 
+@pytest.mark.slow
 def test_mini_sweep_rerun_skips_complete_runs(mini_sweep, experiment):
     out, _ = mini_sweep
     report = out / "runs" / "learning_rate=0.01,n_heads=4" / "traces" / "seed_0" / "report.json"
@@ -332,6 +335,7 @@ def test_mini_sweep_rerun_skips_complete_runs(mini_sweep, experiment):
     assert [p["values"] for p in again["points"]] == [p["values"] for p in first["points"]]
 
 
+@pytest.mark.slow
 def test_cli_bad_grid_is_one_error_line(experiment, tmp_path):
     for grid, want in (("--grid=model.n_layer=2,4", "model.n_layer"),
                        ("--grid=model.n_layers", "expected field=v1,v2"),

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from rtt_jax import tasks
 from rtt_jax.tasks import addition
-from rtt_jax.tasks.base import MAX_CHECK_CHARS, Problem, TaskFamily
+from rtt_jax.tasks.answers import MAX_CHECK_CHARS
+from rtt_jax.tasks.base import Problem, TaskFamily
 
 FAMILIES = ("addition", "subtraction", "multiplication", "division", "gcd_lcm",
             "base_conversion")
@@ -82,6 +83,7 @@ json.dump(out, sys.stdout)
 """ % (FAMILIES,)
 
 
+@pytest.mark.slow
 def test_generate_is_deterministic_across_processes():
     runs = []
     for hashseed in ("1", "2"):

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from rtt_jax import tasks
 from rtt_jax.tasks import modular
-from rtt_jax.tasks.base import MAX_CHECK_CHARS, Problem, StepReport, TaskFamily
+from rtt_jax.tasks.answers import MAX_CHECK_CHARS
+from rtt_jax.tasks.base import Problem, StepReport, TaskFamily
 from rtt_jax.traces import noise
 from rtt_jax.traces.record import NOISE_KINDS
 from rtt_jax.traces.teachers import ProgramTeacher

@@ -18,7 +18,7 @@ from rtt_jax.traces import dedup, diversity, noise, record
 from rtt_jax.traces.filters import FilterConfig, TraceFilter
 from rtt_jax.traces.record import TraceFormatError, TraceRecord
 from rtt_jax.traces.teachers import JsonlTeacher, ModelTeacher, ProgramTeacher
-from rtt_jax.traces.verify import check_record, family_for
+from rtt_jax.traces.verify import check_record
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -387,6 +387,7 @@ def test_build_writes_jsonl_tfds_and_card(tmp_path):
         (tmp_path / "traces.jsonl").read_bytes()
 
 
+@pytest.mark.slow
 def test_build_cli_help_and_overrides(tmp_path):
     help_out = subprocess.run([sys.executable, "-m", "rtt_jax.traces.build", "--help"],
                               capture_output=True, text=True, cwd=REPO, timeout=120).stdout
@@ -451,7 +452,7 @@ HOSTILE = ["", "####", "#### " + "9" * 5000, "(" * 5000 + "1" + ")" * 5000 + " =
 
 @pytest.mark.parametrize("family", tasks.names() + ("rg/family_relationships",))
 def test_model_teacher_keeps_no_hostile_sample(family):
-    fam = family_for(family)
+    fam = tasks.get(family)
     problems = [fam.generate(0, i, fam.train_levels[0]) for i in range(2)]
     teacher = ModelTeacher(lambda prompts, k: [list(HOSTILE) for _ in prompts], k=len(HOSTILE))
     assert teacher.teach_batch(problems) == []

@@ -58,6 +58,7 @@ def _assert_tree_close(a, b, rtol, atol):
 
 @pytest.mark.parametrize("mesh", [dict(data=-1, fsdp=1, tensor=1), dict(data=1, fsdp=4, tensor=2)],
                          ids=["data8", "fsdp4_tensor2"])
+@pytest.mark.slow
 def test_sharded_equals_unsharded(reference, tmp_path, mesh):
     cfg, _, ref_losses, _ = reference
     _run(cfg, tmp_path, 3, mesh=mesh)
@@ -71,6 +72,7 @@ def test_sharded_equals_unsharded(reference, tmp_path, mesh):
     _assert_tree_close(_params(cfg, tmp_path)[1], jax.device_get(ref3["params"]), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_six_steps_equal_three_restore_three(reference, tmp_path):
     cfg, _, ref_losses, ref_params = reference
     _run(cfg, tmp_path, 3, devices=jax.devices()[:1])
@@ -85,6 +87,7 @@ def test_six_steps_equal_three_restore_three(reference, tmp_path):
 
 @pytest.mark.parametrize("mesh,n_dev", [(dict(data=1, fsdp=4, tensor=2), 8), (dict(data=-1), 1)],
                          ids=["to_fsdp4_tensor2", "to_1_device"])
+@pytest.mark.slow
 def test_restore_onto_different_mesh(reference, tmp_path, mesh, n_dev):
     cfg, _, ref_losses, ref_params = reference
     _run(cfg, tmp_path, 3, mesh=dict(data=8, fsdp=1, tensor=1))  # saved on data=8
@@ -115,6 +118,7 @@ def test_gradient_accumulation_equals_large_batch(tiny_config):
     _assert_tree_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_injected_nan_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
     cfg = tiny_config
     cfg.train.steps = 8

@@ -11,8 +11,7 @@ The text format (one per example, before packing)::
                     4 cows have 4 * 4 = 16 legs.
                     In total: 6 + 16 = 22 legs.
                     #### 22
-                (``rtt_jax.tasks.base.ANSWER_MARKER``; ``render_completion``
-                builds it from a trace's text and answer)
+                (``rtt_jax.tasks.answers.ANSWER_MARKER``)
 
 Target modes (which tokens carry ``loss_mask = 1``):
 
@@ -38,7 +37,7 @@ import functools
 
 import numpy as np
 
-from rtt_jax.tasks.base import ANSWER_MARKER, extract_final_answer
+from rtt_jax.tasks.answers import ANSWER_MARKER, extract_final_answer
 
 TRACE, ANSWER_ONLY, FULL = "trace", "answer_only", "full"
 MODES = (TRACE, ANSWER_ONLY, FULL)
@@ -75,12 +74,6 @@ def check_example(example: Example, where: str = "example") -> None:
         raise ValueError(f"{where}: loss_mask is all zero (no target tokens)")
     if m[0]:
         raise ValueError(f"{where}: the first token cannot be a target (nothing precedes it)")
-
-
-def render_completion(trace_text: str, answer: str) -> str:
-    """The completion text: the trace's lines, then ``#### answer``."""
-    line = f"{ANSWER_MARKER} {answer}"
-    return f"{trace_text}\n{line}" if trace_text else line
 
 
 def answer_line(completion: str, answer: str | None = None) -> str:

@@ -52,7 +52,7 @@ stays exact.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -69,9 +69,7 @@ ROW_KEYS = ("tokens", "segment_ids", "positions", "loss_mask")
 class PackStats:
     """Counts for one packing call; add them up across calls with ``+``.
 
-    ``examples``/``input_*`` count examples that were packed or lost; examples
-    that ``pack_batch`` had no room for are returned to the caller and counted
-    only in ``leftover_examples``.
+    ``examples``/``input_*`` count every example given, packed or lost.
     """
 
     examples: int = 0
@@ -85,7 +83,6 @@ class PackStats:
     truncated_examples: int = 0
     split_examples: int = 0
     dropped_examples: int = 0
-    leftover_examples: int = 0
     rows: int = 0
     pad_tokens: int = 0
 
@@ -161,47 +158,25 @@ def _choose_row(remaining: list[int], length: int, algorithm: str) -> int:
     return best
 
 
-def _assign(examples: Sequence[Example], width: int, algorithm: str, overflow: str,
-            max_rows: int | None):
-    """Row assignment: (rows as lists of (example, start, stop), stats, leftover indices)."""
+def _assign(examples: Sequence[Example], width: int, algorithm: str, overflow: str):
+    """Row assignment: (rows as lists of (example, start, stop), stats)."""
     order = range(len(examples))
     if algorithm == BEST_FIT:
         order = sorted(order, key=lambda i: -min(len(examples[i]), width))  # stable: ties keep order
     remaining: list[int] = []  # free tokens of each open row
     rows: list[list[tuple[int, int, int]]] = []
-    stats, leftover = PackStats(), []
+    stats = PackStats()
     for i in order:
-        # Without a row limit every example is placed, so its counts can go
-        # straight into ``stats`` (a PackStats per example is the slow part).
-        ex_stats = stats if max_rows is None else PackStats()
-        spans = _pieces(examples[i], width, overflow, ex_stats)
-        placed: list[tuple[int, int]] = []  # (row, old remaining) to undo on no room
-        n_rows_before = len(rows)
-        for start, stop in spans:
+        for start, stop in _pieces(examples[i], width, overflow, stats):
             length = stop - start
             r = _choose_row(remaining, length, algorithm)
             if r < 0:
-                if max_rows is not None and len(rows) >= max_rows:
-                    break
                 r = len(rows)
                 rows.append([])
                 remaining.append(width)
-            placed.append((r, remaining[r]))
             remaining[r] -= length
             rows[r].append((i, start, stop))
-        else:
-            if ex_stats is not stats:
-                stats = stats + ex_stats
-            continue
-        # No room in this batch: undo, and hand the example back to the caller.
-        for r, old in reversed(placed):
-            remaining[r] = old
-            rows[r].pop()
-        del rows[n_rows_before:]
-        del remaining[n_rows_before:]
-        leftover.append(i)
-    stats.leftover_examples = len(leftover)
-    return rows, stats, sorted(leftover)
+    return rows, stats
 
 
 def _write_rows(examples: Sequence[Example], rows, width: int, num_rows: int,
@@ -247,39 +222,5 @@ def pack_rows(examples: Sequence[Example], seq_len: int, *, algorithm: str = BES
     width = check_args(seq_len, algorithm, overflow)
     if validate:
         _validate(examples)
-    rows, stats, _ = _assign(examples, width, algorithm, overflow, None)
+    rows, stats = _assign(examples, width, algorithm, overflow)
     return _write_rows(examples, rows, width, len(rows), stats), stats
-
-
-def pack_batch(examples: Sequence[Example], batch_size: int, seq_len: int, *,
-               algorithm: str = BEST_FIT, overflow: str = SPLIT):
-    """Packs ``examples`` into exactly ``batch_size`` rows: (batch, stats, leftover).
-
-    Rows left empty are all padding. ``leftover`` lists the indices (ascending)
-    of examples that found no room; they are the caller's to carry to the
-    next batch or to count as dropped.
-    """
-    width = check_args(seq_len, algorithm, overflow)
-    _validate(examples)
-    rows, stats, leftover = _assign(examples, width, algorithm, overflow, batch_size)
-    return _write_rows(examples, rows, width, batch_size, stats), stats, leftover
-
-
-def pack_windows(examples: Iterable[Example], seq_len: int, window: int, *,
-                 algorithm: str = BEST_FIT, overflow: str = SPLIT
-                 ) -> Iterator[tuple[dict[str, np.ndarray], PackStats]]:
-    """Streams (rows, stats) for each window of ``window`` consecutive examples.
-
-    Stateless over fixed windows: to resume after w windows, restart the
-    example iterator at example ``w * window``. The last window may be short.
-    """
-    if window < 1:
-        raise ValueError(f"window={window}: must be at least 1")
-    buf: list[Example] = []
-    for ex in examples:
-        buf.append(ex)
-        if len(buf) == window:
-            yield pack_rows(buf, seq_len, algorithm=algorithm, overflow=overflow)
-            buf = []
-    if buf:
-        yield pack_rows(buf, seq_len, algorithm=algorithm, overflow=overflow)

@@ -9,14 +9,14 @@ samples.jsonl, plots). Nothing here imports JAX: the model plugs in through
 n_tokens)``.
 """
 from rtt_jax.evaluation.eval_sets import (EVAL_SEED_OFFSET, EvalSet, eval_seed, gsm8k_set,
-                                          overlap_with_training, rg_sets, task_sets)
+                                          rg_sets, task_sets)
 from rtt_jax.evaluation.evaluator import Evaluator, prompt_for, reference_pair, reference_text
 from rtt_jax.evaluation.extraction import Extraction, extract
-from rtt_jax.evaluation.report import write_report, write_samples
+from rtt_jax.evaluation.report import flat_metrics, write_report
 from rtt_jax.evaluation.scoring import ProblemScore, aggregate, score_completion
 
 __all__ = ["EVAL_SEED_OFFSET", "EvalSet", "Evaluator", "Extraction", "ProblemScore",
-           "aggregate", "eval_seed", "extract", "gsm8k_set", "overlap_with_training",
+           "aggregate", "eval_seed", "flat_metrics", "extract", "gsm8k_set",
            "prompt_for", "reference_pair", "reference_text", "rg_sets", "score_completion",
            "task_sets",
-           "write_report", "write_samples"]
+           "write_report"]

@@ -5,34 +5,20 @@ greedily with the *live* params (no copy: it runs to completion before the
 next train step donates them), the evaluator scores the completions, and the
 loop writes ``eval/<set>/<metric>`` scalars to metrics.jsonl and TensorBoard,
 and a few sampled traces with their step verdicts to TensorBoard text and
-``samples.jsonl``.
+``samples.jsonl`` (``rtt_jax.run_files.write_samples``: one block per eval
+step, replaced, not repeated, when a resumed run evaluates that step again).
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable
 
-from rtt_jax import paths
 from rtt_jax.data.pipeline import make_tokenizer
 from rtt_jax.evaluation.evaluator import Evaluator
+from rtt_jax.evaluation.report import flat_metrics
 from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
 from rtt_jax.model.sampler import Sampler
-
-# Scalars worth a TensorBoard curve; the full report holds the rest.
-CURVE_METRICS = ("answer_accuracy", "step_validity", "fully_valid_traces", "consistency",
-                 "unparsed")
-
-
-def _flat_metrics(report: dict) -> dict[str, float]:
-    out = {}
-    for scope, entry in [("all", report["summary"]["all"]),
-                         *[(name, e) for name, e in report["sets"].items()]]:
-        for k in CURVE_METRICS:
-            v = entry.get(k)
-            if isinstance(v, (int, float)):
-                out[f"eval/{scope}/{k}"] = float(v)
-    return out
+from rtt_jax.run_files import write_samples
 
 
 def _sample_text(sample: dict) -> str:
@@ -64,12 +50,10 @@ def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], d
             report = evaluator.run(step)
         finally:
             sampler.params = None  # don't hold buffers the next train step donates
-        metrics = _flat_metrics(report)
+        metrics = flat_metrics(report)
         writer.write(step, metrics)
         if writer.enabled:
-            path = os.path.join(os.path.dirname(writer.path), "samples.jsonl")
-            paths.append_text(path, "".join(json.dumps({"step": step, **s}, default=str) + "\n"
-                                            for s in report.get("samples", [])))
+            write_samples(os.path.dirname(writer.path), step, report.get("samples", []))
             for s in report.get("samples", [])[:4]:
                 writer.write_text(step, f"samples/{s.get('set')}", _sample_text(s))
         return metrics

@@ -9,8 +9,7 @@ reasoning-gym draws item ``i`` from ``Random(seed + i)``; with indices below
 evaluation window ``[seed + 10**9, ...)`` cannot meet for any training seed
 below ``10**9 - 10**6``. Independent streams are not disjoint *contents*: at
 small levels the problem space is tiny (1-digit addition has 100 problems),
-so an eval question may also occur in training; ``overlap_with_training``
-measures that. GSM8K's test split is a separate file; ``n`` problems are
+so an eval question may also occur in training. GSM8K's test split is a separate file; ``n`` problems are
 chosen from it by a seeded sample.
 
 Levels above a family's ``train_levels`` are built too and marked
@@ -120,17 +119,6 @@ def gsm8k_set(path: str, n: int | None = None, seed: int = 0, style: str = "plai
         rng = random.Random(make_rng_seed(eval_seed(seed), "gsm8k", path.rsplit("/", 1)[-1]))
         problems = [problems[i] for i in sorted(rng.sample(range(len(problems)), n))]
     return EvalSet(name, "gsm8k", None, tuple(problems), style, trained=None)
-
-
-def overlap_with_training(eval_set: EvalSet, train_seed: int, n_train: int) -> float:
-    """Fraction of ``eval_set``'s questions among the first ``n_train`` training
-    problems of the same family and level (task families and rg only)."""
-    if eval_set.level is None or not eval_set.problems:
-        return float("nan")
-    from rtt_jax.traces.verify import family_for
-    family = family_for(eval_set.family)
-    seen = {family.generate(train_seed, i, eval_set.level).question for i in range(n_train)}
-    return sum(p.question in seen for p in eval_set.problems) / len(eval_set.problems)
 
 
 def lee_file_set(path: str, n: int | None = None, seed: int = 0, style: str = "lee_plain",

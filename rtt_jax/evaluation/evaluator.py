@@ -6,7 +6,7 @@ sampler, an API client, or a fake in tests) and run at any step::
 
     ev = Evaluator(task_sets(n=100), generate_fn, loss_fn=loss_fn)
     report = ev.run(step=1000)
-    writer.write(1000, Evaluator.metrics(report))  # "eval/<set>/<metric>" keys
+    writer.write(1000, flat_metrics(report))  # "eval/<set>/<metric>" keys
     write_report(report, workdir)
 
 Held-out loss: ``loss_fn`` gets, per set, the teacher's reference texts
@@ -43,8 +43,10 @@ from typing import Any, Callable, Sequence
 
 from rtt_jax.evaluation.eval_sets import EvalSet
 from rtt_jax.evaluation.scoring import ProblemScore, aggregate, loss_metrics, score_completion
-from rtt_jax.tasks.base import ANSWER_MARKER, Problem
-from rtt_jax.traces.verify import FamilyLookup, family_for
+from rtt_jax import tasks
+from rtt_jax.tasks import FamilyLookup
+from rtt_jax.tasks.answers import ANSWER_MARKER
+from rtt_jax.tasks.base import Problem
 
 GenerateFn = Callable[[list[str]], list[str]]
 LossFn = Callable[[list[str]], tuple[float, int]]
@@ -98,7 +100,7 @@ class Evaluator:
 
     def __init__(self, sets: Sequence[EvalSet], generate_fn: GenerateFn,
                  loss_fn: LossFn | None = None, batch_size: int = 256,
-                 samples_per_set: int = 3, family_lookup: FamilyLookup = family_for,
+                 samples_per_set: int = 3, family_lookup: FamilyLookup = tasks.get,
                  loss_inputs: str = "text", trace_metrics: bool = True):
         names = [s.name for s in sets]
         if len(set(names)) != len(names):
@@ -190,17 +192,3 @@ class Evaluator:
                             "problems": n,
                             "problems_per_sec": n / (t2 - t1) if t2 > t1 else math.inf}
         return report
-
-    @staticmethod
-    def metrics(report: dict[str, Any],
-                keys: Sequence[str] = ("answer_accuracy", "step_validity", "consistency",
-                                       "fully_valid_traces", "unparsed", "loss")
-                ) -> dict[str, float]:
-        """Flat ``eval/<set>/<metric>`` scalars for metrics.jsonl / TensorBoard."""
-        out = {}
-        for group, entries in (("", report["sets"]), ("summary/", report.get("summary", {}))):
-            for name, entry in entries.items():
-                for k in keys:
-                    if isinstance(entry.get(k), (int, float)):
-                        out[f"eval/{group}{name}/{k}"] = float(entry[k])
-        return out

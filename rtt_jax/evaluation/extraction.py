@@ -1,7 +1,7 @@
 """Reading the final answer out of a completion, and guarding the checkers.
 
 The final answer is the text after the LAST ``####`` marker line
-(``rtt_jax.tasks.base.extract_final_answer``): a marker must start its line
+(``rtt_jax.tasks.answers.extract_final_answer``): a marker must start its line
 (leading spaces allowed), so ``the answer is #### 5`` mid-sentence is not a
 marker, and when a completion has several marker lines the last one wins
 (a model that "corrects itself" is judged on its final word). Trailing spaces
@@ -15,7 +15,8 @@ Outcome of one completion (``Extraction.status``):
 * ``no_marker``: no answer at all: counted as *unparsed*, apart from wrong;
 * ``empty``: a marker line with nothing after it: also *unparsed*;
 * ``too_long``: longer than ``MAX_CHECK_CHARS``: scored wrong unread, so a
-  megabyte completion costs nothing;
+  megabyte completion costs nothing (the one long-text rule,
+  ``rtt_jax.tasks.answers.readable``, which every checker applies too);
 * ``not_text``: ``generate_fn`` returned something other than a string.
 
 Nothing here evaluates model text; numbers are parsed by regex only.
@@ -26,8 +27,7 @@ import dataclasses
 from fractions import Fraction
 from typing import Any
 
-from rtt_jax.tasks.base import MAX_CHECK_CHARS, extract_final_answer
-from rtt_jax.tasks.gsm8k import parse_answer
+from rtt_jax.tasks.answers import MAX_CHECK_CHARS, extract_final_answer, parse_answer
 
 OK, NO_MARKER, EMPTY, TOO_LONG, NOT_TEXT = "ok", "no_marker", "empty", "too_long", "not_text"
 UNPARSED_STATUSES = frozenset({NO_MARKER, EMPTY})
@@ -55,13 +55,6 @@ class Extraction:
         return parse_answer(self.answer) if self.answer else None
 
 
-def guard(text: Any) -> str | None:
-    """The completion if a checker may read it, else None (too long or not text)."""
-    if not isinstance(text, str) or len(text) > MAX_CHECK_CHARS:
-        return None
-    return text
-
-
 def extract(text: Any, family: Any = None, problem: Any = None,
             style: str | None = None) -> Extraction:
     """The final answer of ``text``; see the module docstring for the rules."""
@@ -69,7 +62,7 @@ def extract(text: Any, family: Any = None, problem: Any = None,
         return Extraction(NOT_TEXT, None)
     if len(text) > MAX_CHECK_CHARS:
         return Extraction(TOO_LONG, None)
-    if family is not None and problem is not None and hasattr(family, "extract_answer"):
+    if family is not None and problem is not None:
         answer = family.extract_answer(problem, text, style)
     else:
         answer = extract_final_answer(text)

@@ -9,12 +9,12 @@
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Mapping
 
 from rtt_jax import paths
+from rtt_jax.run_files import read_metrics
 
 ACCURACY_PNG, CURVES_PNG = "accuracy_by_level.png", "learning_curves.png"
 MAX_CURVES = 12  # more lines than this make an unreadable legend
@@ -87,38 +87,23 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
     return path
 
 
-def read_metrics(path: str) -> list[dict[str, Any]]:
-    """Rows of metrics.jsonl; a line cut by a kill mid-write is skipped."""
-    rows = []
-    with paths.open_text(path) as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "step" in row:
-                rows.append(row)
-    return rows
-
-
 def _series(rows, key):
     pts = [(_num(r["step"]), _num(r[key])) for r in rows if key in r]
     return [p for p in pts if not math.isnan(p[1])]
 
 
-def learning_curves(metrics_path: str, workdir: str) -> str | None:
-    """Write learning_curves.png from metrics.jsonl; None if there is nothing to plot."""
-    if not paths.exists(metrics_path):
-        return None
-    rows = read_metrics(metrics_path)
+def learning_curves(workdir: str) -> str | None:
+    """Write learning_curves.png from workdir's metrics.jsonl; None if there is
+    nothing to plot."""
+    rows = read_metrics(workdir)
     keys = sorted({k for r in rows for k in r})
     # Training loss first, then pooled held-out losses, then per-set ones.
     loss_keys = (["loss"] if "loss" in keys else []) + sorted(
         (k for k in keys if k.startswith("eval/") and k.endswith("/loss")),
-        key=lambda k: ("/summary/" not in k, k))
+        key=lambda k: (not k.startswith("eval/all/"), k))
     acc_keys = [k for k in keys if k.startswith("eval/") and k.endswith("/answer_accuracy")]
     # Pooled summaries first: with many sets they are the readable lines.
-    acc_keys = sorted(acc_keys, key=lambda k: ("/summary/" not in k, k))[:MAX_CURVES]
+    acc_keys = sorted(acc_keys, key=lambda k: (not k.startswith("eval/all/"), k))[:MAX_CURVES]
     if not rows or not (loss_keys or acc_keys):
         return None
     plt = _pyplot()

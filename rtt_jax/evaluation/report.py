@@ -10,9 +10,14 @@
   null for a model trained without traces (``"trace_metrics": false``).
 * ``report.md``: a summary table, then one table per family, rows by level,
   untrained levels marked.
-* ``samples.jsonl``: the sampled traces with their step verdicts.
+* ``samples.jsonl``: the sampled traces with their step verdicts, as the
+  report's step's rows (``rtt_jax.run_files.write_samples``: earlier steps'
+  rows are kept).
 * ``accuracy_by_level.png`` and, if ``workdir/metrics.jsonl`` exists,
   ``learning_curves.png`` (see ``rtt_jax.evaluation.plots``).
+
+``flat_metrics(report)`` is the report as flat ``eval/<set>/<metric>``
+scalars, what the training loop logs at an eval step.
 
 Only process 0 should call it (the caller decides; this module has no JAX).
 """
@@ -24,20 +29,13 @@ import os
 from typing import Any, Iterable, Mapping
 
 from rtt_jax import paths as paths_lib
+from rtt_jax.run_files import strict_json, write_samples
 
-REPORT_JSON, REPORT_MD, SAMPLES_JSONL = "report.json", "report.md", "samples.jsonl"
+REPORT_JSON, REPORT_MD = "report.json", "report.md"
+# Scalars worth a curve in metrics.jsonl / TensorBoard; the full report holds the rest.
+CURVE_METRICS = ("answer_accuracy", "step_validity", "fully_valid_traces", "consistency",
+                 "unparsed", "loss")
 TrainedLevels = Mapping[str, Iterable[int]] | Iterable[int] | None
-
-
-def strict_json(x: Any) -> Any:
-    """``x`` with NaN/inf replaced by None (JSON has no such numbers)."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {str(k): strict_json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [strict_json(v) for v in x]
-    return x
 
 
 def resolve_trained_levels(report: Mapping[str, Any], trained_levels: TrainedLevels
@@ -55,14 +53,17 @@ def resolve_trained_levels(report: Mapping[str, Any], trained_levels: TrainedLev
     return {f: levels for f in families}
 
 
-def write_samples(samples: Iterable[Mapping[str, Any]], path: str) -> int:
-    """Write sampled traces as JSONL; returns the number written."""
-    n = 0
-    with paths_lib.open_text(path, "w") as f:
-        for s in samples:
-            f.write(json.dumps(strict_json(dict(s)), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+def flat_metrics(report: Mapping[str, Any],
+                 keys: Iterable[str] = CURVE_METRICS) -> dict[str, float]:
+    """The report's numbers as flat scalars for metrics.jsonl and TensorBoard:
+    ``eval/all/<metric>`` (the pool of every set) and ``eval/<set>/<metric>``."""
+    out = {}
+    for scope, entry in [("all", report["summary"]["all"]), *report["sets"].items()]:
+        for k in keys:
+            v = entry.get(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[f"eval/{scope}/{k}"] = float(v)
+    return out
 
 
 def _fmt(entry: Mapping[str, Any], key: str, digits: int = 3) -> str:
@@ -147,8 +148,7 @@ def write_report(report: Mapping[str, Any], workdir: str,
         json.dump(strict_json(body), f, indent=1, sort_keys=True)
     paths_lib.write_text(paths["md"], markdown(body, trained))
     if report.get("samples"):
-        paths["samples"] = os.path.join(workdir, SAMPLES_JSONL)
-        write_samples(report["samples"], paths["samples"])
+        paths["samples"] = write_samples(workdir, report.get("step"), report["samples"])
     if plots:
         try:
             from rtt_jax.evaluation import plots as plotting
@@ -157,7 +157,7 @@ def write_report(report: Mapping[str, Any], workdir: str,
             paths["plots_skipped"] = "matplotlib not installed (pip install -e '.[plots]')"
             return paths
         paths["accuracy_plot"] = plotting.accuracy_by_level(body, trained, workdir)
-        curves = plotting.learning_curves(os.path.join(workdir, "metrics.jsonl"), workdir)
+        curves = plotting.learning_curves(workdir)
         if curves:
             paths["learning_curves"] = curves
     return paths

@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 from rtt_jax.evaluation import extraction as ex
 from rtt_jax.evaluation import stats
+from rtt_jax.tasks.answers import readable
 from rtt_jax.tasks.base import Problem, StepReport, StepVerdict, UNPARSEABLE
 
 CORRECT, WRONG, UNPARSED = "correct", "wrong", "unparsed"
@@ -106,7 +107,7 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
     lines, chars = ex.trace_length(text)
     style = style_for(family, problem, style)
     error = ""
-    if ex.guard(text) is None:  # too long or not text: wrong, unread
+    if readable(text) is None:  # too long or not text: wrong, unread
         extraction = ex.extract(text)
         correct, report = False, _rejected(extraction.status)
     else:
@@ -127,7 +128,7 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
     rg = None
     if with_rg_score and getattr(family, "dataset", None) in RG_SCORE_SAFE:
         try:
-            rg = float(family.rg_score(problem, text)) if ex.guard(text) is not None else 0.0
+            rg = float(family.rg_score(problem, text)) if readable(text) is not None else 0.0
         except Exception:  # noqa: BLE001 - reasoning-gym's scorer on hostile text
             rg = 0.0
     return ProblemScore(outcome, extraction, report, lines, chars,

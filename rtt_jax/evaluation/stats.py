@@ -11,13 +11,12 @@
   robust) variance of a ratio estimator, with a t quantile on n - 1 degrees
   of freedom. Pooling steps into a Wilson interval would be too narrow.
 
-No scipy: the t quantile comes from a table for small df and the
-Cornish-Fisher expansion beyond it (error < 1e-3 for df > 30).
+``z_quantile`` and ``t_quantile`` are the project's one source of normal
+and Student t quantiles (scipy's; ``rtt_jax.experiments.stats`` uses them too).
 """
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import NamedTuple, Sequence
 
 
@@ -31,29 +30,20 @@ class Estimate(NamedTuple):
 
 
 NAN = float("nan")
-# Two-sided 95% t quantiles (t_{0.975, df}) for df = 1..30.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
 def z_quantile(confidence: float = 0.95) -> float:
     """The standard normal quantile for a two-sided ``confidence`` interval."""
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
+    from scipy import stats  # imported on first use: scipy.stats is slow to import
+    return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
 def t_quantile(df: int, confidence: float = 0.95) -> float:
-    """Two-sided Student t quantile (``t_{(1+confidence)/2, df}``)."""
+    """Two-sided Student t quantile (``t_{(1+confidence)/2, df}``); inf for df < 1."""
     if df < 1:
         return math.inf
-    if confidence == 0.95 and df <= len(_T975):
-        return _T975[df - 1]
-    z = z_quantile(confidence)
-    # Cornish-Fisher expansion of the t quantile in powers of 1/df.
-    g1 = (z ** 3 + z) / 4
-    g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96
-    g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384
-    return z + g1 / df + g2 / df ** 2 + g3 / df ** 3
+    from scipy import stats
+    return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> Estimate:

@@ -37,6 +37,7 @@ from rtt_jax import paths
 from rtt_jax.experiments import stats
 from rtt_jax.experiments.runner import REPORT, Run, read_status
 from rtt_jax.experiments.spec import Experiment
+from rtt_jax.run_files import read_metrics, strict_json
 
 METRICS = ("answer_accuracy", "step_validity", "consistency")
 POOLS = ("all", "trained", "untrained")
@@ -47,21 +48,6 @@ _MAX_CURVE_POINTS = 200
 def _read_json(path: str) -> Any:
     with paths.open_text(path) as f:
         return json.load(f)
-
-
-def read_metrics_rows(workdir: str) -> list[dict]:
-    """The rows of ``workdir/metrics.jsonl`` ([] when there is none)."""
-    rows = []
-    try:
-        with paths.open_text(os.path.join(workdir, "metrics.jsonl")) as f:
-            for line in f:
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    continue  # a torn last line of a killed run
-    except OSError:
-        pass
-    return rows
 
 
 def _num(v) -> float | None:
@@ -140,7 +126,7 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
             meta = sets_meta.setdefault(name, {k: entry.get(k) for k in
                                                ("family", "level", "trained", "n")})
             meta["n"] = max(meta.get("n") or 0, entry.get("n") or 0)
-        rows = read_metrics_rows(run.workdir)
+        rows = read_metrics(run.workdir)
         curves[run.arm].append(_curve(rows))
         train[run.arm].append(_train_figures(rows, budget["steps"].get(run.arm, 0)))
 
@@ -218,7 +204,6 @@ def _set_key(name: str, meta: Mapping) -> tuple:
 
 
 def write_json(results: Mapping, out: str) -> str:
-    from rtt_jax.evaluation.report import strict_json
     path = os.path.join(out, RESULTS_JSON)
     with paths.open_text(path, "w") as f:
         json.dump(strict_json(dict(results)), f, indent=1)

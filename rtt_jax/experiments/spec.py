@@ -103,8 +103,6 @@ class Experiment:
     budget: str = "tokens"
     seeds: Mapping[str, tuple[int, ...]] = dataclasses.field(
         default_factory=lambda: {"cpu": (0, 1), "tpu": (0, 1, 2)})
-    # Per-variant overrides applied to every arm before its own (e.g. shared sizes).
-    notes: str = ""
     steps: tuple[Step, ...] = ()
 
     def __post_init__(self):

@@ -148,13 +148,13 @@ def run_round(out: str, round_: int, config_spec: str, workdir: str, previous: s
     from rtt_jax.evaluation.checkpoint_teacher import sample_fn_from_workdir
     from rtt_jax.traces.record import iter_json_lines, record_from_json, write_records
     from rtt_jax.traces.teachers import ModelTeacher
-    from rtt_jax.traces.verify import family_for
+    from rtt_jax import tasks
     start = time.time()
     with open(os.path.join(workdir, "report.json"), encoding="utf-8") as f:
         report = json.load(f)
     mastered, accuracy = mastered_level(report, family_name, mastery)
     target = min(mastered + 1, max_level)
-    family = family_for(family_name)
+    family = tasks.get(family_name)
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
     config = load_config(config_spec, seed)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
+from rtt_jax.evaluation.stats import t_quantile, z_quantile
+
 
 def _finite(values: Iterable) -> list[float]:
     out = []
@@ -42,31 +44,6 @@ def mean_std(values: Iterable) -> dict:
     mean = sum(xs) / n
     std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
     return {"mean": mean, "std": std, "n": n, "values": xs}
-
-
-def t_quantile(p: float, df: int) -> float:
-    """Student-t quantile (scipy when present, else a Cornish-Fisher series)."""
-    try:
-        from scipy import stats
-        return float(stats.t.ppf(p, df))
-    except ImportError:  # pragma: no cover - scipy comes with jax
-        z = _normal_quantile(p)
-        g1 = (z ** 3 + z) / 4
-        g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96
-        g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384
-        return z + g1 / df + g2 / df ** 2 + g3 / df ** 3
-
-
-def _normal_quantile(p: float) -> float:
-    """Standard normal quantile by bisection on erf (exact to ~1e-15)."""
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
@@ -88,7 +65,7 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
     diff = sum(pairs) / n if n else sum(a.values()) / len(a) - sum(b.values()) / len(b)
     if n >= 2:
         d = mean_std(pairs)
-        half = t_quantile(0.5 + level / 2, n - 1) * d["std"] / math.sqrt(n)
+        half = t_quantile(n - 1, level) * d["std"] / math.sqrt(n)
         # Rates differ by at most 1: with two seeds t_{1} = 12.7 can reach past that.
         return {"diff": diff, "ci": [max(d["mean"] - half, -1.0), min(d["mean"] + half, 1.0)],
                 "method": "paired-t", "n_pairs": n}
@@ -99,7 +76,7 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
         m = n_problems + 2
         pa = (min(max(a[s], 0.0), 1.0) * n_problems + 1) / m
         pb = (min(max(b[s], 0.0), 1.0) * n_problems + 1) / m
-        half = _normal_quantile(0.5 + level / 2) * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / m)
+        half = z_quantile(level) * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / m)
         return {"diff": diff, "ci": [pa - pb - half, pa - pb + half],
                 "method": "binomial", "n_pairs": 1}
     return {"diff": diff, "ci": None, "method": None, "n_pairs": n}

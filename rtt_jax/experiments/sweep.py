@@ -56,6 +56,7 @@ from absl import app, flags
 from rtt_jax import cli_errors, paths
 from rtt_jax.experiments import results, runner, spec, stats
 from rtt_jax.experiments.spec import ExperimentError
+from rtt_jax.run_files import read_metrics, strict_json
 
 SWEEP_JSON, SWEEP_MD, SWEEP_PNG = "sweep.json", "sweep.md", "sweep.png"
 FINAL_LOSS = "final_loss"
@@ -156,7 +157,7 @@ def read_metric(run: runner.Run, metric: str, scope: str | None) -> tuple[float 
     if not run.complete:
         return None, results.missing_reason(run)
     if metric == FINAL_LOSS:
-        value = results.final_loss(results.read_metrics_rows(run.workdir))
+        value = results.final_loss(read_metrics(run.workdir))
         return (value, "") if value is not None else (None, "no finite loss in metrics.jsonl")
     try:
         with paths.open_text(os.path.join(run.workdir, runner.REPORT)) as f:
@@ -325,7 +326,6 @@ def _plot(sweep: Mapping, out: str) -> str | None:
 # --- writing --------------------------------------------------------------------------------
 
 def write_json(sweep: Mapping, out: str) -> str:
-    from rtt_jax.evaluation.report import strict_json
     path = os.path.join(out, SWEEP_JSON)
     with paths.open_text(path, "w") as f:
         json.dump(strict_json(dict(sweep)), f, indent=1)

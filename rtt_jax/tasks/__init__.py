@@ -1,16 +1,24 @@
 """Problem families: seeded generators, trace-writing solvers and checkers.
 
-``names()`` lists every family and ``get(name)`` returns it (an object that
-satisfies ``rtt_jax.tasks.base.TaskFamily``). Families are imported lazily so
-that importing the package stays cheap inside data-loader workers.
+``get(name)`` is the one family lookup: it returns the family named ``name``
+(an object that satisfies ``rtt_jax.tasks.base.TaskFamily``). Names are the
+generated families of ``names()``, ``gsm8k`` (GSM8K files,
+``rtt_jax.tasks.gsm8k``) and ``rg/<dataset>`` (reasoning-gym,
+``rtt_jax.tasks.reasoning_gym_source``). Only ``names()``'s families generate
+problems from a seed alone, so configs that generate data accept those.
+Families are imported lazily so that importing the package stays cheap inside
+data-loader workers.
+
+Answers are read from text by ``rtt_jax.tasks.answers`` (the ``####`` line,
+numbers, and the one rule for text too long to read).
 """
 from __future__ import annotations
 
 import importlib
+from typing import Callable
 
-from rtt_jax.tasks.base import (ANSWER_MARKER, Problem, Step, StepReport,
-                                StepVerdict, TaskFamily, Trace,
-                                extract_final_answer)
+from rtt_jax.tasks.base import (Problem, Step, StepReport, StepVerdict,
+                                TaskFamily, Trace)
 
 # family name -> module that defines a module-level ``FAMILY``.
 _REGISTRY = {
@@ -28,19 +36,31 @@ _REGISTRY = {
     "modular": "rtt_jax.tasks.modular",
 }
 _CACHE: dict[str, TaskFamily] = {}
+# How components that check text take their family lookup (tests pass fakes).
+FamilyLookup = Callable[[str], TaskFamily]
 
 
 def names() -> tuple[str, ...]:
+    """The generated families (``get`` also knows ``gsm8k`` and ``rg/...``)."""
     return tuple(_REGISTRY)
 
 
 def get(name: str) -> TaskFamily:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown task family {name!r}; known: {', '.join(_REGISTRY)}")
+    """The family named ``name``; KeyError naming the known ones if none is."""
     if name not in _CACHE:
-        _CACHE[name] = importlib.import_module(_REGISTRY[name]).FAMILY
+        if name in _REGISTRY:
+            _CACHE[name] = importlib.import_module(_REGISTRY[name]).FAMILY
+        elif name == "gsm8k":
+            from rtt_jax.tasks import gsm8k
+            _CACHE[name] = gsm8k.FAMILY
+        elif name.startswith("rg/"):
+            from rtt_jax.tasks import reasoning_gym_source
+            _CACHE[name] = reasoning_gym_source.family(name[3:])
+        else:
+            raise KeyError(f"unknown task family {name!r}; known: {', '.join(_REGISTRY)}, "
+                           "gsm8k, rg/<reasoning-gym dataset>")
     return _CACHE[name]
 
 
-__all__ = ["ANSWER_MARKER", "Problem", "Step", "StepReport", "StepVerdict",
-           "TaskFamily", "Trace", "extract_final_answer", "get", "names"]
+__all__ = ["FamilyLookup", "Problem", "Step", "StepReport", "StepVerdict",
+           "TaskFamily", "Trace", "get", "names"]

@@ -70,9 +70,11 @@ import re
 from pathlib import Path
 
 from rtt_jax.json_lines import decode_line
-from rtt_jax.tasks.base import Problem, Step, extract_final_answer
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS, column_digit, random_with_digits
-from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import (LineChecker, RunningSum,
                                     solution_lines)
 
 LEE_STYLES = ("lee_plain", "lee_reversed", "lee_simplified", "lee_detailed")
@@ -119,7 +121,7 @@ def lee_prompt(a: int, b: int, style: str) -> str:
     return f"Input:\n{a}+{b}\nTarget:\n"
 
 
-class Addition(ArithmeticFamily):
+class Addition(Family):
     name = "addition"
     styles = LEE_STYLES + ("column", "place_value")
     levels = range(1, 13)
@@ -214,11 +216,11 @@ class Addition(ArithmeticFamily):
         return super().format_example(problem, style)
 
     # --- reading answers ---------------------------------------------------
-    def extract_answer(self, problem, text, style=None):
+    def read_answer(self, problem, text, style):
         if style not in LEE_STYLES or extract_final_answer(text) is not None:
             # A "#### N" line wins in any style: an answer-only model trained
             # on Lee prompts answers that way.
-            return super().extract_answer(problem, text, style)
+            return super().read_answer(problem, text, style)
         lines = solution_lines(text)
         if not lines:
             return None

@@ -9,19 +9,19 @@ Text conventions (shared with `rtt_jax.data` formatting and evaluation):
 
 * A trace's rendered text is its steps, one per line (``Trace.text``).
 * A complete solution ends with a final-answer marker line ``#### <answer>``
-  (GSM8K's convention). ``extract_final_answer`` takes the *last* marker.
-  Families whose published formats carry the answer differently (Lee et al.
-  2023 addition formats) say so in their ``extract_answer``.
+  (GSM8K's convention; ``rtt_jax.tasks.answers``, which also holds the one
+  rule for text too long to read). Families whose published formats carry
+  the answer differently (Lee et al. 2023 addition formats) say so in their
+  ``extract_answer``.
+
+``TaskFamily`` is the contract every family meets, the generated ones (built
+on ``rtt_jax.tasks.family.Family``) and the adapters for external sources
+(GSM8K, reasoning-gym) alike.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping, Protocol, runtime_checkable
-
-ANSWER_MARKER = "####"
-# Model text is untrusted: cap what a checker is willing to read.
-MAX_CHECK_CHARS = 20_000
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,47 +115,16 @@ class StepReport:
         return bool(self.steps) and self.valid == len(self.steps)
 
 
-def split_marker_line(line: str) -> tuple[str, str, str] | None:
-    """``(head, answer, tail)`` of a ``####`` marker line, else None.
-
-    A marker line is optional spaces/tabs, ``####``, then the answer; ``head``
-    is everything up to the answer and ``tail`` its trailing spaces/tabs, so
-    ``head + answer + tail == line``. String methods, not a regex: the regex
-    ``^[ \t]*####[ \t]*(.*?)[ \t]*$`` backtracks over a long run of spaces
-    and took seconds on one 20,000-character model line.
-    """
-    body = line.lstrip(" \t")
-    if not body.startswith(ANSWER_MARKER):
-        return None
-    rest = body[len(ANSWER_MARKER):]
-    answer = rest.lstrip(" \t")
-    head = line[:len(line) - len(answer)]
-    stripped = answer.rstrip(" \t")
-    return head, stripped, answer[len(stripped):]
-
-
-def extract_final_answer(text: str) -> str | None:
-    """The text after the last ``####`` marker line, or None if there is none.
-
-    Lines end at ``\n`` only (a ``\r`` stays in the answer for the caller's
-    ``strip``). Linear in ``len(text)``: each line is looked at once, from the end.
-    """
-    text = text[-MAX_CHECK_CHARS:]
-    end = len(text)
-    while True:
-        hit = text.rfind(ANSWER_MARKER, 0, end)
-        if hit < 0:
-            return None
-        start = text.rfind("\n", 0, hit) + 1
-        stop = text.find("\n", hit)
-        parts = split_marker_line(text[start:stop if stop >= 0 else len(text)])
-        if parts is not None:
-            return parts[1]
-        end = start  # this line has a '####' but not at its start: look above it
-
-
 @runtime_checkable
 class TaskFamily(Protocol):
+    """What callers may use of a family; ``rtt_jax.tasks.get(name)`` returns one.
+
+    Checkers take untrusted text: anything that is not a string, or is longer
+    than ``answers.MAX_CHECK_CHARS``, is wrong (``check_answer`` False,
+    ``extract_answer`` None, ``check_steps`` one unparseable step), never an
+    exception. ``style=None`` means "any of the family's styles".
+    """
+
     name: str
     styles: tuple[str, ...]
     levels: range  # every level that exists
@@ -165,34 +134,18 @@ class TaskFamily(Protocol):
 
     def solve(self, problem: Problem, style: str) -> Trace: ...
 
-    def check_answer(self, problem: Problem, text: str) -> bool: ...
-
-    def check_steps(self, problem: Problem, text: str) -> StepReport: ...
-
-
-class CuedFamily:
-    """What the cue-prompted families (expressions, linear_equation, logic,
-    word_problem, counting) share: seeding by (seed, name, level, index) and
-    the prompt ``question + cue line`` / completion ``trace + #### answer``.
-
-    A subclass sets ``name``, ``levels``, ``style_cues`` (style -> cue line)
-    and implements ``solve``.
-    """
-
-    name: str
-    levels: range
-    style_cues: Mapping[str, str]
-
-    def seeded_rng(self, seed: int, index: int, level: int):
-        import random
-        if level not in self.levels:
-            raise ValueError(f"{self.name}: level {level} not in {self.levels}")
-        return random.Random(make_rng_seed(seed, self.name, level, index))
-
     def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)  # type: ignore[attr-defined]
-        return (f"{problem.question}\n{self.style_cues[style]}\n",
-                f"{trace.text}\n{ANSWER_MARKER} {trace.answer}")
+        """(prompt, completion); the completion ends with ``#### answer``
+        (Lee et al.'s addition formats keep their published form)."""
+        ...
+
+    def extract_answer(self, problem: Problem, text: str,
+                       style: str | None = None) -> str | None: ...
+
+    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool: ...
+
+    def check_steps(self, problem: Problem, text: str,
+                    style: str | None = None) -> StepReport: ...
 
 
 def make_rng_seed(*parts: Any) -> int:

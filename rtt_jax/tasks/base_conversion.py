@@ -45,7 +45,8 @@ import re
 
 from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS, digit_value, random_with_digits, to_base
-from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import (LineChecker, RunningSum,
                                     solution_lines)
 
 _N = r"([0-9]{1,%d})" % MAX_DIGITS
@@ -71,7 +72,7 @@ def _powers_upto(n: int, base: int) -> list[int]:
     return out
 
 
-class BaseConversion(ArithmeticFamily):
+class BaseConversion(Family):
     name = "base_conversion"
     styles = ("repeated_division", "place_values")
     levels = range(1, 9)

@@ -27,13 +27,15 @@ legs to the previous running total.
 """
 from __future__ import annotations
 
+import random
 import re
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
-from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
-                                Problem, Step, StepReport, StepVerdict, Trace,
-                                CuedFamily, extract_final_answer)
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict)
+from rtt_jax.tasks.family import Family
 
 # plural name -> legs; plurals only, since every count is at least 2.
 ANIMALS = {
@@ -59,15 +61,14 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-class CountingFamily(CuedFamily):
+class CountingFamily(Family):
     name = "counting"
     styles = ("per_kind", "running")
     style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
-    def generate(self, seed: int, index: int, level: int) -> Problem:
-        rng = self.seeded_rng(seed, index, level)
+    def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
         kinds = rng.sample(sorted(ANIMALS), level)
         counts = {k: rng.randint(2, 9 if level <= 3 else 30) for k in kinds}
         herd = _join([f"{counts[k]} {k}" for k in kinds])
@@ -78,9 +79,7 @@ class CountingFamily(CuedFamily):
         return Problem(self.name, seed, index, level, question, str(total),
                        {"counts": counts, "legs": {k: ANIMALS[k] for k in kinds}})
 
-    def solve(self, problem: Problem, style: str) -> Trace:
-        if style not in self.styles:
-            raise ValueError(f"counting: unknown style {style!r}")
+    def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         counts, legs = problem.data["counts"], problem.data["legs"]
         steps, running = [], None
         for k, n in counts.items():
@@ -99,17 +98,16 @@ class CountingFamily(CuedFamily):
             subs = [counts[k] * legs[k] for k in counts]
             steps.append(Step("add", tuple(subs), sum(subs),
                               f"In total: {' + '.join(map(str, subs))} = {sum(subs)} legs."))
-        return Trace(self.name, style, tuple(steps), problem.answer)
+        return steps
 
+    def answers_equal(self, got: str | None, want: str | None) -> bool:
+        value = _answer_value(got)
+        return value is not None and value == Fraction(want)
 
-    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        got = _answer_value(extract_final_answer(text))
-        return got is not None and got == Fraction(problem.answer)
-
-    def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
+    def read_steps(self, problem: Problem, text: str, style: str | None) -> StepReport:
         state = {"subtotals": {}, "running": None, "last": None}
         verdicts = []
-        for line in [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]:
+        for line in [ln.strip() for ln in text.splitlines()]:
             if line and not line.startswith("####"):
                 verdicts.append(_check_line(line, problem.data, state))
         got = _answer_value(extract_final_answer(text))

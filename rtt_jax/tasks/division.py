@@ -33,7 +33,8 @@ import re
 
 from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS, random_with_digits
-from rtt_jax.tasks.stepwise import ArithmeticFamily, LineChecker, solution_lines
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import LineChecker, solution_lines
 
 _N = r"([0-9]{1,%d})" % MAX_DIGITS
 _LONG_RE = re.compile(
@@ -61,7 +62,7 @@ def _answer(q: int, r: int) -> str:
     return f"{q} R {r}"
 
 
-class Division(ArithmeticFamily):
+class Division(Family):
     name = "division"
     styles = ("long", "chunking")
     levels = range(1, 9)

@@ -40,9 +40,10 @@ import re
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
-from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
-                                Problem, Step, StepReport, StepVerdict, Trace,
-                                CuedFamily, extract_final_answer)
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict)
+from rtt_jax.tasks.family import Family
 
 _MAX_VALUE = 10_000
 # Every operator safe_arith parses: a model's rewrite line becomes the tree
@@ -159,23 +160,20 @@ def _match_with_hole(old: sa.Node, path: tuple[int, ...], new: sa.Node) -> Fract
     return _match_with_hole(branch[0], path[1:], branch[1])
 
 
-class ExpressionsFamily(CuedFamily):
+class ExpressionsFamily(Family):
     name = "expressions"
     styles = ("innermost_first", "precedence")
     style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
-    def generate(self, seed: int, index: int, level: int) -> Problem:
-        rng = self.seeded_rng(seed, index, level)
+    def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
         tree, value = _build(rng, level, 9 if level <= 4 else 20)
         expr = render(tree)
         return Problem(self.name, seed, index, level, f"Evaluate: {expr}",
                        str(value), {"expression": expr})
 
-    def solve(self, problem: Problem, style: str) -> Trace:
-        if style not in self.styles:
-            raise ValueError(f"expressions: unknown style {style!r}")
+    def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         tree = sa.parse(problem.data["expression"])
         steps = []
         while isinstance(tree, sa.Binary):
@@ -191,14 +189,13 @@ class ExpressionsFamily(CuedFamily):
                     else f"{render(node)} = {sa.format_number(c)}")
             steps.append(Step(node.op, (sa.format_number(a), sa.format_number(b)),
                               sa.format_number(c), text))
-        return Trace(self.name, style, tuple(steps), problem.answer)
+        return steps
 
+    def answers_equal(self, got: str | None, want: str | None) -> bool:
+        value = sa.parse_number(got or "")
+        return value is not None and value == Fraction(want)
 
-    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        got = sa.parse_number(extract_final_answer(text) or "")
-        return got is not None and got == Fraction(problem.answer)
-
-    def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
+    def read_steps(self, problem: Problem, text: str, style: str | None) -> StepReport:
         tree = sa.parse(problem.data["expression"])
         verdicts, last = [], None
         for line in _step_lines(text):
@@ -219,7 +216,7 @@ class ExpressionsFamily(CuedFamily):
 
 
 def _step_lines(text: str) -> list[str]:
-    lines = [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]
+    lines = [ln.strip() for ln in text.splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("####")]
 
 

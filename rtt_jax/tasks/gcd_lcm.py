@@ -47,7 +47,8 @@ import re
 from collections import Counter
 
 from rtt_jax.tasks.base import Problem, Step
-from rtt_jax.tasks.stepwise import ArithmeticFamily, LineChecker, solution_lines
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import LineChecker, solution_lines
 
 _N = r"([0-9]{1,24})"  # primality below is exact up to 3.3e24
 _DIV_RE = re.compile(rf"{_N} = {_N} \* {_N} \+ {_N}\.", re.ASCII)
@@ -122,7 +123,7 @@ def _value(factors: Counter) -> int | None:
     return math.prod(p**e for p, e in factors.items())
 
 
-class GcdLcm(ArithmeticFamily):
+class GcdLcm(Family):
     name = "gcd_lcm"
     styles = ("euclid", "factorize")
     levels = range(1, 9)

@@ -50,10 +50,11 @@ from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 from rtt_jax import json_lines
-from rtt_jax.cli_errors import ArgumentParser, EmptyInputError, run_reporting
-from rtt_jax.tasks.base import (ANSWER_MARKER, INVALID, MAX_CHECK_CHARS, UNPARSEABLE,
-                                VALID, Problem, Step, StepReport, StepVerdict, Trace,
-                                extract_final_answer)
+from rtt_jax.cli_errors import EmptyInputError, parse_flags, run_reporting, usage_error
+from rtt_jax.tasks.answers import (ANSWER_MARKER, canonical_answer,
+                                   extract_final_answer, parse_answer, readable)
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict, Trace)
 from rtt_jax.tasks.safe_arith import (NUMBER_PATTERN, SafeArithError, evaluate,
                                       evaluate_node, format_number, number_values,
                                       parse, parse_number)
@@ -84,7 +85,6 @@ _WORD_RE = re.compile(r"[a-z]+|%")
 _ANNOTATION_RE = re.compile(r"<<([^<>\n]{0,300})>>")
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 _PERCENT_RE = re.compile(r"(" + NUMBER_PATTERN + r")\s?%")
-_FIRST_NUMBER_RE = re.compile(r"-?\$?\s?(" + NUMBER_PATTERN + r")(?![0-9]|[.,][0-9])")
 # "1 1/2" inside an expression is one and a half, not a syntax error.
 _MIXED_RE = re.compile(r"(?<![0-9./])([0-9]{1,12}) ([0-9]{1,6})/([0-9]{1,6})(?![0-9])")
 _EXPR_CHARS = frozenset("0123456789.,+-−*/×÷()$€£ ")
@@ -104,30 +104,6 @@ _MAX_CLAIMS = 200
 
 class GSM8KFormatError(ValueError):
     """A GSM8K line that cannot be used; the message names file:line."""
-
-
-# --------------------------------------------------------------------------
-# answers
-
-
-def parse_answer(text: str | None) -> Fraction | None:
-    """The number an answer states: ``1,080``, ``-3``, ``$2.50``, ``18 dollars``,
-    ``72.`` all parse; text without a leading number does not."""
-    if text is None:
-        return None
-    text = text.strip()[:200]
-    m = _FIRST_NUMBER_RE.match(text)
-    if m is None:
-        return None
-    value = parse_number(m.group(1))
-    if value is None:
-        return None
-    return -value if text.startswith("-") else value
-
-
-def canonical_answer(text: str) -> str | None:
-    value = parse_answer(text)
-    return None if value is None else format_number(value)
 
 
 # --------------------------------------------------------------------------
@@ -215,11 +191,11 @@ def _close_enough(value: Fraction, claimed: Fraction, claimed_text: str) -> bool
 
 
 def question_numbers(question: str) -> set[Fraction]:
-    nums = {v for m in _NUMBER_RE.finditer(question[:MAX_CHECK_CHARS])
+    nums = {v for m in _NUMBER_RE.finditer(question)
             if (v := parse_number(m.group(0))) is not None}
-    nums |= {v / 100 for m in _PERCENT_RE.finditer(question[:MAX_CHECK_CHARS])
+    nums |= {v / 100 for m in _PERCENT_RE.finditer(question)
              if (v := parse_number(m.group(1))) is not None}
-    for word in set(_WORD_RE.findall(question[:MAX_CHECK_CHARS].lower())):
+    for word in set(_WORD_RE.findall(question.lower())):
         # "weeks" -> "week", "halves" is rare enough to ignore.
         values = WORD_NUMBERS.get(word) or WORD_NUMBERS.get(word.rstrip("s"))
         nums |= {Fraction(v) for v in values or ()}
@@ -264,7 +240,7 @@ def judge_claims(question: str, claims: Sequence[Claim]) -> tuple[list[StepVerdi
 
 def solution_claims(text: str) -> list[Claim]:
     out: list[Claim] = []
-    for raw in text[:MAX_CHECK_CHARS].splitlines()[:_MAX_LINES]:
+    for raw in text.splitlines()[:_MAX_LINES]:
         line = raw.strip()
         if line and not line.startswith(ANSWER_MARKER):
             out.extend(claims_in_line(line))
@@ -329,16 +305,14 @@ class GSM8KFamily:
         return problem.question + "\n", f"{trace.text}\n{ANSWER_MARKER} {problem.answer}"
 
     def extract_answer(self, problem: Problem, text: str, style: str | None = None) -> str | None:
-        return extract_final_answer(text) if isinstance(text, str) else None
+        return extract_final_answer(text)
 
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        if not isinstance(text, str) or len(text) > MAX_CHECK_CHARS:
-            return False
         got = parse_answer(extract_final_answer(text))
         return got is not None and got == parse_answer(problem.answer)
 
     def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
-        if not isinstance(text, str) or len(text) > MAX_CHECK_CHARS:
+        if readable(text) is None:
             return StepReport((StepVerdict("", UNPARSEABLE, False, "not text or too long"),), False)
         verdicts, results = judge_claims(problem.question, solution_claims(text))
         final = parse_answer(extract_final_answer(text))
@@ -433,26 +407,31 @@ def load(path: str, split: str | None = None, on_error: str = "raise") -> LoadRe
     return report
 
 
-def _args(argv: Sequence[str]):
-    ap = ArgumentParser(prog="python -m rtt_jax.tasks.gsm8k",
-                        description="Load a GSM8K JSONL file and report on it.")
-    ap.add_argument("file", help="GSM8K JSONL file")
-    ap.add_argument("--skip-bad-lines", action="store_true",
-                    help="count unusable lines as unparsed instead of stopping")
-    ap.add_argument("--allow_empty", action="store_true", help="accept a file with no problems")
-    return ap.parse_args(argv)
+PROG = "python -m rtt_jax.tasks.gsm8k"
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+    flags.DEFINE_boolean("skip-bad-lines", False,
+                         "count unusable lines as unparsed instead of stopping", flag_values=fv)
+    flags.DEFINE_boolean("allow_empty", False, "accept a file with no problems", flag_values=fv)
 
 
 def main(argv: Sequence[str]) -> int:
-    a = _args(argv[1:])
+    """``argv`` as ``sys.argv`` (program name first); the exit status."""
+    a, files = parse_flags(argv[1:], _define_flags, PROG, usage="FILE.jsonl ")
+    if len(files) != 1:
+        usage_error("the arguments are required: file (one GSM8K JSONL file)" if not files
+                    else f"expected one file, got {len(files)}", PROG)
+    path, skip = files[0], a["skip-bad-lines"].value
 
     def run() -> int:
-        report = load(a.file, on_error="skip" if a.skip_bad_lines else "raise")
+        report = load(path, on_error="skip" if skip else "raise")
         if not report.problems and not a.allow_empty:
-            raise EmptyInputError(a.file, "problems")
+            raise EmptyInputError(path, "problems")
         _print_report(report)
         return 0
-    return run_reporting(run, path=a.file, verbosity=a.verbosity)
+    return run_reporting(run, path=path, verbosity=a.verbosity)
 
 
 def _print_report(report: LoadReport) -> None:

@@ -41,13 +41,15 @@ the level.
 """
 from __future__ import annotations
 
+import random
 from collections import Counter
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
-from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
-                                Problem, Step, StepReport, StepVerdict, Trace,
-                                CuedFamily, extract_final_answer)
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict)
+from rtt_jax.tasks.family import Family
 
 _X = ("x",)
 _MAX_LINE = 400
@@ -231,15 +233,14 @@ def _render_node(node: sa.Node) -> str:
     return f"{_render_node(node.left)} {node.op} {_num(node.right.value)}"
 
 
-class LinearEquationFamily(CuedFamily):
+class LinearEquationFamily(Family):
     name = "linear_equation"
     styles = ("balance", "inverse")
     style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
-    def generate(self, seed: int, index: int, level: int) -> Problem:
-        rng = self.seeded_rng(seed, index, level)
+    def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
         x = rng.randint(1, 12) if level <= 3 else rng.choice([v for v in range(-12, 13) if v])
         both = level >= 4 and rng.random() < 0.5
         text, value, coef, last = "x", x, 1, None
@@ -265,9 +266,7 @@ class LinearEquationFamily(CuedFamily):
         return Problem(self.name, seed, index, level, f"Solve for x: {equation}", str(x),
                        {"equation": equation})
 
-    def solve(self, problem: Problem, style: str) -> Trace:
-        if style not in self.styles:
-            raise ValueError(f"linear_equation: unknown style {style!r}")
+    def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         left_text, right_text = problem.data["equation"].split("=")
         left, right = sa.parse(left_text, _X), sa.parse(right_text, _X)
         fl, fr = _form(left), _form(right)
@@ -317,14 +316,13 @@ class LinearEquationFamily(CuedFamily):
                 steps.append(Step(op, (_num(rhs),), _num(new),
                                   f"{_render_node(node)} = {arith} = {_num(new)}"))
                 rhs = new
-        return Trace(self.name, style, tuple(steps), problem.answer)
+        return steps
 
+    def answers_equal(self, got: str | None, want: str | None) -> bool:
+        value = _answer_value(got)
+        return value is not None and value == Fraction(want)
 
-    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        got = _answer_value(extract_final_answer(text))
-        return got is not None and got == Fraction(problem.answer)
-
-    def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
+    def read_steps(self, problem: Problem, text: str, style: str | None) -> StepReport:
         left_text, right_text = problem.data["equation"].split("=")
         state = (_Side(sa.parse(left_text, _X)), _Side(sa.parse(right_text, _X)))
         verdicts = []
@@ -363,7 +361,7 @@ def _answer_value(answer: str | None) -> Fraction | None:
 
 
 def _step_lines(text: str) -> list[str]:
-    lines = [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]
+    lines = [ln.strip() for ln in text.splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("####")]
 
 

@@ -36,9 +36,10 @@ from __future__ import annotations
 import random
 import re
 
-from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
-                                Problem, Step, StepReport, StepVerdict, Trace,
-                                CuedFamily, extract_final_answer)
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict)
+from rtt_jax.tasks.family import Family
 
 VARIABLES = ("p", "q", "r", "s", "t", "u")
 _PREC = {"or": 1, "and": 2, "not": 3, "var": 4, "const": 4}
@@ -237,15 +238,14 @@ def _word(value: bool) -> str:
     return "True" if value else "False"
 
 
-class LogicFamily(CuedFamily):
+class LogicFamily(Family):
     name = "logic"
     styles = ("innermost_first", "short_circuit")
     style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
-    def generate(self, seed: int, index: int, level: int) -> Problem:
-        rng = self.seeded_rng(seed, index, level)
+    def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
         names = list(VARIABLES[:min(2 + level // 2, len(VARIABLES))])
         formula = _build(rng, level, names)
         used = sorted(_variables(formula, set()))
@@ -255,9 +255,7 @@ class LogicFamily(CuedFamily):
         return Problem(self.name, seed, index, level, f"Given {given}, evaluate: {text}",
                        _word(evaluate(formula, facts)), {"formula": text, "facts": facts})
 
-    def solve(self, problem: Problem, style: str) -> Trace:
-        if style not in self.styles:
-            raise ValueError(f"logic: unknown style {style!r}")
+    def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         facts = problem.data["facts"]
         tree = parse(problem.data["formula"])
         steps: list[Step] = []
@@ -287,19 +285,18 @@ class LogicFamily(CuedFamily):
                 steps.append(Step(kind, (inputs,), value, f"{render(node)} = {inputs} = {_word(value)}"))
                 return value
             run(tree)
-        return Trace(self.name, style, tuple(steps), problem.answer)
+        return steps
 
+    def answers_equal(self, got: str | None, want: str | None) -> bool:
+        return _answer_value(got) == (want == "True")
 
-    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        return _answer_value(extract_final_answer(text)) == (problem.answer == "True")
-
-    def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
+    def read_steps(self, problem: Problem, text: str, style: str | None) -> StepReport:
         facts = problem.data["facts"]
         root = parse(problem.data["formula"])
         subs = _subformulas(root, {})
         known: dict[tuple, bool] = {}
         tree, verdicts = root, []
-        for line in [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]:
+        for line in [ln.strip() for ln in text.splitlines()]:
             if not line or line.startswith("####"):
                 continue
             if len(line) > _MAX_LINE:

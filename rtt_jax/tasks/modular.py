@@ -76,9 +76,10 @@ import random
 import re
 from typing import Sequence
 
-from rtt_jax.tasks.base import ANSWER_MARKER, Problem, Step
+from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS
-from rtt_jax.tasks.stepwise import ArithmeticFamily, LineChecker, solution_lines
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import LineChecker, solution_lines
 
 MODULUS = 10
 STYLE_CUES = {  # short: the cue is in every prompt, trace or not
@@ -157,7 +158,7 @@ def _from(x: int, claimed: int | None) -> bool:
     return claimed is not None and x in (claimed, _carried(claimed))
 
 
-class Modular(ArithmeticFamily):
+class Modular(Family):
     name = "modular"
     styles = ("running", "rewrite", "exact", "pairwise")
     style_cues = STYLE_CUES
@@ -172,11 +173,6 @@ class Modular(ArithmeticFamily):
         total = terms[0] + sum(t if op == "+" else -t for op, t in zip(ops, terms[1:]))
         return Problem(self.name, seed, index, level, question, str(total % MODULUS),
                        {"terms": terms, "ops": ops, "modulus": MODULUS})
-
-    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
-        trace = self.solve(problem, style)
-        return (f"{problem.question}\n{STYLE_CUES[style]}\n",
-                f"{trace.text}\n{ANSWER_MARKER} {trace.answer}")
 
     def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         terms = signed_terms(problem)

@@ -27,7 +27,8 @@ import re
 
 from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS, column_digit, random_with_digits
-from rtt_jax.tasks.stepwise import (ArithmeticFamily, LineChecker, RunningSum,
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import (LineChecker, RunningSum,
                                     solution_lines)
 
 _N = r"([0-9]{1,%d})" % MAX_DIGITS
@@ -58,7 +59,7 @@ def _add_steps(terms: list[int]) -> list[Step]:
     return steps
 
 
-class Multiplication(ArithmeticFamily):
+class Multiplication(Family):
     name = "multiplication"
     styles = ("long", "distributive")
     levels = range(1, 9)

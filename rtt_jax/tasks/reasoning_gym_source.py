@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 from rtt_jax import tasks
 from rtt_jax.tasks import gsm8k
-from rtt_jax.tasks.base import (ANSWER_MARKER, MAX_CHECK_CHARS, Problem, StepReport,
-                                Trace, extract_final_answer)
+from rtt_jax.tasks.answers import ANSWER_MARKER, extract_final_answer, readable
+from rtt_jax.tasks.base import Problem, StepReport, Trace
 from rtt_jax.tasks.safe_arith import parse_number
 
 # reasoning-gym's gsm_symbolic picks its templates with Random(seed).choices(k=size),
@@ -251,8 +251,15 @@ class RGFamily:
             raise ValueError(f"{self.name}: no {style!r} trace for this problem")
         return problem.question + "\n", tasks.get(ours.family).format_example(ours, style)[1]
 
+    def extract_answer(self, problem: Problem, text: str, style: str | None = None) -> str | None:
+        ours = self.our_problem(problem)
+        if ours is not None:
+            family = tasks.get(ours.family)
+            return family.extract_answer(ours, text, style if style in family.styles else None)
+        return extract_final_answer(text)
+
     def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        if not isinstance(text, str) or len(text) > MAX_CHECK_CHARS:
+        if readable(text) is None:
             return False
         ours = self.our_problem(problem)
         if ours is not None:
@@ -262,7 +269,7 @@ class RGFamily:
 
     def rg_score(self, problem: Problem, text: str) -> float:
         """reasoning-gym's ``score_answer`` on the ``####`` answer of ``text``."""
-        answer = extract_final_answer(text) if isinstance(text, str) else None
+        answer = extract_final_answer(text)
         return float(self._source(problem.seed, problem.level).score_answer(answer, self.entry(problem)))
 
     def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:

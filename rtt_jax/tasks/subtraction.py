@@ -37,7 +37,8 @@ import re
 
 from rtt_jax.tasks.base import Problem, Step
 from rtt_jax.tasks.digits import MAX_DIGITS, column_digit, random_with_digits
-from rtt_jax.tasks.stepwise import ArithmeticFamily, LineChecker, solution_lines
+from rtt_jax.tasks.family import Family
+from rtt_jax.tasks.stepwise import LineChecker, solution_lines
 
 _N = r"([0-9]{1,%d})" % MAX_DIGITS
 _COL_RE = re.compile(
@@ -76,7 +77,7 @@ def count_up_jumps(b: int, a: int) -> list[int]:
     return jumps
 
 
-class Subtraction(ArithmeticFamily):
+class Subtraction(Family):
     name = "subtraction"
     styles = ("column_borrow", "count_up")
     levels = range(1, 13)

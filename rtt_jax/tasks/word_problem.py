@@ -32,13 +32,15 @@ item, we need A's and B's.`` (valid when those are exactly Name's inputs).
 """
 from __future__ import annotations
 
+import random
 import re
 from fractions import Fraction
 
 from rtt_jax.tasks import safe_arith as sa
-from rtt_jax.tasks.base import (INVALID, MAX_CHECK_CHARS, UNPARSEABLE, VALID,
-                                Problem, Step, StepReport, StepVerdict, Trace,
-                                CuedFamily, extract_final_answer)
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import (INVALID, UNPARSEABLE, VALID, Problem, Step, StepReport,
+                                StepVerdict)
+from rtt_jax.tasks.family import Family
 
 NAMES = ("Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gina", "Hugo", "Iris",
          "Jack", "Kate", "Leo", "Mia", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam",
@@ -92,15 +94,14 @@ def _apply(node: dict, operands: list) -> sa.Number:
     return a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else sa.divide(a, b)
 
 
-class WordProblemFamily(CuedFamily):
+class WordProblemFamily(Family):
     name = "word_problem"
     styles = ("forward", "backward")
     style_cues = STYLE_CUES
     levels = range(1, 11)
     train_levels = range(1, 7)
 
-    def generate(self, seed: int, index: int, level: int) -> Problem:
-        rng = self.seeded_rng(seed, index, level)
+    def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
         names = rng.sample(NAMES, len(NAMES))
         item = rng.choice(ITEMS)
         nodes: list[dict] = []
@@ -158,9 +159,7 @@ class WordProblemFamily(CuedFamily):
         return Problem(self.name, seed, index, level, question, str(nodes[goal]["value"]),
                        {"nodes": nodes, "item": item, "goal": goal})
 
-    def solve(self, problem: Problem, style: str) -> Trace:
-        if style not in self.styles:
-            raise ValueError(f"word_problem: unknown style {style!r}")
+    def solve_steps(self, problem: Problem, style: str) -> list[Step]:
         nodes, item = problem.data["nodes"], problem.data["item"]
         values = [n["value"] for n in nodes]
         steps: list[Step] = []
@@ -190,14 +189,13 @@ class WordProblemFamily(CuedFamily):
                     compute(i)
         else:
             visit(problem.data["goal"])
-        return Trace(self.name, style, tuple(steps), problem.answer)
+        return steps
 
+    def answers_equal(self, got: str | None, want: str | None) -> bool:
+        value = _answer_value(got)
+        return value is not None and value == Fraction(want)
 
-    def check_answer(self, problem: Problem, text: str, style: str | None = None) -> bool:
-        got = _answer_value(extract_final_answer(text))
-        return got is not None and got == Fraction(problem.answer)
-
-    def check_steps(self, problem: Problem, text: str, style: str | None = None) -> StepReport:
+    def read_steps(self, problem: Problem, text: str, style: str | None) -> StepReport:
         nodes, goal = problem.data["nodes"], problem.data["goal"]
         by_name = {n["name"]: i for i, n in enumerate(nodes)}
         # Claimed values so far: a wrong earlier claim is judged once, and later
@@ -206,7 +204,7 @@ class WordProblemFamily(CuedFamily):
                                       if n["op"] == "given"}
         numbers = set(known.values()) | {n["const"] for n in nodes if n["const"]}
         verdicts = []
-        for line in [ln.strip() for ln in text[:MAX_CHECK_CHARS].splitlines()]:
+        for line in [ln.strip() for ln in text.splitlines()]:
             if not line or line.startswith("####"):
                 continue
             verdicts.append(_check_line(line, nodes, by_name, known, numbers))

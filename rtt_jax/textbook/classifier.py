@@ -1,11 +1,11 @@
-"""A small model-based quality score: hashed n-gram logistic regression in numpy.
+"""A small model-based quality score: hashed n-gram logistic regression.
 
 In the spirit of phi-1's and FineWeb-Edu's educational-value classifiers, but
 tiny and dependency-free: a text becomes a sparse vector of hashed token 1-,
 2- and 3-grams (digit runs collapsed to a length shape, so the model learns
 form rather than particular numbers; line breaks kept as a token, so layout
 counts), log-scaled and L2-normalised. A logistic regression trained by
-full-batch Adam separates good text (synthetic textbook sections) from bad
+full-batch Adam (optax; scoring is numpy) separates good text (synthetic textbook sections) from bad
 (``corrupt.BAD_KINDS``). ``QualityClassifier.score(text)`` is P(good).
 
 Models are saved as JSON (never pickle): the format tag, the hash size, the
@@ -116,23 +116,34 @@ class QualityClassifier:
 
 def train(texts: Sequence[str], labels: Sequence[int], dim: int = 2 ** 18, steps: int = 300,
           lr: float = 0.05, l2: float = 1e-5) -> QualityClassifier:
-    """Full-batch Adam on the mean logistic loss plus ``l2`` * |w|^2."""
-    y = np.asarray(labels, dtype=np.float64)
+    """Full-batch Adam (optax) on the mean logistic loss plus ``l2`` * |w|^2.
+
+    The whole loop is one jitted ``fori_loop``; JAX and optax are imported
+    here, so scoring with a trained model stays numpy-only."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
     rows, idx, vals = _design(texts, dim)
     n = len(texts)
-    w, b = np.zeros(dim), 0.0
-    m, v, mb, vb = np.zeros(dim), np.zeros(dim), 0.0, 0.0
-    for t in range(1, steps + 1):
-        z = np.bincount(rows, weights=w[idx] * vals, minlength=n) + b
-        g = (1.0 / (1.0 + np.exp(-z)) - y) / n  # d loss / d logit
-        gw = np.bincount(idx, weights=g[rows] * vals, minlength=dim) + 2 * l2 * w
-        gb = g.sum()
-        m, v = 0.9 * m + 0.1 * gw, 0.999 * v + 0.001 * gw ** 2
-        mb, vb = 0.9 * mb + 0.1 * gb, 0.999 * vb + 0.001 * gb ** 2
-        corr = np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
-        w -= lr * corr * m / (np.sqrt(v) + 1e-8)
-        b -= lr * corr * mb / (np.sqrt(vb) + 1e-8)
-    return QualityClassifier(w, b, dim)
+    y = jnp.asarray(labels, jnp.float32)
+    rows, idx, vals = jnp.asarray(rows), jnp.asarray(idx), jnp.asarray(vals, jnp.float32)
+    opt = optax.adam(lr)
+
+    def loss(params):
+        w, b = params
+        z = jax.ops.segment_sum(w[idx] * vals, rows, num_segments=n) + b
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(z, y)) + l2 * jnp.sum(w * w)
+
+    def step(_, carry):
+        params, state = carry
+        updates, state = opt.update(jax.grad(loss)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    params = (jnp.zeros(dim, jnp.float32), jnp.zeros((), jnp.float32))
+    run = jax.jit(lambda p: jax.lax.fori_loop(0, steps, step, (p, opt.init(p)))[0])
+    w, b = run(params)
+    return QualityClassifier(np.asarray(w, np.float64), float(b), dim)
 
 
 def labelled_corpus(n_good: int, seed: int) -> tuple[list[str], list[int], list[str]]:
@@ -169,34 +180,54 @@ def default_model(seed: int = 0, n_good: int = 300) -> QualityClassifier:
     return train(texts, labels)
 
 
-def main(argv=None) -> None:
-    import argparse
+PROG = "python -m rtt_jax.textbook.classifier"
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+    flags.DEFINE_string("out", None, "where to write the model JSON", flag_values=fv)
+    flags.mark_flag_as_required("out", flag_values=fv)
+    flags.DEFINE_integer("n_good", 300, "good sections in the training corpus (as many bad)",
+                         lower_bound=1, flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "seed of the training corpus", flag_values=fv)
+    flags.DEFINE_string("labelled", None,
+                        "extra JSONL training records {text, label: 1 good / 0 bad}",
+                        flag_values=fv)
+
+
+def _train_and_save(a) -> None:
     import time
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, help="where to write the model JSON")
-    ap.add_argument("--n_good", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--labelled", default=None,
-                    help="extra JSONL training records {text, label: 1 good / 0 bad}")
-    args = ap.parse_args(argv)
     t0 = time.time()
-    if args.labelled:
+    if a.labelled:
         from rtt_jax.textbook import readers
-        texts, labels, _ = labelled_corpus(args.n_good, args.seed)
-        for doc in readers.read_jsonl(args.labelled):
+        texts, labels, _ = labelled_corpus(a.n_good, a.seed)
+        for doc in readers.read_jsonl(a.labelled):
             if doc.record.get("label") not in (0, 1):
-                raise SystemExit(f"{args.labelled}:{doc.line}: expected field 'label' to be 0 or 1")
+                raise ValueError(f"{a.labelled}:{doc.line}: expected field 'label' to be 0 or 1")
             texts.append(doc.text)
             labels.append(doc.record["label"])
         model = train(texts, labels)
     else:
-        model = default_model(args.seed, args.n_good)
+        model = default_model(a.seed, a.n_good)
     train_s = time.time() - t0
-    held = evaluate(model, *labelled_corpus(args.n_good // 2, args.seed + 1000))
-    model.save(args.out)
-    print(json.dumps({"out": args.out, "train_seconds": round(train_s, 2), "held_out": held}, indent=1))
+    held = evaluate(model, *labelled_corpus(max(1, a.n_good // 2), a.seed + 1000))
+    model.save(a.out)
+    print(json.dumps({"out": a.out, "train_seconds": round(train_s, 2), "held_out": held},
+                     indent=1))
+
+
+def main(argv=None) -> int:
+    """Train per the flags in ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    import sys
+
+    from rtt_jax import cli_errors
+    a, rest = cli_errors.parse_flags(sys.argv[1:] if argv is None else argv, _define_flags, PROG)
+    if rest:
+        cli_errors.usage_error(f"unexpected arguments: {' '.join(rest)}", PROG)
+    return cli_errors.run_reporting(lambda: _train_and_save(a), path=a.out,
+                                    verbosity=a.verbosity)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

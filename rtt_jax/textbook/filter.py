@@ -46,37 +46,49 @@ from rtt_jax.textbook import quality, readers, stats
 HIST_BINS = 10
 
 
+PROG = "python -m rtt_jax.textbook.filter"
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+    flags.DEFINE_string("input", None, "JSONL file whose records have a text field", flag_values=fv)
+    flags.DEFINE_string("tfds", None, "TFDS dataset as NAME:SPLIT", flag_values=fv)
+    flags.DEFINE_string("text", None, "plain-text file or directory of *.txt", flag_values=fv)
+    flags.mark_flags_as_mutual_exclusive(["input", "tfds", "text"], required=True,
+                                         flag_values=fv)
+    flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory", flag_values=fv)
+    flags.DEFINE_string("text_separator", None,
+                        "line that separates documents in --text ('' = blank line)",
+                        flag_values=fv)
+    flags.DEFINE_string("field", "text", "record field holding the text", flag_values=fv)
+    flags.DEFINE_string("out", None, "output directory", flag_values=fv)
+    flags.mark_flag_as_required("out", flag_values=fv)
+    flags.DEFINE_float("keep_fraction", None, "keep this fraction, best scores first",
+                       lower_bound=0.0, upper_bound=1.0, flag_values=fv)
+    flags.DEFINE_float("threshold", None, "keep scores at or above this (default 0.5)",
+                       lower_bound=0.0, upper_bound=1.0, flag_values=fv)
+    flags.mark_flags_as_mutual_exclusive(["keep_fraction", "threshold"], flag_values=fv)
+    flags.DEFINE_boolean("skip_bad_lines", False,
+                         "skip and count malformed JSONL lines instead of stopping",
+                         flag_values=fv)
+    flags.DEFINE_boolean("allow_empty", False, "accept an input with no records (else an error)",
+                         flag_values=fv)
+    flags.DEFINE_float("dedup_threshold", 0.8,
+                       "MinHash Jaccard at or above which a text is a near-duplicate",
+                       flag_values=fv)
+    flags.DEFINE_string("model", None,
+                        "classifier JSON; default: train the default model (a few seconds)",
+                        flag_values=fv)
+    flags.DEFINE_integer("diversity_sample", 100, "distinct-n uses the first N texts of each "
+                         "family", flag_values=fv)
+    flags.DEFINE_integer("examples", 3, "example texts per outcome in the report",
+                         flag_values=fv)
+
+
 def _args(argv):
-    ap = cli_errors.ArgumentParser(prog="python -m rtt_jax.textbook.filter",
-                                   description="Quality-filter a text corpus.")
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", help="JSONL file whose records have a text field")
-    src.add_argument("--tfds", help="TFDS dataset as NAME:SPLIT")
-    src.add_argument("--text", help="plain-text file or directory of *.txt")
-    ap.add_argument("--tfds_data_dir", default=None)
-    ap.add_argument("--text_separator", default=None,
-                    help="line that separates documents in --text ('' = blank line)")
-    ap.add_argument("--field", default="text", help="record field holding the text")
-    ap.add_argument("--out", required=True, help="output directory")
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--keep_fraction", type=float, default=None)
-    mode.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--skip_bad_lines", action="store_true",
-                    help="skip and count malformed JSONL lines instead of stopping")
-    ap.add_argument("--allow_empty", action="store_true",
-                    help="accept an input with no records (else an error)")
-    ap.add_argument("--dedup_threshold", type=float, default=0.8,
-                    help="MinHash Jaccard at or above which a text is a near-duplicate")
-    ap.add_argument("--model", default=None,
-                    help="classifier JSON; default: train the default model (a few seconds)")
-    ap.add_argument("--diversity_sample", type=int, default=100,
-                    help="distinct-n uses the first N texts of each family")
-    ap.add_argument("--examples", type=int, default=3, help="example texts per outcome in the report")
-    a = ap.parse_args(argv)
-    if a.keep_fraction is not None and not 0.0 <= a.keep_fraction <= 1.0:
-        ap.error(f"--keep_fraction must be in [0, 1], got {a.keep_fraction}")
-    if a.threshold is not None and not 0.0 <= a.threshold <= 1.0:
-        ap.error(f"--threshold must be in [0, 1], got {a.threshold}")
+    a, rest = cli_errors.parse_flags(argv, _define_flags, PROG)
+    if rest:
+        cli_errors.usage_error(f"unexpected arguments: {' '.join(rest)}", PROG)
     return a
 
 
@@ -220,7 +232,8 @@ def run(a) -> dict[str, Any]:
 
 
 def main(argv=None) -> int:
-    a = _args(argv)
+    """Filter per the flags in ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    a = _args(sys.argv[1:] if argv is None else argv)
 
     def body() -> None:
         report = run(a)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import sys
 import time
 
 from rtt_jax import cli_errors
@@ -22,28 +23,39 @@ from rtt_jax.textbook import stats
 from rtt_jax.textbook.sections import TextbookSource
 
 
+PROG = "python -m rtt_jax.textbook.generate"
+
+
+def _define_flags(fv) -> None:
+    from absl import flags
+    flags.DEFINE_string("out", None, "output directory", flag_values=fv)
+    flags.mark_flag_as_required("out", flag_values=fv)
+    flags.DEFINE_integer("n", 1000, "sections to write (at least 1)", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "seed of the textbook source", flag_values=fv)
+    flags.DEFINE_string("families", "", "comma-separated; default all", flag_values=fv)
+    flags.DEFINE_string("levels", "", "comma-separated; default each family's train_levels",
+                        flag_values=fv)
+
+
 def _args(argv):
-    ap = cli_errors.ArgumentParser(prog="python -m rtt_jax.textbook.generate")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--families", default="", help="comma-separated; default all")
-    ap.add_argument("--levels", default="", help="comma-separated; default each family's train_levels")
-    a = ap.parse_args(argv)
+    a, rest = cli_errors.parse_flags(argv, _define_flags, PROG)
+    if rest:
+        cli_errors.usage_error(f"unexpected arguments: {' '.join(rest)}", PROG)
     if a.n < 1:
-        ap.error(f"--n={a.n}: expected at least 1 section")
+        cli_errors.usage_error(f"--n={a.n}: expected at least 1 section", PROG)
     try:
-        a.level_list = [int(x) for x in a.levels.split(",") if x.strip()] or None
+        level_list = [int(x) for x in a.levels.split(",") if x.strip()] or None
     except ValueError:
-        ap.error(f"--levels={a.levels}: expected comma-separated integers, e.g. 1,2,3")
-    return a
+        cli_errors.usage_error(f"--levels={a.levels}: expected comma-separated integers, "
+                               "e.g. 1,2,3", PROG)
+    return a, level_list
 
 
-def generate(a) -> dict:
+def generate(a, level_list: list[int] | None) -> dict:
     """Write the sections and the report (the flags checked before any output)."""
     fams = [f.strip() for f in a.families.split(",") if f.strip()] or None
     try:
-        src = TextbookSource(fams, a.level_list, a.seed)
+        src = TextbookSource(fams, level_list, a.seed)
     except KeyError as e:
         raise ValueError(f"--families: {e.args[0]}") from None
     except ValueError as e:
@@ -75,8 +87,10 @@ def generate(a) -> dict:
 
 
 def main(argv=None) -> int:
-    a = _args(argv)
-    return cli_errors.run_reporting(lambda: generate(a), path=a.out, verbosity=a.verbosity)
+    """Generate per the flags in ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    a, level_list = _args(sys.argv[1:] if argv is None else argv)
+    return cli_errors.run_reporting(lambda: generate(a, level_list), path=a.out,
+                                    verbosity=a.verbosity)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from rtt_jax import cli_errors
+from rtt_jax import cli_errors, tasks
 from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.card import CountsByFamily, write_card
 from rtt_jax.traces.diversity import DiversityStats
@@ -47,7 +47,6 @@ from rtt_jax.traces.filters import FilterConfig, TraceFilter
 from rtt_jax.traces.noise import NoiseConfig, NoiseInjector
 from rtt_jax.traces.record import TraceRecord
 from rtt_jax.traces.teachers import JsonlTeacher, ProgramTeacher
-from rtt_jax.traces.verify import family_for
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Trace build config file (e.g. configs/traces/default.py[:arg]).",
@@ -82,7 +81,7 @@ def _lookup(cfg):
     def lookup(name: str):
         nonlocal gsm8k_family
         if name != "gsm8k" or not cfg.gsm8k_path:
-            return family_for(name)
+            return tasks.get(name)
         if gsm8k_family is None:
             from rtt_jax.tasks.gsm8k import GSM8KFamily
             gsm8k_family = GSM8KFamily(cfg.gsm8k_path)
@@ -181,7 +180,7 @@ def validate(cfg, allow_empty: bool = False) -> None:
                 inputs.append(cfg.gsm8k_path)
                 continue
             try:
-                family_for(name)
+                tasks.get(name)
             except KeyError as e:
                 raise ValueError(f"config.families: {e.args[0]}") from None
             except ImportError as e:  # rg/...: reasoning-gym is an optional extra

@@ -26,10 +26,12 @@ import collections
 import dataclasses
 from typing import Any, Iterable, Iterator
 
-from rtt_jax.tasks.base import ANSWER_MARKER
+from rtt_jax import tasks
+from rtt_jax.tasks import FamilyLookup
+from rtt_jax.tasks.answers import ANSWER_MARKER
 from rtt_jax.traces.dedup import NearDuplicateIndex
 from rtt_jax.traces.record import TraceRecord
-from rtt_jax.traces.verify import FamilyLookup, check_record, family_for
+from rtt_jax.traces.verify import check_record
 
 _CONTROL = frozenset(chr(c) for c in range(32)) - {"\n", "\t"}
 
@@ -107,7 +109,7 @@ class TraceFilter:
     """Stateful filter (dedup and per-problem caps remember what was kept)."""
 
     def __init__(self, config: FilterConfig = FilterConfig(),
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         self.config = config
         self._lookup = family_lookup
         self.report = FilterReport()

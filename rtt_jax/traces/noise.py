@@ -29,7 +29,8 @@ import random
 import re
 from typing import Any, Sequence
 
-from rtt_jax.tasks.base import ANSWER_MARKER, make_rng_seed, split_marker_line
+from rtt_jax.tasks.answers import ANSWER_MARKER, split_marker_line
+from rtt_jax.tasks.base import make_rng_seed
 from rtt_jax.traces.record import NOISE_KINDS, TraceRecord
 
 _NUMBER_RE = re.compile(r"[0-9]+", re.ASCII)
@@ -209,8 +210,9 @@ def catch_rates(family_name: str, problems_per_level: int = 30, seed: int = 0) -
     records the family does not itself verify are left out.
     """
     from rtt_jax.traces.teachers import ProgramTeacher
-    from rtt_jax.traces.verify import check_record, family_for
-    family = family_for(family_name)
+    from rtt_jax import tasks
+    from rtt_jax.traces.verify import check_record
+    family = tasks.get(family_name)
     teacher = ProgramTeacher()
     out: dict[str, Any] = {k: {"tried": 0, "caught": 0} for k in NOISE_KINDS}
     out["no_place"] = {k: 0 for k in NOISE_KINDS}

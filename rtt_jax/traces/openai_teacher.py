@@ -49,9 +49,11 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import httpx
 
-from rtt_jax.tasks.base import ANSWER_MARKER, Problem, extract_final_answer
+from rtt_jax import tasks
+from rtt_jax.tasks import FamilyLookup
+from rtt_jax.tasks.answers import ANSWER_MARKER, extract_final_answer
+from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.record import TraceRecord
-from rtt_jax.traces.verify import FamilyLookup, family_for
 
 APIS = ("chat", "completions")
 PROMPTS = ("instructed", "plain")
@@ -135,7 +137,7 @@ class OpenAITeacher:
                  backoff_s: float = 1.0, timeout_s: float = 60.0, cache_dir: str | None = None,
                  transport: httpx.BaseTransport | None = None, style_label: str = "prompted",
                  prompt: str = "instructed",
-                 family_lookup: FamilyLookup = family_for, sleep=time.sleep):
+                 family_lookup: FamilyLookup = tasks.get, sleep=time.sleep):
         if api not in APIS:
             raise ValueError(f"teacher.api must be one of {APIS}, got {api!r}")
         if k < 1 or concurrency < 1 or max_retries < 0 or timeout_s <= 0 or backoff_s < 0:
@@ -371,7 +373,7 @@ class OpenAITeacher:
 
 def from_config(tc: Any, styles: Mapping[str, Sequence[str]] | None = None,
                 cache_dir: str | None = None, transport: httpx.BaseTransport | None = None,
-                family_lookup: FamilyLookup = family_for) -> OpenAITeacher:
+                family_lookup: FamilyLookup = tasks.get) -> OpenAITeacher:
     """An ``OpenAITeacher`` from the ``teacher`` block of a trace build config."""
     key_env = tc.get("api_key_env", "OPENAI_API_KEY") or ""
     prompts = tc.get("system_prompts")

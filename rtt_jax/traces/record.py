@@ -41,8 +41,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from rtt_jax import json_lines
 from rtt_jax.cli_errors import naming
-from rtt_jax.tasks.base import (ANSWER_MARKER, Problem, Step, StepReport,
-                                extract_final_answer)
+from rtt_jax.tasks.answers import ANSWER_MARKER, extract_final_answer
+from rtt_jax.tasks.base import Problem, Step, StepReport
 
 SCHEMA = "rtt_jax.trace/1"
 SOURCES = ("program", "model", "import", "human")

@@ -16,10 +16,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from rtt_jax.tasks.base import Problem, extract_final_answer
+from rtt_jax import tasks
+from rtt_jax.tasks import FamilyLookup
+from rtt_jax.tasks.answers import extract_final_answer
+from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.record import (TraceFormatError, TraceRecord, iter_json_lines,
                                    problem_fields, record_from_json)
-from rtt_jax.traces.verify import FamilyLookup, check_record, family_for
+from rtt_jax.traces.verify import check_record
 
 SampleFn = Callable[[list[str], int], list[list[str]]]
 
@@ -29,7 +32,7 @@ def completion_of(family: Any, problem: Problem, style: str) -> tuple[str, str]:
     return family.format_example(problem, style)
 
 
-def record_prompt(record: TraceRecord, family_lookup: FamilyLookup = family_for) -> str:
+def record_prompt(record: TraceRecord, family_lookup: FamilyLookup = tasks.get) -> str:
     """The prompt a trace record trains with: the family's own prompt for the
     record's style (evaluation prompts are written the same way, cue line
     included), else the question and a newline (a ``model`` style, an
@@ -52,7 +55,7 @@ class ProgramTeacher:
     """
 
     def __init__(self, styles: Mapping[str, Sequence[str]] | None = None,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         self._styles = dict(styles or {})
         self._lookup = family_lookup
 
@@ -92,7 +95,7 @@ class JsonlTeacher:
     """
 
     def __init__(self, paths: str | Sequence[str], teacher: str | None = None,
-                 family_lookup: FamilyLookup = family_for):
+                 family_lookup: FamilyLookup = tasks.get):
         self._paths = [paths] if isinstance(paths, str) else list(paths)
         self._teacher = teacher
         self._lookup = family_lookup
@@ -156,7 +159,7 @@ class ModelTeacher:
     def __init__(self, sample_fn: SampleFn, k: int, name: str = "model",
                  prompt_style: Mapping[str, str] | None = None,
                  dedupe_within_problem: bool = True,
-                 family_lookup: FamilyLookup = family_for,
+                 family_lookup: FamilyLookup = tasks.get,
                  hint: Callable[[Problem], str] | None = None):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")

@@ -15,6 +15,7 @@ import jax
 from absl import logging
 
 from rtt_jax import paths
+from rtt_jax.run_files import METRICS_JSONL, read_metrics
 
 
 def _summary_writer(logdir: str):
@@ -45,7 +46,7 @@ def _jsonable(v):
 class MetricWriter:
     def __init__(self, workdir: str, resume_step: int = 0, tensorboard: bool = True):
         self.enabled = jax.process_index() == 0
-        self.path = os.path.join(workdir, "metrics.jsonl")
+        self.path = os.path.join(workdir, METRICS_JSONL)
         self._tb = None
         if not self.enabled:
             return
@@ -60,16 +61,8 @@ class MetricWriter:
         so metrics.jsonl reads as one uninterrupted run."""
         if not paths.exists(self.path):
             return
-        kept = []
-        with paths.open_text(self.path) as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a kill mid-write
-                if int(row.get("step", 0)) <= step:
-                    kept.append(json.dumps(row) + "\n")
-        paths.replace_text(self.path, "".join(kept))
+        kept = [r for r in read_metrics(os.path.dirname(self.path)) if int(r["step"]) <= step]
+        paths.replace_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, step: int, metrics: dict) -> None:
         if not self.enabled:

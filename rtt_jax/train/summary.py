@@ -4,23 +4,9 @@
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 
-from rtt_jax import paths
-
-
-def read_metrics(workdir: str) -> list[dict]:
-    path = os.path.join(workdir, "metrics.jsonl")
-    rows = []
-    with paths.open_text(path) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not a JSON object ({e.msg})") from None
-    return rows
+from rtt_jax.run_files import read_metrics
 
 
 def summarize(rows: list[dict], points: int = 8) -> str:
