@@ -28,8 +28,12 @@ import jax  # noqa: E402
 
 def correctness(out: dict) -> None:
     from configs.base import get_config
-    from rtt_jax.train.loop import train
+    from rtt_jax.config_validation import validate
+    from rtt_jax.train.loop import train as train_spec
     from tests.test_training import GOLDEN
+
+    def train(cfg, workdir, **kw):
+        return train_spec(validate(cfg), workdir, **kw)  # eval.every_steps is 0 here
     with jax.default_matmul_precision("highest"):
         cfg = get_config("tiny")
         cfg.train.steps = 3
@@ -82,19 +86,19 @@ def throughput(out: dict, steps: int) -> None:
 
     import train_throughput as tt
     from configs.base import get_config
+    from batches import curriculum_batches
     from rtt_jax.config_validation import model_config
-    from rtt_jax.data.builtin_addition import batch_for_step
     from rtt_jax.model import train_flops_per_token
     peak = 989e12  # H100/H200 dense bf16 (configs/base.py hardware.peak_flops_by_platform.gpu)
     cfg, seq, batch = tt.SIZES["deep"]
-    batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
+    batches = curriculum_batches(batch, seq, 4)
     out["deep_tok_s"] = tt.run_sharded(cfg, batches, steps) * batch * seq
     gpu = model_config(get_config("gpu"))
     big = dataclasses.replace(gpu, d_model=2048, n_layers=16, n_heads=16)  # ~0.9B
     for name, mc, seq, batch in [("gpu_303M_bf16", gpu, 1024, 32), ("gpu_900M_bf16", big, 1024, 16)]:
         for attention in ("auto", "xla"):
             mc_a = dataclasses.replace(mc, attention=attention)
-            batches = [batch_for_step(0, i, batch, seq, 1, 12) for i in range(2)]
+            batches = curriculum_batches(batch, seq, 2, variant="gpu")
             key = f"{name}_{attention}"
             try:
                 t = time.perf_counter()

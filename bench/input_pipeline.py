@@ -48,11 +48,13 @@ def load_config(name: str):
 
 def pipeline_seconds(cfg, workers: int, steps: int) -> tuple[float, float]:
     """(seconds for ``steps`` batches of the last stage, seconds of the first batch)."""
+    from rtt_jax.config_validation import validate
     from rtt_jax.data.pipeline import make_curriculum_data
     cfg = cfg.copy_and_resolve_references()
     cfg.data.worker_count = workers
     cfg.data.prefetch = 2 if workers else 0
-    data = make_curriculum_data(cfg, 0, 1)
+    spec = validate(cfg)
+    data = make_curriculum_data(spec.data, spec.tokenizer, 0, 1)
     try:
         data.start_stage(len(data.curriculum.stages) - 1)
         t0 = time.perf_counter()
@@ -69,20 +71,22 @@ def pipeline_seconds(cfg, workers: int, steps: int) -> tuple[float, float]:
 def trainer_tokens_per_sec(cfg, steps: int, repeats: int) -> float:
     import jax
     from rtt_jax import config_validation
+    from rtt_jax.batch_sharding import global_batch
     from rtt_jax.data.pipeline import make_curriculum_data
     from rtt_jax.train import sharding as shd
     from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
     from rtt_jax.train.state import init_state, state_layout
     from rtt_jax.train.step import make_train_step
 
-    mc = config_validation.validate(cfg)
+    spec = config_validation.validate(cfg)
+    mc = spec.model
     mesh = shd.make_mesh({"data": -1}, jax.devices())
     opt, sched = make_optimizer(cfg.train), learning_rate_schedule(cfg.train)
     layout = state_layout(mc, opt, mesh, cfg.axis_rules, cfg.seed)
     state = init_state(layout, mc, opt, cfg.seed)
     step = make_train_step(layout, opt, sched, cfg.train.microbatches, cfg.train.z_loss)
-    data = make_curriculum_data(cfg, 0, 1)
-    placed = [shd.global_batch(next(data)[0], mesh) for _ in range(steps)]
+    data = make_curriculum_data(spec.data, spec.tokenizer, 0, 1)
+    placed = [global_batch(next(data)[0], mesh) for _ in range(steps)]
     data.close()
     for b in placed[:2]:  # compile
         state, metrics = step(state, b)

@@ -35,8 +35,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import jax  # noqa: E402
 
 import train_throughput as tt  # noqa: E402
-from rtt_jax.data.builtin_addition import batch_for_step  # noqa: E402
-from rtt_jax.train import sharding as shd  # noqa: E402
+from batches import curriculum_batches  # noqa: E402
+from rtt_jax.batch_sharding import global_batch  # noqa: E402
 
 
 def _kind(name: str, shape: str, seq: int) -> str:
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
     cfg, seq, batch = tt.SIZES[args.size]
-    batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
+    batches = curriculum_batches(batch, seq, 4)
     timer = tt.JaxTimer(tt.rtt_stepper, cfg, batches)
     wall_ms = 1e3 / max(timer.window(args.steps) for _ in range(3))
     trace_dir = tempfile.mkdtemp()
@@ -69,7 +69,7 @@ def main() -> None:
             per_op[e["name"]] += e["dur"] / 1e3 / args.steps
     # Output shapes of the ops, from the compiled step's HLO.
     layout, jitted, mesh = tt.rtt_train_step(cfg)
-    text = jitted.lower(layout.abstract, shd.global_batch(batches[0], mesh)).compile().as_text()
+    text = jitted.lower(layout.abstract, global_batch(batches[0], mesh)).compile().as_text()
     shapes = dict(re.findall(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ", text, re.M))
     kinds = collections.Counter()
     for name, ms in per_op.items():

@@ -38,7 +38,8 @@ import optax  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from matmul_peak import matmul_peak  # noqa: E402
-from rtt_jax.data.builtin_addition import batch_for_step  # noqa: E402
+from batches import curriculum_batches  # noqa: E402
+from rtt_jax.batch_sharding import global_batch  # noqa: E402
 from rtt_jax.model import ModelConfig, train_flops_per_token  # noqa: E402
 from rtt_jax.train import sharding as shd  # noqa: E402
 from rtt_jax.train.state import init_state, state_layout  # noqa: E402
@@ -139,7 +140,7 @@ def rtt_stepper(cfg):
     """(state, step) for rtt_jax's own train step, batches placed as the loop does."""
     layout, step, mesh = rtt_train_step(cfg)
     state = init_state(layout, cfg, _optimizer(), 0)
-    return state, lambda s, b: step(s, shd.global_batch(b, mesh))
+    return state, lambda s, b: step(s, global_batch(b, mesh))
 
 
 class JaxTimer:
@@ -212,7 +213,7 @@ def main() -> None:
     ratios, mfus = {}, {}
     for name in args.sizes.split(","):
         cfg, seq, batch = SIZES[name]
-        batches = [batch_for_step(0, i, batch, seq) for i in range(4)]
+        batches = curriculum_batches(batch, seq, 4)
         tokens = batch * seq
         fpt = train_flops_per_token(cfg, seq)
         rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain)

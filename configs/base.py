@@ -5,13 +5,14 @@
 
 Variants: ``default`` (a small GPU/TPU run), ``tiny`` (CPU smoke run, well under
 a minute on 2 cores), ``cpu`` (a longer CPU run), ``gpu`` (one H100/H200, a
-303M-parameter bf16 model), ``v5e-64`` (a TPU pod slice).
+303M-parameter bf16 model), ``v5e-64`` (a TPU pod slice). Every variant
+trains on the curriculum pipeline (``data.sources`` mixed by ``data.stages``).
 Experiment configs import this module, call ``get_config(variant)`` and
 override only what differs.
 
 Real sizes, ``SIZE`` or ``SIZE/TOPOLOGY`` (the topology defaults to v5e-64):
 bf16 compute with float32 params and AdamW state, trained on the default
-arithmetic curriculum (``data.kind="curriculum"``), each with its own mesh and
+arithmetic curriculum like every variant, each with its own mesh and
 axis rules for the topology (``_PARALLELISM``). Parameter counts are the
 model's own (``rtt_jax.model.param_count`` of ``nnx.eval_shape``; the byte
 vocab of 384 makes embeddings negligible):
@@ -107,14 +108,13 @@ def _base() -> ml_collections.ConfigDict:
         attention="auto",
     ))
 
-    # kind: "builtin_addition" (a fixed a+b=c task; min/max_digits) or
-    # "curriculum" (rtt_jax.data.pipeline: stages mixing named sources; see
-    # rtt_jax/data/curriculum.py and sources.py for the fields).
+    # kind: "curriculum", the one data path (rtt_jax.data.pipeline: stages
+    # mixing named sources; see rtt_jax/data/spec.py, curriculum.py and
+    # sources.py for the fields).
     c.data = ml_collections.ConfigDict(dict(
-        kind="builtin_addition",
+        kind="curriculum",
         seq_len=128,  # model positions per row; rows carry seq_len + 1 tokens
         global_batch_size=64,
-        min_digits=1, max_digits=3,
         tokenizer="bytes",  # or a directory written by Tokenizer.save
         on_bad_record="fatal",  # or "skip" (counted in data/bad_records)
         prefetch=2,  # batches made ahead (per worker, or by a thread when worker_count=0)
@@ -245,7 +245,7 @@ def _sized(c: ml_collections.ConfigDict, size: str, topology: str) -> None:
         raise ValueError(f"configs/base.py: no layout for {size}/{topology}; known: {known}")
     s, p = _SIZES[size], _PARALLELISM[(size, topology)]
     c.model.update(dtype="bfloat16", param_dtype="float32", **s["model"])
-    c.data.update(kind="curriculum", seq_len=s["seq_len"], global_batch_size=p["batch"])
+    c.data.update(seq_len=s["seq_len"], global_batch_size=p["batch"])
     c.train.update(steps=20_000, warmup_steps=1000, learning_rate=s["learning_rate"],
                    microbatches=p["microbatches"])
     c.train.log_every_steps = 50
@@ -268,12 +268,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         pass
     elif variant == "tiny":
         c.model.update(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2)
-        c.data.update(seq_len=64, global_batch_size=16, max_digits=2, kind="curriculum")
+        c.data.update(seq_len=64, global_batch_size=16)
         c.train.update(steps=40, warmup_steps=5, learning_rate=1e-2)
         c.checkpoint.every_steps = 20
     elif variant == "cpu":  # a two-stage arithmetic curriculum, about 2 minutes on 2 cores
         c.model.update(d_model=128, n_layers=2, n_heads=4, n_kv_heads=2)
-        c.data.update(seq_len=96, global_batch_size=16, kind="curriculum")
+        c.data.update(seq_len=96, global_batch_size=16)
         c.data.stages[0]["steps"] = 150
         c.train.update(steps=400, warmup_steps=20, learning_rate=1e-3)
         c.train.log_every_steps = 10
@@ -281,7 +281,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     elif variant == "gpu":  # one H100/H200: a 303M-parameter bf16 model, cuDNN attention
         c.model.update(d_model=1024, n_layers=24, n_heads=16, n_kv_heads=0,
                        dtype="bfloat16", attention="auto")
-        c.data.update(seq_len=1024, global_batch_size=32, max_digits=12)
+        c.data.update(seq_len=1024, global_batch_size=32)
         c.hardware.update(chip="h100", device_count=1)
         c.train.update(steps=20_000, warmup_steps=1000, learning_rate=3e-4)
         c.train.log_every_steps = 50

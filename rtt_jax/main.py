@@ -4,7 +4,9 @@
         [--mode=train|eval|train_eval] [--config.train.steps=100]
     python -m rtt_jax.main --mode=compile_only --config=configs/base.py:1b
 
-compile_only (no --workdir) lowers and compiles the train step for the
+The config is checked once, here (``config_validation.validate``), into the
+pieces the parts take; a bad field stops the run with one line before any
+work. compile_only (no --workdir) lowers and compiles the train step for the
 config's target topology on this machine and prints per-device memory
 against the chip's HBM (rtt_jax/train/compile_only.py).
 
@@ -55,22 +57,27 @@ def main(argv) -> int:
     del argv
     logging.get_absl_handler().addFilter(_QuietLibraries())
     config = _CONFIG.value
+    from rtt_jax.config_validation import ConfigError, validate
+    try:  # once, before any work; starts no JAX backend
+        spec = validate(config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if _MODE.value == "compile_only":  # before jax starts a backend: this picks its devices
-        from rtt_jax.config_validation import ConfigError
         from rtt_jax.train import compile_only
         try:
-            return compile_only.main(config, sys.argv)
+            return compile_only.main(spec, sys.argv)
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-    try:  # before jax is imported: a workdir that is a file or read-only fails fast
+    try:  # before jax starts a backend: a workdir that is a file or read-only fails fast
         cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
     except (OSError, ValueError) as e:
         return cli_errors.report(e)
     _maybe_initialize_distributed(config)
     import jax
-    from rtt_jax.config_validation import ConfigError
     from rtt_jax.data.sources import BadRecordError
+    from rtt_jax.evaluation.during_training import make_periodic_eval
     from rtt_jax.train.checkpoint import CheckpointError
     from rtt_jax.train.workdir_lock import WorkdirLockedError
     from rtt_jax.train.loop import NonFiniteLossError, train
@@ -78,12 +85,13 @@ def main(argv) -> int:
                  jax.process_count(), jax.device_count(), jax.default_backend())
     try:
         if _MODE.value in ("train", "train_eval"):
-            last = train(config, _WORKDIR.value)
+            last = train(spec, _WORKDIR.value,
+                         make_eval=lambda layout: make_periodic_eval(spec, layout))
             if jax.process_index() == 0:
                 print(f"done: step {last.get('step')} loss {last.get('loss', float('nan')):.4f}")
         if _MODE.value in ("eval", "train_eval"):
             from rtt_jax.evaluation.standalone import evaluate_workdir
-            evaluate_workdir(config, _WORKDIR.value)
+            evaluate_workdir(spec, _WORKDIR.value)
     except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,
             WorkdirLockedError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -243,14 +243,15 @@ def make_app(engine: Engine):
     return api
 
 
-def load_engine(config, workdir: str, *, model_name: str | None = None, max_len: int | None = None,
+def load_engine(spec, workdir: str, *, model_name: str | None = None, max_len: int | None = None,
                 max_batch: int | None = None, window_s: float = 0.01, max_n: int = 16,
                 devices=None) -> Engine:
-    """Restore ``workdir``'s latest checkpoint into a sampler and wrap it."""
+    """Restore ``workdir``'s latest checkpoint into a sampler and wrap it;
+    ``spec`` is the run's checked config (``config_validation.validate``)."""
     import os
     from rtt_jax.evaluation.standalone import sampler_from_workdir
-    max_batch = max_batch or config.eval.batch_size
-    sampler, _ = sampler_from_workdir(config, workdir, max_len or config.eval.max_len,
+    max_batch = max_batch or spec.eval.batch_size
+    sampler, _ = sampler_from_workdir(spec, workdir, max_len or spec.eval.max_len,
                                       max_batch, devices)
     name = model_name or os.path.basename(os.path.normpath(workdir)) or "rtt_jax"
     return Engine(sampler, name, window_s=window_s, max_batch=max_batch, max_n=max_n)
@@ -267,7 +268,8 @@ def main(argv) -> int:
 
     def body():
         import uvicorn
-        engine = load_engine(_CONFIG.value, _WORKDIR.value, model_name=_MODEL_NAME.value,
+        from rtt_jax.config_validation import validate
+        engine = load_engine(validate(_CONFIG.value), _WORKDIR.value, model_name=_MODEL_NAME.value,
                              max_len=_MAX_LEN.value, max_batch=_MAX_BATCH.value,
                              window_s=_WINDOW_MS.value / 1000, max_n=_MAX_N.value)
         print(f"serving {engine.model_name!r} on http://{_HOST.value}:{_PORT.value}/v1",

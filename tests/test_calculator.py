@@ -8,6 +8,7 @@ import pytest
 from flax import nnx
 
 from rtt_jax.data.tokenizer import ByteTokenizer
+from rtt_jax.evaluation.calculator import safe_calculator
 from rtt_jax.model import ModelConfig, Transformer
 from rtt_jax.model.calculator import calculator_value, pending_expression
 from rtt_jax.model.sampler import Sampler, calc_state, decode_loop
@@ -62,7 +63,7 @@ def test_inserts_value_and_resumes():
                "<<7/2=3>> ok\n#### 3.5\nz",  # a longer value shifts the script
                "none here\n#### 1\nz",
                "#### <<3*4=99>>\nmore"]  # an answer line split by a stop still ends decoding
-    got, s = run(scripts, calculator=True)
+    got, s = run(scripts, calculator=safe_calculator)
     assert got[0] == "He has <<3*4=12>> so\n#### 12\n"
     assert got[1] == "a <<2+3=5>> b <<6*2=12>>\n#### 13\n"
     # "3.5>>" covers the model's "3>> o", which then writes on from its own position.
@@ -70,10 +71,10 @@ def test_inserts_value_and_resumes():
     assert got[3] == "none here\n#### 1\n"
     assert got[4] == "#### <<3*4=12>>\n"
     assert s.rounds == 3  # row 1 needed two calculator stops
-    # calculator=False (the default) is the model's own text, in one round.
+    # No calculator (the default) is the model's own text, in one round.
     s.rounds = 0
     off = s.generate([PROMPT] * len(scripts), 48)
-    assert off == s.generate([PROMPT] * len(scripts), 48, calculator=False)
+    assert off == s.generate([PROMPT] * len(scripts), 48, calculator=None)
     assert off == [t[:t.index("\n", t.index("####")) + 1] for t in scripts]
     assert s.rounds == 2
 
@@ -81,9 +82,9 @@ def test_inserts_value_and_resumes():
 def test_budget_counts_inserted_tokens():
     s = ScriptedSampler(["He has <<3*4=99>> so\n#### 12\n"] * 2)
     for max_new in (1, 12, 13, 14, 15, 16, 17, 20):
-        got = s.generate([PROMPT] * 2, max_new, calculator=True)
+        got = s.generate([PROMPT] * 2, max_new, calculator=safe_calculator)
         assert got == ["He has <<3*4=12>> so\n#### 12\n"[:max_new]] * 2
-        ids = s.generate_tokens([s.encode_prompt(PROMPT)] * 2, max_new, calculator=True)
+        ids = s.generate_tokens([s.encode_prompt(PROMPT)] * 2, max_new, calculator=safe_calculator)
         assert [len(t) for t in ids] == [min(max_new, 29)] * 2
 
 
@@ -95,18 +96,19 @@ def test_unparseable_expression_is_left_alone(monkeypatch):
     monkeypatch.setattr(builtins, "exec", forbidden)
     scripts = ["<<__import__('os').system('true')=0>>\n#### 0\n",
                "<<3 apples=3>> and <<1/0=9>> and <<=4>>\n#### 4\n"]
-    got, s = run(scripts, calculator=True)
+    got, s = run(scripts, calculator=safe_calculator)
     assert got == scripts
     assert s.rounds == 4  # each "<<expr=" stopped once, then resumed unchanged
-    assert calculator_value("__import__('os').system('true')") is None
-    assert calculator_value("1/0") is None and calculator_value("") is None
+    assert calculator_value("__import__('os').system('true')", safe_calculator) is None
+    assert calculator_value("1/0", safe_calculator) is None
+    assert calculator_value("", safe_calculator) is None
 
 
 def test_equals_outside_open_brackets_does_not_trigger():
     scripts = ["x = 3*4 = 5 <<1+1>> = 7\n#### 7\n",
                "< <1+1= 9 > > <<2*2=4>> 5*5= 6\n#### 6\n",  # spaced '<' are no '<<'
                "<<x=1+1=5>>\n#### 5\n"]  # only the first '=' inside '<<' calls
-    got, s = run(scripts, calculator=True)
+    got, s = run(scripts, calculator=safe_calculator)
     assert got[0] == scripts[0]
     assert got[1] == scripts[1]
     assert got[2] == scripts[2]
@@ -130,6 +132,18 @@ def test_prompt_inside_open_brackets():
     np.testing.assert_array_equal(state, [1, 2, 0, 0, 0])
 
 
+def test_the_calculator_is_the_callers():
+    # The model part evaluates nothing: whatever function it is given decides.
+    seen = []
+
+    def spy(expr):
+        seen.append(expr)
+        return "7"
+
+    got, _ = run(["<<3*4=99>> so\n#### 7\n"], calculator=spy)
+    assert seen == ["3*4"] and got[0].startswith("<<3*4=7>>")
+
+
 def test_pending_expression():
     assert pending_expression("He has <<3*4=") == "3*4"
     assert pending_expression("<<1>> x <<2+2=") == "2+2"
@@ -137,8 +151,8 @@ def test_pending_expression():
     assert pending_expression("<<3*4>> =") is None
     assert pending_expression("<<3=4=") is None
     assert pending_expression("3*4=") is None
-    assert calculator_value("3*4") == "12>>"
-    assert calculator_value("1,000/8") == "125>>"
+    assert calculator_value("3*4", safe_calculator) == "12>>"
+    assert calculator_value("1,000/8", safe_calculator) == "125>>"
 
 
 def test_real_model_without_annotations_is_unchanged():
@@ -149,7 +163,7 @@ def test_real_model_without_annotations_is_unchanged():
     kw = dict(stop_on_eos=False, stop_after_answer_line=False)
     plain = s.generate(texts, 24, **kw)
     assert not any("<<" in t for t in plain)
-    assert s.generate(texts, 24, calculator=True, **kw) == plain
+    assert s.generate(texts, 24, calculator=safe_calculator, **kw) == plain
     # What a calculator round relies on: a row resumed from its own first k
     # tokens (same row index, step offset k) samples the same continuation.
     prompts = [s.encode_prompt(t) for t in texts]
@@ -170,4 +184,4 @@ def test_needs_single_token_brackets():
     s = Sampler(None, {}, Merged(), None, max_len=MAX_LEN)
     assert s.ids["eq"] == -1
     with pytest.raises(ValueError, match="single tokens"):
-        s.generate(["x"], 4, calculator=True)
+        s.generate(["x"], 4, calculator=safe_calculator)

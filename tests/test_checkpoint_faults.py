@@ -68,7 +68,7 @@ def _driver_kill(root):
     import traceback
 
     importlib.import_module("tensorboardX")  # once here, not in every child (MetricWriter)
-    from rtt_jax.train.loop import train  # imports JAX; no backend until a child runs
+    from in_process import train_config as train  # imports JAX; no backend until a child runs
     cfg = _cfg(KILL_STEPS, KILL_EVERY, async_save=True)
 
     def child(workdir, spec):
@@ -225,7 +225,7 @@ def test_gs_workdir_is_not_locked_and_says_so(caplog):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """Eight uninterrupted steps on one device, synchronous saves every 2."""
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
     wd = tmp_path_factory.mktemp("reference")
     train(_cfg(8, 2, async_save=False), str(wd), jax.devices()[:1])
     return run_losses(wd)
@@ -256,7 +256,7 @@ def _damage(path, kind):
 @pytest.mark.parametrize("kind", ["flipped_bytes", "truncated", "missing"])
 def test_damaged_newest_step_is_set_aside_and_the_previous_used(reference, tmp_path, kind,
                                                                  caplog):
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
     cfg = _cfg(8, 2, async_save=False)
     train(cfg, str(tmp_path), jax.devices()[:1], stop_at_step=6)
     ckdir = tmp_path / "checkpoints"
@@ -282,7 +282,7 @@ def test_damaged_newest_step_is_set_aside_and_the_previous_used(reference, tmp_p
 
 def test_checkpoint_of_another_model_is_a_config_error_not_damage(reference, tmp_path):
     from rtt_jax.train.checkpoint import CheckpointError
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
     cfg = _cfg(4, 2, async_save=False)
     train(cfg, str(tmp_path), jax.devices()[:1])
     cfg.model.d_model = 96  # every weight changes shape
@@ -296,7 +296,7 @@ def test_out_of_memory_on_restore_is_not_damage(tmp_path, monkeypatch):
     """A restore that fails for want of memory (or a flaky bucket) says nothing
     about the step's bytes: one clear error, nothing renamed."""
     from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
     cfg = _cfg(2, 2, async_save=False)
     train(cfg, str(tmp_path), jax.devices()[:1])
     import orbax.checkpoint as ocp
@@ -315,7 +315,8 @@ def test_nan_names_only_a_verified_step(tmp_path, monkeypatch, caplog):
     """Step 4 is saved with a wrong checksum (a write that went bad): the NaN at
     step 5 names step 2, the newest step that verifies, and sets 4 aside."""
     from rtt_jax.train import checkpoint
-    from rtt_jax.train.loop import NonFiniteLossError, train
+    from rtt_jax.train.loop import NonFiniteLossError
+    from in_process import train_config as train
     real = checkpoint.state_checksums
     calls = []
 
@@ -339,7 +340,7 @@ def test_disk_full_during_save_is_one_line_and_keeps_the_last_good_step(
         reference, tmp_path, monkeypatch, capfd):
     from orbax.checkpoint._src.handlers import json_checkpoint_handler
     from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
     write = json_checkpoint_handler.JsonCheckpointHandler._save_fn
 
     async def full_at_step_6(self, x, directory):
@@ -358,8 +359,9 @@ def test_disk_full_during_save_is_one_line_and_keeps_the_last_good_step(
     assert f"{tmp_path}/checkpoints/6.orbax-checkpoint-tmp" in msg and "(step 4)" in msg
     assert "Traceback" not in capfd.readouterr().err
     monkeypatch.setattr(json_checkpoint_handler.JsonCheckpointHandler, "_save_fn", write)
-    from rtt_jax.train.loop import final_params
-    _, _, step = final_params(cfg, str(tmp_path), jax.devices()[:1])  # restores and verifies
+    from rtt_jax.config_validation import validate
+    from rtt_jax.train.checkpoint import final_params
+    _, _, step = final_params(validate(cfg), str(tmp_path), jax.devices()[:1])  # restores and verifies
     assert step == 4
     train(cfg, str(tmp_path), jax.devices()[:1])  # space is back: continues from 4
     _assert_same_losses(run_losses(tmp_path), reference, "after disk full")

@@ -3,9 +3,10 @@ import jax
 import pytest
 
 from rtt_jax import tasks
+from rtt_jax.config_validation import validate
 from rtt_jax.evaluation.checkpoint_teacher import sample_fn_from_workdir, sampler_sample_fn
 from rtt_jax.traces.teachers import ModelTeacher
-from rtt_jax.train.loop import train
+from in_process import train_config as train
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def trained(tmp_path_factory):
     cfg.checkpoint.async_save = False
     wd = str(tmp_path_factory.mktemp("teacher"))
     train(cfg, wd, jax.devices()[:1])
-    return cfg, wd
+    return validate(cfg), wd
 
 
 def test_sample_fn_shapes_and_reproducibility(trained):

@@ -9,7 +9,7 @@ import jax
 import pytest
 
 from conftest import REPO
-from rtt_jax.config_validation import ConfigError
+from rtt_jax.config_validation import ConfigError, validate
 from rtt_jax.train import compile_only
 
 TINY = "--config=configs/base.py:tiny"
@@ -30,7 +30,7 @@ def _error_lines(proc):
 def test_compile_check_reports_per_device_memory(tiny_config):
     tiny_config.hardware.chip = "v5e"
     tiny_config.mesh.update(data=4, fsdp=2)
-    report = compile_only.compile_check(tiny_config, jax.devices()[:8], "tiny")
+    report = compile_only.compile_check(validate(tiny_config), jax.devices()[:8], "tiny")
     assert report.mesh == {"data": 4, "fsdp": 2, "tensor": 1}
     assert report.params > 0 and report.memory["temporary"] > 0
     # Arguments are this device's shard of the state (+ its rows of the batch).
@@ -46,7 +46,7 @@ def test_state_alone_over_hbm_fails_before_compiling(tiny_config):
     tiny_config.hardware.hbm_bytes = 1_000_000
     with pytest.raises(ConfigError, match="^tiny: does not fit: params \\+ optimizer state "
                                           "alone .* per device > HBM 976.56 KiB"):
-        compile_only.compile_check(tiny_config, jax.devices()[:8], "tiny")
+        compile_only.compile_check(validate(tiny_config), jax.devices()[:8], "tiny")
 
 
 def test_target_device_count_and_hbm_from_config(tiny_config):

@@ -78,7 +78,7 @@ def test_sentencepiece_pipeline_in_grain_workers_equals_in_process(spm_dir):
     travels, and worker batches equal in-process ones."""
     import cloudpickle
     from configs.base import get_config
-    from rtt_jax.data.pipeline import make_curriculum_data
+    from in_process import data_pipeline as make_curriculum_data
     tok = load_tokenizer(str(spm_dir))
     copy = cloudpickle.loads(cloudpickle.dumps(tok))
     np.testing.assert_array_equal(copy.encode(TRICKY[0]), tok.encode(TRICKY[0]))

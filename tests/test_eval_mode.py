@@ -8,7 +8,7 @@ import jax
 import pytest
 
 from conftest import REPO
-from rtt_jax.train.loop import train
+from in_process import train_config as train
 
 # Subprocesses, several processes or real training runs: `make test` only.
 pytestmark = pytest.mark.slow
@@ -61,11 +61,12 @@ def test_eval_without_checkpoint_is_one_line(tmp_path):
 
 
 def test_external_sets_from_config(tiny_config):
-    from rtt_jax.evaluation.standalone import eval_sets_from_config
+    from rtt_jax.config_validation import validate
+    from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
     cfg = tiny_config
     cfg.eval.update(n_per_level=2, levels=[1], gsm8k_path=str(REPO / "tests/fixtures/gsm8k_test_head50.jsonl"),
                     gsm8k_n=5, rg_datasets=("gcd",))
-    sets, _ = eval_sets_from_config(cfg)
+    sets = eval_sets_from_spec(validate(cfg).eval)
     names = [s.name for s in sets]
     assert "gsm8k/test" in names and any(n.startswith("rg/gcd") for n in names)
     assert len(next(s for s in sets if s.name == "gsm8k/test").problems) == 5

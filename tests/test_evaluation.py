@@ -219,23 +219,24 @@ def test_answer_only_model_gets_no_trace_metrics_rather_than_zeros(tmp_path):
     assert row.split(" | ")[2].startswith("1.000") and row.split(" | ")[3:8] == ["–"] * 5
 
 
+def trained_with_traces(c) -> bool:
+    from rtt_jax.data.spec import data_spec, trained_with_traces
+    return trained_with_traces(data_spec(c.data, c.seed))
+
+
 def test_trained_with_traces_reads_the_stage_mixtures_sources():
     from configs.base import get_config
-    from rtt_jax.evaluation.standalone import trained_with_traces
     c = get_config("tiny")
-    c.data.kind = "curriculum"
     assert trained_with_traces(c)
     for name in c.data.sources:
-        c.data.sources[name].mode = "answer_only"
-    assert not trained_with_traces(c)
-    c.data.sources.textbook.mode = "full"  # textbook text is not in any stage's mixture
+        if c.data.sources[name].kind == "synthetic":
+            c.data.sources[name].mode = "answer_only"
+    # textbook text (mode full) is not in any stage's mixture
     assert not trained_with_traces(c)
     c.data.stages[1]["mixture"]["textbook"] = 0.2  # now it is: worked steps are traces
     assert trained_with_traces(c)
     c.data.stages[1]["mixture"]["textbook"] = 0.0  # weight 0: never trained on
     assert not trained_with_traces(c)
-    c.data.kind = "builtin_addition"
-    assert trained_with_traces(c)
 
 
 def test_lee_one_line_formats_are_not_traces():
@@ -243,11 +244,9 @@ def test_lee_one_line_formats_are_not_traces():
     on them has no steps to judge, so its step metrics must be n/a, not a copy
     of its answer accuracy; a scratchpad format keeps them."""
     from configs.base import get_config
-    from rtt_jax.evaluation.standalone import trained_with_traces
     c = get_config("tiny")
-    c.data.kind = "curriculum"
     c.data.sources = dict(lee=dict(kind="lee_file", path="x.txt", styles="", mode="trace"))
-    c.data.stages = [dict(name="all", steps=10, mixture=dict(lee=1.0), levels=dict(lee="1"))]
+    c.data.stages = [dict(name="all", steps=10, mixture=dict(lee=1.0), levels={})]
     assert not trained_with_traces(c)  # the lee_file default style is lee_plain
     for styles, steps in [("lee_reversed", False), ("lee_plain,lee_reversed", False),
                           ("lee_simplified", True), ("lee_plain,lee_detailed", True)]:

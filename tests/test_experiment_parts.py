@@ -9,7 +9,9 @@ import pytest
 
 from rtt_jax import tasks
 from rtt_jax.data.curriculum import time_averaged_stage
-from rtt_jax.data.sources import BadRecordError, make_source
+from rtt_jax.data.sources import BadRecordError
+from rtt_jax.data.sources import make_source as open_source
+from rtt_jax.data.spec import source_spec
 from rtt_jax.experiments import lee2023
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -87,12 +89,16 @@ def test_markdown_sets_ours_beside_the_paper():
     assert "**does not hold**" in md and "- D1" in md and "- O1" in md and "CMD" in md
 
 
+def make_source(name, cfg):
+    return open_source(source_spec(name, cfg), seed=0)
+
+
 # --- the lee_file source and eval set --------------------------------------------------
 
 @pytest.mark.parametrize("style", ["lee_plain", "lee_reversed", "lee_simplified", "lee_detailed"])
 def test_lee_file_source_writes_their_formats(style):
     from rtt_jax.tasks import addition
-    src = make_source("lee", _src(kind="lee_file", path=str(LEE_SAMPLE), styles=style), seed=0)
+    src = make_source("lee", _src(kind="lee_file", path=str(LEE_SAMPLE), styles=style))
     problems = addition.read_lee_file(LEE_SAMPLE)
     assert src.size == len(problems)
     seen = {src.get(0, i).prompt + src.get(0, i).completion for i in range(src.size)}
@@ -102,11 +108,11 @@ def test_lee_file_source_writes_their_formats(style):
 
 def test_lee_file_source_errors_name_the_file(tmp_path):
     with pytest.raises(BadRecordError, match="no such file"):
-        make_source("lee", _src(kind="lee_file", path=str(tmp_path / "nope.txt")), seed=0)
+        make_source("lee", _src(kind="lee_file", path=str(tmp_path / "nope.txt")))
     bad = tmp_path / "bad.txt"
     bad.write_text("1+1=2\n2+2=5\n")
     with pytest.raises(BadRecordError, match=r"bad.txt:2: 2\+2 is 4"):
-        make_source("lee", _src(kind="lee_file", path=str(bad)), seed=0)
+        make_source("lee", _src(kind="lee_file", path=str(bad)))
 
 
 def test_lee_eval_set_is_a_seeded_shuffle():
@@ -131,9 +137,9 @@ def test_answer_only_completions_are_read_in_lee_styles():
 # --- noisy synthetic traces ---------------------------------------------------------------
 
 def test_noisy_source_corrupts_the_configured_share_deterministically():
-    clean = make_source("t", _src(styles="column"), seed=0)
-    noisy = make_source("t", _src(styles="column", noise_wrong_step=0.3), seed=0)
-    again = make_source("t", _src(styles="column", noise_wrong_step=0.3), seed=0)
+    clean = make_source("t", _src(styles="column"))
+    noisy = make_source("t", _src(styles="column", noise_wrong_step=0.3))
+    again = make_source("t", _src(styles="column", noise_wrong_step=0.3))
     n, changed = 400, 0
     for i in range(n):
         a, b = clean.get(3, i), noisy.get(3, i)
@@ -146,7 +152,7 @@ def test_noisy_source_corrupts_the_configured_share_deterministically():
             assert len(diff) == 1 and not diff[0].startswith("####")
     assert 0.22 < changed / n < 0.38, changed / n
     with pytest.raises(ValueError, match=r"config.data.sources.t.noise_\*"):
-        make_source("t", _src(noise_wrong_step=0.8, noise_wrong_answer=0.5), seed=0)
+        make_source("t", _src(noise_wrong_step=0.8, noise_wrong_answer=0.5))
 
 
 # --- the shuffled curriculum ---------------------------------------------------------------
@@ -188,18 +194,20 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
     """Runs' reports made by the evaluator as ``--mode=eval`` makes them: the
     answer-only arm's consistency is "–", never 0, and enters no difference."""
     from rtt_jax.evaluation import Evaluator, prompt_for, write_report
-    from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
+    from rtt_jax.config_validation import validate
+    from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
     from rtt_jax.experiments import results, runner, spec, tables
     module = runner.load_experiment(str(MINI))
     exp = module.EXPERIMENT
     runs = runner.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
     configs = {arm: module.get_config(f"cpu/{arm}") for arm in ("traces", "answer_only")}
-    assert trained_with_traces(configs["traces"])
-    assert not trained_with_traces(configs["answer_only"])
+    assert validate(configs["traces"]).eval.trace_metrics
+    assert not validate(configs["answer_only"]).eval.trace_metrics
     for run in runs:
         config = configs[run.arm]
         config.seed = run.seed
-        sets, trained = eval_sets_from_config(config)
+        ec = validate(config).eval
+        sets, trained = eval_sets_from_spec(ec), ec.trained_levels
         table = {}
         for s in sets:
             fam = tasks.get(s.family)
@@ -210,7 +218,7 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
                     completion = f"#### {int(p.answer) + 1 if wrong else p.answer}"
                 table[prompt_for(fam, p, s.style)] = completion
         report = Evaluator(sets, lambda ps: [table[q] for q in ps],
-                           trace_metrics=trained_with_traces(config)).run(step=6)
+                           trace_metrics=ec.trace_metrics).run(step=6)
         write_report(report, run.workdir, trained, plots=False)
     res = results.collect(exp, "cpu", runs, spec.check_budget(exp, configs))
     traces, answer_only = res["arms"]["traces"], res["arms"]["answer_only"]

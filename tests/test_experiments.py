@@ -240,12 +240,12 @@ def test_difference_is_over_the_seeds_both_arms_completed():
 def test_textbook_arm_mixes_a_quarter_of_the_tokens_not_of_the_examples():
     """Sections are ~27x longer than traces: the example weight must be set so
     that the textbook's share of packed *positions* is the stated share."""
-    from rtt_jax.data.curriculum import Curriculum
-    from rtt_jax.data.pipeline import make_tokenizer
+    from in_process import curriculum
     from rtt_jax.experiments import runner
     module = runner.load_experiment(runner.experiment_path("textbook"))
     c = module.get_config("cpu/with_textbook")
-    cur = Curriculum.from_config(c.data, 0, make_tokenizer(c.data.tokenizer))
+    assert c.seed == 0 and c.data.tokenizer == "bytes"
+    cur = curriculum(c)
     tokens = {"task": 0, "textbook": 0}
     drawn, examples = cur.drawn(0), cur.examples(0)
     for j in range(6000):

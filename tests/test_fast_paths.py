@@ -93,8 +93,17 @@ def test_dense_has_autodiffs_gradients():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def _batches(n: int) -> list[dict]:
+    """The tiny curriculum's first ``n`` batches of 4 rows x 48 positions."""
+    from configs.base import get_config
+    from in_process import pipeline_batches
+    cfg = get_config("tiny")
+    cfg.data.update(global_batch_size=4, seq_len=48)
+    return pipeline_batches(cfg, n)
+
+
 def _losses(model_cfg, steps=20):
-    from rtt_jax.data.builtin_addition import batch_for_step
+    from rtt_jax.batch_sharding import global_batch
     from rtt_jax.train import sharding as shd
     from rtt_jax.train.state import init_state, state_layout
     from rtt_jax.train.step import make_train_step
@@ -106,8 +115,8 @@ def _losses(model_cfg, steps=20):
     state = init_state(layout, model_cfg, opt, 0)
     step = make_train_step(layout, opt, lambda s: 3e-3)
     out = []
-    for i in range(steps):
-        state, m = step(state, shd.global_batch(batch_for_step(0, i, 4, 48), mesh))
+    for batch in _batches(steps):
+        state, m = step(state, global_batch(batch, mesh))
         out.append(float(m["loss"]))
     return np.array(out)
 

@@ -94,7 +94,7 @@ def test_sigkill_then_restart_continues_the_same_losses_across_worker_counts(ref
 
 def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_path):
     from configs.base import get_config
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
 
     def cfg():
         c = get_config("tiny")
@@ -131,7 +131,7 @@ def test_a_step_saved_by_two_hosts_resumes_on_one_with_the_same_losses(tmp_path)
     from configs.base import get_config
     from rtt_jax.train.checkpoint import CheckpointError
     from rtt_jax.train.checksum import data_checksum
-    from rtt_jax.train.loop import train
+    from in_process import train_config as train
 
     def cfg(steps):
         c = get_config("tiny")

@@ -148,7 +148,7 @@ def test_state_moves_between_layouts_and_a_missing_lane_is_named():
     with pytest.raises(ValueError, match=r"no position for lanes \[5\]"):
         iter(_dataset((4, 5))).set_state({"kind": "lane_pack", "lanes": {"4": [0, 0]}})
     with pytest.raises(ValueError, match="not a lane_pack state"):
-        iter(_dataset()).set_state({"kind": "builtin_addition"})
+        iter(_dataset()).set_state({"kind": "curriculum"})
 
 
 def test_a_window_whose_examples_are_all_dropped_is_skipped_and_counted():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rtt_jax.config_validation import ConfigError, validate
-from rtt_jax.data.pipeline import make_curriculum_data
+from in_process import data_pipeline as make_curriculum_data
 
 METRIC = "eval/addition/L2/answer_accuracy"
 

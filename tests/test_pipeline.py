@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]  # not from conftest: the worker must not import it
-from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.packing import PackStats
-from rtt_jax.data.pipeline import make_curriculum_data
+from in_process import curriculum, data_pipeline as make_curriculum_data
 from rtt_jax.data.sources import BadRecordError, JsonlSource, TfdsSource, TracesSource
 from run_outputs import free_port
 
@@ -111,8 +110,7 @@ def test_mixture_proportions_are_grain_exact_over_every_window():
     """Grain's MapDataset.mix is proportional: every window of 1,000 draws has
     each source within 1% of its weight, levels uniform within a source."""
     cfg = _config()
-    from rtt_jax.data.pipeline import make_tokenizer
-    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    cur = curriculum(cfg)
     for s, stage in enumerate(cur.stages):
         draws = cur.drawn(s)
         for start in (0, 7 * 2 ** 32 + 5, 2 ** 40):  # lane 0, lane 7, far out
@@ -154,9 +152,8 @@ def test_whole_windows_place_every_input_token_or_count_it_lost():
     is placed or counted as lost, and repeated ones are counted."""
     import grain
     from rtt_jax.data.lane_packing import EXAMPLE_STATS, LanePackIterDataset
-    from rtt_jax.data.pipeline import make_tokenizer
     cfg = _config()
-    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    cur = curriculum(cfg)
     for overflow, seq_len in [("truncate", 24), ("split", 20), ("drop", 16)]:
         ds = LanePackIterDataset(grain.MapDataset.range(3, 4), cur.examples(1), seq_len=seq_len,
                                  window=8, algorithm="best_fit", overflow=overflow,
@@ -429,8 +426,7 @@ def test_finite_source_epochs_are_reshuffled_permutations(tmp_path):
     cfg = _config()
     cfg.data.sources = {"f": dict(kind="jsonl", path=path), "g": dict(kind="jsonl", path=path)}
     cfg.data.stages = [_stage({"f": 1.0}), _stage({"g": 1.0})]
-    from rtt_jax.data.pipeline import make_tokenizer
-    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    cur = curriculum(cfg)
     f = cur.drawn(0)
     epochs = [tuple(f[e * 13 + k][2].prompt for k in range(13)) for e in range(40)]
     assert all(sorted(e) == sorted(f"q{k}" for k in range(13)) for e in epochs)
@@ -439,7 +435,7 @@ def test_finite_source_epochs_are_reshuffled_permutations(tmp_path):
     assert sorted(f[far + k][2].prompt for k in range(13)) == sorted(epochs[0])
     g = cur.drawn(1)
     assert tuple(g[k][2].prompt for k in range(13)) != epochs[0]  # another source, another order
-    fresh = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes")).drawn(0)
+    fresh = curriculum(cfg).drawn(0)
     assert [fresh[i][2] for i in range(50)] == [f[i][2] for i in range(50)]
 
 
@@ -459,7 +455,7 @@ def _nodes(ds):
 def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
     from rtt_jax.data.curriculum import Memo
     from rtt_jax.data.formatting import format_example
-    from rtt_jax.data.pipeline import make_tokenizer
+    from rtt_jax.data.tokenizer import make_tokenizer
     records = [json.dumps({"prompt": f"{k}+{k + 1}=", "completion": f"{2 * k + 1}\n#### {2 * k + 1}"})
                for k in range(9)]
     cfg = _config()
@@ -470,7 +466,7 @@ def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
     cfg.data.stages = [_stage({"file": 1.0}), _stage({"add": 1.0}, {"add": "2"}),
                        _stage({"file": 1.0, "answers": 1.0, "add": 2.0}, {"add": "1-3"})]
     tok = make_tokenizer("bytes")
-    cur = Curriculum.from_config(cfg.data, cfg.seed, tok)
+    cur = curriculum(cfg, tok)
     for s in range(3):
         examples, drawn = cur.examples(s), cur.drawn(s)
         for j in list(range(60)) + list(range(60))[::-1]:  # the second pass hits the memo
@@ -486,11 +482,10 @@ def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
 
 def test_stage_items_are_offset_problems_so_stages_never_repeat_each_other():
     """A synthetic source's item i in stage s is its problem (s << 56) + i."""
-    from rtt_jax.data.pipeline import make_tokenizer
     cfg = _config()
     cfg.data.stages = [_stage({"addition": 1.0}, {"addition": "2"}),
                        _stage({"addition": 1.0}, {"addition": "2"})]
-    cur = Curriculum.from_config(cfg.data, cfg.seed, make_tokenizer("bytes"))
+    cur = curriculum(cfg)
     src = cur.sources["addition"]
     for s in range(2):
         d = cur.drawn(s)

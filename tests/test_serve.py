@@ -13,7 +13,9 @@ uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from rtt_jax.serve import Message, load_engine, make_app, render_chat  # noqa: E402
-from rtt_jax.train.loop import train  # noqa: E402
+from in_process import train_config as train  # noqa: E402
+
+from rtt_jax.config_validation import validate  # noqa: E402
 
 # Subprocesses, several processes or real training runs: `make test` only.
 pytestmark = pytest.mark.slow
@@ -32,7 +34,7 @@ def engine(tmp_path_factory):
     cfg.eval.max_len = 48
     workdir = tmp_path_factory.mktemp("serve_run")
     train(cfg, str(workdir), jax.devices()[:1])
-    eng = load_engine(cfg, str(workdir), devices=jax.devices()[:1], window_s=0.02,
+    eng = load_engine(validate(cfg), str(workdir), devices=jax.devices()[:1], window_s=0.02,
                       max_batch=32, max_n=8)
     yield eng
     eng.close()

@@ -6,13 +6,15 @@ import jax
 import numpy as np
 import pytest
 
-from rtt_jax.data.builtin_addition import batch_for_step
+from rtt_jax.batch_sharding import global_batch
+from rtt_jax.config_validation import validate
 from rtt_jax.train import sharding as shd
-from rtt_jax.train.loop import NonFiniteLossError, final_params, train
+from rtt_jax.train.checkpoint import final_params
+from rtt_jax.train.loop import NonFiniteLossError
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
-from rtt_jax import config_validation
+from in_process import pipeline_batches, train_config as train
 
 
 def _losses(workdir):
@@ -23,7 +25,7 @@ def _losses(workdir):
 def _params(config, workdir, devices=None):
     config = config.copy_and_resolve_references()
     config.mesh.update(data=-1, fsdp=1, tensor=1)
-    _, params, step = final_params(config, workdir, devices or jax.devices()[:1])
+    _, params, step = final_params(validate(config), workdir, devices or jax.devices()[:1])
     return step, jax.tree.map(np.asarray, jax.device_get(params))
 
 
@@ -67,7 +69,7 @@ def test_sharded_equals_unsharded(reference, tmp_path, mesh):
         assert losses[s] == pytest.approx(ref_losses[s], rel=1e-4)
     # Params after 3 steps equal the 1-device run's params at step 3.
     from rtt_jax.train.checkpoint import Checkpointer
-    layout = final_params(cfg, str(tmp_path), jax.devices()[:1])[0]
+    layout = final_params(validate(cfg), str(tmp_path), jax.devices()[:1])[0]
     ref3, _, _ = Checkpointer(os.path.join(reference[1], "checkpoints")).restore(layout.abstract, step=3)
     _assert_tree_close(_params(cfg, tmp_path)[1], jax.device_get(ref3["params"]), rtol=1e-4, atol=1e-6)
 
@@ -101,11 +103,11 @@ def test_restore_onto_different_mesh(reference, tmp_path, mesh, n_dev):
 def test_gradient_accumulation_equals_large_batch(tiny_config):
     cfg = tiny_config
     cfg.data.global_batch_size = 16
-    mc = config_validation.validate(cfg)
+    mc = validate(cfg).model
     mesh = shd.make_mesh({"data": -1}, jax.devices())
     opt, sched = make_optimizer(cfg.train), learning_rate_schedule(cfg.train)
     layout = state_layout(mc, opt, mesh, cfg.axis_rules, cfg.seed)
-    batch = shd.global_batch(batch_for_step(0, 0, 16, cfg.data.seq_len), mesh)
+    batch = global_batch(pipeline_batches(cfg, 1)[0], mesh)
     results = []
     for m in (1, 4):
         state = init_state(layout, mc, opt, cfg.seed)

@@ -1,8 +1,9 @@
 """Curriculum stages, each a Grain mixture of named sources.
 
-Config (``config.data``, kind ``curriculum``)::
+Config (``config.data``; checked once into a ``spec.DataSpec``, whose stages
+``make_stages`` parses here)::
 
-    sources = {name: {kind, family, styles, mode, path, ...}}   # see sources.py
+    sources = {name: {kind, family, styles, mode, path, ...}}   # see sources.py, spec.py
     stages  = [ {name: "s1", steps: 10,
                  mixture: {"add": 0.7, "mul": 0.3},   # weights, normalized here
                  levels:  {"add": "1-2", "mul": "1"},  # "" / absent: defaults
@@ -84,35 +85,37 @@ def parse_levels(spec, where: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _default_levels(source) -> tuple[int, ...]:
-    family = getattr(source, "family", None)
-    return tuple(family.train_levels) if family is not None else tuple(source.levels)
-
-
 def _as_dict(x) -> dict:
     return dict(x.items()) if hasattr(x, "items") else dict(x or {})
 
 
 def make_stages(stage_cfgs, sources: dict) -> list[Stage]:
-    """Stages from ``config.data.stages``; errors name the field and what was expected."""
-    if not stage_cfgs:
-        raise ValueError("config.data.stages=[]: expected at least one stage")
+    """Stages from ``config.data.stages`` over ``sources`` (name -> ``spec.SourceSpec``);
+    ValueError names the field and what was expected (``spec.data_spec`` calls
+    this once, at validation)."""
+    if not isinstance(stage_cfgs, (list, tuple)) or not stage_cfgs:
+        raise ValueError(f"config.data.stages={stage_cfgs!r}: expected a list of stages "
+                         "{name, steps, mixture, levels}")
     stages = []
     for k, cfg in enumerate(stage_cfgs):
         cfg = _as_dict(cfg)
         field = f"config.data.stages[{k}]"
-        steps = cfg.get("steps")
-        if steps is None and _as_dict(cfg.get("until")).get("max_steps") is not None:
-            steps = _as_dict(cfg["until"])["max_steps"]
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"{field}.steps={steps!r}: expected a positive number of steps")
-        mixture = {n: float(w) for n, w in _as_dict(cfg.get("mixture")).items() if float(w) != 0}
-        if not mixture or any(w < 0 for w in mixture.values()):
-            raise ValueError(f"{field}.mixture={mixture!r}: expected positive weights over sources")
-        unknown = sorted(set(mixture) - set(sources))
-        if unknown:
-            raise ValueError(f"{field}.mixture names {unknown}: expected sources among "
+        gate = parse_gate(cfg.get("until"), cfg.get("steps"), field)
+        if gate is not None and k == len(stage_cfgs) - 1:
+            raise ValueError(f"{field}.until={_as_dict(cfg['until'])!r}: expected a gate on a "
+                             "stage before the last (the last stage runs to the end)")
+        steps = gate.max_steps if gate else cfg.get("steps")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"{field}.steps={cfg.get('steps')!r}: expected a positive "
+                             "number of steps")
+        mix = _as_dict(cfg.get("mixture"))
+        if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError(f"{field}.mixture={mix!r}: expected non-negative weights over "
+                             "sources, not all zero")
+        if set(mix) - set(sources):
+            raise ValueError(f"{field}.mixture={mix!r}: expected names among data.sources "
                              f"{sorted(sources)}")
+        mixture = {n: float(w) for n, w in mix.items() if float(w) != 0}
         level_cfg = _as_dict(cfg.get("levels"))
         names = tuple(sorted(mixture))  # sorted: config dict order must not change draws
         total, acc, cum, levels = sum(mixture.values()), 0.0, [], []
@@ -120,18 +123,20 @@ def make_stages(stage_cfgs, sources: dict) -> list[Stage]:
             acc += mixture[n] / total
             cum.append(acc)
             spec = level_cfg.get(n, "")
-            lv = parse_levels(spec, f"{field}.levels.{n}") if spec != "" else _default_levels(sources[n])
-            bad = [x for x in lv if x not in sources[n].levels]
+            src = sources[n]
+            lv = parse_levels(spec, f"{field}.levels.{n}") if spec != "" else src.default_levels
+            bad = [x for x in lv if x not in src.levels]
             if bad or not lv:
-                have = sources[n].levels
                 raise ValueError(f"{field}.levels.{n}={spec!r}: expected " + (
-                    f"levels among {have[0]}..{have[-1]}" if hasattr(sources[n], "family")
-                    else "no levels (a file source has none; leave it unset)"))
-            levels.append(lv)
+                    "no levels (a file source has none; leave it unset)" if src.finite
+                    else f"levels among {src.levels[0]}..{src.levels[-1]}"))
+            levels.append(tuple(lv))
+        for n, spec in level_cfg.items():  # levels of sources the stage does not mix
+            if n not in mixture:
+                parse_levels(spec, f"{field}.levels.{n}")
         cum[-1] = 1.0
-        gate = parse_gate(cfg.get("until"), steps, field)
-        stages.append(Stage(str(cfg.get("name") or f"stage{k}"), gate.max_steps if gate else steps,
-                            names, tuple(cum), tuple(levels), gate))
+        stages.append(Stage(str(cfg.get("name") or f"stage{k}"), steps, names, tuple(cum),
+                            tuple(levels), gate))
     return stages
 
 
@@ -171,11 +176,11 @@ class Curriculum:
         self.stages, self.sources, self.tokenizer, self.seed = stages, sources, tokenizer, seed
 
     @classmethod
-    def from_config(cls, data_cfg, seed: int, tokenizer) -> "Curriculum":
-        policy = data_cfg.get("on_bad_record", "fatal")
-        sources = {name: make_source(name, cfg, seed, policy)
-                   for name, cfg in _as_dict(data_cfg.sources).items()}
-        return cls(make_stages(data_cfg.stages, sources), sources, tokenizer, seed)
+    def from_spec(cls, spec, tokenizer) -> "Curriculum":
+        """From a checked ``spec.DataSpec``: opens its sources (files are read here)."""
+        sources = {name: make_source(src, spec.seed, spec.on_bad_record)
+                   for name, src in spec.sources.items()}
+        return cls(list(spec.stages), sources, tokenizer, spec.seed)
 
     def examples(self, s: int) -> grain.MapDataset:
         """Stage s's tokenized examples (``formatting.Example``), by index."""

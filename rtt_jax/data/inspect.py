@@ -60,14 +60,14 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
     import grain
     from rtt_jax.data.curriculum import Curriculum
     from rtt_jax.data.lane_packing import first_indices
-    from rtt_jax.data.pipeline import CurriculumData, make_tokenizer
-    d = config.data
-    if d.kind != "curriculum":
-        return f"config.data.kind={d.kind!r}: nothing to inspect (no curriculum)"
+    from rtt_jax.data.pipeline import CurriculumData
+    from rtt_jax.data.spec import data_spec
+    from rtt_jax.data.tokenizer import make_tokenizer
     if n < 0:
         raise ValueError(f"--n={n}: expected >= 0")
+    d = data_spec(config.data, config.seed)
     tok = make_tokenizer(d.tokenizer)
-    cur = Curriculum.from_config(d, config.seed, tok)
+    cur = Curriculum.from_spec(d, tok)
     if stage >= len(cur.stages):
         raise ValueError(f"--stage={stage}: the config has {len(cur.stages)} stages "
                          f"(0..{len(cur.stages) - 1})")
@@ -95,7 +95,7 @@ def describe(config, stage: int = -1, n: int = 5) -> str:
             lines.append(mark_targets(ex.tokens, ex.loss_mask, tok))
         one = CurriculumData(cur, d.global_batch_size, d.seq_len, window=d.packing.window,
                              algorithm=d.packing.algorithm, overflow=d.packing.overflow,
-                             shuffle_rows=d.packing.get("shuffle_rows", True),
+                             shuffle_rows=d.packing.shuffle_rows,
                              shard_options=grain.sharding.NoSharding())
         one.start_stage(s)
         _, m = next(one)

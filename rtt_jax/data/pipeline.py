@@ -48,7 +48,7 @@ import grain
 import numpy as np
 from absl import flags, logging
 
-from rtt_jax import paths
+from rtt_jax.config_error import ConfigError
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.lane_packing import KIND as LANE_KIND
 from rtt_jax.data.lane_packing import (EXAMPLE_STATS, LanePackIterDataset, lane_states,
@@ -57,33 +57,6 @@ from rtt_jax.data.packing import ROW_KEYS, PackStats
 
 KIND = "curriculum"
 SHM_MIN_BYTES = 4 << 20
-
-
-def make_tokenizer(spec: str):
-    """``"bytes"`` or a directory written by ``Tokenizer.save``."""
-    from rtt_jax.data.tokenizer import ByteTokenizer, load_tokenizer
-    return ByteTokenizer() if spec in ("", "bytes") else load_tokenizer(spec)
-
-
-RUN_TOKENIZER_DIR = "tokenizer"
-
-
-def save_run_tokenizer(config, workdir: str) -> None:
-    """Keep the training tokenizer in the workdir (once, process 0), so that
-    evaluation and sampling always decode with the one that trained."""
-    import jax
-    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
-    if jax.process_index() == 0 and not paths.exists(path):
-        make_tokenizer(config.data.tokenizer).save(path)
-
-
-def run_tokenizer(config, workdir: str):
-    """The tokenizer a run in ``workdir`` trained with (falls back to the config's)."""
-    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
-    if paths.exists(path):
-        from rtt_jax.data.tokenizer import load_tokenizer
-        return load_tokenizer(path)
-    return make_tokenizer(config.data.tokenizer)
 
 
 class CurriculumData(grain.DatasetIterator):
@@ -199,7 +172,6 @@ class CurriculumData(grain.DatasetIterator):
         # "eval/addition_L2/..." also names the set "addition/L2".
         metrics = {**{k.replace("/L", "_L", 1): v for k, v in metrics.items()}, **metrics}
         if gate.metric not in metrics:
-            from rtt_jax.config_validation import ConfigError
             have = sorted(k for k in metrics if k.startswith("eval/") and "_L" not in k)
             raise ConfigError(
                 f"config.data.stages[{self._stage}].until.metric={gate.metric!r}: the "
@@ -277,25 +249,23 @@ def exit_with_parent(worker_index: int, worker_count: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def make_curriculum_data(config, process_index: int | None = None,
+def make_curriculum_data(spec, tokenizer, process_index: int | None = None,
                          process_count: int | None = None) -> CurriculumData:
-    """The run's pipeline; ``process_index``/``process_count`` (tests, tools)
-    stand in for ``jax.process_index()``/``jax.process_count()``."""
-    d = config.data
-    tok = make_tokenizer(d.tokenizer)
+    """The run's pipeline from a checked ``spec.DataSpec`` and the run's
+    tokenizer; ``process_index``/``process_count`` (tests, tools) stand in
+    for ``jax.process_index()``/``jax.process_count()``."""
     try:
-        curriculum = Curriculum.from_config(d, config.seed, tok)
+        curriculum = Curriculum.from_spec(spec, tokenizer)
     except ValueError as e:  # a field that only shows as wrong once sources are open
         if not str(e).startswith("config."):
             raise
-        from rtt_jax.config_validation import ConfigError
         raise ConfigError(str(e)) from None
-    p = d.packing
+    p = spec.packing
     shard = None
     if process_index is not None and process_count is not None:
         shard = grain.sharding.ShardOptions(shard_index=process_index,
                                             shard_count=process_count, drop_remainder=True)
-    return CurriculumData(curriculum, d.global_batch_size, d.seq_len, window=p.window,
+    return CurriculumData(curriculum, spec.global_batch_size, spec.seq_len, window=p.window,
                           algorithm=p.algorithm, overflow=p.overflow,
-                          shuffle_rows=p.get("shuffle_rows", True), prefetch=d.prefetch,
-                          worker_count=d.get("worker_count", 0), shard_options=shard)
+                          shuffle_rows=p.shuffle_rows, prefetch=spec.prefetch,
+                          worker_count=spec.worker_count, shard_options=shard)

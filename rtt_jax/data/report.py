@@ -29,7 +29,8 @@ from rtt_jax import cli_errors
 from rtt_jax.data.curriculum import Curriculum
 from rtt_jax.data.formatting import FULL, format_example
 from rtt_jax.data.lane_packing import first_indices
-from rtt_jax.data.pipeline import make_tokenizer
+from rtt_jax.data.spec import data_spec
+from rtt_jax.data.tokenizer import make_tokenizer
 from rtt_jax.textbook import quality
 from rtt_jax.traces import dedup, diversity
 
@@ -145,12 +146,10 @@ def plots(report: dict, out: str) -> list[str]:
 
 
 def write_data_report(config, out: str, n: int = 400, config_name: str = "") -> dict:
-    d = config.data
-    if d.kind != "curriculum":
-        raise ValueError(f"config.data.kind={d.kind!r}: the data report needs a 'curriculum'")
     if n < 1:
         raise ValueError(f"--n={n}: expected at least 1 example per stage")
-    cur = Curriculum.from_config(d, config.seed, make_tokenizer(d.tokenizer))
+    d = data_spec(config.data, config.seed)
+    cur = Curriculum.from_spec(d, make_tokenizer(d.tokenizer))
     cli_errors.make_output_dir(out)
     report = {"config": config_name, "stages": [
         stage_report(cur, s, n, d.global_batch_size, d.packing.window)

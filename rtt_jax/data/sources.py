@@ -3,7 +3,9 @@
 Every source has ``name``, ``levels`` (a tuple) and ``get(level, i) ->
 TextExample``; ``at_level(level)`` (``LevelView``) and, for finite sources,
 ``RecordView`` are random-access Grain ``MapDataset`` source nodes:
-``data.curriculum`` builds each stage's Grain pipeline from them. Kinds (``make_source(name, cfg, seed, on_bad_record)``):
+``data.curriculum`` builds each stage's Grain pipeline from them. Kinds
+(``make_source(spec, seed, on_bad_record)``, ``spec`` a ``spec.SourceSpec``
+whose fields ``spec.data_spec`` has checked):
 
 * ``synthetic``: on-the-fly task traces. ``cfg.family`` (a ``rtt_jax.tasks``
   name), ``cfg.styles`` ("" = all, else "a,b"), ``cfg.mode`` trace |
@@ -48,7 +50,7 @@ import grain
 import numpy as np
 
 from rtt_jax import json_lines
-from rtt_jax.data.formatting import ANSWER_ONLY, FULL, MODES, TRACE
+from rtt_jax.data.formatting import FULL, TRACE
 
 FATAL, SKIP = "fatal", "skip"
 BAD_RECORD_POLICIES = (FATAL, SKIP)
@@ -150,12 +152,6 @@ class SyntheticSource(_Source):
         self.name, self.family = name, tasks.get(family)
         self.levels = tuple(self.family.levels)
         self.styles = tuple(styles) or tuple(self.family.styles)
-        unknown = set(self.styles) - set(self.family.styles)
-        if unknown:
-            raise ValueError(f"source {name!r}: unknown styles {sorted(unknown)} for family "
-                             f"{family!r}; expected some of {self.family.styles}")
-        if mode not in (TRACE, ANSWER_ONLY):
-            raise ValueError(f"source {name!r}: mode {mode!r}; expected trace or answer_only")
         self.mode, self.seed, self.size = mode, seed, sys.maxsize
         from rtt_jax.tasks.base import make_rng_seed
         self._gen_seed = make_rng_seed(seed, name) % (1 << 31)
@@ -301,11 +297,6 @@ class LeeFileSource(_FiniteSource):
         except ValueError as e:
             raise BadRecordError(str(e)) from None
         self.styles = tuple(styles) or LEE_FILE_DEFAULT_STYLES
-        unknown = set(self.styles) - set(addition.FAMILY.styles)
-        if unknown:
-            raise ValueError(f"source {name!r}: unknown addition styles {sorted(unknown)}")
-        if mode not in (TRACE, ANSWER_ONLY):
-            raise ValueError(f"source {name!r}: mode {mode!r}; expected trace or answer_only")
         self.mode, self._family, self._key = mode, addition.FAMILY, name_key(name)
         super().__init__(name, seed, len(self._problems))
 
@@ -390,54 +381,22 @@ class TfdsSource(_FiniteSource):
 LEE_FILE_DEFAULT_STYLES = ("lee_plain",)
 
 
-def written_styles(cfg) -> tuple[str, ...]:
-    """The trace styles a ``config.data.sources`` entry writes, defaults
-    resolved as ``make_source`` resolves them: a synthetic source's listed
-    styles or every style of its family, a lee_file source's listed styles or
-    ``LEE_FILE_DEFAULT_STYLES``; () for the other kinds (their text is read,
-    not written in a style)."""
-    cfg = dict(cfg)
-    styles = _styles(cfg.get("styles", ""))
-    if cfg.get("kind") == "lee_file":
-        return styles or LEE_FILE_DEFAULT_STYLES
-    if cfg.get("kind") == "synthetic":
-        from rtt_jax import tasks
-        return styles or tuple(tasks.get(cfg.get("family")).styles)
-    return ()
-
-
-def _styles(spec) -> tuple[str, ...]:
-    if isinstance(spec, str):
-        return tuple(s.strip() for s in spec.split(",") if s.strip())
-    return tuple(spec or ())
-
-
-def make_source(name: str, cfg, seed: int, on_bad_record: str = FATAL) -> _Source:
-    """A source from one ``config.data.sources.<name>`` ConfigDict (fields above)."""
-    get = (lambda k, default=None: cfg.get(k, default)) if hasattr(cfg, "get") else \
-        (lambda k, default=None: getattr(cfg, k, default))
-    kind, mode = get("kind"), get("mode", TRACE)
-    if kind not in KINDS:
-        raise ValueError(f"config.data.sources.{name}.kind={kind!r}: expected one of {KINDS}")
-    if mode not in MODES:
-        raise ValueError(f"config.data.sources.{name}.mode={mode!r}: expected one of {MODES}")
+def make_source(spec, seed: int, on_bad_record: str = FATAL) -> _Source:
+    """Open the source a checked ``spec.SourceSpec`` describes (files are read here)."""
+    kind, mode, name = spec.kind, spec.mode, spec.name
     if kind == "synthetic":
-        source = SyntheticSource(name, get("family"), seed, _styles(get("styles", "")), mode)
+        source = SyntheticSource(name, spec.family, seed, spec.styles, mode)
         try:
-            return source.with_noise(float(get("noise_wrong_step", 0.0)),
-                                     float(get("noise_skipped_step", 0.0)),
-                                     float(get("noise_wrong_answer", 0.0)))
+            return source.with_noise(*spec.noise)
         except ValueError as e:
             raise ValueError(f"config.data.sources.{name}.noise_*: {e}") from None
     if kind == "textbook":
-        return TextbookDataSource(name, _styles(get("families", "")), seed)
-    path = get("path", "")
+        return TextbookDataSource(name, spec.families, seed)
     if kind == "jsonl":
-        return JsonlSource(name, path, seed, mode, on_bad_record)
+        return JsonlSource(name, spec.path, seed, mode, on_bad_record)
     if kind == "lee_file":
-        return LeeFileSource(name, path, seed, _styles(get("styles", "")), mode)
+        return LeeFileSource(name, spec.path, seed, spec.styles, mode)
     if kind == "traces":
-        return TracesSource(name, path, seed, mode, on_bad_record, get("format", "jsonl"))
-    return TfdsSource(name, get("tfds_name"), path, get("split", "train"), seed, mode,
-                      get("prompt_field", "prompt"), get("completion_field", "completion"),
-                      on_bad_record)
+        return TracesSource(name, spec.path, seed, mode, on_bad_record, spec.format)
+    return TfdsSource(name, spec.tfds_name, spec.path, spec.split, seed, mode,
+                      spec.prompt_field, spec.completion_field, on_bad_record)

@@ -110,3 +110,28 @@ def load_tokenizer(directory: str) -> Tokenizer:
             raise TokenizerFileError(f"{path}: {field}={meta[field]} but the loaded "
                                      f"tokenizer has {getattr(tok, field)}")
     return tok
+
+
+def make_tokenizer(spec: str) -> Tokenizer:
+    """``config.data.tokenizer``: ``"bytes"`` or a directory written by ``Tokenizer.save``.
+    Built once per run (``config_validation.validate``) and passed down."""
+    return ByteTokenizer() if spec in ("", "bytes") else load_tokenizer(spec)
+
+
+RUN_TOKENIZER_DIR = "tokenizer"
+
+
+def save_run_tokenizer(tokenizer: Tokenizer, workdir: str) -> None:
+    """Keep the training tokenizer in the workdir (once; the loop calls this on
+    process 0), so that evaluation and sampling always decode with the one
+    that trained."""
+    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
+    if not paths.exists(path):
+        tokenizer.save(path)
+
+
+def run_tokenizer(workdir: str, fallback: Tokenizer) -> Tokenizer:
+    """The tokenizer a run in ``workdir`` trained with (``fallback``, the
+    config's, when the workdir has none)."""
+    path = os.path.join(workdir, RUN_TOKENIZER_DIR)
+    return load_tokenizer(path) if paths.exists(path) else fallback

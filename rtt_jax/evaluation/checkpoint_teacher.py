@@ -5,13 +5,14 @@ a ``sample_fn(prompts, k) -> list[list[str]]`` and keeps those whose answer and
 every step verify. This module builds that ``sample_fn`` from a sampler, or
 from a workdir's latest checkpoint:
 
-    sample_fn = sample_fn_from_workdir(config, "gs://.../run", temperature=0.8)
+    sample_fn = sample_fn_from_workdir(validate(config), "gs://.../run", temperature=0.8)
     kept = ModelTeacher(sample_fn, k=8).teach_batch(problems)
 """
 from __future__ import annotations
 
 from typing import Callable
 
+from rtt_jax.evaluation.standalone import sampler_from_workdir
 from rtt_jax.model.sampler import Sampler
 
 SampleFn = Callable[[list[str], int], list[list[str]]]
@@ -35,11 +36,10 @@ def sampler_sample_fn(sampler: Sampler, max_new_tokens: int, temperature: float 
     return sample_fn
 
 
-def sample_fn_from_workdir(config, workdir: str, max_new_tokens: int = 256,
+def sample_fn_from_workdir(spec, workdir: str, max_new_tokens: int = 256,
                            temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
                            max_len: int | None = None) -> SampleFn:
-    """A ``sample_fn`` over the latest checkpoint in ``workdir``."""
-    from rtt_jax.evaluation.standalone import sampler_from_workdir
-    sampler, _ = sampler_from_workdir(config, workdir,
-                                      max_len or config.data.seq_len + max_new_tokens)
+    """A ``sample_fn`` over the latest checkpoint in ``workdir``; ``spec`` is
+    the run's checked config (``config_validation.validate(config)``)."""
+    sampler, _ = sampler_from_workdir(spec, workdir, max_len or spec.data.seq_len + max_new_tokens)
     return sampler_sample_fn(sampler, max_new_tokens, temperature, top_p, seed)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from rtt_jax.data.pipeline import make_tokenizer
+from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.report import flat_metrics
-from rtt_jax.evaluation.standalone import eval_sets_from_config, trained_with_traces
 from rtt_jax.model.sampler import Sampler
 from rtt_jax.run_files import write_samples
 
@@ -28,19 +27,19 @@ def _sample_text(sample: dict) -> str:
             f"\n\n    {sample.get('completion', '')}\n\n{verdicts}")
 
 
-def make_periodic_eval(config, layout, model_cfg) -> Callable[[int, Any, Any], dict] | None:
-    """Returns ``run(step, params, writer) -> metrics`` or None when disabled."""
-    ec = config.eval
+def make_periodic_eval(spec, layout) -> Callable[[int, Any, Any], dict] | None:
+    """Returns ``run(step, params, writer) -> metrics`` or None when disabled.
+    ``spec`` is the checked config (``config_validation.validate``), ``layout``
+    the train state's; the loop calls this as its ``make_eval(layout)``."""
+    ec = spec.eval
     if not ec.every_steps:
         return None
-    sets, _ = eval_sets_from_config(config)
-    evaluator = Evaluator(sets, generate_fn=None, batch_size=ec.batch_size,
-                          samples_per_set=ec.samples_per_set,
-                          trace_metrics=trained_with_traces(config))
+    evaluator = Evaluator(eval_sets_from_spec(ec), generate_fn=None, batch_size=ec.batch_size,
+                          samples_per_set=ec.samples_per_set, trace_metrics=ec.trace_metrics)
 
     # One sampler for the whole run: its jitted programs take params as an
     # argument, so swapping in each eval step's params never recompiles.
-    sampler = Sampler(layout.graphdef, None, make_tokenizer(config.data.tokenizer), model_cfg,
+    sampler = Sampler(layout.graphdef, None, spec.tokenizer, spec.model,
                       max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
     evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
 

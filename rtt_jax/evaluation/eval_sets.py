@@ -14,14 +14,20 @@ chosen from it by a seeded sample.
 
 Levels above a family's ``train_levels`` are built too and marked
 ``trained=False``: they measure length generalisation.
+
+From config: ``eval_spec(config.eval, seed)`` checks the section once (the
+entry point's ``config_validation.validate`` calls it) into an ``EvalSpec``,
+levels resolved per family; ``eval_sets_from_spec`` builds its sets.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 from typing import Any, Iterable, Mapping, Sequence
 
 from rtt_jax import tasks
+from rtt_jax.config_error import ConfigError, require
 from rtt_jax.tasks.base import Problem, make_rng_seed
 
 EVAL_SEED_OFFSET = 10 ** 9
@@ -136,3 +142,98 @@ def lee_file_set(path: str, n: int | None = None, seed: int = 0, style: str = "l
     if n is not None:
         problems = problems[:n]
     return EvalSet(name, "addition", None, tuple(problems), style, trained=True)
+
+
+# --- from config ---------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class EvalSpec:
+    """``config.eval``, checked (fields: configs/base.py). ``levels`` and
+    ``trained_levels`` are resolved per family; ``seed`` is the training seed;
+    ``trace_metrics`` says whether step metrics apply (the run trained on
+    traces: ``data.spec.trained_with_traces``)."""
+
+    seed: int
+    every_steps: int
+    families: tuple[str, ...]
+    styles: Mapping[str, str]
+    levels: Mapping[str, tuple[int, ...]]
+    trained_levels: Mapping[str, tuple[int, ...]]
+    n_per_level: int
+    max_new_tokens: int
+    max_len: int
+    batch_size: int
+    samples_per_set: int
+    gsm8k_path: str = ""
+    gsm8k_n: int = 0
+    rg_datasets: tuple[str, ...] = ()
+    lee_path: str = ""
+    lee_n: int = 0
+    lee_name: str = "lee2023/test"
+    trace_metrics: bool = True
+
+
+def _levels(spec, family) -> tuple[int, ...]:
+    """``"train"`` = the family's training levels; ``"all"``; or an explicit list."""
+    if spec == "train":
+        return tuple(family.train_levels)
+    if spec == "all":
+        return tuple(family.levels)
+    return tuple(int(x) for x in spec)
+
+
+def eval_spec(e, seed: int, trace_metrics: bool = True) -> EvalSpec:
+    """``config.eval`` checked into an EvalSpec; ConfigError names the first bad field."""
+    require(e.every_steps >= 0, "eval.every_steps", e.every_steps, ">= 0 (0 turns it off)")
+    for field in ("n_per_level", "max_new_tokens", "batch_size"):
+        require(e[field] >= 1, f"eval.{field}", e[field], ">= 1")
+    require(e.max_len > e.max_new_tokens, "eval.max_len", e.max_len,
+            f"more than eval.max_new_tokens={e.max_new_tokens} (room for the prompt)")
+    families = tuple(e.families)
+    for name in families:
+        require(name in tasks.names(), "eval.families", families,
+                f"task families from {', '.join(tasks.names())}")
+    for field in ("levels", "trained_levels"):
+        spec = e[field]
+        ok = spec in ("train", "all") or (not isinstance(spec, str) and
+                                          all(isinstance(x, int) and x >= 1 for x in spec))
+        require(ok, f"eval.{field}", spec, '"train", "all" or a list of levels >= 1')
+    styles = dict(e.styles)
+    for name in families:
+        known = tasks.get(name).styles
+        require(name not in styles or styles[name] in known, f"eval.styles.{name}",
+                styles.get(name), f"a style of {name} among {', '.join(known)}")
+    return EvalSpec(
+        seed=seed, every_steps=e.every_steps, families=families, styles=styles,
+        levels={n: _levels(e.levels, tasks.get(n)) for n in families},
+        trained_levels={n: _levels(e.trained_levels, tasks.get(n)) for n in families},
+        n_per_level=e.n_per_level, max_new_tokens=e.max_new_tokens, max_len=e.max_len,
+        batch_size=e.batch_size, samples_per_set=e.samples_per_set,
+        gsm8k_path=e.gsm8k_path, gsm8k_n=e.gsm8k_n, rg_datasets=tuple(e.rg_datasets),
+        lee_path=e.get("lee_path", ""), lee_n=e.get("lee_n", 0),
+        lee_name=e.get("lee_name", "lee2023/test"), trace_metrics=trace_metrics)
+
+
+def eval_sets_from_spec(spec: EvalSpec) -> list[EvalSet]:
+    """The sets ``spec`` names: task families x levels, then GSM8K, a Lee et al.
+    file and reasoning-gym datasets. A named file that is missing or bad is a
+    ConfigError naming its field."""
+    sets = [] if not spec.families else task_sets(
+        spec.families, n=spec.n_per_level, seed=spec.seed, levels=spec.levels,
+        trained_levels=spec.trained_levels, styles=spec.styles)
+    if spec.gsm8k_path:  # external problems: GSM8K test (a JSONL file of that schema)
+        if not os.path.exists(spec.gsm8k_path):
+            raise ConfigError(f"config.eval.gsm8k_path={spec.gsm8k_path!r}: no such file")
+        sets.append(gsm8k_set(spec.gsm8k_path, spec.gsm8k_n or None, seed=spec.seed))
+    if spec.lee_path:  # a Lee et al. 2023 problem file (their test split)
+        if not os.path.exists(spec.lee_path):
+            raise ConfigError(f"config.eval.lee_path={spec.lee_path!r}: no such file")
+        style = spec.styles.get("addition", "lee_plain")
+        try:
+            sets.append(lee_file_set(spec.lee_path, spec.lee_n or None, seed=spec.seed,
+                                     style=style, name=spec.lee_name))
+        except ValueError as e:
+            raise ConfigError(f"config.eval.lee_path: {e}") from None
+    if spec.rg_datasets:  # reasoning-gym datasets at their own levels
+        sets += rg_sets(list(spec.rg_datasets), n=spec.n_per_level, seed=spec.seed)
+    return sets

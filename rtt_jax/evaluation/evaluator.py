@@ -16,7 +16,7 @@ separately as ``rtt_jax.data.formatting`` does) and returns ``(sum_nll,
 n_tokens)``; the report gets ``loss`` (nats/token) and ``perplexity``.
 
 ``trace_metrics=False`` says the model was trained without traces (see
-``standalone.trained_with_traces``): step validity, consistency and the other
+``data.spec.trained_with_traces``): step validity, consistency and the other
 ``scoring.TRACE_METRICS`` do not apply to it and are None in every set and
 pool, and the report records ``"trace_metrics": false``.
 

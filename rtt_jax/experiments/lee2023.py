@@ -154,7 +154,7 @@ def setup_text(config, results: Mapping, variant: str = "cpu") -> dict:
     ``config`` is any arm's config of ``variant`` (they share the model)."""
     from rtt_jax.config_validation import validate
     from rtt_jax.model import accounting
-    mc = validate(config)
+    mc = validate(config).model
     n_params = (accounting.matmul_param_count(mc) + (2 * mc.n_layers + 1) * mc.d_model
                 + (0 if mc.tie_embeddings else mc.vocab_size * mc.d_model))
     tokens = next(iter(results["budget"]["tokens_per_run"].values()))

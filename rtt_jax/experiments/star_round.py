@@ -157,8 +157,9 @@ def run_round(out: str, round_: int, config_spec: str, workdir: str, previous: s
     family = tasks.get(family_name)
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
-    config = load_config(config_spec, seed)
-    sample_fn = sample_fn_from_workdir(config, workdir, max_new_tokens=max_new_tokens,
+    from rtt_jax.config_validation import validate
+    spec = validate(load_config(config_spec, seed))
+    sample_fn = sample_fn_from_workdir(spec, workdir, max_new_tokens=max_new_tokens,
                                        temperature=temperature, seed=1000 * seed + round_)
     pool = [family.generate(PROBLEM_SEED + 1000 * seed + round_, i, target)
             for i in range(problems)]

@@ -1,11 +1,14 @@
 """Calculator-assisted decoding for GSM8K-style ``<<expr=value>>`` annotations.
 
-Off by default (``Sampler.generate(..., calculator=True)`` turns it on). As in
-the GSM8K paper's calculator: when the model writes ``<<expr=`` (an opened
+Off by default; ``Sampler.generate(..., calculator=fn)`` turns it on, where
+``fn(expr) -> str | None`` is the text of ``expr``'s value, or None when it
+is not arithmetic (``rtt_jax.evaluation.calculator.safe_calculator``: a
+parser over numbers and operators, never ``eval``). The model part evaluates
+nothing itself: model text only reaches the function it is given. As in the
+GSM8K paper's calculator: when the model writes ``<<expr=`` (an opened
 ``<<`` with no ``>>`` after it, then its first ``=``), the decode loop stops
-that row (the traced ``stop_on_calculator`` rule), ``expr`` is evaluated by
-``rtt_jax.tasks.safe_arith`` (a parser over numbers and operators, never
-``eval``) and ``value>>`` is appended to the row's completion; the row then
+that row (the traced ``stop_on_calculator`` rule), ``fn(expr)`` is called
+and ``value>>`` is appended to the row's completion; the row then
 decodes on from prompt + completion so far (a fresh prefill in the usual prompt
 bucket, so rounds compile nothing new). An expression that does not evaluate
 inserts nothing: the row simply resumes, and the model writes its own value.
@@ -22,11 +25,12 @@ fires only where they come out as single tokens.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from rtt_jax.tasks.safe_arith import evaluate, format_number
+# expr -> the text of its value, or None when expr is not arithmetic it evaluates.
+Calculator = Callable[[str], "str | None"]
 
 
 def pending_expression(text: str) -> str | None:
@@ -41,16 +45,16 @@ def pending_expression(text: str) -> str | None:
     return None if "=" in expr else expr
 
 
-def calculator_value(expr: str) -> str | None:
+def calculator_value(expr: str, calculator: Calculator) -> str | None:
     """The text the calculator writes for ``expr`` (``value>>``), or None when
-    ``expr`` is not arithmetic that ``safe_arith`` evaluates."""
-    value = evaluate(expr)
-    return None if value is None else format_number(value) + ">>"
+    ``calculator`` does not evaluate it."""
+    value = calculator(expr)
+    return None if value is None else value + ">>"
 
 
 def calculator_generate(sampler, prompts: Sequence[np.ndarray], max_new_tokens: int,
-                        **kw) -> list[np.ndarray]:
-    """``sampler.generate_tokens(prompts, max_new_tokens, calculator=True, **kw)``:
+                        calculator: Calculator, **kw) -> list[np.ndarray]:
+    """``sampler.generate_tokens(prompts, max_new_tokens, calculator=calculator, **kw)``:
     validated prompt ids -> completion ids, calculator results included."""
     tok = sampler.tokenizer
     if min(sampler.ids[k] for k in ("lt", "gt", "eq")) < 0:
@@ -80,7 +84,7 @@ def calculator_generate(sampler, prompts: Sequence[np.ndarray], max_new_tokens: 
             expr = pending_expression(tok.decode(np.concatenate([context, out])))
             if expr is None:
                 continue  # it stopped on EOS or the answer line
-            result = calculator_value(expr)
+            result = calculator_value(expr, calculator)
             if result is not None:
                 insert = np.asarray(tok.encode(result), np.int32)[:left]
                 pieces[i].append(insert)

@@ -25,7 +25,8 @@ The marker is matched token by token, which is exact for the byte tokenizer.
 A third, off by default (``stop_on_calculator``): stop a row right after the
 first ``=`` inside an open ``<<`` (a ``<`` ``<`` pair with no ``>`` ``>`` pair
 after it), the point where GSM8K's calculator writes its result; the state is
-seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop.
+seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop with
+the calculator function the caller passes (the model evaluates nothing itself).
 
 Several hosts (a mesh that spans processes). ``generate_tokens`` is then
 *process-local*: each process passes its own prompts (any number, also none)
@@ -49,8 +50,9 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
+from rtt_jax.model.calculator import Calculator, calculator_generate
 from rtt_jax.model.transformer import ModelConfig
-from rtt_jax.train import sharding as shd
 
 ANSWER_MARKER = "#### "
 
@@ -206,11 +208,11 @@ class Sampler:
         for key, char in (("lt", "<"), ("gt", ">"), ("eq", "=")):
             enc = list(tokenizer.encode(char))
             self.ids[key] = int(enc[0]) if len(enc) == 1 else -1
-        self.batch_shards = 1 if mesh is None else math.prod(mesh.shape[a] for a in shd.BATCH_AXES)
+        self.batch_shards = 1 if mesh is None else math.prod(mesh.shape[a] for a in BATCH_AXES)
         # Processes the mesh spans (1 on one host); each feeds a contiguous block of rows.
         self.processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
         if self.batch_shards % self.processes:
-            raise ValueError(f"mesh {dict(mesh.shape)}: the batch axes {shd.BATCH_AXES} must "
+            raise ValueError(f"mesh {dict(mesh.shape)}: the batch axes {BATCH_AXES} must "
                              f"split over the {self.processes} processes the mesh spans")
         self.trace_count = {"cache": 0, "recompute": 0}
         self._jitted = {"cache": self._jit(self._cached_program),
@@ -221,14 +223,14 @@ class Sampler:
     def _jit(self, fn):
         if self.mesh is None:
             return jax.jit(fn)
-        batch = shd.batch_sharding(self.mesh)
+        batch = batch_sharding(self.mesh)
         return jax.jit(fn, out_shardings=(batch, batch))
 
     def _constrain_cache(self, cache):
         if self.mesh is None:
             return cache
         # Rows follow the batch; kv heads are left to follow the params' sharding.
-        spec = P(shd.BATCH_AXES, P.UNCONSTRAINED, None, None)
+        spec = P(BATCH_AXES, P.UNCONSTRAINED, None, None)
         return jax.lax.with_sharding_constraint(cache, NamedSharding(self.mesh, spec))
 
     def _cached_program(self, params, tokens, lengths, rows, opts, ids):
@@ -286,14 +288,14 @@ class Sampler:
         if self.mesh is None:
             return jnp.asarray(x)
         if self.processes > 1:  # x: this process's rows of the global batch
-            return jax.make_array_from_process_local_data(shd.batch_sharding(self.mesh), x)
-        return jax.device_put(x, shd.batch_sharding(self.mesh))
+            return jax.make_array_from_process_local_data(batch_sharding(self.mesh), x)
+        return jax.device_put(x, batch_sharding(self.mesh))
 
     def _local_rows(self, x) -> np.ndarray:
         """This process's rows of a batch-sharded global output, on the host."""
         if self.processes > 1:
             from jax.experimental import multihost_utils
-            x = multihost_utils.global_array_to_host_local_array(x, self.mesh, P(shd.BATCH_AXES))
+            x = multihost_utils.global_array_to_host_local_array(x, self.mesh, P(BATCH_AXES))
         return np.asarray(jax.device_get(x))
 
     def _run_batch(self, prompts: Sequence[np.ndarray], rows: dict, opts: dict, path: str,
@@ -330,31 +332,33 @@ class Sampler:
     def generate_tokens(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int, *,
                         temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
                         stop_on_eos: bool = True, stop_after_answer_line: bool = True,
-                        recompute: bool = False, calculator: bool = False) -> list[np.ndarray]:
+                        recompute: bool = False,
+                        calculator: Calculator | None = None) -> list[np.ndarray]:
         """Token-level API: prompt id lists (BOS included) -> generated ids per prompt.
 
         Each result ends with its stop token (EOS or the answer line's newline)
         when a stop rule fired, and holds at most ``max_new_tokens`` ids.
         ``recompute=True`` runs the naive full-recompute reference instead.
-        ``calculator=True`` writes ``value>>`` after each ``<<expr=`` the model
-        emits (see ``rtt_jax.model.calculator``); the inserted ids count
-        towards ``max_new_tokens``.
+        ``calculator`` (a function from an expression's text to its value's
+        text, or None; e.g. ``rtt_jax.evaluation.calculator.safe_calculator``)
+        writes ``value>>`` after each ``<<expr=`` the model emits (see
+        ``rtt_jax.model.calculator``); the inserted ids count towards
+        ``max_new_tokens``.
         """
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens}: expected >= 1")
-        if calculator and self.processes > 1:
-            raise ValueError("calculator=True runs a host loop per prompt and is single-host "
-                             "only; sample with calculator=False on several hosts")
+        if calculator is not None and self.processes > 1:
+            raise ValueError("calculator runs a host loop per prompt and is single-host "
+                             "only; sample without it on several hosts")
         for i, p in enumerate(prompts):
             if len(p) == 0 or len(p) + max_new_tokens > self.max_len:
                 raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens={max_new_tokens} "
                                  f"must be within 1..max_len={self.max_len}")
         kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
                   stop_after_answer_line=stop_after_answer_line, recompute=recompute)
-        if calculator:
-            from rtt_jax.model.calculator import calculator_generate
-            return calculator_generate(self, prompts, max_new_tokens, **kw)
+        if calculator is not None:
+            return calculator_generate(self, prompts, max_new_tokens, calculator, **kw)
         n = len(prompts)
         # Row ids: each prompt's index among all processes' prompts, in process order.
         offset = int(_all_processes([n], self.processes)[:jax.process_index(), 0].sum()) \
@@ -423,9 +427,10 @@ class Sampler:
 
     def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
                  top_p: float = 1.0, seed: int = 0, *, stop_on_eos: bool = True,
-                 stop_after_answer_line: bool = True, calculator: bool = False) -> list[str]:
+                 stop_after_answer_line: bool = True,
+                 calculator: Calculator | None = None) -> list[str]:
         """Text API: the completion text of each prompt (special tokens dropped).
-        ``calculator=True``: see ``generate_tokens``."""
+        ``calculator``: see ``generate_tokens``."""
         kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
                   stop_after_answer_line=stop_after_answer_line, calculator=calculator)
         if self.processes == 1:

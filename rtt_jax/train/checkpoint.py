@@ -52,10 +52,15 @@ per host (that host's rows). A step saved by another number of hosts restores
 too: each host then reads every host's verified state and restore returns
 them all (``{"kind": PER_PROCESS, "states": [...]}``) for the data iterator to
 take the rows it now owns.
+
+``final_params`` restores the newest verified step's params alone onto a mesh
+of this process's choosing: what evaluation, serving and the checkpoint
+teacher start from.
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import grain
@@ -66,9 +71,13 @@ from absl import logging
 from etils import epath
 from jax.experimental import multihost_utils
 
+from rtt_jax import paths
 from rtt_jax.train import checkpoint_faults
 from rtt_jax.train import checkpoint_quiet as quiet
 from rtt_jax.train.checksum import data_checksum, mismatches, state_checksums
+from rtt_jax.train.optimizer import make_optimizer
+from rtt_jax.train.sharding import run_mesh
+from rtt_jax.train.state import state_layout
 
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
 # The data state restore returns for a step saved by another number of
@@ -422,3 +431,26 @@ class _SaveErrors:
             f"is removed at the next start); the last good checkpoint "
             f"({'step ' + str(last) if last is not None else 'none'}) in "
             f"{ckpt.directory} is intact") from None
+
+
+def final_params(spec, workdir: str, devices=None):
+    """(layout, params, step) of the newest verified checkpoint in ``workdir``,
+    restored onto a mesh of ``devices`` (default: all); ``spec`` is the run's
+    checked config (``config_validation.RunSpec``). Raises CheckpointError when
+    there is none."""
+    config = spec.config
+    workdir = paths.absolute(workdir)
+    mesh = run_mesh(config, devices)
+    layout = state_layout(spec.model, make_optimizer(config.train), mesh, config.axis_rules,
+                          config.seed)
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    if not paths.is_remote(ckpt_dir) and not (os.path.isdir(ckpt_dir) and any(
+            d.isdigit() for d in os.listdir(ckpt_dir))):
+        # Checked before orbax starts its background threads for nothing.
+        raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")
+    ckpt = Checkpointer(ckpt_dir, read_only=True)  # eval holds no lock: never rename/clean
+    try:
+        state, _, step = ckpt.restore_newest_intact(layout.abstract, with_data=False)
+    finally:
+        ckpt.close()
+    return layout, state["params"], step

@@ -48,7 +48,7 @@ import os
 import subprocess
 import sys
 
-from rtt_jax.config_validation import ConfigError
+from rtt_jax.config_error import ConfigError
 
 GiB = 1 << 30
 # HBM per device (per chip; a v4/v5p megacore chip is one JAX device).
@@ -171,21 +171,22 @@ def _too_large(name: str, what: str, total: int, hbm: int, hbm_source: str, targ
                        f"{_fmt(hbm)} ({hbm_source}) on {target}")
 
 
-def compile_check(config, devices=None, name: str = "config", target: str | None = None,
+def compile_check(spec, devices=None, name: str = "config", target: str | None = None,
                   why: str | None = None) -> Report:
-    """Lower and compile the train step of ``config`` on a mesh over
-    ``devices`` (default: all); raise ConfigError (one line) if the mesh or
-    batch does not fit the devices, or the result does not fit HBM."""
+    """Lower and compile the train step of ``spec`` (the checked config,
+    ``config_validation.validate``) on a mesh over ``devices`` (default: all);
+    raise ConfigError (one line) if the mesh or batch does not fit the
+    devices, or the result does not fit HBM."""
     import jax
     import jax.numpy as jnp
-    from rtt_jax import config_validation
+    from rtt_jax.batch_sharding import batch_sharding
     from rtt_jax.model import param_count
     from rtt_jax.train import sharding as shd
     from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
     from rtt_jax.train.state import state_layout
     from rtt_jax.train.step import make_train_step
 
-    model_cfg = config_validation.validate(config)
+    config, model_cfg = spec.config, spec.model
     devices = list(jax.devices() if devices is None else devices)
     target = target or f"{len(devices)} {devices[0].platform.upper()} devices"
     try:
@@ -214,7 +215,7 @@ def compile_check(config, devices=None, name: str = "config", target: str | None
                          hbm_source, target)
 
     width = int(config.data.seq_len) + 1
-    batch_sh = shd.batch_sharding(mesh)
+    batch_sh = batch_sharding(mesh)
     batch = {k: jax.ShapeDtypeStruct((b, width), jnp.int32, sharding=batch_sh)
              for k in ("tokens", "segment_ids", "positions", "loss_mask")}
     step = make_train_step(layout, optimizer, learning_rate_schedule(tc), tc.microbatches,
@@ -274,9 +275,11 @@ def _rerun(argv, n: int) -> int:
     return subprocess.run([sys.executable, "-m", "rtt_jax.main", *argv[1:]], env=env).returncode
 
 
-def main(config, argv) -> int:
-    """CLI body (``rtt_jax.main --mode=compile_only``): prints the report;
-    raises ConfigError for a config that cannot run on its target."""
+def main(spec, argv) -> int:
+    """CLI body (``rtt_jax.main --mode=compile_only``, given the checked
+    config): prints the report; raises ConfigError for a config that cannot
+    run on its target."""
+    config = spec.config
     name = config_name(argv)
     n = target_device_count(config)
     hbm_bytes(config)  # an unknown chip fails before any compile
@@ -298,7 +301,7 @@ def main(config, argv) -> int:
             return _rerun(argv, n)
         devices = cpu[:n] if n is not None else cpu
         target = f"{len(devices)} fake CPU devices"
-    report = compile_check(config, devices, name, target, why)
+    report = compile_check(spec, devices, name, target, why)
     print("\n".join(report.lines()), flush=True)
     if report.fits is False:
         what = "compiled total" if report.memory else "params + optimizer state"

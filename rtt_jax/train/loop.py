@@ -11,6 +11,12 @@ metrics go to ``data.observe``: a mastery-gated curriculum stage that ends
 there is already in the saved data state, so a resume lands in the same stage
 at the same step.
 
+The loop takes the run's checked config (``config_validation.RunSpec``: the
+model, data and eval pieces and the run's tokenizer) and imports nothing from
+evaluation: the entry point passes ``make_eval`` (for ``rtt_jax.main``,
+``evaluation.during_training.make_periodic_eval``), which builds the periodic
+evaluation once the state layout is known.
+
 The run holds ``<workdir>/run.lock`` (workdir_lock.py) from before it touches
 the workdir until it returns, so a second run on the same workdir stops at
 once. It resumes from the newest checkpoint that verifies against its
@@ -29,40 +35,23 @@ import jax
 from absl import logging
 from jax.experimental import multihost_utils
 
-from rtt_jax import config_validation, paths
-from rtt_jax.data.builtin_addition import BuiltinAdditionData
-from rtt_jax.data.pipeline import make_curriculum_data, save_run_tokenizer
-from rtt_jax.evaluation.during_training import make_periodic_eval
+from rtt_jax import paths
+from rtt_jax.batch_sharding import global_batch
+from rtt_jax.data.pipeline import make_curriculum_data
+from rtt_jax.data.tokenizer import save_run_tokenizer
 from rtt_jax.model import train_flops_per_token
-from rtt_jax.train import sharding as shd
-from rtt_jax.train.checkpoint import CheckpointError, Checkpointer
+from rtt_jax.train.checkpoint import Checkpointer
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.peak_flops import peak_flops
 from rtt_jax.train import workdir_lock
+from rtt_jax.train.sharding import run_mesh
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
 
 
 class NonFiniteLossError(RuntimeError):
     pass
-
-
-def make_data(config):
-    """Iterator of (this process's rows, data/... metrics), with get_state/set_state."""
-    d = config.data
-    if d.kind == "curriculum":
-        return make_curriculum_data(config)
-    return BuiltinAdditionData(config.seed, d.global_batch_size, d.seq_len, d.min_digits,
-                               d.max_digits, rows=shd.process_rows(d.global_batch_size))
-
-
-def _mesh(config, devices):
-    try:
-        shd.rules_dict(config.axis_rules)
-        return shd.make_mesh(config.mesh.to_dict(), devices)
-    except ValueError as e:  # messages start with "mesh:" / "axis_rules:"
-        raise config_validation.ConfigError(f"config.{e}") from None
 
 
 class _Preemption:
@@ -94,25 +83,34 @@ class _Preemption:
         return self.requested
 
 
-def train(config, workdir: str, devices=None, stop_at_step: int | None = None) -> dict:
+def train(spec, workdir: str, devices=None, stop_at_step: int | None = None,
+          make_eval=None) -> dict:
     """Train to ``config.train.steps``, resuming from ``workdir`` if it holds a
     checkpoint. Returns the last read-back metrics.
 
+    ``spec`` is the checked config (``config_validation.validate(config)``).
     ``devices`` restricts the mesh to a subset (tests, notebooks); by default
     all devices are used. ``stop_at_step`` checkpoints and returns early at
     that step, as a preemption would, without changing the LR schedule.
+    ``make_eval(layout) -> run(step, params, writer) -> metrics`` builds the
+    evaluation run every ``eval.every_steps``
+    (``functools.partial(evaluation.during_training.make_periodic_eval, spec)``);
+    it is required when ``eval.every_steps > 0``.
 
     Raises ``workdir_lock.WorkdirLockedError`` at once if another run holds
     the workdir.
     """
-    model_cfg = config_validation.validate(config)
+    if spec.eval.every_steps and make_eval is None:
+        raise ValueError(f"config.eval.every_steps={spec.eval.every_steps}: train() needs "
+                         "make_eval (evaluation.during_training.make_periodic_eval)")
     workdir = paths.absolute(workdir)  # orbax refuses relative checkpoint paths
     with workdir_lock.hold(workdir, jax.process_index()):  # before anything touches it
-        return _train_locked(config, model_cfg, workdir, devices, stop_at_step)
+        return _train_locked(spec, workdir, devices, stop_at_step, make_eval)
 
 
-def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dict:
-    mesh = _mesh(config, devices)
+def _train_locked(spec, workdir: str, devices, stop_at_step, make_eval) -> dict:
+    config, model_cfg = spec.config, spec.model
+    mesh = run_mesh(config, devices)
     logging.info("process %d/%d, %d devices (%d local), mesh %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.local_device_count(),
                  dict(mesh.shape))
@@ -122,7 +120,7 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
     layout = state_layout(model_cfg, optimizer, mesh, config.axis_rules, config.seed)
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.max_to_keep,
                         config.checkpoint.async_save)
-    data = make_data(config)
+    data = make_curriculum_data(spec.data, spec.tokenizer)
 
     if ckpt.latest_step() is not None:
         state, data_state, step = ckpt.restore_newest_intact(layout.abstract)
@@ -134,10 +132,11 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
     train_step = make_train_step(layout, optimizer, schedule, tc.microbatches, tc.z_loss,
                                  config.debug.inject_nan_at_step)
     writer = MetricWriter(workdir, resume_step=step)
-    save_run_tokenizer(config, workdir)
-    evaluate = make_periodic_eval(config, layout, model_cfg)
-    tokens_per_step = config.data.global_batch_size * config.data.seq_len
-    flops_per_token = train_flops_per_token(model_cfg, config.data.seq_len)
+    if jax.process_index() == 0:
+        save_run_tokenizer(spec.tokenizer, workdir)
+    evaluate = make_eval(layout) if spec.eval.every_steps else None
+    tokens_per_step = spec.data.global_batch_size * spec.data.seq_len
+    flops_per_token = train_flops_per_token(model_cfg, spec.data.seq_len)
     peak = peak_flops(config)  # None on a CPU nobody measured: MFU n/a
     peak = peak * jax.device_count() if peak else None
     progress = Progress(tc.steps, step)
@@ -164,20 +163,20 @@ def _train_locked(config, model_cfg, workdir: str, devices, stop_at_step) -> dic
         try:
             while step < tc.steps:
                 local, data_metrics = next(data)
-                state, metrics = train_step(state, shd.global_batch(local, mesh))
+                state, metrics = train_step(state, global_batch(local, mesh))
                 step += 1
                 if pending is not None:
                     read_back(*pending)
                 pending = (step, metrics, data_metrics)
                 stop = preemption.check(step) or step == stop_at_step
-                if evaluate is not None and step % config.eval.every_steps == 0:
+                if evaluate is not None and step % spec.eval.every_steps == 0:
                     read_back(*pending)
                     pending = None
                     # Before the save of this step, so that a stage ended by a
                     # mastery gate is in the checkpoint (a kill before the save
                     # re-evaluates the same params and decides the same).
                     results = evaluate(step, state["params"], writer)  # before donation
-                    if hasattr(data, "observe") and data.observe(step, results):
+                    if data.observe(step, results):
                         writer.write(step, {"data/stage": float(data.stage)})
                 if step % config.checkpoint.every_steps == 0 or step == tc.steps or stop:
                     if pending is not None:
@@ -221,24 +220,4 @@ def _close_all(*closers) -> None:
         raise first
 
 
-def final_params(config, workdir: str, devices=None):
-    """Restore the latest checkpoint's params onto a mesh of ``devices`` (for eval)."""
-    model_cfg = config_validation.validate(config)
-    workdir = paths.absolute(workdir)
-    mesh = _mesh(config, devices)
-    layout = state_layout(model_cfg, make_optimizer(config.train), mesh, config.axis_rules,
-                          config.seed)
-    ckpt_dir = os.path.join(workdir, "checkpoints")
-    if not paths.is_remote(ckpt_dir) and not (os.path.isdir(ckpt_dir) and any(
-            d.isdigit() for d in os.listdir(ckpt_dir))):
-        # Checked before orbax starts its background threads for nothing.
-        raise CheckpointError(f"{ckpt_dir}: no checkpoint to restore")
-    ckpt = Checkpointer(ckpt_dir, read_only=True)  # eval holds no lock: never rename/clean
-    try:
-        state, _, step = ckpt.restore_newest_intact(layout.abstract, with_data=False)
-    finally:
-        ckpt.close()
-    return layout, state["params"], step
-
-
-__all__ = ["NonFiniteLossError", "train", "final_params"]
+__all__ = ["NonFiniteLossError", "train"]

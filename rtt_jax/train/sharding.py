@@ -3,7 +3,8 @@
 The model names its parameter axes logically (``embed``, ``mlp``, ...); the
 config's ``axis_rules`` decide where each lands on the mesh (``data``,
 ``fsdp``, ``tensor``). Changing parallelism is a config edit, never a model
-edit.
+edit. Where batch rows go is ``rtt_jax.batch_sharding`` (shared with the
+sampler).
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import math
 from typing import Any, Iterable, Sequence
 
 import jax
-import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from rtt_jax.config_error import ConfigError
+
 MESH_AXES = ("data", "fsdp", "tensor")
-BATCH_AXES = ("data", "fsdp")
 
 
 def mesh_shape(spec: dict[str, int], n_devices: int) -> tuple[int, ...]:
@@ -94,24 +95,15 @@ def tree_shardings(logical_specs, abstract_tree, rules: dict[str, Any], mesh: Me
                         is_leaf=lambda x: isinstance(x, P))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, P(BATCH_AXES))
-
-
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
-def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Assemble a global sharded batch from this process's rows (last pipeline step)."""
-    sharding = batch_sharding(mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
-
-
-def process_rows(global_batch_size: int) -> slice:
-    """The rows of a global batch that this process feeds."""
-    n, i = jax.process_count(), jax.process_index()
-    if global_batch_size % n:
-        raise ValueError(f"data.global_batch_size={global_batch_size} is not divisible by {n} processes")
-    per = global_batch_size // n
-    return slice(i * per, (i + 1) * per)
+def run_mesh(config, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """The mesh of ``config.mesh`` over ``devices`` (default: all), with
+    ``config.axis_rules`` checked; a bad one is a ``ConfigError`` naming the field."""
+    try:
+        rules_dict(config.axis_rules)
+        return make_mesh(config.mesh.to_dict(), devices)
+    except ValueError as e:  # messages start with "mesh:" / "axis_rules:"
+        raise ConfigError(f"config.{e}") from None

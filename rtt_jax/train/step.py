@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rtt_jax.batch_sharding import batch_sharding
 from rtt_jax.train.state import StateLayout
 from rtt_jax.train import sharding as shd
 
@@ -100,7 +101,7 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
         }
         return {"params": params, "opt_state": opt_state, "step": new_step}, metrics
 
-    batch_sh = shd.batch_sharding(layout.mesh)
+    batch_sh = batch_sharding(layout.mesh)
     rep = shd.replicated(layout.mesh)
     return jax.jit(step,
                    in_shardings=(layout.shardings, batch_sh),
