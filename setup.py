@@ -31,10 +31,17 @@ setup(
     extras_require={
         # gcsfs + the emulator: tests/test_gcs_emulator.py runs gs:// workdirs on loopback;
         # httpx, fastapi, uvicorn: the OpenAI teacher against rtt_jax.serve on loopback.
+        # nbconvert and friends: tests/test_notebooks.py executes notebooks/ in a fresh venv.
         "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "gcsfs>=2026.10.1",
                  "gcp-storage-emulator>=2026.7.19", "httpx>=0.28.1", "fastapi>=0.165.0",
-                 "uvicorn>=0.54.0"],
-        "notebooks": ["jupyter>=1.0", "matplotlib>=3.8"],
+                 "uvicorn>=0.54.0", "matplotlib>=3.8", "nbconvert>=7.17.2", "nbclient>=0.11.0",
+                 "nbformat>=5.11.1", "ipykernel>=7.4.0"],
+        # notebooks/ in Colab or locally, and `jupyter nbconvert --execute` on them. The
+        # bounds are those Colab ships, so that installing there leaves Colab's own kernel
+        # packages alone (the test extra holds the versions the suite runs); for a local
+        # notebook UI add jupyterlab.
+        "notebooks": ["matplotlib>=3.8", "nbconvert>=7.16", "nbclient>=0.10", "nbformat>=5.10",
+                      "ipykernel>=6.17"],
         "plots": ["matplotlib>=3.8"],
         "gym": ["reasoning-gym>=0.1.25"],
         # pip install -e '.[tpu]' on a TPU VM: jax's matching jaxlib and libtpu.

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))  # so `configs.base` imports in tests
 
 @pytest.fixture
 def tiny_config():
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     c = get_config("tiny")
     c.checkpoint.async_save = False
     return c

@@ -127,7 +127,7 @@ def trace_config(base_url: str, family: str, style: str, levels: str, problems_p
                  k: int, temperature: float, max_tokens: int, seed: int, concurrency: int):
     """The ``traces.build`` config: ``configs/traces/openai.py`` pointed at the
     served teacher, one family and style, plain prompts."""
-    from configs.traces import openai
+    from rtt_jax.configs.traces import openai
     cfg = openai.get_config()
     cfg.families, cfg.levels, cfg.seed = family, levels, seed
     cfg.problems_per_level, cfg.log_every = problems_per_level, 10 ** 9

@@ -37,7 +37,10 @@ from rtt_jax.experiments.spec import Experiment, ExperimentError, Step
 
 REPORT, STATUS, LOG, DONE = "report.json", "run_status.json", "run.log", "done.json"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXPERIMENTS_DIR = os.path.join(REPO_ROOT, "configs", "experiments")
+# The shipped experiment files ship inside the package (rtt_jax/configs/experiments;
+# the repository's top-level configs/ is a symlink to rtt_jax/configs).
+EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "configs", "experiments")
 # Starts a run on every worker of the slice $TPU_NAME in $TPU_ZONE and waits for it (docs/tpu.md).
 TPU_LAUNCHER = "python3 launch/tpu.py run --wait"
 
@@ -122,7 +125,7 @@ def load_experiment(path: str):
     spec = importlib.util.spec_from_file_location(
         "rtt_experiment_" + os.path.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
-    if REPO_ROOT not in sys.path:  # experiment files import configs.base
+    if REPO_ROOT not in sys.path:  # files outside the package may import configs.base
         sys.path.insert(0, REPO_ROOT)
     spec.loader.exec_module(module)
     for attr in ("EXPERIMENT", "get_config"):

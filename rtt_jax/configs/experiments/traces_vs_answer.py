@@ -16,7 +16,7 @@ and at three harder ones (9, 10, 12). ``make demo`` runs the ``cpu`` variant,
 3 seeds per arm. ``logic_traces_vs_answer`` is the same comparison on a task
 where answers alone get most of the way (80% against the traces' 88%).
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 EXPERIMENT = Experiment(

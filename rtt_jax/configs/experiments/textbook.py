@@ -16,7 +16,7 @@ the trace model never learned the task (9.2% against 97.0%, 3 seeds).
 The task is ``_common.TASK`` (modular sums; textbook sections on the same
 skill: definitions, worked examples, a mistake shown and corrected).
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 TEXTBOOK_SHARE = 0.25  # of token positions

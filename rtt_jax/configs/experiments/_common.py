@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.base import get_config as base_config
+from rtt_jax.configs.base import get_config as base_config
 
 
 # best_fit with shuffled rows (the base default): best-fit decreasing packs

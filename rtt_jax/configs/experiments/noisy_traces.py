@@ -5,7 +5,7 @@ the final answer left as it was: like the corrupted scratchpads of Lee et al.
 2023; ``rtt_jax.traces.noise``). The claim is that flawed traces teach
 flawed reasoning: step validity (and answers) should fall as noise rises.
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 

@@ -20,7 +20,7 @@ the students' accuracy and step validity per level.
 
     python -m rtt_jax.experiments.run --experiment=distill --variant=cpu --out=DIR --parallel=2
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment, Step
 
 TRACES = "data.sources.task"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.traces import default
+from rtt_jax.configs.traces import default
 from rtt_jax.traces.openai_teacher import DEFAULT_SYSTEM_PROMPT
 
 FAMILIES = ("subtraction", "multiplication", "linear_equation", "word_problem", "modular")

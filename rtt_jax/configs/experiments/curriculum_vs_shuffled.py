@@ -9,7 +9,7 @@ Problems are fresh draws from the same generator: "the same data" in
 distribution, not example for example. Each level is its own source, so the
 mixture weights are exact.
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.data.curriculum import parse_levels, time_averaged_stage
 from rtt_jax.experiments import Arm, Experiment
 

@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from configs.traces import default
+from rtt_jax.configs.traces import default
 
 
 def get_config(arg: str | None = None):

@@ -8,7 +8,7 @@ generalise? (The several-styles arm sees half as many main-style traces.)
 On ``_common.TASK`` (modular sums) the styles are ``running`` (a running
 total) and ``pairwise`` (a balanced tree of pair sums).
 """
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from configs.experiments import _common
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
 DATA_DIR = os.environ.get("RTT_LEE2023_DIR") or os.path.join(

@@ -20,8 +20,13 @@ the ``star_R`` tables give mastery, the level sampled and what was kept.
 
     python -m rtt_jax.experiments.run --experiment=star --variant=cpu --out=DIR --parallel=2
 """
-from configs.experiments import _common
+import os
+
+from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment, Step
+
+TRACES_CONFIG = os.path.normpath(os.path.join(os.path.dirname(_common.__file__), "..", "traces",
+                                              "default.py"))
 
 ROUNDS = 3
 TASK = dict(_common.TASK, train_levels="1-3", eval_levels=list(range(1, 9)),
@@ -58,7 +63,7 @@ EXPERIMENT = Experiment(
     claim="A model improves on its own verified traces, round after round.",
     arms=tuple(_round_arm(r) for r in range(ROUNDS + 1)),
     steps=(Step("seed_traces", "rtt_jax.traces.build",
-                {"config": "configs/traces/default.py", "config.families": TASK["family"],
+                {"config": TRACES_CONFIG, "config.families": TASK["family"],
                  "config.levels": SEED_LEVELS, "config.problems_per_level": str(SEED_PER_LEVEL),
                  "config.styles.modular": TASK["style"], "config.write_tfds": "false",
                  "config.seed": "{seed}"},

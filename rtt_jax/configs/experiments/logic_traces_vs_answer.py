@@ -14,8 +14,8 @@ traces.
 """
 import dataclasses
 
-from configs.experiments import _common
-from configs.experiments.traces_vs_answer import EXPERIMENT as _TRACES_VS_ANSWER
+from rtt_jax.configs.experiments import _common
+from rtt_jax.configs.experiments.traces_vs_answer import EXPERIMENT as _TRACES_VS_ANSWER
 
 # The same arms, baseline, budget and seeds as ``traces_vs_answer``.
 EXPERIMENT = dataclasses.replace(
