@@ -44,7 +44,8 @@ def test_plan_puts_needs_first_and_fills_templates(tmp_path):
     assert sample.workdir == f"{out}/steps/sample"
     assert sample.argv == ("-m", "some.module", f"--out={out}/steps/sample",
                            f"--workdir={out}/runs/teacher/seed_0", "--n=5",
-                           "--config=configs/experiments/x.py:cpu/teacher")
+                           "--config=" + os.path.relpath(os.path.join(
+                               runner.EXPERIMENTS_DIR, "x.py"), runner.REPO_ROOT) + ":cpu/teacher")
     assert f"--config.data.sources.t.path={out}/steps/sample/traces" in s1.argv
     assert "--config.seed=1" in s1.argv and s1.workdir == f"{out}/runs/student/seed_1"
     # The teacher's own seeds hold whatever seeds the student runs with.
