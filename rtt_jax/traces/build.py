@@ -48,12 +48,16 @@ from rtt_jax.traces.noise import NoiseConfig, NoiseInjector
 from rtt_jax.traces.record import TraceRecord
 from rtt_jax.traces.teachers import JsonlTeacher, ProgramTeacher
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Trace build config file (e.g. configs/traces/default.py[:arg]).",
-    lock_config=True)
-_OUT = flags.DEFINE_string("out", None, "Output directory for the dataset (created).")
-_ALLOW_EMPTY = flags.DEFINE_bool("allow_empty", False,
-                                 "Accept input files with no records (else an error).")
+
+
+def _define_flags():
+    """Only when run as a program: importing this module (the distillation
+    step builds datasets with it) defines no flags. Returns the config flag."""
+    flags.DEFINE_string("out", None, "Output directory for the dataset (created).")
+    flags.DEFINE_bool("allow_empty", False, "Accept input files with no records (else an error).")
+    return config_flags.DEFINE_config_file(
+        "config", None, "Trace build config file (e.g. configs/traces/default.py[:arg]).",
+        lock_config=True)
 
 
 def parse_levels(spec: str) -> list[int] | None:
@@ -314,13 +318,13 @@ def _log_progress(problems: int, kept: int, filt: TraceFilter, start: float) -> 
 def main(argv) -> int:
     if len(argv) > 1:
         return cli_errors.report(ValueError(f"unexpected arguments: {' '.join(argv[1:])}"))
-    cfg = _CONFIG.value
+    cfg = flags.FLAGS.config
     if cfg is None:
         return cli_errors.report(ValueError("--config=configs/traces/default.py is required"))
-    out = _OUT.value
+    out = flags.FLAGS.out
 
     def run() -> None:
-        validate(cfg, _ALLOW_EMPTY.value)
+        validate(cfg, flags.FLAGS.allow_empty)
         cli_errors.make_output_dir(out)
         card = build(cfg, out)
         logging.info("wrote %d records for %d problems to %s", card["records"],
@@ -331,4 +335,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli_errors.flags_parser(_CONFIG))
+    app.run(main, flags_parser=cli_errors.flags_parser(_define_flags()))
