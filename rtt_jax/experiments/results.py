@@ -98,7 +98,7 @@ def missing_reason(run: Run) -> str:
 def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
             budget: Mapping[str, Any]) -> dict:
     """The results dict (module doc) from the runs' workdirs."""
-    steps = [r for r in runs if r.kind == "step"]
+    step_runs = [r for r in runs if r.kind == "step"]
     runs = [r for r in runs if r.kind == "run"]
     arms = list(dict.fromkeys(r.arm for r in runs))
     seeds = sorted({r.seed for r in runs})
@@ -176,8 +176,8 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
            "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
            "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
            "arms": out_arms, "curves": out_curves}
-    if steps:
-        out["steps"] = step_summaries(steps)
+    if step_runs:
+        out["steps"] = step_summaries(step_runs)
     return out
 
 
