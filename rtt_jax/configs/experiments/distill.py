@@ -37,7 +37,7 @@ EXPERIMENT = Experiment(
     arms=(Arm("teacher", {"model.d_model": 192, "model.n_layers": 4, "model.n_heads": 4},
               "the teacher: ~4x the student's parameters, program traces",
               seeds={"cpu": (0,), "tpu": (0,), "smoke": (0,)}, in_budget=False),
-          Arm("teacher_traces", {TRACES: _teacher_traces_source},
+          Arm("teacher_traces", {TRACES: _teacher_traces_source, "data.stages.0.levels": {}},
               "student on the teacher's verified traces", needs=("sample_teacher",),
               run_sets={f"{TRACES}.path": "{step:sample_teacher}/traces"}),
           Arm("program_traces", {}, "student on program traces"),
@@ -45,8 +45,8 @@ EXPERIMENT = Experiment(
     steps=(Step("sample_teacher", "rtt_jax.experiments.distill_traces",
                 dict(config="{experiment}:{variant}/teacher", workdir="{runs}/teacher/seed_0",
                      family=_common.TASK["family"], style=_common.TASK["style"],
-                     levels={"cpu": _common.TASK["train_levels"], "tpu": "1-12", "smoke": "1-2"},
-                     problems_per_level={"cpu": "250", "tpu": "2000", "smoke": "4"}, k="2",
+                     levels={"cpu": _common.TASK["train_levels"], "tpu": "1-12", "smoke": "1"},
+                     problems_per_level={"cpu": "250", "tpu": "2000", "smoke": "8"}, k="2",
                      temperature="0.7", max_tokens="112"),
                 needs=("teacher",), per_seed=False,
                 description="serve the teacher; sample, verify and keep traces"),),
@@ -64,7 +64,9 @@ def _tpu():
 
 def _smoke():
     """A check that the pipeline runs end to end in about a minute (tests)."""
-    return _common.smoke_config(_cpu(), levels=[1, 2])
+    c = _common.smoke_config(_cpu(), levels=[1])
+    c.data.stages[0]["levels"] = dict(task="1")
+    return c
 
 
 def get_config(arg="cpu/program_traces"):
@@ -73,6 +75,8 @@ def get_config(arg="cpu/program_traces"):
     if arg and arg.endswith("/teacher"):
         if variant == "tpu":  # ~4x the 85M student
             config.model.update(d_model=1024, n_layers=24, n_heads=16, n_kv_heads=4)
-        elif variant == "smoke":
+        elif variant == "smoke":  # enough to write some level-1/2 traces that verify
             config.model.update(d_model=64, n_layers=2)
+            config.train.update(steps=800, learning_rate=3e-3, warmup_steps=20)
+            config.checkpoint.every_steps = 800
     return config
