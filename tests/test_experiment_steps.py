@@ -283,6 +283,7 @@ def test_distill_smoke_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_star_one_round_end_to_end(tmp_path):
+    from rtt_jax.configs.experiments import star
     res = _run_experiment(tmp_path, "star", "round_1")
     assert set(res["arms"]) == {"round_0", "round_1"}
     assert all(a["seeds_completed"] == 1 for a in res["arms"].values())
@@ -291,9 +292,11 @@ def test_star_one_round_end_to_end(tmp_path):
     assert t["target_level"] == min(t["mastered"] + 1, 8)
     assert summary["sampling"]["problems"] == 8 and summary["sampling"]["samples"] == 16
     seed_card = res["steps"]["seed_traces"]["seed_0"]
-    assert seed_card["records"] == 5 * 16  # levels 4-8, 16 problems each
-    assert t["records"] == seed_card["records"] + t["kept_sampled"] + t["kept_rationalized"]
+    n_seed = 5 * star.SEED_PER_LEVEL  # levels 4-8
+    assert seed_card["records"] == n_seed
+    assert t["records"] == n_seed + t["kept_sampled"] + t["kept_rationalized"]
     share = summary["data_share"]
-    assert sum(share.values()) == pytest.approx(1.0) and share["easy"] == pytest.approx(0.7)
-    assert share["seed"] == pytest.approx(0.3 * 80 / t["records"])
+    assert sum(share.values()) == pytest.approx(1.0)
+    assert share["easy"] == pytest.approx(star.WEIGHTS["easy"])
+    assert share["seed"] == pytest.approx(star.WEIGHTS["star"] * n_seed / t["records"])
     assert os.path.exists(tmp_path / "star" / "data_sources.png")

@@ -4,8 +4,11 @@ improve on its own verified traces?
 Every round trains from scratch, at the same token budget, on two sources
 with fixed weights: ``easy``, program traces of modular sums at levels 1-3
 (70%), and ``star`` (30%), a trace dataset. For ``round_0`` that dataset is
-only the seed set: 16 program-written worked examples per level at levels
+only the seed set: 256 program-written worked examples per level at levels
 4-8 (step ``seed_traces``), as STaR starts from a few worked rationales.
+(16 or 64 per level taught nothing at levels 4-8: the model memorised them,
+and answered level 4 at chance.) At this budget round 0 has not mastered
+every easy level either, so the first rounds work on its frontier there.
 Each round R = 1, 2, 3 first runs step ``star_R``
 (``rtt_jax.experiments.star_round``): the previous round's model samples k
 traces for fresh problems one level beyond what it has mastered (every level
@@ -31,7 +34,7 @@ TRACES_CONFIG = os.path.normpath(os.path.join(os.path.dirname(_common.__file__),
 ROUNDS = 3
 TASK = dict(_common.TASK, train_levels="1-3", eval_levels=list(range(1, 9)),
             trained_levels=[1, 2, 3])
-SEED_LEVELS, SEED_PER_LEVEL = "4-8", 64
+SEED_LEVELS, SEED_PER_LEVEL = "4-8", 256
 # easy: program traces at levels 1-3; star: the seed set and every kept trace.
 WEIGHTS = dict(easy=0.7, star=0.3)
 WEIGHTS_FLAG = ",".join(f"{k}:{v}" for k, v in WEIGHTS.items())
