@@ -170,8 +170,8 @@ def test_time_averaged_stage_weights_stages_by_their_steps():
 
 
 def test_shipped_shuffled_arm_matches_the_curriculum_level_distribution():
-    from rtt_jax.experiments import runner
-    m = runner.load_experiment(runner.experiment_path("curriculum_vs_shuffled"))
+    from rtt_jax.experiments import plan
+    m = plan.load_experiment(plan.experiment_path("curriculum_vs_shuffled"))
     cur, shuf = m.get_config("cpu/curriculum"), m.get_config("cpu/shuffled")
     assert len(cur.data.stages) == 3 and len(shuf.data.stages) == 1
     total = cur.train.steps
@@ -196,10 +196,10 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
     from rtt_jax.evaluation import Evaluator, prompt_for, write_report
     from rtt_jax.config_validation import validate
     from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
-    from rtt_jax.experiments import results, runner, spec, tables
-    module = runner.load_experiment(str(MINI))
+    from rtt_jax.experiments import plan, results, spec, tables
+    module = plan.load_experiment(str(MINI))
     exp = module.EXPERIMENT
-    runs = runner.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
+    runs = plan.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
     configs = {arm: module.get_config(f"cpu/{arm}") for arm in ("traces", "answer_only")}
     assert validate(configs["traces"]).eval.trace_metrics
     assert not validate(configs["answer_only"]).eval.trace_metrics

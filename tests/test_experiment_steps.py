@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rtt_jax.experiments import Arm, Experiment, ExperimentError, Step, results, runner, spec, tables
+from rtt_jax.experiments import Arm, execute, Experiment, ExperimentError, plan, results, spec, Step, tables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +32,7 @@ def _experiment(**changes) -> Experiment:
 
 def test_plan_puts_needs_first_and_fills_templates(tmp_path):
     out = str(tmp_path / "out")
-    runs = runner.plan(os.path.join(runner.EXPERIMENTS_DIR, "x.py"), _experiment(), "cpu", out,
+    runs = plan.plan(os.path.join(plan.EXPERIMENTS_DIR, "x.py"), _experiment(), "cpu", out,
                        arms=["student"])
     # Asking for the student alone brings in what it needs, in dependency order.
     assert [r.key for r in runs] == ["teacher/seed_0", "sample", "student/seed_0",
@@ -45,14 +45,14 @@ def test_plan_puts_needs_first_and_fills_templates(tmp_path):
     assert sample.argv == ("-m", "some.module", f"--out={out}/steps/sample",
                            f"--workdir={out}/runs/teacher/seed_0", "--n=5",
                            "--config=" + os.path.relpath(os.path.join(
-                               runner.EXPERIMENTS_DIR, "x.py"), runner.REPO_ROOT) + ":cpu/teacher")
+                               plan.EXPERIMENTS_DIR, "x.py"), plan.REPO_ROOT) + ":cpu/teacher")
     assert f"--config.data.sources.t.path={out}/steps/sample/traces" in s1.argv
     assert "--config.seed=1" in s1.argv and s1.workdir == f"{out}/runs/student/seed_1"
     # The teacher's own seeds hold whatever seeds the student runs with.
-    assert [r.key for r in runner.plan("x.py", _experiment(), "cpu", out, seeds=[3],
+    assert [r.key for r in plan.plan("x.py", _experiment(), "cpu", out, seeds=[3],
                                        arms=["student"])] == \
         ["teacher/seed_0", "sample", "student/seed_3"]
-    smoke = runner.plan("x.py", _experiment(arms=(
+    smoke = plan.plan("x.py", _experiment(arms=(
         Arm("teacher", {}, seeds={"smoke": (0,)}, in_budget=False),
         Arm("student", {}, needs=("sample",)))), "smoke", out)
     assert "--n=1" in smoke[1].argv
@@ -63,7 +63,7 @@ def test_per_seed_steps_chain_rounds(tmp_path):
         name="s", claim="c", baseline="r0",
         arms=(Arm("r0"), Arm("r1", needs=("s1",), run_sets={"x": "{step:s1}"})),
         steps=(Step("s1", "m", {"prev": "{runs}/r0/seed_{seed}"}, needs=("r0",)),))
-    runs = runner.plan("x.py", exp, "cpu", str(tmp_path), seeds=[4, 5])
+    runs = plan.plan("x.py", exp, "cpu", str(tmp_path), seeds=[4, 5])
     keys = [r.key for r in runs]
     assert keys.index("s1/seed_4") < keys.index("r1/seed_4")
     assert keys.index("r0/seed_4") < keys.index("s1/seed_4")
@@ -88,19 +88,19 @@ def test_plan_errors_name_the_problem(tmp_path):
     cyc = Experiment(name="e", claim="c", baseline="a",
                      arms=(Arm("a", needs=("b",)), Arm("b", needs=("a",))))
     with pytest.raises(ExperimentError, match="cycle"):
-        runner.plan("x.py", cyc, "cpu", str(tmp_path))
+        plan.plan("x.py", cyc, "cpu", str(tmp_path))
     bad = _experiment(steps=(Step("sample", "m", {"w": "{nothing}"}),))
     with pytest.raises(ExperimentError, match=r"step 'sample'.*\{nothing\}"):
-        runner.plan("x.py", bad, "cpu", str(tmp_path))
+        plan.plan("x.py", bad, "cpu", str(tmp_path))
     with pytest.raises(ExperimentError, match="no value for variant 'tpu'"):
-        runner.plan("x.py", _experiment(seeds={"tpu": (0,)}, arms=(
+        plan.plan("x.py", _experiment(seeds={"tpu": (0,)}, arms=(
             Arm("teacher", {}, seeds={"tpu": (0,)}, in_budget=False),
             Arm("student", {}, needs=("sample",)))), "tpu", str(tmp_path))
     unknown = _experiment(arms=(Arm("teacher", seeds={"cpu": (0,)}, in_budget=False),
                                 Arm("student", needs=("sample",),
                                     run_sets={"x": "{step:missing}"})))
     with pytest.raises(ExperimentError, match="no step 'missing'"):
-        runner.plan("x.py", unknown, "cpu", str(tmp_path))
+        plan.plan("x.py", unknown, "cpu", str(tmp_path))
 
 
 def test_budget_leaves_out_arms_outside_it(tiny_config):
@@ -122,7 +122,7 @@ def _py(code: str) -> tuple[str, ...]:
 def test_a_failed_need_stops_its_dependents_and_others_run(tmp_path):
     def step(name, code, needs=()):
         d = tmp_path / name
-        return runner.Run(name, None, str(d), _py(code.replace("D", repr(str(d)))), kind="step",
+        return plan.Run(name, None, str(d), _py(code.replace("D", repr(str(d)))), kind="step",
                           needs=needs)
     write = "import json,os,time; time.sleep(0.3); open(os.path.join(D,'done.json'),'w').write('{}')"
     check = ("import json,os; assert os.path.exists(" + repr(str(tmp_path / "a" / "done.json")) +
@@ -131,7 +131,7 @@ def test_a_failed_need_stops_its_dependents_and_others_run(tmp_path):
             step("bad", "raise SystemExit(3)"), step("after_bad", write, needs=("bad",)),
             step("free", write)]
     lines = []
-    statuses = runner.execute_local(runs, env=dict(os.environ), echo=lines.append, parallel=2)
+    statuses = execute.execute_local(runs, env=dict(os.environ), echo=lines.append, parallel=2)
     by = {s["arm"]: s for s in statuses}
     assert by["a"]["complete"] and by["b"]["complete"] and by["free"]["complete"]
     assert not by["bad"]["complete"] and by["bad"]["rc"] == 3

@@ -100,8 +100,8 @@ SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum_vs_shuffled
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
     from rtt_jax import config_validation
-    from rtt_jax.experiments import runner
-    module = runner.load_experiment(runner.experiment_path(name))
+    from rtt_jax.experiments import plan
+    module = plan.load_experiment(plan.experiment_path(name))
     exp = module.EXPERIMENT
     assert {"cpu", "tpu"} <= set(exp.seeds)
     for variant in exp.seeds:  # every variant the experiment has seeds for
@@ -218,7 +218,7 @@ def test_unknown_experiment_is_one_error_line(tmp_path):
 
 
 def test_set_overrides_are_typed_like_the_field():
-    from rtt_jax.experiments.orchestrate import _typed_sets
+    from rtt_jax.experiments.run import _typed_sets
     typed = _typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
                          "data.tokenizer=bytes"], _config())
     assert typed == {"train.steps": 20, "train.learning_rate": 0.01,
@@ -241,8 +241,8 @@ def test_textbook_arm_mixes_a_quarter_of_the_tokens_not_of_the_examples():
     """Sections are ~27x longer than traces: the example weight must be set so
     that the textbook's share of packed *positions* is the stated share."""
     from in_process import curriculum
-    from rtt_jax.experiments import runner
-    module = runner.load_experiment(runner.experiment_path("textbook"))
+    from rtt_jax.experiments import plan
+    module = plan.load_experiment(plan.experiment_path("textbook"))
     c = module.get_config("cpu/with_textbook")
     assert c.seed == 0 and c.data.tokenizer == "bytes"
     cur = curriculum(c)

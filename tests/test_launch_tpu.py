@@ -199,7 +199,8 @@ def test_cli_bad_flags_are_one_line():
 
 
 def test_experiment_runner_lines_use_the_launcher():
-    from rtt_jax.experiments.runner import Run, tpu_commands
+    from rtt_jax.experiments.execute import tpu_commands
+    from rtt_jax.experiments.plan import Run
     run = Run("traces", 0, "gs://b/e/traces/seed_0",
               ("-m", "rtt_jax.main", "--mode=train_eval", "--config=c.py:tpu/traces",
                "--workdir=gs://b/e/traces/seed_0"))

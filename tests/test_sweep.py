@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from rtt_jax.experiments import runner, sweep
+from rtt_jax.experiments import plan, sweep
 from rtt_jax.experiments.spec import ExperimentError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +54,7 @@ def experiment(tmp_path_factory):
 
 
 def _config(experiment):
-    return runner.load_experiment(experiment).get_config("cpu/traces")
+    return plan.load_experiment(experiment).get_config("cpu/traces")
 
 
 # --- grid parsing and point names ----------------------------------------------------------

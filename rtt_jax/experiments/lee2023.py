@@ -189,8 +189,8 @@ def setup_text(config, results: Mapping, variant: str = "cpu") -> dict:
 
 
 def _row_len() -> dict:
-    from rtt_jax.experiments import runner
-    return runner.load_experiment(runner.experiment_path("lee2023")).ROW_LEN
+    from rtt_jax.experiments import plan
+    return plan.load_experiment(plan.experiment_path("lee2023")).ROW_LEN
 
 
 def _define_flags() -> None:
@@ -215,13 +215,13 @@ def main(argv) -> int:
     del argv
     import json
     FLAGS = flags.FLAGS
-    from rtt_jax.experiments import runner
-    from rtt_jax.experiments.orchestrate import run_experiment
+    from rtt_jax.experiments import plan
+    from rtt_jax.experiments.run import run_experiment
     from rtt_jax.experiments.spec import ExperimentError
     if not FLAGS.out:
         print("error: --out is required", file=sys.stderr)
         return 2
-    module = runner.load_experiment(runner.experiment_path("lee2023"))
+    module = plan.load_experiment(plan.experiment_path("lee2023"))
     csv_path = os.path.join(module.DATA_DIR, "paper_sample_efficiency.csv")
     try:
         paper = paper_table(csv_path)

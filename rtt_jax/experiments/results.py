@@ -35,7 +35,8 @@ from typing import Any, Mapping, Sequence
 
 from rtt_jax import paths
 from rtt_jax.experiments import stats
-from rtt_jax.experiments.runner import REPORT, Run, read_status
+from rtt_jax.experiments.plan import REPORT, Run
+from rtt_jax.experiments.execute import read_status
 from rtt_jax.experiments.spec import Experiment
 from rtt_jax.run_files import read_metrics, strict_json
 

@@ -1,4 +1,5 @@
-"""Run a named experiment: every arm x seed, then results.json/results.md/plots.
+"""Run a named experiment: every arm x seed, then results.json/results.md/plots
+(``run_experiment`` is the same from Python: plan, execute, collect, write).
 
     python -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=cpu \
         --out=workdirs/exp_a
@@ -31,9 +32,11 @@ status 2; ``--verbosity=1`` adds the traceback (``rtt_jax.cli_errors``).
 """
 from __future__ import annotations
 
+import os
+
 from absl import app, flags
 
-from rtt_jax import cli_errors
+from rtt_jax import cli_errors, paths
 
 
 def _define_flags() -> None:
@@ -62,10 +65,10 @@ def check_flags(experiment: str, seeds, parallel: int, run_timeout: float | None
     """The flags every experiment command shares, checked before any work:
     ValueError naming the flag. The experiment file is loaded once here, so
     a file that does not even import is one line too."""
-    from rtt_jax.experiments import runner
-    path = runner.experiment_path(experiment)
+    from rtt_jax.experiments import plan
+    path = plan.experiment_path(experiment)
     with cli_errors.user_code(f"--experiment={path}"):
-        runner.load_experiment(path)
+        plan.load_experiment(path)
     bad = [s for s in seeds if not str(s).strip().lstrip("-").isdigit()]
     if bad:
         raise ValueError(f"--seeds={','.join(map(str, seeds))}: expected integers, got {bad[0]!r}")
@@ -77,7 +80,6 @@ def check_flags(experiment: str, seeds, parallel: int, run_timeout: float | None
 
 def main(argv) -> int:
     del argv
-    from rtt_jax.experiments.orchestrate import run_experiment
     f = flags.FLAGS
 
     def body() -> None:
@@ -88,6 +90,67 @@ def main(argv) -> int:
                        workdir_root=f.workdir_root, run_timeout=f.run_timeout,
                        report_copy=f.report_copy, parallel=f.parallel)
     return cli_errors.run_reporting(body, path=f.out)
+
+
+def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "local",
+                   execute: bool = False, collect_only: bool = False, seeds=(), arms=(),
+                   sets=(), workdir_root: str | None = None, run_timeout: float | None = None,
+                   report_copy: str | None = None, parallel: int = 1, echo=print) -> str | None:
+    """Plan, execute (locally or on TPU), collect and write; returns results.json's path
+    (None when commands were only printed)."""
+    from rtt_jax.experiments import plan, plots, results, spec, tables
+    from rtt_jax.experiments.execute import execute_local, execute_tpu, tpu_commands
+    path = plan.experiment_path(experiment)
+    module = plan.load_experiment(path)
+    exp = module.EXPERIMENT
+    runs = plan.plan(path, exp, variant, out, seeds=[int(s) for s in seeds] or None,
+                       arms=list(arms) or None, sets=sets, workdir_root=workdir_root)
+    configs = {}
+    for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
+        try:
+            configs[arm] = module.get_config(f"{variant}/{arm}")
+            spec.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
+        except spec.ExperimentError:
+            raise
+        except Exception as e:  # an experiment file that fails to build its config
+            raise spec.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
+    budget = spec.check_budget(exp, configs)
+    paths.makedirs(out)
+    if launch == "tpu" and not collect_only:
+        if execute:
+            execute_tpu(runs, echo=echo)
+        else:
+            for line in tpu_commands(runs):
+                echo(line)
+            return None
+    elif not collect_only:
+        env = dict(os.environ)
+        if not paths.is_remote(out):  # a gs:// OUT gets no compilation cache of ours
+            env.setdefault("JAX_COMPILATION_CACHE_DIR",
+                           os.path.join(os.path.abspath(out), ".jax_cache"))
+        echo(f"{exp.name} ({variant}): {len(runs)} runs, budget {exp.budget}; {exp.claim}")
+        execute_local(runs, env=env, timeout_s=run_timeout, echo=echo, parallel=parallel)
+    res = results.collect(exp, variant, runs, budget)
+    json_path = results.write_json(res, out)
+    figures = plots.write_plots(res, out)
+    md_path = tables.write_markdown(res, out, figures)
+    if report_copy:
+        md_path = tables.write_markdown(res, out, figures, name=report_copy)
+    echo("")
+    echo(tables.console_table(res))
+    echo(f"report: {paths.absolute(md_path)}")
+    echo(f"results: {paths.absolute(json_path)}")
+    return json_path
+
+
+def _typed_sets(sets, config) -> dict:
+    """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
+    from rtt_jax.experiments.spec import typed_value
+    out = {}
+    for s in sets:
+        key, _, raw = s.partition("=")
+        out[key] = typed_value(config, key, raw, where="--set")
+    return out
 
 
 if __name__ == "__main__":

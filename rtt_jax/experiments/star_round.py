@@ -119,9 +119,9 @@ def _origin(record) -> str:
 
 def load_config(spec: str, seed: int):
     """The config ``FILE[:ARG]`` names, with ``seed`` set (an experiment file)."""
-    from rtt_jax.experiments import runner
+    from rtt_jax.experiments import plan
     path, _, arg = spec.partition(":")
-    module = runner.load_experiment(os.path.abspath(path))
+    module = plan.load_experiment(os.path.abspath(path))
     config = module.get_config(arg or None)
     config.seed = seed
     return config

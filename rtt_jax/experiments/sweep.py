@@ -54,7 +54,8 @@ from typing import Any, Callable, Mapping, Sequence
 from absl import app, flags
 
 from rtt_jax import cli_errors, paths
-from rtt_jax.experiments import results, runner, spec, stats
+from rtt_jax.experiments import plan, results, spec, stats
+from rtt_jax.experiments.execute import execute_local, execute_tpu, read_status, tpu_commands
 from rtt_jax.experiments.spec import ExperimentError
 from rtt_jax.run_files import read_metrics, strict_json
 
@@ -150,7 +151,7 @@ def default_goal(metric: str) -> str:
 
 # --- reading one run ------------------------------------------------------------------
 
-def read_metric(run: runner.Run, metric: str, scope: str | None) -> tuple[float | None, str]:
+def read_metric(run: plan.Run, metric: str, scope: str | None) -> tuple[float | None, str]:
     """``(value, "")`` for a complete run that measured ``metric`` in ``scope``,
     else ``(None, why not)``. Only complete runs count, so the loss of a run
     that stopped on a NaN or was killed is never read as its final loss."""
@@ -160,7 +161,7 @@ def read_metric(run: runner.Run, metric: str, scope: str | None) -> tuple[float 
         value = results.final_loss(read_metrics(run.workdir))
         return (value, "") if value is not None else (None, "no finite loss in metrics.jsonl")
     try:
-        with paths.open_text(os.path.join(run.workdir, runner.REPORT)) as f:
+        with paths.open_text(os.path.join(run.workdir, plan.REPORT)) as f:
             report = json.load(f)
         if scope in results.POOLS:
             entry = report.get("summary", {}).get(scope)
@@ -169,19 +170,19 @@ def read_metric(run: runner.Run, metric: str, scope: str | None) -> tuple[float 
             entry = report.get("sets", {}).get(scope)
             kind = "eval set"
     except (OSError, ValueError, AttributeError) as e:
-        return None, f"unreadable {runner.REPORT}: {e}"
+        return None, f"unreadable {plan.REPORT}: {e}"
     if not isinstance(entry, dict):
         known = sorted(report.get("sets", {})) if kind == "eval set" else sorted(
             report.get("summary", {}))
         listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-        return None, f"{runner.REPORT} has no {kind} {scope!r} (has: {listed})"
+        return None, f"{plan.REPORT} has no {kind} {scope!r} (has: {listed})"
     value = entry.get(metric)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        return None, f"{metric} not measured in {scope} ({value!r} in {runner.REPORT})"
+        return None, f"{metric} not measured in {scope} ({value!r} in {plan.REPORT})"
     return float(value), ""
 
 
-def collect_point(point: Point, runs: Sequence[runner.Run], metric: str, scope: str | None,
+def collect_point(point: Point, runs: Sequence[plan.Run], metric: str, scope: str | None,
                   tokens_per_run: int | None) -> dict:
     """One entry of sweep.json's ``points`` from the point's run workdirs."""
     values, missing, seconds = {}, [], []
@@ -191,7 +192,7 @@ def collect_point(point: Point, runs: Sequence[runner.Run], metric: str, scope: 
             missing.append({"seed": run.seed, "reason": why})
             continue
         values[run.seed] = value
-        took = runner.read_status(run).get("seconds")
+        took = read_status(run).get("seconds")
         if isinstance(took, (int, float)):  # the last attempt's wall time
             seconds.append(took)
     ms = stats.mean_std(values.values())
@@ -232,11 +233,11 @@ def _typed_sets(sets: Sequence[str], config) -> dict[str, Any]:
 
 def plan_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str], out: str, *,
                seeds: Sequence = (), sets: Sequence[str] = (), workdir_root: str | None = None
-               ) -> tuple[Any, dict, list[tuple[Point, list[runner.Run], int]]]:
+               ) -> tuple[Any, dict, list[tuple[Point, list[plan.Run], int]]]:
     """(experiment, grid, [(point, its runs, its tokens per run)]); every input
     error is an ExperimentError before anything runs."""
-    path = runner.experiment_path(experiment)
-    module = runner.load_experiment(path)
+    path = plan.experiment_path(experiment)
+    module = plan.load_experiment(path)
     exp = module.EXPERIMENT
     exp.arm(arm)  # unknown arm -> ExperimentError
     try:
@@ -257,7 +258,7 @@ def plan_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str
     for point in grid_points(grid):
         config = spec.apply_overrides(copy.deepcopy(base),
                                       {**fixed, **point.overrides}, where=point.name)
-        runs = runner.plan(path, exp, variant, out, seeds=_seeds(seeds) or None, arms=[arm],
+        runs = plan.plan(path, exp, variant, out, seeds=_seeds(seeds) or None, arms=[arm],
                            sets=[*sets, *point.sets()], workdir_root=f"{root}/{point.name}")
         plans.append((point, runs, spec.tokens_per_run(config)))
     return exp, grid, plans
@@ -283,12 +284,12 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
     if launch == "tpu" and not collect_only:
         if not execute:
             for _, runs, _ in plans:
-                for line in runner.tpu_commands(runs):
+                for line in tpu_commands(runs):
                     echo(line)
             return None
         for point, runs, _ in plans:
             echo(f"point {point.name}")
-            runner.execute_tpu(runs, echo=echo)
+            execute_tpu(runs, echo=echo)
     elif not collect_only:
         env = dict(os.environ)
         if not paths.is_remote(out):  # a gs:// OUT gets no compilation cache of ours
@@ -297,7 +298,7 @@ def run_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str]
         n_runs = sum(len(r) for _, r, _ in plans)
         echo(f"sweep {exp.name}/{arm} ({variant}): {len(plans)} points, {n_runs} runs")
         # All points' runs in one queue, so that --parallel keeps every core busy.
-        runner.execute_local([r for _, runs, _ in plans for r in runs], env=env,
+        execute_local([r for _, runs, _ in plans for r in runs], env=env,
                              timeout_s=run_timeout, echo=echo, parallel=parallel)
     scope_used = None if metric == FINAL_LOSS else scope
     points = [collect_point(p, runs, metric, scope_used, tokens) for p, runs, tokens in plans]

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from rtt_jax.experiments import runner
-from rtt_jax.experiments.runner import Run, cpu_slots, execute_local
+from rtt_jax.experiments import plan
+from rtt_jax.experiments.plan import Run
+from rtt_jax.experiments.execute import cpu_slots, execute_local
 
 # argv[1] = workdir, argv[2] = what to do; writes report.json (what makes a run complete).
 _FAKE = r"""
@@ -44,12 +45,12 @@ def _run(tmp_path, arm, mode, *extra) -> Run:
 
 
 def _report(run):
-    with open(os.path.join(run.workdir, runner.REPORT)) as f:
+    with open(os.path.join(run.workdir, plan.REPORT)) as f:
         return json.load(f)
 
 
 def _status_file(run):
-    with open(os.path.join(run.workdir, runner.STATUS)) as f:
+    with open(os.path.join(run.workdir, plan.STATUS)) as f:
         return json.load(f)
 
 
@@ -81,7 +82,7 @@ def test_parallel_runs_overlap_pinned_crash_recorded_order_kept_complete_skipped
         _run(tmp_path, "e", "must_not_run"),
     ]
     os.makedirs(runs[4].workdir)
-    with open(os.path.join(runs[4].workdir, runner.REPORT), "w") as f:
+    with open(os.path.join(runs[4].workdir, plan.REPORT), "w") as f:
         f.write("{}")  # already complete
     lines = []
     statuses = execute_local(runs, timeout_s=60, echo=lines.append, parallel=2)
@@ -102,7 +103,7 @@ def test_parallel_runs_overlap_pinned_crash_recorded_order_kept_complete_skipped
     c = by_arm["c"]
     assert c["rc"] == 3 and not c["complete"] and c["error"] == "ValueError: boom at step 2"
     assert _status_file(runs[2]) == c
-    with open(os.path.join(runs[2].workdir, runner.LOG)) as f:
+    with open(os.path.join(runs[2].workdir, plan.LOG)) as f:
         assert "boom" in f.read()
     # the complete run was skipped, not run
     assert by_arm["e"]["complete"] and not os.path.exists(os.path.join(runs[4].workdir, "ran"))
