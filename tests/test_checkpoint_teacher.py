@@ -20,6 +20,7 @@ def trained(tmp_path_factory):
     return validate(cfg), wd
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_sample_fn_shapes_and_reproducibility(trained):
     cfg, wd = trained
     fn = sample_fn_from_workdir(cfg, wd, max_new_tokens=12, temperature=1.0, seed=3)
@@ -33,6 +34,7 @@ def test_sample_fn_shapes_and_reproducibility(trained):
     assert len(set(many)) > 1
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_model_teacher_keeps_only_verified(trained):
     cfg, wd = trained
     family = tasks.get("addition")

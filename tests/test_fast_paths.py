@@ -36,6 +36,7 @@ def _packed_inputs(b=2, t=24, h=4, kv=2, d=8, seed=0):
     return q, k, v, tr.attention_mask(jnp.asarray(seg))
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 @pytest.mark.parametrize("kv", [4, 2, 1])  # multi-head, grouped-query, multi-query
 def test_attention_kernels_agree_forward_and_gradients(kv):
     q, k, v, mask = _packed_inputs(kv=kv)
@@ -121,6 +122,7 @@ def _losses(model_cfg, steps=20):
     return np.array(out)
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_optimised_step_equals_plain_step_over_20_steps(monkeypatch):
     cfg = ModelConfig(vocab_size=384, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2)
     fast = _losses(cfg)

@@ -37,6 +37,7 @@ def _equal(a, b):
         assert ma == mb
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 @pytest.mark.parametrize("workers", [0, 2])
 def test_same_seed_same_batches_other_seed_differs(workers):
     a = _take(make_curriculum_data(_config(), 0, 1), 12)
@@ -51,6 +52,7 @@ def test_same_seed_same_batches_other_seed_differs(workers):
 
 @pytest.mark.parametrize("prefetch,workers,resume_workers", [
     (0, 0, 0), (3, 0, 0), (2, 2, 2), (1, 2, 0), (0, 0, 1)])
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_100_straight_equal_50_save_restore_50_across_stage_boundary(prefetch, workers,
                                                                       resume_workers):
     """In-process, a prefetch thread or Grain worker processes: the same
@@ -76,6 +78,7 @@ def test_100_straight_equal_50_save_restore_50_across_stage_boundary(prefetch, w
     assert [m["data/stage"] for _, m in ref[35:39]] == [0.0, 0.0, 1.0, 1.0]
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_saved_position_is_what_was_consumed_when_prefetch_runs_past_a_stage_switch():
     """The prefetch thread crosses the stage boundary ahead of the trainer; the
     state saved just before the switch must still be the consumed position."""
@@ -182,6 +185,7 @@ def _write_jsonl(path, lines):
     return str(path)
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_malformed_jsonl_line_is_named_or_skipped_and_counted(tmp_path):
     good = json.dumps({"prompt": "1+1=", "completion": "2\n#### 2"})
     path = _write_jsonl(tmp_path / "d.jsonl", [good, good, '{"prompt": "x"', good])

@@ -125,6 +125,7 @@ def test_higher_levels_need_more_steps(name, style):
 
 # --- solved traces verify; corrupted ones do not ---------------------------------
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 @pytest.mark.parametrize("name,style", CASES)
 def test_solved_traces_verify_fully(name, style):
     fam = tasks.get(name)
