@@ -160,6 +160,7 @@ def data_sources(results: Mapping, path: str) -> str | None:
         ax.bar(steps, vals, bottom=bottom, label=source)
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_ylabel("share of training examples")
+    ax.set_xlabel("the step that wrote the round's data")
     ax.set_ylim(0, 1.0)
     ax.set_title(f"{results['experiment']}: data sources of each round")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
