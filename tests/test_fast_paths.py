@@ -133,6 +133,7 @@ def test_optimised_step_equals_plain_step_over_20_steps(monkeypatch):
     np.testing.assert_allclose(fast, plain, rtol=1e-5)
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_remat_policies_keep_the_values():
     cfg = ModelConfig(vocab_size=384, d_model=32, n_layers=2, n_heads=4)
     base = _losses(cfg, steps=3)

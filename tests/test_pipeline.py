@@ -345,6 +345,7 @@ def test_process_shares_join_to_the_one_process_global_batch(shuffle_rows, proce
                for (b, _), (o, _) in zip(ref, _take(other, 12)))  # the flag reaches the packers
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 @pytest.mark.parametrize("saved_hosts,hosts", [(2, 1), (1, 2), (4, 2)])
 def test_states_of_one_host_count_resume_on_another(saved_hosts, hosts):
     """What the checkpoint hands over for a step saved by another number of

@@ -290,6 +290,7 @@ def _symbol_noise(text, rng):
     return "".join(c + (rng.choice("@#$%^&*~|") if rng.random() < 0.15 else "") for c in text)
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_scores_rank_clean_sections_above_corrupted_ones(model_path):
     import random
     rng = random.Random(0)

@@ -100,6 +100,7 @@ def test_restore_onto_different_mesh(reference, tmp_path, mesh, n_dev):
     _assert_tree_close(_params(cfg2, tmp_path)[1], ref_params, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # the fast tier stays under 2 minutes
 def test_gradient_accumulation_equals_large_batch(tiny_config):
     cfg = tiny_config
     cfg.data.global_batch_size = 16
