@@ -9,6 +9,8 @@ runs are skipped on a rerun, so an interrupted experiment resumes. Then the
 runs' ``report.json`` files are collected into ``OUT/results.json`` and
 ``OUT/results.md`` (with ``accuracy_vs_level.png`` and ``learning_curves.png``)
 and the comparison table is printed; the last line is the results path.
+An experiment with steps (``distill``, ``star``: ``spec.Step``) runs them
+between the runs that need them, and their summaries join ``results.json``.
 
 On a TPU slice (docs/tpu.md: create, setup, then from this checkout, with
 ``TPU_NAME``/``TPU_ZONE`` set; each line is ``launch/tpu.py run --wait -- ...``)::
@@ -104,7 +106,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
     module = plan.load_experiment(path)
     exp = module.EXPERIMENT
     runs = plan.plan(path, exp, variant, out, seeds=[int(s) for s in seeds] or None,
-                       arms=list(arms) or None, sets=sets, workdir_root=workdir_root)
+                     arms=list(arms) or None, sets=sets, workdir_root=workdir_root)
     configs = {}
     for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
         try:
