@@ -12,12 +12,8 @@ from __future__ import annotations
 def curriculum_batches(batch: int, seq_len: int, n: int, variant: str = "tiny") -> list[dict]:
     from configs.base import get_config
     from rtt_jax.config_validation import validate
-    from rtt_jax.data.pipeline import make_curriculum_data
+    from rtt_jax.data.pipeline import first_global_batches
     cfg = get_config(variant)
     cfg.data.update(global_batch_size=batch, seq_len=seq_len, prefetch=0)
     spec = validate(cfg)
-    data = make_curriculum_data(spec.data, spec.tokenizer, 0, 1)
-    try:
-        return [next(data)[0] for _ in range(n)]
-    finally:
-        data.close()
+    return first_global_batches(spec.data, spec.tokenizer, n)

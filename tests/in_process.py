@@ -17,13 +17,9 @@ def train_config(config, workdir, devices=None, stop_at_step=None) -> dict:
 def pipeline_batches(config, n: int) -> list[dict]:
     """The first ``n`` batches the real curriculum pipeline makes for ``config``
     (one process: the whole global batch), as numpy rows."""
-    from rtt_jax.data.pipeline import make_curriculum_data
+    from rtt_jax.data.pipeline import first_global_batches
     spec = validate(config)
-    data = make_curriculum_data(spec.data, spec.tokenizer, 0, 1)
-    try:
-        return [next(data)[0] for _ in range(n)]
-    finally:
-        data.close()
+    return first_global_batches(spec.data, spec.tokenizer, n)
 
 
 def data_pipeline(config, *shard):

@@ -269,3 +269,14 @@ def make_curriculum_data(spec, tokenizer, process_index: int | None = None,
                           algorithm=p.algorithm, overflow=p.overflow,
                           shuffle_rows=p.shuffle_rows, prefetch=spec.prefetch,
                           worker_count=spec.worker_count, shard_options=shard)
+
+
+def first_global_batches(spec, tokenizer, n: int) -> list[dict]:
+    """The first ``n`` global batches (numpy rows) of a checked
+    ``spec.DataSpec``, built in one process: what benches time and tests
+    feed the step directly."""
+    data = make_curriculum_data(spec, tokenizer, 0, 1)
+    try:
+        return [next(data)[0] for _ in range(n)]
+    finally:
+        data.close()

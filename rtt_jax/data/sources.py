@@ -47,7 +47,6 @@ import os
 import sys
 
 import grain
-import numpy as np
 
 from rtt_jax import json_lines
 from rtt_jax.data.formatting import FULL, TRACE
@@ -332,7 +331,8 @@ class TracesSource(_FiniteSource):
                 r = record_from_json(obj, where)
             except TraceFormatError as e:
                 raise BadRecordError(str(e)) from None
-            return _check_text(TextExample(record_prompt(r), r.text, mode, r.answer), where)
+            _check_text(TextExample("", r.text, mode, r.answer), where)
+            return r  # its prompt is written when first read (Memo keeps it)
 
         self._records, self.bad_records = _read_jsonl(os.path.join(path, "traces.jsonl"),
                                                       parse, on_bad_record)
@@ -340,9 +340,10 @@ class TracesSource(_FiniteSource):
 
     def record(self, k: int) -> TextExample:
         if self._records is not None:
-            return self._records[k]
-        from rtt_jax.traces.tfds_writer import from_example
-        r = from_example(self._ds[k])
+            r = self._records[k]
+        else:
+            from rtt_jax.traces.tfds_writer import from_example
+            r = from_example(self._ds[k])
         return TextExample(self._prompt(r), r.text, self.mode, r.answer)
 
 

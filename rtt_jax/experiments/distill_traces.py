@@ -47,12 +47,13 @@ def _define_flags() -> None:
     flags.DEFINE_string("family", "modular", "Task family to sample.")
     flags.DEFINE_string("style", "", "Trace style the teacher writes (default: the first).")
     flags.DEFINE_string("levels", "1-8", "Levels to sample, e.g. 1-8.")
-    flags.DEFINE_integer("problems_per_level", 250, "Fresh problems per level.")
-    flags.DEFINE_integer("k", 2, "Samples per problem.")
+    flags.DEFINE_integer("problems_per_level", 250, "Fresh problems per level.", lower_bound=1)
+    flags.DEFINE_integer("k", 2, "Samples per problem.", lower_bound=1)
     flags.DEFINE_float("temperature", 0.8, "Sampling temperature.")
     flags.DEFINE_integer("max_tokens", 112, "Completion tokens per sample.")
     flags.DEFINE_integer("seed", PROBLEM_SEED, "Seed of the problems sampled.")
-    flags.DEFINE_integer("concurrency", 32, "Requests in flight (the server batches them).")
+    flags.DEFINE_integer("concurrency", 32, "Requests in flight (the server batches them).",
+                         lower_bound=1)
     flags.DEFINE_float("start_timeout", 600.0, "Seconds to wait for the server to answer.")
     flags.mark_flags_as_required(["out", "config", "workdir"])
 
@@ -202,9 +203,6 @@ def main(argv) -> int:
     f = flags.FLAGS
 
     def body() -> None:
-        for name in ("problems_per_level", "k", "concurrency"):
-            if getattr(f, name) < 1:
-                raise ValueError(f"--{name}={getattr(f, name)}: expected at least 1")
         summary = sample_teacher(f.out, f.config, f.workdir, f.family, f.style, f.levels,
                                  f.problems_per_level, f.k, f.temperature, f.max_tokens,
                                  f.seed, f.concurrency, f.start_timeout)

@@ -159,7 +159,7 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
             return seeds if step.per_seed else (None,)
         return experiment.arm_seeds(name, variant, seeds)
 
-    def need_keys(names, seed, where) -> tuple[str, ...]:
+    def need_keys(names, seed) -> tuple[str, ...]:
         keys = []
         for name in names:
             own = seeds_of(name)
@@ -179,7 +179,7 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
         step = experiment.step(name)
         if step is not None:
             where = f"experiment {experiment.name!r} step {name!r}"
-            needs = need_keys(step.needs, seed, where)
+            needs = need_keys(step.needs, seed)
             workdir = step_dir(out, step, seed)
             args = [f"--{k}=" + _fill(_by_variant(v, variant, f"{where} arg {k!r}"), where,
                                       **fields(seed)) for k, v in step.args.items()]
@@ -188,7 +188,7 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
         else:
             arm = experiment.arm(name)
             where = f"experiment {experiment.name!r} arm {name!r}"
-            needs = need_keys(arm.needs, seed, where)
+            needs = need_keys(arm.needs, seed)
             workdir = f"{root}/{name}/seed_{seed}"
             run_sets = [f"--config.{k}={_fill(v, where, **fields(seed))}"
                         for k, v in arm.run_sets.items()]

@@ -39,32 +39,37 @@ import os
 import time
 
 from absl import app, flags
+from ml_collections import config_flags
 
 from rtt_jax import cli_errors
 
 PROBLEM_SEED = 9_000_011  # + 1000 x experiment seed + round: fresh problems per round
 
 
-def _define_flags() -> None:
+def _define_flags():
+    """Defines the flags (only when run as a program); returns the config flag."""
     flags.DEFINE_string("out", None, "Output directory (traces/ and done.json).")
     flags.DEFINE_integer("round", 1, "This round's number (1 = the first sampled round).")
-    flags.DEFINE_string("config", None, "The previous round's config: FILE[:VARIANT/ARM].")
     flags.DEFINE_string("workdir", None, "The previous round's workdir.")
     flags.DEFINE_string("previous", "", "The previous round's trace dataset directory "
                         "('' for none).")
     flags.DEFINE_string("family", "modular", "Task family.")
     flags.DEFINE_string("style", "running", "Trace style prompted and required.")
     flags.DEFINE_float("mastery", 0.9, "Accuracy at which a level counts as mastered.")
-    flags.DEFINE_integer("max_level", 8, "Highest level sampled.")
-    flags.DEFINE_integer("problems", 256, "Fresh problems sampled at the target level.")
-    flags.DEFINE_integer("k", 8, "Samples per problem.")
+    flags.DEFINE_integer("max_level", 8, "Highest level sampled.", lower_bound=1)
+    flags.DEFINE_integer("problems", 256, "Fresh problems sampled at the target level.",
+                         lower_bound=1)
+    flags.DEFINE_integer("k", 8, "Samples per problem.", lower_bound=1)
     flags.DEFINE_float("temperature", 0.8, "Sampling temperature.")
     flags.DEFINE_integer("max_new_tokens", 112, "Completion tokens per sample.")
     flags.DEFINE_bool("rationalize", True, "Ask again with the answer as a hint.")
     flags.DEFINE_string("weights", "", "The next round's mixture: source:weight,... "
                         "(its 'star' source is this dataset).")
     flags.DEFINE_integer("seed", 0, "The experiment seed (problems and sampling).")
-    flags.mark_flags_as_required(["out", "config", "workdir"])
+    flags.mark_flags_as_required(["out", "workdir"])
+    return config_flags.DEFINE_config_file(
+        "config", None, "The previous round's config: FILE[:VARIANT/ARM], as rtt_jax.main "
+        "takes it.")
 
 
 def mastered_level(report: dict, family: str, threshold: float) -> tuple[int, dict[int, float]]:
@@ -117,29 +122,7 @@ def _origin(record) -> str:
     return "seed" if record.teacher == "program" else record.teacher
 
 
-def load_config(spec: str, seed: int):
-    """The config ``FILE[:ARG]`` names, with ``seed`` set (an experiment file)."""
-    from rtt_jax.experiments import plan
-    path, _, arg = spec.partition(":")
-    module = plan.load_experiment(os.path.abspath(path))
-    config = module.get_config(arg or None)
-    config.seed = seed
-    return config
-
-
-def _verified_in_style(records, family, style: str):
-    """Records relabelled with the prompted style, kept if they verify in it."""
-    from rtt_jax.traces.verify import check_record
-    out = []
-    for r in records:
-        r = r.replace(style=style)
-        v = check_record(r, family)
-        if v.answer_correct and v.all_steps_valid and v.answer_follows:
-            out.append(r.replace(verdicts=v))
-    return out
-
-
-def run_round(out: str, round_: int, config_spec: str, workdir: str, previous: str,
+def run_round(out: str, round_: int, config, workdir: str, previous: str,
               family_name: str, style: str, mastery: float, max_level: int, problems: int,
               k: int, temperature: float, max_new_tokens: int, rationalize: bool,
               weights: dict[str, float], seed: int) -> dict:
@@ -158,22 +141,23 @@ def run_round(out: str, round_: int, config_spec: str, workdir: str, previous: s
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
     from rtt_jax.config_validation import validate
-    spec = validate(load_config(config_spec, seed))
+    config.seed = seed
+    spec = validate(config)
     sample_fn = sample_fn_from_workdir(spec, workdir, max_new_tokens=max_new_tokens,
                                        temperature=temperature, seed=1000 * seed + round_)
     pool = [family.generate(PROBLEM_SEED + 1000 * seed + round_, i, target)
             for i in range(problems)]
     teacher = ModelTeacher(sample_fn, k, name=f"star_r{round_}_sampled",
-                           prompt_style={family_name: style})
-    sampled = _verified_in_style(list(teacher.teach(pool)), family, style)
+                           prompt_style={family_name: style}, style_label="prompted")
+    sampled = list(teacher.teach(pool))
     solved = {r.problem.index for r in sampled}
     rationalized, hint_stats = [], None
     failed = [p for p in pool if p.index not in solved]
     if rationalize and failed:
         hinted = ModelTeacher(sample_fn, k, name=f"star_r{round_}_rationalized",
-                              prompt_style={family_name: style},
+                              prompt_style={family_name: style}, style_label="prompted",
                               hint=lambda p: f"Hint: the answer is {p.answer}.\n")
-        rationalized = _verified_in_style(list(hinted.teach(failed)), family, style)
+        rationalized = list(hinted.teach(failed))
         hint_stats = hinted.stats
     kept = []
     if previous:
@@ -217,12 +201,11 @@ def main(argv) -> int:
     f = flags.FLAGS
 
     def body() -> None:
-        for name in ("problems", "k", "max_level"):
-            if getattr(f, name) < 1:
-                raise ValueError(f"--{name}={getattr(f, name)}: expected at least 1")
         if not 0 < f.mastery <= 1:
             raise ValueError(f"--mastery={f.mastery}: expected a share in (0, 1]")
         weights = parse_weights(f.weights)
+        if f.config is None:
+            raise ValueError("--config=FILE[:VARIANT/ARM] (the previous round's) is required")
         s = run_round(f.out, f.round, f.config, f.workdir, f.previous, f.family, f.style,
                       f.mastery, f.max_level, f.problems, f.k, f.temperature,
                       f.max_new_tokens, f.rationalize, weights, f.seed)["totals"]
@@ -233,5 +216,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main, flags_parser=cli_errors.flags_parser())
+    app.run(main, flags_parser=cli_errors.flags_parser(_define_flags()))

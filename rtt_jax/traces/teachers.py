@@ -147,8 +147,11 @@ class ModelTeacher:
     """Rejection sampling from a model: keep completions that fully verify.
 
     ``sample_fn(prompts, k)`` returns, for each prompt, ``k`` completion
-    strings. Prompts are the families' own prompts for ``prompt_style``
-    (the style only shapes the prompt; checkers then accept any style).
+    strings. Prompts are the families' own prompts for ``prompt_style``.
+    ``style_label="model"`` (default): the style only shapes the prompt,
+    records are labelled ``model`` and the checkers accept any style;
+    ``"prompted"``: records carry the prompted style and must verify in it,
+    so they train with that style's prompt (as ``OpenAITeacher``'s option).
     Kept records carry ``source="model"``, ``teacher=name`` and their
     verdicts. ``dedupe_within_problem`` drops repeated identical samples.
     ``hint(problem) -> str``, when given, is appended to every prompt (STaR's
@@ -160,9 +163,13 @@ class ModelTeacher:
                  prompt_style: Mapping[str, str] | None = None,
                  dedupe_within_problem: bool = True,
                  family_lookup: FamilyLookup = tasks.get,
-                 hint: Callable[[Problem], str] | None = None):
+                 hint: Callable[[Problem], str] | None = None,
+                 style_label: str = "model"):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if style_label not in ("model", "prompted"):
+            raise ValueError(f"style_label must be 'model' or 'prompted', got {style_label!r}")
+        self._style_label = style_label
         self._sample_fn = sample_fn
         self.k = k
         self.name = name
@@ -176,10 +183,13 @@ class ModelTeacher:
         prompt = self._plain_prompt(problem)
         return prompt + self._hint(problem) if self._hint is not None else prompt
 
+    def _style(self, problem: Problem, family) -> str | None:
+        styles = tuple(getattr(family, "styles", ()))
+        return self._prompt_style.get(problem.family) or (styles[0] if styles else None)
+
     def _plain_prompt(self, problem: Problem) -> str:
         family = self._lookup(problem.family)
-        styles = tuple(getattr(family, "styles", ()))
-        style = self._prompt_style.get(problem.family) or (styles[0] if styles else None)
+        style = self._style(problem, family)
         if style is None:
             return problem.question + "\n"
         try:
@@ -197,6 +207,8 @@ class ModelTeacher:
         for problem, completions in zip(problems, samples):
             self.stats.problems += 1
             family = self._lookup(problem.family)
+            label = (self._style(problem, family) if self._style_label == "prompted"
+                     else None) or "model"
             seen: set[str] = set()
             solved = False
             for text in completions:
@@ -207,7 +219,7 @@ class ModelTeacher:
                 if self._dedupe and text in seen:
                     continue
                 seen.add(text)
-                record = TraceRecord(problem=problem, style="model", text=text,
+                record = TraceRecord(problem=problem, style=label, text=text,
                                      answer=extract_final_answer(text), source="model",
                                      teacher=self.name)
                 verdicts = check_record(record, family)
