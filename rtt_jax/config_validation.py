@@ -24,6 +24,7 @@ from rtt_jax.data.spec import DataSpec, data_spec, trained_with_traces
 from rtt_jax.data.tokenizer import Tokenizer, make_tokenizer
 from rtt_jax.evaluation.eval_sets import EvalSpec, eval_spec
 from rtt_jax.model import ModelConfig
+from rtt_jax.train.optimizer import SCHEDULES
 
 __all__ = ["ConfigError", "RunSpec", "model_config", "validate"]
 
@@ -55,6 +56,11 @@ def validate(config) -> RunSpec:
     require(t.learning_rate > 0, "train.learning_rate", t.learning_rate, "a positive float")
     require(t.warmup_steps >= 0, "train.warmup_steps", t.warmup_steps, ">= 0")
     require(0 <= t.min_lr_ratio <= 1, "train.min_lr_ratio", t.min_lr_ratio, "a ratio in [0, 1]")
+    require(t.get("schedule", "cosine") in SCHEDULES, "train.schedule", t.get("schedule"),
+            f"one of {SCHEDULES}")
+    cooldown = t.get("cooldown_steps", 0)
+    require(isinstance(cooldown, int) and 0 <= cooldown <= t.steps, "train.cooldown_steps",
+            cooldown, f"an integer in [0, train.steps={t.steps}]")
     require(t.grad_clip_norm > 0, "train.grad_clip_norm", t.grad_clip_norm, "a positive float")
     require(t.microbatches >= 1, "train.microbatches", t.microbatches, ">= 1")
     require(t.log_every_steps >= 1, "train.log_every_steps", t.log_every_steps, ">= 1")

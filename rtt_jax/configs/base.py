@@ -135,6 +135,10 @@ def _base() -> ml_collections.ConfigDict:
         # 1e-3: the rate the sweeps in docs/recipes.md chose for the small CPU
         # models (3e-3, the first build's default, stalled them).
         learning_rate=1e-3, warmup_steps=50, min_lr_ratio=0.1,
+        # cosine: decay to min_lr_ratio x peak at the last step; or
+        # constant_cooldown: the peak held, then a linear cooldown to it over
+        # the last cooldown_steps (rtt_jax/train/optimizer.py).
+        schedule="cosine", cooldown_steps=0,
         weight_decay=0.1, b1=0.9, b2=0.95, eps=1e-8,
         grad_clip_norm=1.0,
         microbatches=1,  # gradient accumulation; global_batch_size must divide
@@ -161,6 +165,18 @@ def _base() -> ml_collections.ConfigDict:
         # their test_10000.txt) as one set named lee_name, in the eval style of
         # addition; lee_n problems drawn by a seeded shuffle (0 = all).
         lee_path="", lee_n=0, lee_name="lee2023/test",
+        # The evaluation during training may be lighter: these levels (empty:
+        # levels) with this many problems each (0: n_per_level).
+        periodic_levels=(), periodic_n_per_level=0,
+        # Extra sets at the final evaluation (rtt_jax/evaluation/extra_sets.py):
+        # the first seen_n_per_level training problems of each trained level
+        # (train-test gap); held-out problems in surface form surface_form;
+        # probe sets and probes of a misconception (probe_n problems each).
+        seen_n_per_level=0, surface_form="", misconception="", probe_n=0,
+        # Scored text (rtt_jax/evaluation/scored_text.py): a line followed by
+        # retry_marker is retracted; lines starting with commentary_prefix are
+        # explanations, not steps. Both set aside before scoring ("" = off).
+        retry_marker="", commentary_prefix="",
     ))
 
     # -1 takes all remaining devices. Batch is split over data x fsdp.

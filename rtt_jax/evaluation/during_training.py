@@ -31,11 +31,12 @@ def make_periodic_eval(spec, layout) -> Callable[[int, Any, Any], dict] | None:
     """Returns ``run(step, params, writer) -> metrics`` or None when disabled.
     ``spec`` is the checked config (``config_validation.validate``), ``layout``
     the train state's; the loop calls this as its ``make_eval(layout)``."""
-    ec = spec.eval
-    if not ec.every_steps:
+    if not spec.eval.every_steps:
         return None
+    ec = spec.eval.periodic()  # its own levels and problem count, if set
     evaluator = Evaluator(eval_sets_from_spec(ec), generate_fn=None, batch_size=ec.batch_size,
-                          samples_per_set=ec.samples_per_set, trace_metrics=ec.trace_metrics)
+                          samples_per_set=ec.samples_per_set, trace_metrics=ec.trace_metrics,
+                          retry_marker=ec.retry_marker, commentary_prefix=ec.commentary_prefix)
 
     # One sampler for the whole run: its jitted programs take params as an
     # argument, so swapping in each eval step's params never recompiles.

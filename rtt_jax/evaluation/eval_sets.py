@@ -54,12 +54,18 @@ class EvalSet:
     problems: tuple[Problem, ...]
     style: str | None = None
     trained: bool | None = None
+    # A set that measures something besides held-out accuracy (problems the
+    # run trained on, an unseen surface form, a probe set) names its own
+    # summary pool here and stays out of all / trained / untrained.
+    group: str | None = None
 
     def __len__(self) -> int:
         return len(self.problems)
 
 
 def _default_style(family: Any, styles: Mapping[str, str] | None, name: str) -> str | None:
+    if styles and styles.get(name) == "":  # no style: the question alone, any style read
+        return None
     if styles and name in styles:
         if styles[name] not in family.styles:
             raise ValueError(f"{name}: unknown style {styles[name]!r}; known: {family.styles}")
@@ -171,6 +177,26 @@ class EvalSpec:
     lee_n: int = 0
     lee_name: str = "lee2023/test"
     trace_metrics: bool = True
+    # The evaluation during training (every ``every_steps``) may be lighter
+    # than the final one: these levels (per family; None = ``levels``) with
+    # this many problems each (0 = ``n_per_level``).
+    periodic_levels: Mapping[str, tuple[int, ...]] | None = None
+    periodic_n_per_level: int = 0
+    # Extra sets and probes (``evaluation.extra_sets``, ``probes``) and what of
+    # a completion is scored (``evaluation.scored_text``); see configs/base.py.
+    seen_n_per_level: int = 0
+    surface_form: str = ""
+    misconception: str = ""
+    probe_n: int = 0
+    retry_marker: str = ""
+    commentary_prefix: str = ""
+
+    def periodic(self) -> "EvalSpec":
+        """The spec of the evaluation run during training."""
+        return dataclasses.replace(
+            self, levels=self.periodic_levels or self.levels,
+            n_per_level=self.periodic_n_per_level or self.n_per_level,
+            seen_n_per_level=0, surface_form="", misconception="")  # final evaluation only
 
 
 def _levels(spec, family) -> tuple[int, ...]:
@@ -198,11 +224,23 @@ def eval_spec(e, seed: int, trace_metrics: bool = True) -> EvalSpec:
         ok = spec in ("train", "all") or (not isinstance(spec, str) and
                                           all(isinstance(x, int) and x >= 1 for x in spec))
         require(ok, f"eval.{field}", spec, '"train", "all" or a list of levels >= 1')
+    periodic_levels = tuple(e.get("periodic_levels", ()))
+    require(all(isinstance(x, int) and x >= 1 for x in periodic_levels), "eval.periodic_levels",
+            periodic_levels, "a list of levels >= 1 (empty: eval.levels)")
+    periodic_n = e.get("periodic_n_per_level", 0)
+    require(isinstance(periodic_n, int) and periodic_n >= 0, "eval.periodic_n_per_level",
+            periodic_n, "an integer >= 0 (0: eval.n_per_level)")
     styles = dict(e.styles)
     for name in families:
         known = tasks.get(name).styles
-        require(name not in styles or styles[name] in known, f"eval.styles.{name}",
-                styles.get(name), f"a style of {name} among {', '.join(known)}")
+        require(name not in styles or styles[name] in known + ("",), f"eval.styles.{name}",
+                styles.get(name), f"a style of {name} among {', '.join(known)} (or '': the "
+                "question alone, any style read)")
+    extra = {k: e.get(k, default) for k, default in (
+        ("seen_n_per_level", 0), ("surface_form", ""), ("misconception", ""), ("probe_n", 0),
+        ("retry_marker", ""), ("commentary_prefix", ""))}
+    from rtt_jax.evaluation import extra_sets
+    extra_sets.check_fields(extra, families)
     return EvalSpec(
         seed=seed, every_steps=e.every_steps, families=families, styles=styles,
         levels={n: _levels(e.levels, tasks.get(n)) for n in families},
@@ -211,7 +249,9 @@ def eval_spec(e, seed: int, trace_metrics: bool = True) -> EvalSpec:
         batch_size=e.batch_size, samples_per_set=e.samples_per_set,
         gsm8k_path=e.gsm8k_path, gsm8k_n=e.gsm8k_n, rg_datasets=tuple(e.rg_datasets),
         lee_path=e.get("lee_path", ""), lee_n=e.get("lee_n", 0),
-        lee_name=e.get("lee_name", "lee2023/test"), trace_metrics=trace_metrics)
+        lee_name=e.get("lee_name", "lee2023/test"), trace_metrics=trace_metrics,
+        periodic_levels={n: periodic_levels for n in families} if periodic_levels else None,
+        periodic_n_per_level=periodic_n, **extra)
 
 
 def eval_sets_from_spec(spec: EvalSpec) -> list[EvalSet]:
@@ -236,4 +276,5 @@ def eval_sets_from_spec(spec: EvalSpec) -> list[EvalSet]:
             raise ConfigError(f"config.eval.lee_path: {e}") from None
     if spec.rg_datasets:  # reasoning-gym datasets at their own levels
         sets += rg_sets(list(spec.rg_datasets), n=spec.n_per_level, seed=spec.seed)
-    return sets
+    from rtt_jax.evaluation import extra_sets
+    return sets + extra_sets.extra_sets(spec)

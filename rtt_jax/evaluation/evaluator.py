@@ -24,6 +24,15 @@ Prompts are the families' own (``format_example(problem, style)[0]``), the
 same text training put before each target, so a model sees what it learned.
 All sets' prompts are pooled and sent in chunks of ``batch_size``.
 
+What is scored (``evaluation.scored_text``): with ``retry_marker`` or
+``commentary_prefix`` set, retracted lines and commentary lines are set aside
+first and counted (``retracted_lines``, ``commentary_lines`` per set).
+
+Pools: a set with a ``group`` (``evaluation.extra_sets``: seen problems, an
+unseen surface form, probe sets) is summarised in ``summary[group]`` only.
+Probes (``evaluation.probes``; ``logprob_fn`` for those that read
+log-probabilities) add ``report["probes"][name]``.
+
 Report layout (``write_report`` stores it as ``report.json``)::
 
     {"step": int | None, "trace_metrics": bool,
@@ -31,7 +40,8 @@ Report layout (``write_report`` stores it as ``report.json``)::
                      "answer_accuracy", "step_validity", "consistency", ...,
                      "ci": {metric: [lo, hi]}, "denominators": {metric: n},
                      "loss", "perplexity" (with loss_fn), "by_level" (mixed sets)}},
-     "summary": {"all": {...}, "trained": {...}, "untrained": {...}},
+     "summary": {"all": {...}, "trained": {...}, "untrained": {...}, group: {...}},
+     "probes": {name: {...}} (with probes),
      "samples": [{set, question, completion, extracted, outcome, steps: [...]}],
      "timing": {"generate_seconds", "score_seconds", "problems_per_sec"}}
 """
@@ -42,6 +52,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from rtt_jax.evaluation.eval_sets import EvalSet
+from rtt_jax.evaluation.scored_text import scored_text
 from rtt_jax.evaluation.scoring import ProblemScore, aggregate, loss_metrics, score_completion
 from rtt_jax import tasks
 from rtt_jax.tasks import FamilyLookup
@@ -101,7 +112,9 @@ class Evaluator:
     def __init__(self, sets: Sequence[EvalSet], generate_fn: GenerateFn,
                  loss_fn: LossFn | None = None, batch_size: int = 256,
                  samples_per_set: int = 3, family_lookup: FamilyLookup = tasks.get,
-                 loss_inputs: str = "text", trace_metrics: bool = True):
+                 loss_inputs: str = "text", trace_metrics: bool = True,
+                 probes: Sequence[Any] = (), logprob_fn: Callable | None = None,
+                 retry_marker: str = "", commentary_prefix: str = ""):
         names = [s.name for s in sets]
         if len(set(names)) != len(names):
             raise ValueError(f"Evaluator: set names must be unique, got {names}")
@@ -118,6 +131,8 @@ class Evaluator:
         self.batch_size = batch_size
         self.samples_per_set = samples_per_set
         self._lookup = family_lookup
+        self.probes, self.logprob_fn = list(probes), logprob_fn
+        self.retry_marker, self.commentary_prefix = retry_marker, commentary_prefix
 
     def prompts(self, eval_set: EvalSet) -> list[str]:
         family = self._lookup(eval_set.family)
@@ -137,11 +152,21 @@ class Evaluator:
     def score_set(self, eval_set: EvalSet, prompts: Sequence[str], completions: Sequence[Any]
                   ) -> tuple[dict[str, Any], list[ProblemScore], list[dict[str, Any]]]:
         """(report entry, per-problem scores, samples) of one set."""
+        entry, scores, samples, _ = self._score_set(eval_set, prompts, completions)
+        return entry, scores, samples
+
+    def _score_set(self, eval_set: EvalSet, prompts: Sequence[str], completions: Sequence[Any]):
         family = self._lookup(eval_set.family)
-        scores = [score_completion(family, p, text, eval_set.style)
-                  for p, text in zip(eval_set.problems, completions)]
+        scored = [scored_text(t, self.retry_marker, self.commentary_prefix) for t in completions]
+        scores = [score_completion(family, p, s.text, eval_set.style)
+                  for p, s in zip(eval_set.problems, scored)]
         entry = {"family": eval_set.family, "level": eval_set.level, "style": eval_set.style,
                  "trained": eval_set.trained, **aggregate(scores, self.trace_metrics)}
+        if eval_set.group is not None:
+            entry["group"] = eval_set.group
+        if (self.retry_marker or self.commentary_prefix) and scored:
+            entry["retracted_lines"] = sum(len(s.retracted) for s in scored) / len(scored)
+            entry["commentary_lines"] = sum(s.commentary for s in scored) / len(scored)
         if eval_set.level is None and scores:  # mixed difficulty: break it down
             by: dict[int, list[ProblemScore]] = {}
             for p, s in zip(eval_set.problems, scores):
@@ -156,7 +181,7 @@ class Evaluator:
         samples = [sample_record(eval_set, p, prompt, text, s) for p, prompt, text, s
                    in list(zip(eval_set.problems, prompts, completions, scores))
                    [:self.samples_per_set]]
-        return entry, scores, samples
+        return entry, scores, samples, scored
 
     def run(self, step: int | None = None) -> dict[str, Any]:
         """Generate, score and summarise every set."""
@@ -167,16 +192,22 @@ class Evaluator:
         report: dict[str, Any] = {"step": step, "trace_metrics": self.trace_metrics,
                                   "sets": {}, "summary": {}, "samples": []}
         pooled: dict[str, list[ProblemScore]] = {"all": [], "trained": [], "untrained": []}
+        pooled.update({s.group: [] for s in self.sets if s.group is not None})
         nll = {k: [0.0, 0] for k in pooled}  # pooled held-out (sum_nll, tokens)
         offset = 0
+        by_set = {}
         for eval_set, ps in zip(self.sets, prompts):
             completions = flat[offset:offset + len(ps)]
             offset += len(ps)
-            entry, scores, samples = self.score_set(eval_set, ps, completions)
+            entry, scores, samples, scored = self._score_set(eval_set, ps, completions)
+            by_set[eval_set.name] = (eval_set, ps, completions, scored)
             report["sets"][eval_set.name] = entry
             report["samples"].extend(samples)
-            pools = ["all"] + ([] if eval_set.trained is None
-                               else ["trained" if eval_set.trained else "untrained"])
+            if eval_set.group is not None:
+                pools = [eval_set.group]
+            else:
+                pools = ["all"] + ([] if eval_set.trained is None
+                                   else ["trained" if eval_set.trained else "untrained"])
             for k in pools:
                 pooled[k].extend(scores)
                 if entry.get("loss_tokens"):
@@ -186,6 +217,8 @@ class Evaluator:
         if self.loss_fn is not None:
             for k, summary in report["summary"].items():
                 summary.update(loss_metrics(*nll[k]))
+        if self.probes:
+            report["probes"] = {p.name: p.measure(by_set, self.logprob_fn) for p in self.probes}
         t2 = time.perf_counter()
         n = len(flat)
         report["timing"] = {"generate_seconds": t1 - t0, "score_seconds": t2 - t1,

@@ -51,6 +51,8 @@ def accuracy_by_level(report: Mapping[str, Any], trained: Mapping[str, list[int]
     plt = _pyplot()
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for name, e in report["sets"].items():
+        if e.get("group"):  # seen problems, surface forms, probes: not held-out levels
+            continue
         if e.get("level") is not None:
             by_family.setdefault(e["family"], []).append(e)
         elif e.get("by_level"):  # a mixed-level set (GSM8K, Lee's test): its breakdown

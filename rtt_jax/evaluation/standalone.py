@@ -50,9 +50,19 @@ def evaluate_workdir(spec, workdir: str) -> dict:
                 raise
             raise ConfigError(f"config.eval.max_len={ec.max_len}: {e}") from None
 
+    from rtt_jax.evaluation.probes import probes_from_spec
+    probes = probes_from_spec(ec)
+
+    def logprob_fn(contexts, continuations):
+        from rtt_jax.evaluation.logprobs import continuation_logprobs
+        return continuation_logprobs(sampler, contexts, continuations)
+
     report = Evaluator(sets, generate, batch_size=ec.batch_size,
                        samples_per_set=ec.samples_per_set,
-                       trace_metrics=ec.trace_metrics).run(step)
+                       trace_metrics=ec.trace_metrics, probes=probes,
+                       logprob_fn=logprob_fn if probes else None,
+                       retry_marker=ec.retry_marker,
+                       commentary_prefix=ec.commentary_prefix).run(step)
     if jax.process_index() != 0:  # every host scored the same completions; one writes
         return report
     paths = write_report(report, rtt_paths.absolute(workdir), ec.trained_levels)

@@ -35,7 +35,7 @@ def _pyplot():
 def accuracy_vs_level(results: Mapping, path: str, metric: str = "answer_accuracy") -> str | None:
     by_family: dict[str, list[tuple[int, str, bool | None]]] = {}
     for name, meta in results["sets"].items():
-        if isinstance(meta.get("level"), int) and meta.get("family"):
+        if isinstance(meta.get("level"), int) and meta.get("family") and not meta.get("group"):
             by_family.setdefault(meta["family"], []).append((meta["level"], name, meta["trained"]))
     if not by_family:
         return None

@@ -6,7 +6,7 @@
      "budget": {"kind": "tokens" | "examples", "tokens_per_run": {arm: n},
                 "steps": {arm: n}},
      "metrics": ["answer_accuracy", "step_validity", "consistency"],
-     "sets": {set: {"family", "level", "trained", "n"}},
+     "sets": {set: {"family", "level", "trained", "n", "group"}},
      "arms": {arm: {
          "seeds_completed": int, "seeds": [completed seeds],
          "missing": [{"seed", "reason"}],
@@ -14,7 +14,11 @@
          "summary": {"all" | "trained" | "untrained": {metric: {...}}},
          "diff_vs_baseline": {set or "summary/<pool>": {metric:
                               {"diff", "ci", "method", "n_pairs"}}},
+         "metrics": {name: {"mean", "std", "n", "values"}},   # Experiment.metrics
          "train": {"final_loss", "target_tokens", "examples": {...}}}},
+     "metric_info": {name: {"description", "scale"}},
+     "contrasts": [{"arm", "reference", "diffs": {"summary/<pool>" | "metric/<name>":
+                    {"diff", "ci", "method", "n_pairs", "mde"}}}],
      "curves": {arm: {"step": [...], "loss_mean": [...], "loss_std": [...]}},
      "steps": {step: {"seed_S" | "once": done.json's summary | {"missing": reason}}}}
 
@@ -108,6 +112,7 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
     sets_meta: dict[str, dict] = {}
     curves: dict[str, list[dict[int, float]]] = {a: [] for a in arms}
     train: dict[str, list[dict]] = {a: [] for a in arms}
+    run_metrics: dict[str, dict[int, dict]] = {a: {} for a in arms}
     for run in runs:
         report = None
         if run.complete:
@@ -125,9 +130,11 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         per_run[run.arm][run.seed] = report
         for name, entry in report["sets"].items():
             meta = sets_meta.setdefault(name, {k: entry.get(k) for k in
-                                               ("family", "level", "trained", "n")})
+                                               ("family", "level", "trained", "n", "group")})
             meta["n"] = max(meta.get("n") or 0, entry.get("n") or 0)
         rows = read_metrics(run.workdir)
+        run_metrics[run.arm][run.seed] = {m.name: _num(m.value(report, rows))
+                                          for m in experiment.metrics}
         curves[run.arm].append(_curve(rows))
         train[run.arm].append(_train_figures(rows, budget["steps"].get(run.arm, 0)))
 
@@ -136,6 +143,8 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
 
     out_arms = {}
     base = experiment.baseline
+    pools = list(POOLS) + sorted({p for reps in per_run.values() for rep in reps.values()
+                                  for p in rep.get("summary", {}) if p not in POOLS})
     for arm in arms:
         entry: dict[str, Any] = {
             "seeds_completed": len(per_run[arm]), "seeds": sorted(per_run[arm]),
@@ -148,7 +157,7 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
                 if arm != base and base in per_run:
                     entry["diff_vs_baseline"].setdefault(name, {})[metric] = stats.difference(
                         values(arm, pick), values(base, pick), meta.get("n"))
-        for pool in POOLS:
+        for pool in pools:
             pool_vals = {}
             for metric in METRICS:
                 pick = (lambda rep, p=pool, m=metric: rep.get("summary", {}).get(p, {}).get(m))
@@ -163,9 +172,32 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
                         stats.difference(vals, values(base, pick), n)
             if pool_vals:
                 entry["summary"][pool] = pool_vals
+        entry["metrics"] = {}
+        for m in experiment.metrics:
+            vals = {s: v[m.name] for s, v in run_metrics[arm].items()}
+            entry["metrics"][m.name] = stats.mean_std(vals.values())
+            if arm != base and base in per_run:
+                base_vals = {s: v[m.name] for s, v in run_metrics[base].items()}
+                entry["diff_vs_baseline"][f"metric/{m.name}"] = stats.difference(vals, base_vals)
         entry["train"] = {k: stats.mean_std(t[k] for t in train[arm])
                           for k in ("final_loss", "target_tokens", "examples")}
         out_arms[arm] = entry
+
+    def pooled_accuracy(arm: str, pool: str) -> dict:
+        return {s: rep.get("summary", {}).get(pool, {}).get("answer_accuracy")
+                for s, rep in per_run.get(arm, {}).items()}
+
+    contrasts = []
+    for arm, ref in experiment.contrasts:
+        if arm not in per_run or ref not in per_run:
+            continue
+        diffs = {f"summary/{p}": stats.difference(pooled_accuracy(arm, p), pooled_accuracy(ref, p))
+                 for p in pools}
+        for m in experiment.metrics:
+            diffs[f"metric/{m.name}"] = stats.difference(
+                {s: v[m.name] for s, v in run_metrics[arm].items()},
+                {s: v[m.name] for s, v in run_metrics[ref].items()})
+        contrasts.append({"arm": arm, "reference": ref, "diffs": diffs})
 
     out_curves = {}
     for arm in arms:
@@ -176,7 +208,10 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
     out = {"experiment": experiment.name, "claim": experiment.claim, "variant": variant,
            "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
            "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
-           "arms": out_arms, "curves": out_curves}
+           "arms": out_arms, "curves": out_curves,
+           "metric_info": {m.name: {"description": m.description, "scale": m.scale}
+                           for m in experiment.metrics},
+           "contrasts": contrasts}
     if step_runs:
         out["steps"] = step_summaries(step_runs)
     return out

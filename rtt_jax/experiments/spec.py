@@ -104,6 +104,12 @@ class Experiment:
     seeds: Mapping[str, tuple[int, ...]] = dataclasses.field(
         default_factory=lambda: {"cpu": (0, 1), "tpu": (0, 1, 2)})
     steps: tuple[Step, ...] = ()
+    # Per-run metrics the experiment is judged by besides accuracy
+    # (``rtt_jax.evaluation.run_metrics.RunMetric``: a name, ``value(report,
+    # rows)`` and a display scale), compared across arms like accuracy.
+    metrics: tuple[Any, ...] = ()
+    # Comparisons besides each arm against the baseline: (arm, reference).
+    contrasts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         names = [a.name for a in self.arms]
@@ -130,6 +136,14 @@ class Experiment:
             if unknown or who in needs:
                 raise ExperimentError(f"experiment {self.name!r}: {who!r} needs "
                                       f"{unknown or [who]}, which is not another arm or step")
+        metric_names = [m.name for m in self.metrics]
+        if len(set(metric_names)) != len(metric_names):
+            raise ExperimentError(f"experiment {self.name!r}: duplicate metric names "
+                                  f"{metric_names}")
+        for pair in self.contrasts:
+            if len(pair) != 2 or not set(pair) <= set(names) or pair[0] == pair[1]:
+                raise ExperimentError(f"experiment {self.name!r}: contrast {pair!r} must be "
+                                      f"two different arms among {names}")
         if self.baseline in names and not self.arm(self.baseline).in_budget:
             raise ExperimentError(f"experiment {self.name!r}: the baseline "
                                   f"{self.baseline!r} must be in the budget")

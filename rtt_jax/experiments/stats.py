@@ -18,6 +18,17 @@ Difference from the baseline (``difference``):
   evaluation's sampling error only, not seed-to-seed variance (the report
   says which method it used).
 * none (``ci`` None) when nothing pairs.
+
+Minimum detectable effect (``mde_paired``, ``mde_binomial``; ``difference``
+adds ``"mde"``): the smallest true difference the same design would find
+significant (two-sided, ``level``) with probability ``power`` (80%), given
+the spread it measured. For the paired t test over n seeds with sample
+standard deviation s of the per-seed differences it is
+``(t_{n-1, 1-alpha/2} + t_{n-1, power}) * s / sqrt(n)`` (the usual
+approximation that ignores the noncentral t's skew); for two proportions
+over n problems each ``(z_{1-alpha/2} + z_{power}) * sqrt((pa qa + pb qb) / n)``.
+A difference whose interval includes 0 says little unless the MDE is small:
+"no effect larger than the MDE" is what such a result shows.
 """
 from __future__ import annotations
 
@@ -25,6 +36,32 @@ import math
 from typing import Iterable, Mapping, Sequence
 
 from rtt_jax.evaluation.stats import t_quantile, z_quantile
+
+POWER = 0.8
+
+
+def _one_sided(q: float) -> float:
+    """The ``level`` of a two-sided interval whose upper quantile is ``q``."""
+    return 2 * q - 1
+
+
+def mde_paired(sd: float, n: int, level: float = 0.95, power: float = POWER) -> float | None:
+    """Minimum detectable effect of a paired t test over ``n`` pairs whose
+    differences have sample standard deviation ``sd`` (module doc); None for
+    fewer than two pairs."""
+    if n < 2 or sd is None or not math.isfinite(sd):
+        return None
+    return (t_quantile(n - 1, level) + t_quantile(n - 1, _one_sided(power))) * sd / math.sqrt(n)
+
+
+def mde_binomial(pa: float, pb: float, n: int, level: float = 0.95,
+                 power: float = POWER) -> float | None:
+    """Minimum detectable difference of two proportions near ``pa`` and ``pb``,
+    ``n`` problems each (module doc); None without problems."""
+    if n < 1:
+        return None
+    se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
+    return (z_quantile(level) + z_quantile(_one_sided(power))) * se
 
 
 def _finite(values: Iterable) -> list[float]:
@@ -51,13 +88,13 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
     """``arm - baseline`` over seeds, with a ``level`` CI (see module doc).
 
     ``arm`` / ``baseline``: ``{seed: value}`` of completed runs. Returns
-    ``{"diff", "ci": [lo, hi] | None, "method", "n_pairs"}``; ``diff`` is the
+    ``{"diff", "ci": [lo, hi] | None, "method", "n_pairs", "mde"}``; ``diff`` is the
     mean paired difference over the seeds both arms completed (the quantity
     the interval is about), or the difference of the means when none pair."""
     a = {s: v for s, v in arm.items() if _finite([v])}
     b = {s: v for s, v in baseline.items() if _finite([v])}
     if not a or not b:
-        return {"diff": None, "ci": None, "method": None, "n_pairs": 0}
+        return {"diff": None, "ci": None, "method": None, "n_pairs": 0, "mde": None}
     pairs = [a[s] - b[s] for s in sorted(set(a) & set(b))]
     n = len(pairs)
     # The difference the interval is about: over the seeds both arms completed
@@ -68,7 +105,7 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
         half = t_quantile(n - 1, level) * d["std"] / math.sqrt(n)
         # Rates differ by at most 1: with two seeds t_{1} = 12.7 can reach past that.
         return {"diff": diff, "ci": [max(d["mean"] - half, -1.0), min(d["mean"] + half, 1.0)],
-                "method": "paired-t", "n_pairs": n}
+                "method": "paired-t", "n_pairs": n, "mde": mde_paired(d["std"], n, level)}
     if n == 1 and n_problems:
         # Agresti-Caffo: add one success and one failure to each arm, so that
         # rates of 0 or 1 still get an interval of honest width.
@@ -78,8 +115,8 @@ def difference(arm: Mapping[int, float], baseline: Mapping[int, float],
         pb = (min(max(b[s], 0.0), 1.0) * n_problems + 1) / m
         half = z_quantile(level) * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / m)
         return {"diff": diff, "ci": [pa - pb - half, pa - pb + half],
-                "method": "binomial", "n_pairs": 1}
-    return {"diff": diff, "ci": None, "method": None, "n_pairs": n}
+                "method": "binomial", "n_pairs": 1, "mde": mde_binomial(pa, pb, m, level)}
+    return {"diff": diff, "ci": None, "method": None, "n_pairs": n, "mde": None}
 
 
 def significant(entry: Mapping) -> bool | None:

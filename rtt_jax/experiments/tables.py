@@ -3,7 +3,10 @@
 Cells are ``mean ± std`` over completed seeds (``(n=k)`` when fewer seeds than
 planned completed); differences from the baseline are in points (x100) with
 their 95% interval and the method (``paired-t`` over seeds, or ``binomial``
-over problems when only one seed pairs). ``–`` means not measured.
+over problems when only one seed pairs), then the minimum detectable effect
+(``MDE``: the smallest true difference this design finds with 80% power,
+``stats.mde_paired``). ``–`` means not measured. An experiment's own
+``metrics`` and ``contrasts`` get tables of their own.
 """
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ from rtt_jax import paths
 from rtt_jax.experiments.results import METRICS, POOLS, RESULTS_MD
 
 _POOL_TITLES = {"all": "all eval sets", "trained": "trained levels",
-                "untrained": "harder (untrained) levels"}
+                "untrained": "harder (untrained) levels", "seen": "seen (training) problems",
+                "surface": "unseen surface form", "bug_applies": "bug applies",
+                "bug_never_applies": "bug never applies"}
 
 
 def _pct(ms: Mapping | None, planned: int | None = None) -> str:
@@ -26,15 +31,17 @@ def _pct(ms: Mapping | None, planned: int | None = None) -> str:
     return s
 
 
-def _diff(d: Mapping | None) -> str:
+def _diff(d: Mapping | None, scale: float = 100.0) -> str:
     if not d or d.get("diff") is None:
         return "–"
-    s = f"{100 * d['diff']:+.1f}"
+    s = f"{scale * d['diff']:+.1f}"
     if d.get("ci"):
         lo, hi = d["ci"]
-        s += f" [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        s += f" [{scale * lo:+.1f}, {scale * hi:+.1f}]"
         if lo > 0 or hi < 0:
             s += " *"
+    if d.get("mde") is not None:
+        s += f" (MDE {scale * d['mde']:.1f})"
     return s
 
 
@@ -43,12 +50,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def summary_rows(results: Mapping, metric: str = "answer_accuracy") -> tuple[list[str], list]:
+def _pools(results: Mapping, only_standard: bool = False) -> list[str]:
+    present = list(dict.fromkeys(p for a in results["arms"].values() for p in a["summary"]))
+    order = list(POOLS) + sorted(p for p in present if p not in POOLS)
+    return [p for p in order if p in present and (p in POOLS or not only_standard)]
+
+
+def summary_rows(results: Mapping, metric: str = "answer_accuracy",
+                 only_standard: bool = False) -> tuple[list[str], list]:
     """Header and rows: one row per arm, pooled accuracy per pool, diff vs baseline."""
     planned = len(results["seeds"])
     base = results["baseline"]
-    pools = [p for p in POOLS if any(p in a["summary"] for a in results["arms"].values())]
-    header = ["arm", "seeds"] + [_POOL_TITLES[p] for p in pools] + \
+    pools = _pools(results, only_standard)
+    header = ["arm", "seeds"] + [_POOL_TITLES.get(p, p) for p in pools] + \
         [f"Δ vs {base} ({p})" for p in pools]
     rows = []
     for arm, a in results["arms"].items():
@@ -62,13 +76,53 @@ def summary_rows(results: Mapping, metric: str = "answer_accuracy") -> tuple[lis
 
 def console_table(results: Mapping) -> str:
     """The comparison table printed at the end of a run (plain text)."""
-    header, rows = summary_rows(results)
+    header, rows = summary_rows(results, only_standard=True)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     fmt = "  ".join("{:<%d}" % w for w in widths)
     lines = [f"{results['experiment']} ({results['variant']}): answer accuracy, % "
-             f"(mean ± std over seeds; Δ in points [95% CI], * = CI excludes 0)",
-             fmt.format(*header)] + [fmt.format(*r) for r in rows]
+             f"(mean ± std over seeds; Δ in points [95% CI], * = CI excludes 0, MDE at 80% "
+             "power)", fmt.format(*header)] + [fmt.format(*r) for r in rows]
+    header, rows = metric_rows(results)
+    if rows:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        fmt = "  ".join("{:<%d}" % w for w in widths)
+        lines += ["", fmt.format(*header)] + [fmt.format(*r) for r in rows]
     return "\n".join(lines)
+
+
+def _scaled(ms: Mapping | None, scale: float) -> str:
+    if not ms or ms.get("mean") is None:
+        return "–"
+    return f"{scale * ms['mean']:.1f} ± {scale * (ms.get('std') or 0.0):.1f}"
+
+
+def metric_rows(results: Mapping) -> tuple[list[str], list]:
+    """The experiment's own metrics: one row per (metric, arm): mean ± std and
+    the difference from the baseline."""
+    info = results.get("metric_info") or {}
+    base = results["baseline"]
+    header = ["metric", "arm", "value", f"Δ vs {base}"]
+    rows = []
+    for name, meta in info.items():
+        scale = meta.get("scale", 100.0)
+        for arm, a in results["arms"].items():
+            rows.append([name, arm, _scaled(a.get("metrics", {}).get(name), scale),
+                         "baseline" if arm == base else
+                         _diff(a["diff_vs_baseline"].get(f"metric/{name}"), scale)])
+    return header, rows
+
+
+def contrast_rows(results: Mapping) -> tuple[list[str], list]:
+    info = results.get("metric_info") or {}
+    header = ["arm", "reference", "compared", "Δ [95% CI] (MDE)"]
+    rows = []
+    for c in results.get("contrasts") or []:
+        for what, d in c["diffs"].items():
+            kind, _, name = what.partition("/")
+            scale = info.get(name, {}).get("scale", 100.0) if kind == "metric" else 100.0
+            label = (f"accuracy, {_POOL_TITLES.get(name, name)}" if kind == "summary" else name)
+            rows.append([c["arm"], c["reference"], label, _diff(d, scale)])
+    return header, rows
 
 
 def _budget_text(results: Mapping) -> str:
@@ -108,7 +162,8 @@ def markdown(results: Mapping, plots: Mapping[str, str] | None = None) -> str:
            f"Seeds planned: {results['seeds']}. Cells are mean ± std over completed seeds, "
            f"in %; Δ is the difference from `{base}` in points with its 95% interval "
            "(paired t over seeds; binomial over problems when only one seed pairs); "
-           "`*` marks an interval that excludes 0.", ""]
+           "`*` marks an interval that excludes 0; MDE is the minimum detectable effect "
+           "(80% power) given the spread measured.", ""]
     missing = [(arm, m) for arm, a in results["arms"].items() for m in a["missing"]]
     if missing:
         out += ["## Missing runs (not averaged)", ""]
@@ -133,6 +188,15 @@ def markdown(results: Mapping, plots: Mapping[str, str] | None = None) -> str:
         if all(c == "–" for r in rows for c in r[2:2 + len(arms)]):
             continue
         out += [f"## {metric.replace('_', ' ')} per eval set", ""] + _table(header, rows) + [""]
+    header, rows = metric_rows(results)
+    if rows:
+        info = results.get("metric_info") or {}
+        out += ["## Experiment metrics", ""]
+        out += [f"- `{n}`: {m.get('description', '')}" for n, m in info.items()] + [""]
+        out += _table(header, rows) + [""]
+    header, rows = contrast_rows(results)
+    if rows:
+        out += ["## Contrasts", ""] + _table(header, rows) + [""]
     out += step_sections(results.get("steps") or {})
     for title, path in (plots or {}).items():
         out += [f"![{title}]({os.path.basename(path)})", ""]

@@ -1,19 +1,41 @@
-"""AdamW with linear warmup + cosine decay, global-norm clipping and a decay mask."""
+"""AdamW with a warmup-then-decay schedule, global-norm clipping and a decay mask.
+
+Schedules (``train.schedule``):
+
+* ``cosine``: linear warmup, then cosine decay to ``min_lr_ratio`` x peak at
+  the last step (the recipe's default).
+* ``constant_cooldown``: linear warmup, the peak held constant, then a linear
+  cooldown to ``min_lr_ratio`` x peak over the last ``cooldown_steps``
+  (warmup-stable-decay). An ablation whose arms differ in *when* they see
+  what (a curriculum puts its hardest data last) uses it, so that the decay is
+  not part of the treatment: under cosine the last stage trains at a fraction
+  of the rate the first one had.
+"""
 from __future__ import annotations
 
 import jax
 import optax
 
+SCHEDULES = ("cosine", "constant_cooldown")
+
 
 def learning_rate_schedule(train_cfg) -> optax.Schedule:
-    warmup = min(int(train_cfg.warmup_steps), max(int(train_cfg.steps) - 1, 0))
+    steps = int(train_cfg.steps)
+    warmup = min(int(train_cfg.warmup_steps), max(steps - 1, 0))
+    peak = float(train_cfg.learning_rate)
+    end = peak * float(train_cfg.min_lr_ratio)
+    kind = train_cfg.get("schedule", "cosine")
+    if kind == "constant_cooldown":
+        cooldown = min(int(train_cfg.get("cooldown_steps", 0)), max(steps - warmup, 0))
+        stable = steps - warmup - cooldown
+        parts = [optax.linear_schedule(0.0, peak, warmup), optax.constant_schedule(peak),
+                 optax.linear_schedule(peak, end, max(cooldown, 1))]
+        return optax.join_schedules(parts, [warmup, warmup + stable])
+    if kind != "cosine":
+        raise ValueError(f"train.schedule={kind!r}: expected one of {SCHEDULES}")
     return optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=float(train_cfg.learning_rate),
-        warmup_steps=warmup,
-        decay_steps=max(int(train_cfg.steps), warmup + 1),
-        end_value=float(train_cfg.learning_rate) * float(train_cfg.min_lr_ratio),
-    )
+        init_value=0.0, peak_value=peak, warmup_steps=warmup,
+        decay_steps=max(steps, warmup + 1), end_value=end)
 
 
 def weight_decay_mask(params):
