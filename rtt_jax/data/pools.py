@@ -349,7 +349,7 @@ def write_pools(out: str, pools: dict[str, str], spec: PoolSpec) -> dict[str, An
             {"filter": dict(sorted(stats.items()))} if stats else {})
     done = {"title": f"pools of {spec.family} problems, {spec.per_level} per level at levels "
                      f"{spec.levels[0]}-{spec.levels[-1]}, seed {spec.seed}",
-            "totals": {"pools": len(rows), "per_level": spec.per_level},
+            "totals": {"pools": len(rows), "per_level": spec.per_level}, "row_label": "pool",
             "per_level": {name: {k: v for k, v in row.items() if not isinstance(v, dict)}
                           for name, row in rows.items()},
             "pools": rows}

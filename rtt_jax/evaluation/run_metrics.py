@@ -64,8 +64,10 @@ def lookup(report: Mapping[str, Any], path: str) -> float | None:
     return _finite(walk(report, parts))
 
 
-def report_value(path: str, description: str = "", scale: float = 100.0) -> RunMetric:
-    return RunMetric(path, lambda report, rows: lookup(report, path), description or path, scale)
+def report_value(path: str, description: str = "", scale: float = 100.0,
+                 name: str = "") -> RunMetric:
+    return RunMetric(name or path, lambda report, rows: lookup(report, path),
+                     description or path, scale)
 
 
 def difference(name: str, a: str, b: str, description: str = "",

@@ -82,11 +82,14 @@ def console_table(results: Mapping) -> str:
     lines = [f"{results['experiment']} ({results['variant']}): answer accuracy, % "
              f"(mean ± std over seeds; Δ in points [95% CI], * = CI excludes 0, MDE at 80% "
              "power)", fmt.format(*header)] + [fmt.format(*r) for r in rows]
-    header, rows = metric_rows(results)
-    if rows:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-        fmt = "  ".join("{:<%d}" % w for w in widths)
-        lines += ["", fmt.format(*header)] + [fmt.format(*r) for r in rows]
+    for diffs in (False, True):
+        header, rows = metric_rows(results, diffs)
+        if rows:
+            widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+            fmt = "  ".join("{:<%d}" % w for w in widths)
+            title = (f"experiment metrics, Δ vs {results['baseline']} [95% CI] (MDE)" if diffs
+                     else "experiment metrics (mean ± std over seeds)")
+            lines += ["", title, fmt.format(*header)] + [fmt.format(*r) for r in rows]
     return "\n".join(lines)
 
 
@@ -96,20 +99,23 @@ def _scaled(ms: Mapping | None, scale: float) -> str:
     return f"{scale * ms['mean']:.1f} ± {scale * (ms.get('std') or 0.0):.1f}"
 
 
-def metric_rows(results: Mapping) -> tuple[list[str], list]:
-    """The experiment's own metrics: one row per (metric, arm): mean ± std and
-    the difference from the baseline."""
+def metric_rows(results: Mapping, diffs: bool = False) -> tuple[list[str], list]:
+    """The experiment's own metrics, one column each and one row per arm:
+    mean ± std over seeds, or (``diffs``) the difference from the baseline."""
     info = results.get("metric_info") or {}
     base = results["baseline"]
-    header = ["metric", "arm", "value", f"Δ vs {base}"]
+    header = ["arm"] + list(info)
     rows = []
-    for name, meta in info.items():
-        scale = meta.get("scale", 100.0)
-        for arm, a in results["arms"].items():
-            rows.append([name, arm, _scaled(a.get("metrics", {}).get(name), scale),
-                         "baseline" if arm == base else
-                         _diff(a["diff_vs_baseline"].get(f"metric/{name}"), scale)])
-    return header, rows
+    for arm, a in results["arms"].items():
+        if diffs and arm == base:
+            continue
+        cells = [arm]
+        for name, meta in info.items():
+            scale = meta.get("scale", 100.0)
+            cells.append(_diff(a["diff_vs_baseline"].get(f"metric/{name}"), scale) if diffs
+                         else _scaled(a.get("metrics", {}).get(name), scale))
+        rows.append(cells)
+    return (header, rows) if info else (header, [])
 
 
 def contrast_rows(results: Mapping) -> tuple[list[str], list]:
@@ -192,8 +198,13 @@ def markdown(results: Mapping, plots: Mapping[str, str] | None = None) -> str:
     if rows:
         info = results.get("metric_info") or {}
         out += ["## Experiment metrics", ""]
-        out += [f"- `{n}`: {m.get('description', '')}" for n, m in info.items()] + [""]
-        out += _table(header, rows) + [""]
+        out += [f"- `{n}`: {m.get('description', '')}" + (
+            "" if m.get("scale", 100.0) == 100.0 else f" (shown x{m.get('scale'):g})")
+            for n, m in info.items()] + [""]
+        out += ["Mean ± std over seeds (x100 unless noted):", ""] + _table(header, rows) + [""]
+        header, rows = metric_rows(results, diffs=True)
+        out += [f"Δ vs `{results['baseline']}` [95% CI] (MDE):", ""] + _table(header, rows)
+        out.append("")
     header, rows = contrast_rows(results)
     if rows:
         out += ["## Contrasts", ""] + _table(header, rows) + [""]
@@ -229,7 +240,7 @@ def step_sections(steps: Mapping[str, Mapping]) -> list[str]:
             per_level = summary.get("per_level") or {}
             if per_level:
                 cols = list(dict.fromkeys(c for row in per_level.values() for c in row))
-                out += _table(["level"] + cols,
+                out += _table([summary.get("row_label", "level")] + cols,
                               [[str(lv)] + [_cell(row.get(c)) for c in cols]
                                for lv, row in per_level.items()]) + [""]
     return out

@@ -110,7 +110,7 @@ def mastery(c):
 # evaluation's, 20 problems; before the cooldown).
 BUDGET_POINTS = (600, 900)
 METRICS = (rm.report_value(f"sets/{FAMILY}/L{HARDEST}/answer_accuracy",
-                           f"level {HARDEST} at the end (100 problems)"),
+                           f"level {HARDEST} at the end (100 problems)", name=f"L{HARDEST}"),
            *(rm.curve_at(HARDEST_KEY, s, f"L{HARDEST}@{s}") for s in BUDGET_POINTS),
            rm.curve_auc(HARDEST_KEY, f"auc_L{HARDEST}"))
 

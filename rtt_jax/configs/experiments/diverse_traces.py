@@ -51,7 +51,8 @@ METRICS = (
                   "summary/trained/answer_accuracy",
                   "accuracy on training problems minus held-out, trained levels"),
     rm.report_value("summary/surface/answer_accuracy",
-                    f"held-out problems in an unseen surface form ({HELD_OUT_FORM})"),
+                    f"held-out problems in an unseen surface form ({HELD_OUT_FORM})",
+                    name="unseen_surface"),
 )
 
 EXPERIMENT = Experiment(

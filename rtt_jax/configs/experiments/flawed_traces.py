@@ -75,17 +75,20 @@ PROBE = "probes/misconception"
 METRICS = (
     rm.report_value(f"{PROBE}/buggy_line_rate",
                     "share of bug-applicable lines the model wrote buggy (greedy samples, "
-                    "retracted lines set aside), bug_applies set"),
+                    "retracted lines set aside), bug_applies set", name="buggy_line_rate"),
     rm.report_value(f"{PROBE}/buggy_probability",
                     "mean probability of the buggy result against the correct ones, "
-                    "teacher-forced on the correct trace"),
+                    "teacher-forced on the correct trace", name="buggy_probability"),
     rm.report_value(f"{PROBE}/buggy_preferred_rate",
-                    "share of probes where the buggy result is the likeliest"),
-    rm.report_value("summary/bug_applies/answer_accuracy", "accuracy where the bug applies"),
+                    "share of probes where the buggy result is the likeliest",
+                    name="buggy_preferred"),
+    rm.report_value("summary/bug_applies/answer_accuracy", "accuracy where the bug applies",
+                    name="acc_bug_applies"),
     rm.report_value("summary/bug_never_applies/answer_accuracy",
-                    "accuracy where it never applies (control)"),
+                    "accuracy where it never applies (control)", name="acc_control"),
     rm.report_value(f"{PROBE}/retracted_buggy_per_problem",
-                    "buggy lines written and then retracted, per problem", scale=1.0),
+                    "buggy lines written and then retracted, per problem", scale=1.0,
+                    name="retracted_buggy"),
 )
 
 EXPERIMENT = Experiment(
