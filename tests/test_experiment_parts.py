@@ -155,7 +155,7 @@ def test_noisy_source_corrupts_the_configured_share_deterministically():
         make_source("t", _src(noise_wrong_step=0.8, noise_wrong_answer=0.5))
 
 
-# --- the shuffled curriculum ---------------------------------------------------------------
+# --- the time-averaged (shuffled) stage ---------------------------------------------------------------
 
 def test_time_averaged_stage_weights_stages_by_their_steps():
     stages = [dict(name="a", steps=100, mixture=dict(x=1.0), levels=dict(x="1")),
@@ -167,22 +167,6 @@ def test_time_averaged_stage_weights_stages_by_their_steps():
     stages[1]["levels"]["x"] = "1-2"
     with pytest.raises(ValueError, match="source 'x' has levels"):
         time_averaged_stage(stages, total_steps=400)
-
-
-def test_shipped_shuffled_arm_matches_the_curriculum_level_distribution():
-    from rtt_jax.experiments import plan
-    m = plan.load_experiment(plan.experiment_path("curriculum_vs_shuffled"))
-    cur, shuf = m.get_config("cpu/curriculum"), m.get_config("cpu/shuffled")
-    assert len(cur.data.stages) == 3 and len(shuf.data.stages) == 1
-    total = cur.train.steps
-    want = {}
-    start = 0
-    for k, st in enumerate(cur.data.stages):
-        steps = (total if k == 2 else start + st["steps"]) - start
-        start += steps
-        for src, w in dict(st["mixture"]).items():
-            want[src] = want.get(src, 0.0) + steps / total * w / sum(dict(st["mixture"]).values())
-    assert dict(shuf.data.stages[0]["mixture"]) == pytest.approx(want)
 
 
 # --- an answer-only arm: trace metrics do not apply --------------------------------------

@@ -93,8 +93,8 @@ def test_experiment_definition_errors_name_the_problem():
 
 # --- the shipped experiments ------------------------------------------------------------
 
-SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum_vs_shuffled", "textbook",
-           "noisy_traces", "trace_styles", "lee2023"]
+SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum", "data_quality",
+           "flawed_traces", "diverse_traces", "lee2023"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -235,20 +235,3 @@ def test_difference_is_over_the_seeds_both_arms_completed():
     d = stats.difference({0: 0.3, 1: 0.9}, {0: 0.1}, n_problems=100)  # seed 1 missing in baseline
     assert d["n_pairs"] == 1 and d["diff"] == pytest.approx(0.2)
     assert d["ci"][0] < d["diff"] < d["ci"][1]
-
-
-def test_textbook_arm_mixes_a_quarter_of_the_tokens_not_of_the_examples():
-    """Sections are ~27x longer than traces: the example weight must be set so
-    that the textbook's share of packed *positions* is the stated share."""
-    from in_process import curriculum
-    from rtt_jax.experiments import plan
-    module = plan.load_experiment(plan.experiment_path("textbook"))
-    c = module.get_config("cpu/with_textbook")
-    assert c.seed == 0 and c.data.tokenizer == "bytes"
-    cur = curriculum(c)
-    tokens = {"task": 0, "textbook": 0}
-    drawn, examples = cur.drawn(0), cur.examples(0)
-    for j in range(6000):
-        tokens[drawn[j][0]] += len(examples[j])
-    share = tokens["textbook"] / sum(tokens.values())
-    assert abs(share - module.TEXTBOOK_SHARE) < 0.07, share

@@ -16,7 +16,7 @@ from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Step
 
 STEP = "pools"
-PLACEHOLDER = "(set by run_sets from the pools step)"
+PLACEHOLDER = "(set by each arm)"
 
 
 # The levels pools are written at, by variant (the tpu variant trains 1-12).
@@ -35,7 +35,10 @@ def pool_step(recipes: Mapping[str, str], per_level: Mapping[str, int],
 
 
 def pool_arm(name: str, description: str, overrides: Mapping | None = None) -> Arm:
-    return Arm(name, dict(overrides or {}), description, needs=(STEP,),
+    """An arm trained on its own pool: the path names it in the config (so arms'
+    configs differ) and is set to the step's file on the run's command line."""
+    return Arm(name, {"data.sources.task.path": f"(pools step)/{name}.jsonl",
+                      **(overrides or {})}, description, needs=(STEP,),
                run_sets={"data.sources.task.path": f"{{step:{STEP}}}/{name}.jsonl"})
 
 
