@@ -42,9 +42,11 @@ def pool_arm(name: str, description: str, overrides: Mapping | None = None) -> A
                run_sets={"data.sources.task.path": f"{{step:{STEP}}}/{name}.jsonl"})
 
 
-def pool_source(c, task: Mapping = _common.TASK):
-    """``c`` trained on one jsonl pool (path set per run), evaluated on ``task``."""
+def pool_source(c, task: Mapping = _common.TASK, max_new_tokens: int = 112):
+    """``c`` trained on one jsonl pool (path set per run), evaluated on ``task``
+    with room for ``max_new_tokens`` (a pool's longest completion at the
+    hardest level evaluated, so that no arm is cut short)."""
     c.data.sources = dict(task=_common.source(kind="jsonl", path=PLACEHOLDER,
                                               family=task["family"]))
     c.data.stages = _common.stages_one(dict(task=1.0), {})
-    return _common.task_eval(c, task)
+    return _common.task_eval(c, task, max_new_tokens=max_new_tokens)

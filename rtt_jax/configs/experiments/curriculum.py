@@ -158,6 +158,8 @@ def _smoke():
     c = _common.smoke_config(_cpu(), levels=[1, 8], steps=48)
     c.train.cooldown_steps = 8
     c.eval.update(every_steps=16, periodic_levels=list(LEVELS), periodic_n_per_level=2)
+    # An untrained model writes to the limit: keep the smoke's decode short.
+    c.eval.update(max_new_tokens=48, max_len=c.data.seq_len + 48)
     return c
 
 

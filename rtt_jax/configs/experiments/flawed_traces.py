@@ -107,18 +107,26 @@ def _eval(c, probe_n: int):
     return c
 
 
+# Retry traces are the longest: 130 characters at level 8, 185 at level 12.
+MAX_NEW_TOKENS = 192
+
+
 def _cpu():
-    return _eval(_pools.pool_source(_common.cpu_config(**_common.CPU_BUDGET)), probe_n=200)
+    return _eval(_pools.pool_source(_common.cpu_config(**_common.CPU_BUDGET),
+                                    max_new_tokens=MAX_NEW_TOKENS), probe_n=200)
 
 
 def _tpu():
-    return _eval(_pools.pool_source(_common.tpu_config(steps=20_000), _common.TPU_TASK),
-                 probe_n=500)
+    return _eval(_pools.pool_source(_common.tpu_config(steps=20_000), _common.TPU_TASK,
+                                    max_new_tokens=320), probe_n=500)
 
 
 def _smoke():
     c = _common.smoke_config(_cpu(), levels=[1, 2])
-    return _eval(c, probe_n=8)
+    c = _eval(c, probe_n=8)
+    # An untrained model writes to the limit: keep the smoke's decode short.
+    c.eval.update(max_new_tokens=48, max_len=c.data.seq_len + 48)
+    return c
 
 
 def get_config(arg="cpu/clean"):
