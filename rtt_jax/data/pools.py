@@ -182,7 +182,8 @@ def web_filtered(family, spec: PoolSpec, share: float = 0.5,
             text = _web_text(family, p, kind, rng)
             checked = family.check_answer(p, text, STYLE) and _steps_ok(family, p, text)
             clean_score = float(quality.score(text)) >= 0.5
-            reason = ("checker" if not checked else "") + ("classifier" if not clean_score else "")
+            reason = "+".join(([] if checked else ["checker"]) +
+                              ([] if clean_score else ["classifier"]))
             stats[reason or "kept"] = stats.get(reason or "kept", 0) + 1
             if not reason:
                 out.append(PoolRecord(_prompt(family, p, spec), text, level, p.index,
