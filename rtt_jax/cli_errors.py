@@ -1,6 +1,6 @@
 """Bad input to a command-line tool ends in one line on stderr, never a traceback.
 
-DESIGN.md, "Bad input gets a clear error": a file, flag or output path that
+docs/design.md, "One-line errors": a file, flag or output path that
 cannot be used gives one line that names it, and a non-zero exit status. A
 traceback is for developers: it is printed too only with absl's
 ``--verbosity=1``. Every CLI uses absl flags and runs its body through

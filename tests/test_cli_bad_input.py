@@ -1,6 +1,6 @@
 """Every CLI answers bad input with one line on stderr naming the file, line or
-field, and a non-zero exit status; never a traceback (DESIGN.md, "Bad input
-gets a clear error"; ``rtt_jax.cli_errors``).
+field, and a non-zero exit status; never a traceback (docs/design.md, "One-line
+errors"; ``rtt_jax.cli_errors``).
 
 ``CASES`` is the one table: (CLI module, argv, files to create, expected
 substring). A new CLI gets the same treatment by adding rows. Paths in argv

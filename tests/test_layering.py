@@ -1,4 +1,4 @@
-"""The import directions DESIGN.md draws, read statically from every module.
+"""The import directions docs/design.md draws, read statically from every module.
 
 Each module under rtt_jax/ is parsed with ``ast`` (nothing is imported). An
 import is *module-level* when it runs at import time (the module body, a

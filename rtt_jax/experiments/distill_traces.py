@@ -16,7 +16,7 @@ keep the verified ones, and summarise the acceptance per level.
    dataset card with kept and rejected counts by reason);
 3. the server is stopped and ``DIR/done.json`` written: per level the samples
    asked, the traces kept, the share of problems with at least one kept trace,
-   and the tokens the endpoint counted (the cost estimate in the README).
+   and the tokens the endpoint counted (the cost estimate in docs/traces.md).
 
 Problems are drawn with ``--seed`` (default 7,000,003): a different stream
 from training (the config's seed) and evaluation (seed + 10**9).
