@@ -211,28 +211,67 @@ def test_client_timeout_leaves_the_server_serving(server, engine):
     assert httpx.get(f"{server}/v1/models", timeout=10).status_code == 200
 
 
+def _teacher_counts(t) -> str:
+    """What an assertion on the teacher's card prints when it fails."""
+    return json.dumps({k: t[k] for k in ("samples", "requests", "retries", "cache_hits", "twins",
+                                         "responses", "kept", "rejected_by_reason")})
+
+
 def test_the_openai_teacher_builds_a_dataset_from_this_server(server, engine, tmp_path):
     """The teacher's client against our own endpoint, on loopback: every reply
     is verified and counted by reason in the card (a 3-step model's traces are
     mostly wrong, which the filters must say, not crash on); a rerun is served
-    from the reply cache, with no second request."""
+    from the reply cache, with no second request for a key it holds.
+
+    Every expected count follows from the problems alone, whatever the load:
+    one request per distinct (problem, style, sample) key (single-flight),
+    retries on top; each sample either kept or rejected for one reason."""
     from configs.traces.openai import get_config
+    from rtt_jax import tasks
     from rtt_jax.traces import build
     cfg = get_config()
     cfg.families, cfg.levels, cfg.problems_per_level = "subtraction", "1", 3
     # Short: the test engine's rows hold 48 tokens, prompt and completion together.
+    # "Solve." has no {style}: the two styles' requests are byte-identical, yet
+    # each is its own key.
     cfg.teacher.update(base_url=server + "/v1", model=engine.model_name, k=2, max_tokens=8,
-                       system_prompt="Solve.", concurrency=4, timeout_s=60.0)
+                       system_prompt="Solve.", concurrency=4, timeout_s=120.0)
+    family = tasks.get("subtraction")
+    questions = [family.generate(cfg.seed, i, 1).question for i in range(3)]
+    samples = len(questions) * len(family.styles) * cfg.teacher.k
+    distinct = len(set(questions)) * len(family.styles) * cfg.teacher.k
+
+    assert len(set(questions)) == len(questions)  # so no twins: a failed sample is a failed key
+
+    def failed(t):
+        return sum(t["rejected_by_reason"].get(r, 0)
+                   for r in ("request_failed", "malformed_response"))
+
+    def check(t, cache_hits):
+        why = _teacher_counts(t)
+        assert t["samples"] == samples and t["twins"] == samples - distinct, why
+        assert t["cache_hits"] == cache_hits, why
+        assert t["requests"] - t["retries"] == distinct - cache_hits, why
+        assert t["kept"] + sum(t["rejected_by_reason"].values()) == samples, why
+        assert t["responses"] == samples - failed(t), why
+
     calls = engine.batcher.sampler_calls
     card = build.build(cfg, str(tmp_path / "out"))
     t = card["teacher"]
-    assert t["kind"] == "openai" and t["requests"] == t["responses"] > 0
+    assert t["kind"] == "openai" and t["responses"] > 0, _teacher_counts(t)
+    check(t, cache_hits=0)
     assert engine.batcher.sampler_calls > calls  # answered by the sampler, batched
     assert t["tokens"]["completion"] > 0
-    assert card["teacher"]["kept"] + sum(t["rejected_by_reason"].values()) >= t["responses"]
     again = build.build(cfg, str(tmp_path / "again"))  # another --out: its own cache...
-    assert again["teacher"]["cache_hits"] == 0
-    cfg.teacher.cache_dir = str(tmp_path / "out" / "openai_cache")  # ...or the first one's
+    check(again["teacher"], cache_hits=0)
+    # ...or the first one's, which holds one reply per key that got one.
+    cache = tmp_path / "out" / "openai_cache"
+    held = sum(1 for f in cache.rglob("*.json"))
+    assert held == distinct - failed(t), _teacher_counts(t)
+    cfg.teacher.cache_dir = str(cache)
     before = engine.batcher.sampler_calls
     cached = build.build(cfg, str(tmp_path / "cached"))
-    assert cached["teacher"]["cache_hits"] == t["responses"] and engine.batcher.sampler_calls == before
+    check(cached["teacher"], cache_hits=held)
+    # Only keys the first run failed on are asked again (none, unless it failed).
+    assert (cached["teacher"]["requests"] == 0) == (held == distinct)
+    assert (engine.batcher.sampler_calls == before) == (held == distinct)
