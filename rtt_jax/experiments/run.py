@@ -180,7 +180,8 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
         if not paths.is_remote(out):  # a gs:// OUT gets no compilation cache of ours
             env.setdefault("JAX_COMPILATION_CACHE_DIR",
                            os.path.join(os.path.abspath(out), ".jax_cache"))
-        echo(f"{exp.name} ({variant}): {len(runs)} runs, budget {exp.budget}; {exp.claim}")
+        echo(f"{exp.name} ({variant}): {len(runs)} run{'' if len(runs) == 1 else 's'}, "
+             f"budget {exp.budget}; {exp.claim}")
         execute_local(runs, env=env, timeout_s=run_timeout, echo=echo, parallel=parallel)
     res = results.collect(exp, variant, runs, budget)
     json_path = results.write_json(res, out)
