@@ -10,8 +10,10 @@ Training writes the resolved config to ``W/config.json``
 (``rtt_jax.workdir_config``), so ``--workdir`` alone names the config for
 every mode: eval, and a resume. A ``--config`` given as well wins; for eval,
 one that changes the model or tokenizer the checkpoint was trained with is
-an error. print_config prints the resolved config (``--config`` with its
-overrides, else the workdir's) as that JSON, then checks it.
+an error. ``--config=configs/workdir.py:W --config.eval.n_per_level=500``
+overrides fields of the saved config. print_config prints the resolved
+config (``--config`` with its overrides, else the workdir's) as that JSON,
+then checks it.
 
 The config is checked once, here (``config_validation.validate``), into the
 pieces the parts take; a bad field stops the run with one line before any

@@ -16,6 +16,8 @@ needs only ``--workdir``.
   saved one is one ``ConfigError`` line naming the fields: the checkpoint was
   trained with the saved ones.
 * ``differences`` compares two configs field by field (dotted names).
+* ``configs/workdir.py:W`` is the saved config as a config file, so that
+  ``--config.*`` overrides apply to it.
 
 The file is the config's ``to_dict()`` as JSON, keys sorted: tuples come
 back as lists, which every consumer accepts (``tests/test_workdir_config.py``

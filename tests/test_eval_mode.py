@@ -92,6 +92,11 @@ def test_print_config_prints_the_resolved_config(tmp_path):
     workdir_config.save(expected, str(tmp_path))
     r = main(f"--workdir={tmp_path}")
     assert r.returncode == 0 and r.stdout == workdir_config.to_json(expected)
+    # Its fields overridden through configs/workdir.py.
+    r = main(f"--config=configs/workdir.py:{tmp_path}", "--config.eval.n_per_level=9")
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected.eval.n_per_level = 9
+    assert r.stdout == workdir_config.to_json(expected)
     r = main("--config=configs/base.py:tiny", "--config.train.steps=0")
     assert r.returncode == 1 and json.loads(r.stdout)["train"]["steps"] == 0
     assert r.stderr.strip().splitlines()[-1].startswith("error: config.train.steps=0")
