@@ -124,6 +124,13 @@ def test_results_compare_metrics_and_contrasts_over_seeds(tmp_path):
     md = tables.markdown(res)
     assert "## Experiment metrics" in md and "## Contrasts" in md and "MDE" in md
     assert "seen (training) problems" in md
+    # One seed: the contrast's pooled accuracy gets the binomial interval over
+    # the pool's 10 problems, as a difference from the baseline does.
+    one = results.collect(exp, "cpu", [r for r in runs if r.seed == 0], budget)
+    (c1,) = one["contrasts"]
+    assert c1["diffs"]["summary/all"]["method"] == "binomial"
+    assert c1["diffs"]["summary/all"] == stats.difference({0: 0.5}, {0: 0.4}, n_problems=10)
+    assert c1["diffs"]["metric/auc"]["ci"] is None  # a run metric has no n to draw on
 
 
 # --- what of a completion is scored -----------------------------------------------------

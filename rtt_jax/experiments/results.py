@@ -141,6 +141,11 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
     def values(arm, pick):
         return {s: pick(rep) for s, rep in per_run[arm].items()}
 
+    def pool_n(arm, pool):
+        """Problems in ``pool`` (for the one-seed binomial interval)."""
+        return next((rep["summary"][pool].get("n") for rep in per_run[arm].values()
+                     if pool in rep.get("summary", {})), None)
+
     out_arms = {}
     base = experiment.baseline
     pools = list(POOLS) + sorted({p for reps in per_run.values() for rep in reps.values()
@@ -166,10 +171,8 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
                     continue
                 pool_vals[metric] = stats.mean_std(vals.values())
                 if arm != base and base in per_run:
-                    n = next((rep["summary"][pool].get("n") for rep in per_run[arm].values()
-                              if pool in rep.get("summary", {})), None)
                     entry["diff_vs_baseline"].setdefault(f"summary/{pool}", {})[metric] = \
-                        stats.difference(vals, values(base, pick), n)
+                        stats.difference(vals, values(base, pick), pool_n(arm, pool))
             if pool_vals:
                 entry["summary"][pool] = pool_vals
         entry["metrics"] = {}
@@ -191,7 +194,10 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
     for arm, ref in experiment.contrasts:
         if arm not in per_run or ref not in per_run:
             continue
-        diffs = {f"summary/{p}": stats.difference(pooled_accuracy(arm, p), pooled_accuracy(ref, p))
+        # With one seed the pooled accuracies get the binomial interval over
+        # problems, as the differences from the baseline do.
+        diffs = {f"summary/{p}": stats.difference(pooled_accuracy(arm, p), pooled_accuracy(ref, p),
+                                                  pool_n(arm, p))
                  for p in pools}
         for m in experiment.metrics:
             diffs[f"metric/{m.name}"] = stats.difference(
