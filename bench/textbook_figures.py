@@ -15,8 +15,6 @@ import random
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
 import numpy as np  # noqa: E402
 
 from rtt_jax.textbook import classifier as clf  # noqa: E402

@@ -30,13 +30,10 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
 from matmul_peak import matmul_peak  # noqa: E402
 from batches import curriculum_batches  # noqa: E402
 from rtt_jax.batch_sharding import global_batch  # noqa: E402

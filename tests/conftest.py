@@ -10,12 +10,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "/tmp/rtt_jax_test_jax_cache"
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import pathlib  # noqa: E402
-import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # so `configs.base` imports in tests
+REPO = pathlib.Path(__file__).resolve().parents[1]  # the checkout: subprocess cwd, fixtures
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def _assert_same_losses(got, ref, context=""):
 
 
 def _cfg(steps, every, async_save):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     cfg = get_config("tiny")
     cfg.train.steps = steps
     cfg.checkpoint.update(every_steps=every, max_to_keep=3, async_save=async_save)

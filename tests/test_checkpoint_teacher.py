@@ -11,7 +11,7 @@ from in_process import train_config as train
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     cfg = get_config("tiny")
     cfg.train.steps = 4
     cfg.checkpoint.async_save = False

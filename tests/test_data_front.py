@@ -77,7 +77,7 @@ def test_sentencepiece_pipeline_in_grain_workers_equals_in_process(spm_dir):
     """Grain workers get the tokenizer pickled (cloudpickle): the model proto
     travels, and worker batches equal in-process ones."""
     import cloudpickle
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from in_process import data_pipeline as make_curriculum_data
     tok = load_tokenizer(str(spm_dir))
     copy = cloudpickle.loads(cloudpickle.dumps(tok))

@@ -41,6 +41,6 @@ def test_textbook_stage_gets_quality_scores(tiny_config, tmp_path):
 
 
 def test_report_runs_on_the_demo_config(tmp_path):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     report = write_data_report(get_config("cpu"), str(tmp_path), n=50)
     assert len(report["stages"]) == 2 and (tmp_path / "data_report.json").exists()

@@ -225,7 +225,7 @@ def trained_with_traces(c) -> bool:
 
 
 def test_trained_with_traces_reads_the_stage_mixtures_sources():
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     c = get_config("tiny")
     assert trained_with_traces(c)
     for name in c.data.sources:
@@ -243,7 +243,7 @@ def test_lee_one_line_formats_are_not_traces():
     """Lee's plain and reversed formats write only the answer: a model trained
     on them has no steps to judge, so its step metrics must be n/a, not a copy
     of its answer accuracy; a scratchpad format keeps them."""
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     c = get_config("tiny")
     c.data.sources = dict(lee=dict(kind="lee_file", path="x.txt", styles="", mode="trace"))
     c.data.stages = [dict(name="all", steps=10, mixture=dict(lee=1.0), levels={})]

@@ -60,7 +60,7 @@ def test_mean_curve_uses_common_steps():
 # --- specs: overrides and budgets -------------------------------------------------------
 
 def _config():
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     return get_config("tiny")
 
 

@@ -93,7 +93,7 @@ def test_sigkill_then_restart_continues_the_same_losses_across_worker_counts(ref
 
 
 def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_path):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from in_process import train_config as train
 
     def cfg():
@@ -128,7 +128,7 @@ def test_a_step_saved_by_two_hosts_resumes_on_one_with_the_same_losses(tmp_path)
     (made here by splitting a 1-host step's lanes in two, checksums updated)
     resumes on 1: each host reads every host's verified state and takes its
     rows. A damaged host file is damage; a pre-Grain JSON data item is one line."""
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from rtt_jax.train.checkpoint import CheckpointError
     from rtt_jax.train.checksum import data_checksum
     from in_process import train_config as train

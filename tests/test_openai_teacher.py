@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from configs.traces import openai as openai_config
+from rtt_jax.configs.traces import openai as openai_config
 from rtt_jax import tasks
 from rtt_jax.traces import build
 from rtt_jax.traces.openai_teacher import FAILED, MALFORMED, OpenAITeacher

@@ -19,7 +19,7 @@ from run_outputs import free_port
 
 
 def _config(**data):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     c = get_config("tiny")
     c.data.prefetch = 0
     c.data.update(data)

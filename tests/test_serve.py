@@ -26,7 +26,7 @@ PROMPT = "What is 12 + 5?\n"
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     cfg = get_config("tiny")
     cfg.checkpoint.async_save = False
     cfg.train.steps = 3
@@ -216,7 +216,7 @@ def test_the_openai_teacher_builds_a_dataset_from_this_server(server, engine, tm
     is verified and counted by reason in the card (a 3-step model's traces are
     mostly wrong, which the filters must say, not crash on); a rerun is served
     from the reply cache, with no second request."""
-    from configs.traces.openai import get_config
+    from rtt_jax.configs.traces.openai import get_config
     from rtt_jax.traces import build
     cfg = get_config()
     cfg.families, cfg.levels, cfg.problems_per_level = "subtraction", "1", 3

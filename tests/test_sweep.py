@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A one-layer model on 8-row batches (tests run on 8 fake devices), 3 steps,
 # evaluated on two problems of one level: a run takes seconds, not minutes.
 TINY_EXPERIMENT = '''
-from configs.base import get_config as base_config
+from rtt_jax.configs.base import get_config as base_config
 from rtt_jax.experiments import Arm, Experiment
 
 EXPERIMENT = Experiment(

@@ -346,8 +346,7 @@ def test_distinct_n_and_style_entropy():
 # --- build CLI and TFDS round trip ---------------------------------------------
 
 def _tiny_config(**overrides):
-    sys.path.insert(0, str(REPO))
-    from configs.traces import tiny
+    from rtt_jax.configs.traces import tiny
     cfg = tiny.get_config()
     cfg.families = "addition,gcd_lcm,logic"
     cfg.problems_per_level = 3

@@ -41,7 +41,7 @@ def _run(cfg, workdir, stop_at, mesh=None, devices=None):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """Six steps on one device, checkpointing every 3 (the baseline for all)."""
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     cfg = get_config("tiny")
     cfg.train.steps = 6
     cfg.checkpoint.update(every_steps=3, async_save=False)

@@ -18,7 +18,6 @@ import dataclasses
 import importlib.util
 import os
 import shlex
-import sys
 from typing import Iterable, Sequence
 
 from rtt_jax import paths
@@ -112,8 +111,6 @@ def load_experiment(path: str):
     spec = importlib.util.spec_from_file_location(
         "rtt_experiment_" + os.path.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
-    if REPO_ROOT not in sys.path:  # files outside the package may import configs.base
-        sys.path.insert(0, REPO_ROOT)
     spec.loader.exec_module(module)
     for attr in ("EXPERIMENT", "get_config"):
         if not hasattr(module, attr):
