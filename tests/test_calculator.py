@@ -10,7 +10,7 @@ from flax import nnx
 from rtt_jax.data.tokenizer import ByteTokenizer
 from rtt_jax.evaluation.calculator import safe_calculator
 from rtt_jax.model import ModelConfig, Transformer
-from rtt_jax.model.calculator import calculator_value, pending_expression
+from rtt_jax.model.calculator_decoding import calculator_value, pending_expression
 from rtt_jax.model.sampler import Sampler, calc_state, decode_loop
 
 MAX_LEN = 64

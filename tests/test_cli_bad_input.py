@@ -132,11 +132,11 @@ CASES = [
     # --- python -m rtt_jax.textbook.classifier
     ("rtt_jax.textbook.classifier", ["--out={tmp}/m.json", "--n_good=0"], {}, "--n_good=0"),
     ("rtt_jax.textbook.classifier", [], {}, "--out"),
-    # --- python -m rtt_jax.data.inspect
-    ("rtt_jax.data.inspect", ["--config={tmp}/nope.py"], {}, "nope.py"),
-    ("rtt_jax.data.inspect", [TINY, "--stage=9", "--n=1"], {}, "--stage=9"),
-    ("rtt_jax.data.inspect", [TINY, "--n=-1"], {}, "--n=-1"),
-    ("rtt_jax.data.inspect", [TINY, "--config.data.seq_lenn=3"], {}, "--config.data.seq_lenn"),
+    # --- python -m rtt_jax.data.preview
+    ("rtt_jax.data.preview", ["--config={tmp}/nope.py"], {}, "nope.py"),
+    ("rtt_jax.data.preview", [TINY, "--stage=9", "--n=1"], {}, "--stage=9"),
+    ("rtt_jax.data.preview", [TINY, "--n=-1"], {}, "--n=-1"),
+    ("rtt_jax.data.preview", [TINY, "--config.data.seq_lenn=3"], {}, "--config.data.seq_lenn"),
     # --- python -m rtt_jax.data.report
     ("rtt_jax.data.report", [TINY, "--out={tmp}/afile"], {"afile": "x"}, "{tmp}/afile"),
     ("rtt_jax.data.report", [TINY, "--out={tmp}/o", "--n=0"], {}, "--n=0"),

@@ -215,7 +215,7 @@ def test_bad_record_found_late_is_raised_from_the_prefetch_thread(tmp_path):
 
 
 def test_inspect_marks_targets_and_prints_the_mixture():
-    from rtt_jax.data.inspect import describe
+    from rtt_jax.data.preview import describe
     text = describe(_config(), stage=1, n=3)
     assert "== stage 1 'main': steps 11.." in text and "stage 0" not in text
     assert "subtraction" in text and "weight 0.100" in text

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from rtt_jax.experiments import plan, sweep
-from rtt_jax.experiments.spec import ExperimentError
+from rtt_jax.experiments.definition import ExperimentError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
 from rtt_jax.evaluation.evaluator import Evaluator
-from rtt_jax.evaluation.report import flat_metrics
+from rtt_jax.evaluation.report_files import flat_metrics
 from rtt_jax.model.sampler import Sampler
 from rtt_jax.run_files import write_samples
 

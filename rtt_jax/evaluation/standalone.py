@@ -18,7 +18,7 @@ from rtt_jax.config_error import ConfigError
 from rtt_jax.data.tokenizer import run_tokenizer
 from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
 from rtt_jax.evaluation.evaluator import Evaluator
-from rtt_jax.evaluation.report import write_report
+from rtt_jax.evaluation.report_files import write_report
 from rtt_jax.model.sampler import Sampler
 from rtt_jax.train.checkpoint import final_params
 

@@ -21,7 +21,7 @@ import shlex
 from typing import Iterable, Sequence
 
 from rtt_jax import paths
-from rtt_jax.experiments.spec import Experiment, ExperimentError, Step
+from rtt_jax.experiments.definition import Experiment, ExperimentError, Step
 
 REPORT, STATUS, LOG, DONE = "report.json", "run_status.json", "run.log", "done.json"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,7 +9,7 @@ runs are skipped on a rerun, so an interrupted experiment resumes. Then the
 runs' ``report.json`` files are collected into ``OUT/results.json`` and
 ``OUT/results.md`` (with ``accuracy_vs_level.png`` and ``learning_curves.png``)
 and the comparison table is printed; the last line is the results path.
-An experiment with steps (``distill``, ``star``: ``spec.Step``) runs them
+An experiment with steps (``distill``, ``star``: ``definition.Step``) runs them
 between the runs that need them, and their summaries join ``results.json``.
 
 On a TPU slice (docs/tpu.md: create, setup, then from this checkout, with
@@ -100,7 +100,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
                    report_copy: str | None = None, parallel: int = 1, echo=print) -> str | None:
     """Plan, execute (locally or on TPU), collect and write; returns results.json's path
     (None when commands were only printed)."""
-    from rtt_jax.experiments import plan, plots, results, spec, tables
+    from rtt_jax.experiments import plan, plots, results, definition, tables
     from rtt_jax.experiments.execute import execute_local, execute_tpu, tpu_commands
     path = plan.experiment_path(experiment)
     module = plan.load_experiment(path)
@@ -111,12 +111,12 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
     for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
         try:
             configs[arm] = module.get_config(f"{variant}/{arm}")
-            spec.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
-        except spec.ExperimentError:
+            definition.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
+        except definition.ExperimentError:
             raise
         except Exception as e:  # an experiment file that fails to build its config
-            raise spec.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
-    budget = spec.check_budget(exp, configs)
+            raise definition.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
+    budget = definition.check_budget(exp, configs)
     paths.makedirs(out)
     if launch == "tpu" and not collect_only:
         if execute:
@@ -147,7 +147,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
 
 def _typed_sets(sets, config) -> dict:
     """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
-    from rtt_jax.experiments.spec import typed_value
+    from rtt_jax.experiments.definition import typed_value
     out = {}
     for s in sets:
         key, _, raw = s.partition("=")

@@ -54,9 +54,9 @@ from typing import Any, Callable, Mapping, Sequence
 from absl import app, flags
 
 from rtt_jax import cli_errors, paths
-from rtt_jax.experiments import plan, results, spec, stats
+from rtt_jax.experiments import plan, results, definition, seed_stats
 from rtt_jax.experiments.execute import execute_local, execute_tpu, read_status, tpu_commands
-from rtt_jax.experiments.spec import ExperimentError
+from rtt_jax.experiments.definition import ExperimentError
 from rtt_jax.run_files import read_metrics, strict_json
 
 SWEEP_JSON, SWEEP_MD, SWEEP_PNG = "sweep.json", "sweep.md", "sweep.png"
@@ -101,7 +101,7 @@ def parse_grid(specs: Sequence[str], config, where: str = "--grid") -> dict[str,
                                   "expected field=v1,v2,...")
         if field in grid:
             raise ExperimentError(f"{where}={s}: {field} is swept twice")
-        values = [spec.typed_value(config, field, t, where=where) for t in texts]
+        values = [definition.typed_value(config, field, t, where=where) for t in texts]
         if len({value_text(v) for v in values}) != len(values):
             raise ExperimentError(f"{where}={s}: repeated value for {field}")
         grid[field] = values
@@ -195,8 +195,8 @@ def collect_point(point: Point, runs: Sequence[plan.Run], metric: str, scope: st
         took = read_status(run).get("seconds")
         if isinstance(took, (int, float)):  # the last attempt's wall time
             seconds.append(took)
-    ms = stats.mean_std(values.values())
-    secs = stats.mean_std(seconds)["mean"]
+    ms = seed_stats.mean_std(values.values())
+    secs = seed_stats.mean_std(seconds)["mean"]
     return {"name": point.name, "overrides": dict(point.overrides), "mean": ms["mean"],
             "std": ms["std"], "n": ms["n"], "values": values, "missing": missing,
             "tokens_per_run": tokens_per_run,
@@ -227,7 +227,7 @@ def _typed_sets(sets: Sequence[str], config) -> dict[str, Any]:
         field, eq, raw = s.partition("=")
         if not eq:
             raise ExperimentError(f"--set={s}: expected field=value")
-        out[field] = spec.typed_value(config, field, raw, where="--set")
+        out[field] = definition.typed_value(config, field, raw, where="--set")
     return out
 
 
@@ -256,11 +256,11 @@ def plan_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str
     root = workdir_root or os.path.join(paths.absolute(out), "runs")
     plans = []
     for point in grid_points(grid):
-        config = spec.apply_overrides(copy.deepcopy(base),
+        config = definition.apply_overrides(copy.deepcopy(base),
                                       {**fixed, **point.overrides}, where=point.name)
         runs = plan.plan(path, exp, variant, out, seeds=_seeds(seeds) or None, arms=[arm],
                            sets=[*sets, *point.sets()], workdir_root=f"{root}/{point.name}")
-        plans.append((point, runs, spec.tokens_per_run(config)))
+        plans.append((point, runs, definition.tokens_per_run(config)))
     return exp, grid, plans
 
 

@@ -25,7 +25,7 @@ The marker is matched token by token, which is exact for the byte tokenizer.
 A third, off by default (``stop_on_calculator``): stop a row right after the
 first ``=`` inside an open ``<<`` (a ``<`` ``<`` pair with no ``>`` ``>`` pair
 after it), the point where GSM8K's calculator writes its result; the state is
-seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop with
+seeded from the prompt. ``rtt_jax.model.calculator_decoding`` runs the host loop with
 the calculator function the caller passes (the model evaluates nothing itself).
 
 Several hosts (a mesh that spans processes). ``generate_tokens`` is then
@@ -51,7 +51,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
-from rtt_jax.model.calculator import Calculator, calculator_generate
+from rtt_jax.model.calculator_decoding import Calculator, calculator_generate
 from rtt_jax.model.transformer import ModelConfig
 
 ANSWER_MARKER = "#### "
@@ -342,7 +342,7 @@ class Sampler:
         ``calculator`` (a function from an expression's text to its value's
         text, or None; e.g. ``rtt_jax.evaluation.calculator.safe_calculator``)
         writes ``value>>`` after each ``<<expr=`` the model emits (see
-        ``rtt_jax.model.calculator``); the inserted ids count towards
+        ``rtt_jax.model.calculator_decoding``); the inserted ids count towards
         ``max_new_tokens``.
         """
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]

@@ -9,7 +9,7 @@ evaluated on a seeded shuffle of their sorted ``test_10000.txt``. Every arm
 trains the same token positions (their setup: a fixed number of iterations).
 
 Data directory: ``$RTT_LEE2023_DIR`` or ``<repo>/../shared/data/lee2023``.
-``python -m rtt_jax.experiments.lee2023 --out=DIR`` runs it and writes
+``python -m rtt_jax.experiments.lee2023_report --out=DIR`` runs it and writes
 ``docs/reproductions.md`` beside the paper's numbers.
 """
 from __future__ import annotations
