@@ -218,8 +218,8 @@ def test_unknown_experiment_is_one_error_line(tmp_path):
 
 
 def test_set_overrides_are_typed_like_the_field():
-    from rtt_jax.experiments.run import _typed_sets
-    typed = _typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
+    from rtt_jax.experiments.definition import typed_sets
+    typed = typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
                          "data.tokenizer=bytes"], _config())
     assert typed == {"train.steps": 20, "train.learning_rate": 0.01,
                      "model.tie_embeddings": False, "data.tokenizer": "bytes"}

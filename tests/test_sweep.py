@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from rtt_jax.experiments import plan, sweep
+from rtt_jax.experiments import plan, sweep, sweep_plan, sweep_scores
 from rtt_jax.experiments.definition import ExperimentError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,12 +60,12 @@ def _config(experiment):
 # --- grid parsing and point names ----------------------------------------------------------
 
 def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experiment):
-    grid = sweep.parse_grid(["train.learning_rate=3e-4,1e-3", "model.n_layers=2,4",
+    grid = sweep_plan.parse_grid(["train.learning_rate=3e-4,1e-3", "model.n_layers=2,4",
                              "model.tie_embeddings=false,true"], _config(experiment))
     assert grid == {"train.learning_rate": [0.0003, 0.001], "model.n_layers": [2, 4],
                     "model.tie_embeddings": [False, True]}
     assert all(isinstance(v, int) for v in grid["model.n_layers"])
-    points = sweep.grid_points(grid)
+    points = sweep_plan.grid_points(grid)
     assert len(points) == 8
     assert points[0].name == "learning_rate=0.0003,n_layers=2,tie_embeddings=false"
     assert points[-1].overrides == {"train.learning_rate": 0.001, "model.n_layers": 4,
@@ -73,10 +73,10 @@ def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experim
     assert points[0].sets() == ["train.learning_rate=0.0003", "model.n_layers=2",
                                 "model.tie_embeddings=false"]
     # two fields with the same last part keep their whole paths
-    assert sweep.short_names(["model.d_model", "x.d_model", "train.steps"]) == {
+    assert sweep_plan.short_names(["model.d_model", "x.d_model", "train.steps"]) == {
         "model.d_model": "model.d_model", "x.d_model": "x.d_model", "train.steps": "steps"}
     # values unsafe in a directory name are replaced
-    named = sweep.grid_points({"data.tokenizer": ["a/b c"]})
+    named = sweep_plan.grid_points({"data.tokenizer": ["a/b c"]})
     assert named[0].name == "tokenizer=a_b_c"
 
 
@@ -90,23 +90,23 @@ def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experim
 ])
 def test_bad_grid_is_an_experiment_error_naming_it(experiment, spec, match):
     with pytest.raises(ExperimentError, match=match):
-        sweep.parse_grid([spec], _config(experiment))
+        sweep_plan.parse_grid([spec], _config(experiment))
 
 
 def test_bad_input_is_caught_before_anything_runs(experiment, tmp_path):
     with pytest.raises(ExperimentError, match="no arm 'nope'"):
-        sweep.plan_sweep(experiment, "cpu", "nope", ["train.steps=1,2"], str(tmp_path))
+        sweep_plan.plan_sweep(experiment, "cpu", "nope", ["train.steps=1,2"], str(tmp_path))
     with pytest.raises(ExperimentError, match="swept twice"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1", "train.steps=2"],
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1", "train.steps=2"],
                          str(tmp_path))
     with pytest.raises(ExperimentError, match="--set and --grid both set train.steps"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                          sets=["train.steps=5"])
     with pytest.raises(ExperimentError, match="--set: override 'train.stepz'"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                          sets=["train.stepz=5"])
     with pytest.raises(ExperimentError, match="at least one --grid"):
-        sweep.plan_sweep(experiment, "cpu", "traces", [], str(tmp_path))
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", [], str(tmp_path))
     with pytest.raises(ExperimentError, match="--metric=answer_acuracy: not a report.json"):
         sweep.run_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                         metric="answer_acuracy")
@@ -114,12 +114,12 @@ def test_bad_input_is_caught_before_anything_runs(experiment, tmp_path):
         sweep.run_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                         goal="best")
     assert {"answer_accuracy", "consistency", "step_validity", "unparsed"} <= set(
-        sweep.report_metrics())
+        sweep_scores.report_metrics())
     assert not os.listdir(tmp_path)
 
 
 def test_points_are_runner_runs_with_their_own_workdir_root(experiment, tmp_path):
-    _, grid, plans = sweep.plan_sweep(experiment, "cpu", "traces",
+    _, grid, plans = sweep_plan.plan_sweep(experiment, "cpu", "traces",
                                       ["train.learning_rate=3e-4,1e-3", "train.steps=2,4"],
                                       str(tmp_path), seeds=["0", "1"],
                                       sets=["train.warmup_steps=0"])
@@ -165,7 +165,7 @@ def _fake_run(run, acc=None, loss=None, status=None, lee=None):
 def fake_sweep(experiment, tmp_path):
     """Four points x three seeds of known values (no run is executed)."""
     grid = ["train.learning_rate=0.1,0.2", "model.n_layers=1,2"]
-    _, _, plans = sweep.plan_sweep(experiment, "cpu", "traces", grid, str(tmp_path),
+    _, _, plans = sweep_plan.plan_sweep(experiment, "cpu", "traces", grid, str(tmp_path),
                                    seeds=[0, 1, 2])
     runs = {p.name: r for p, r, _ in plans}
     a, b, c, d = (runs[n] for n in ("learning_rate=0.1,n_layers=1", "learning_rate=0.1,n_layers=2",

@@ -222,6 +222,18 @@ def typed_value(config, path: str, raw: str, where: str = "overrides"):
     return raw
 
 
+def typed_sets(sets: Sequence[str], config, where: str = "--set") -> dict[str, Any]:
+    """``["train.steps=20"]`` -> ``{"train.steps": 20}``, each typed like the
+    field (``typed_value``); ExperimentError naming the flag for a missing ``=``."""
+    out = {}
+    for s in sets:
+        field, eq, raw = s.partition("=")
+        if not eq:
+            raise ExperimentError(f"{where}={s}: expected field=value")
+        out[field] = typed_value(config, field, raw, where=where)
+    return out
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],
                     where: str = "overrides") -> ml_collections.ConfigDict:
     """Set ``{"a.b.0.c": value}`` fields in place; every path must exist."""

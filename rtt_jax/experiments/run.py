@@ -42,8 +42,7 @@ from rtt_jax import cli_errors, paths
 
 
 def _define_flags() -> None:
-    """Only when run as a program: importing this module (the sweep CLI uses
-    ``check_flags``) defines no flags."""
+    """Only when run as a program: importing this module defines no flags."""
     flags.DEFINE_string("experiment", None, "Name in configs/experiments/ or a path.")
     flags.DEFINE_string("variant", "cpu", "Experiment variant: cpu or tpu.")
     flags.DEFINE_string("out", None, "Output directory (results and, locally, run workdirs).")
@@ -63,29 +62,13 @@ def _define_flags() -> None:
     flags.mark_flags_as_required(["experiment", "out"])
 
 
-def check_flags(experiment: str, seeds, parallel: int, run_timeout: float | None) -> None:
-    """The flags every experiment command shares, checked before any work:
-    ValueError naming the flag. The experiment file is loaded once here, so
-    a file that does not even import is one line too."""
-    from rtt_jax.experiments import plan
-    path = plan.experiment_path(experiment)
-    with cli_errors.user_code(f"--experiment={path}"):
-        plan.load_experiment(path)
-    bad = [s for s in seeds if not str(s).strip().lstrip("-").isdigit()]
-    if bad:
-        raise ValueError(f"--seeds={','.join(map(str, seeds))}: expected integers, got {bad[0]!r}")
-    if parallel < 1:
-        raise ValueError(f"--parallel={parallel}: expected at least 1")
-    if run_timeout is not None and run_timeout <= 0:
-        raise ValueError(f"--run_timeout={run_timeout:g}: expected a positive number of seconds")
-
-
 def main(argv) -> int:
     del argv
     f = flags.FLAGS
 
     def body() -> None:
-        check_flags(f.experiment, f.seeds, f.parallel, f.run_timeout)
+        from rtt_jax.experiments import plan
+        plan.check_flags(f.experiment, f.seeds, f.parallel, f.run_timeout)
         cli_errors.make_output_dir(f.out)
         run_experiment(f.experiment, f.variant, f.out, launch=f.launch, execute=f.execute,
                        collect_only=f.collect_only, seeds=f.seeds, arms=f.arms, sets=f.set,
@@ -111,7 +94,8 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
     for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
         try:
             configs[arm] = module.get_config(f"{variant}/{arm}")
-            definition.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
+            definition.apply_overrides(configs[arm], definition.typed_sets(sets, configs[arm]),
+                                       where="--set")
         except definition.ExperimentError:
             raise
         except Exception as e:  # an experiment file that fails to build its config
@@ -143,16 +127,6 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
     echo(f"report: {paths.absolute(md_path)}")
     echo(f"results: {paths.absolute(json_path)}")
     return json_path
-
-
-def _typed_sets(sets, config) -> dict:
-    """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
-    from rtt_jax.experiments.definition import typed_value
-    out = {}
-    for s in sets:
-        key, _, raw = s.partition("=")
-        out[key] = typed_value(config, key, raw, where="--set")
-    return out
 
 
 if __name__ == "__main__":
