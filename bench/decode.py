@@ -63,7 +63,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     prompts = [np.concatenate([[tok.bos_id], rng.integers(3, tok.vocab_size, args.prompt - 1)])
                for _ in range(args.batch)]
-    kw = dict(stop_on_eos=False, stop_after_answer_line=False)
+    kw = dict(stop_on_eos=False)
     print(f"device={jax.devices()[0].device_kind} batch={args.batch} prompt={args.prompt} "
           f"new={args.new} max_len={max_len} model=d{CFG.d_model}xL{CFG.n_layers}")
 
