@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.test-extras-stamp
 DEMO_DIR ?= workdirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast bench venv clean
+.PHONY: demo test test-fast lint bench venv clean
 venv: $(STAMP)
 .venv: $(STAMP)
 
@@ -47,6 +47,10 @@ test: $(TEST_STAMP)
 # worker per core (pytest-xdist): 78 s on 2 idle cores.
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" -n auto $(PYTEST_ARGS)
+
+# ruff with the rules in pyproject.toml (.ci/run runs it before the tests).
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

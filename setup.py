@@ -38,7 +38,10 @@ setup(
                  "nbformat>=5.11.1", "ipykernel>=7.4.0",
                  # tests/test_notebooks.py builds our wheel with the test venv's
                  # setuptools (--no-build-isolation); bdist_wheel is built in since 70.1.
-                 "setuptools>=84.2.1"],
+                 "setuptools>=84.2.1",
+                 # .ci/run lints before the tests (rules in pyproject.toml); capped below
+                 # the next minor release, whose rule changes could fail a clean tree.
+                 "ruff>=0.17.6,<0.18"],
         # notebooks/ in Colab or locally, and `jupyter nbconvert --execute` on them. The
         # bounds are those Colab ships, so that installing there leaves Colab's own kernel
         # packages alone (the test extra holds the versions the suite runs); for a local

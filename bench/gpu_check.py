@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
@@ -117,7 +116,7 @@ def throughput(out: dict, steps: int) -> None:
                 tps = tt.run_sharded(mc_a, batches, steps) * batch * seq
                 out[key] = {"tok_s": tps, "mfu": train_flops_per_token(mc_a, seq) * tps / peak,
                             "wall_s": time.perf_counter() - t}
-            except Exception as e:  # out of memory at the larger size: record, go on
+            except Exception as e:  # noqa: BLE001 - out of memory at the larger size: record, go on
                 out[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
             print(key, out[key], flush=True)
 
@@ -132,7 +131,7 @@ def main() -> None:
     for part in (correctness, attention_paths, lambda o: throughput(o, args.steps)):
         try:
             part(out)
-        except Exception as e:  # keep what the other part measured
+        except Exception as e:  # noqa: BLE001 - keep what the other parts measured
             out.setdefault("errors", []).append(f"{type(e).__name__}: {e}"[:2000])
         print(json.dumps(out, indent=1, default=str), flush=True)
     with open(os.path.join(args.out, "gpu_check.json"), "w") as f:

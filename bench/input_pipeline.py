@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 CONFIGS = {"tiny": ("configs/base.py", "tiny"),

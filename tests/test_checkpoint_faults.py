@@ -106,7 +106,7 @@ def test_kill_at_every_stage_of_saving_then_resume(tmp_path):
     r = subprocess.run([sys.executable, __file__, "kill", str(tmp_path)], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    runs = json.loads(next(l for l in r.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    runs = json.loads(next(line for line in r.stdout.splitlines() if line.startswith("RESULT "))[7:])
     for run in runs:
         run["losses"] = {int(s): v for s, v in run["losses"].items()}  # JSON keys are text
     ref = runs[0]
@@ -186,7 +186,7 @@ def test_second_run_on_a_workdir_stops_at_once(tmp_path):
         run1.send_signal(signal.SIGCONT)
     assert run2.returncode != 0
     assert waited < startup + 5.0, (waited, startup)  # stops at once, after the imports
-    errors = [l for l in run2.stderr.splitlines() if l.startswith("error:")]
+    errors = [line for line in run2.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, run2.stderr[-3000:]
     assert f"host {socket.gethostname()} pid {run1.pid}" in errors[0]
     assert "Traceback" not in run2.stderr

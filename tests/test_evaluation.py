@@ -384,7 +384,7 @@ def test_reasoning_gym_agreement():
                 if p.answer:  # a few generators have items without a reference answer
                     sc = score_completion(fam, p, table[prompt_for(fam, p, s.style)], s.style)
                     assert sc.correct == (sc.rg_score == 1.0), (s.name, p.answer, sc)
-        report = Evaluator(sets, lambda ps: [table[q] for q in ps]).run()
+        report = Evaluator(sets, lambda ps, table=table: [table[q] for q in ps]).run()
         for s in sets:
             e = report["sets"][s.name]
             if all(p.answer for p in s.problems):

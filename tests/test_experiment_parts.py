@@ -217,7 +217,7 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
                     wrong = (i + run.seed) % 3 == 0
                     completion = f"#### {int(p.answer) + 1 if wrong else p.answer}"
                 table[prompt_for(fam, p, s.style)] = completion
-        report = Evaluator(sets, lambda ps: [table[q] for q in ps],
+        report = Evaluator(sets, lambda ps, table=table: [table[q] for q in ps],
                            trace_metrics=ec.trace_metrics).run(step=6)
         write_report(report, run.workdir, trained, plots=False)
     res = results.collect(exp, "cpu", runs, definition.check_budget(exp, configs))

@@ -106,7 +106,7 @@ def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
     assert {"cpu", "tpu"} <= set(exp.seeds)
     for variant in exp.seeds:  # every variant the experiment has seeds for
         configs = {arm: module.get_config(f"{variant}/{arm}") for arm in exp.arm_names}
-        for arm, c in configs.items():
+        for c in configs.values():
             config_validation.validate(c)
         check_budget(exp, configs)
     # several seeds for error bars (the CPU reproduction of Lee et al. runs one, for time)

@@ -116,7 +116,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
 def test_bad_config_is_one_clear_line(tmp_path, arg, expected):
     r = _run(tmp_path, arg)
     assert r.returncode != 0
-    lines = [l for l in r.stderr.splitlines() if expected in l]
+    lines = [line for line in r.stderr.splitlines() if expected in line]
     assert lines, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
 

@@ -11,11 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]  # not from conftest: the worker must not import it
-from rtt_jax.data.packing import PackStats
 from in_process import curriculum, data_pipeline as make_curriculum_data
+from rtt_jax.data.packing import PackStats
 from rtt_jax.data.sources import BadRecordError, JsonlSource, TfdsSource, TracesSource
 from run_outputs import free_port
+
+REPO = pathlib.Path(__file__).resolve().parents[1]  # not from conftest: the worker must not import it
 
 
 def _config(**data):

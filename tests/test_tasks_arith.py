@@ -59,7 +59,7 @@ def test_family_satisfies_protocol(name):
 def test_higher_levels_are_harder(name):
     fam = tasks.get(name)
     for style in fam.styles:
-        def mean_len(level):
+        def mean_len(level, style=style):
             return sum(len(fam.format_example(fam.generate(3, i, level), style)[1])
                        for i in range(50)) / 50
         lows = mean_len(min(fam.levels))

@@ -143,7 +143,8 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         for name, meta in sets_meta.items():
             entry["sets"][name] = {}
             for metric in METRICS:
-                pick = (lambda rep, n=name, m=metric: rep["sets"].get(n, {}).get(m))
+                def pick(rep, n=name, m=metric):
+                    return rep["sets"].get(n, {}).get(m)
                 entry["sets"][name][metric] = seed_stats.mean_std(values(arm, pick).values())
                 if arm != base and base in per_run:
                     entry["diff_vs_baseline"].setdefault(name, {})[metric] = seed_stats.difference(
@@ -151,7 +152,8 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         for pool in POOLS:
             pool_vals = {}
             for metric in METRICS:
-                pick = (lambda rep, p=pool, m=metric: rep.get("summary", {}).get(p, {}).get(m))
+                def pick(rep, p=pool, m=metric):
+                    return rep.get("summary", {}).get(p, {}).get(m)
                 vals = values(arm, pick)
                 if not any(_num(v) is not None for v in vals.values()):
                     continue

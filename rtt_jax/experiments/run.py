@@ -98,7 +98,7 @@ def run_experiment(experiment: str, variant: str, out: str, *, launch: str = "lo
                                        where="--set")
         except definition.ExperimentError:
             raise
-        except Exception as e:  # an experiment file that fails to build its config
+        except Exception as e:  # noqa: BLE001 - the experiment file is user code: one line
             raise definition.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
     budget = definition.check_budget(exp, configs)
     paths.makedirs(out)

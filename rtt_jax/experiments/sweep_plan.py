@@ -107,7 +107,7 @@ def plan_sweep(experiment: str, variant: str, arm: str, grid_specs: Sequence[str
         base = module.get_config(f"{variant}/{arm}")
     except ExperimentError:
         raise
-    except Exception as e:  # an experiment file that fails to build its config
+    except Exception as e:  # noqa: BLE001 - the experiment file is user code: one line
         raise ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
     fixed = definition.typed_sets(sets, base)
     if not grid_specs:
