@@ -22,9 +22,3 @@ def tiny_config():
     c = get_config("tiny")
     c.checkpoint.async_save = False
     return c
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: spawns a subprocess or a second process, or trains more than a few "
-        "steps; left out of `make test-fast` (pytest -m 'not slow')")

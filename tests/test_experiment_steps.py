@@ -119,6 +119,7 @@ def _py(code: str) -> tuple[str, ...]:
     return ("-c", code)
 
 
+@pytest.mark.slow  # spawns the steps' processes
 def test_a_failed_need_stops_its_dependents_and_others_run(tmp_path):
     def step(name, code, needs=()):
         d = tmp_path / name

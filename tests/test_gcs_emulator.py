@@ -10,12 +10,12 @@ The emulator is ``gcp-storage-emulator`` (PyPI), run in a subprocess with one
 patch: its downloads lack the ``x-goog-generation`` header that tensorstore
 reads (real GCS sends it). Skipped when gcsfs or the emulator is not installed.
 """
+import itertools
 import json
 import os
 import select
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 
@@ -25,6 +25,7 @@ from conftest import REPO
 from run_outputs import free_port
 
 BUCKET = "rtt-test"
+_LOGS = itertools.count()  # a name for each run's log files
 
 # The emulator, with x-goog-generation/metageneration on downloads (tensorstore
 # reads an object's generation from them; without, "Malformed StorageGeneration").
@@ -118,7 +119,8 @@ def emulator(tmp_path):
 def _run(env, cwd, *args) -> subprocess.Popen:
     """Start ``python *args``; its stdout and stderr go to files (two runs at
     once must not block on full pipes), read back by ``_finish``."""
-    out, err = (open(cwd.parent / f"{time.time_ns()}.{k}", "w+") for k in ("out", "err"))
+    n = next(_LOGS)
+    out, err = (open(cwd.parent / f"{n}.{k}", "w+") for k in ("out", "err"))
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, text=True,
                             stdout=out, stderr=err)
     proc.logs = (out, err)
@@ -142,7 +144,6 @@ def _losses(text: str) -> dict[int, float]:
 @pytest.mark.slow
 def test_gs_workdir_train_resume_eval_collect(emulator, tmp_path):
     bucket, env = emulator
-    t0 = time.time()
     cwd = tmp_path / "cwd"  # a gs:// path mistaken for a local one would land here
     cwd.mkdir()
     main = ["-m", "rtt_jax.main", f"--config={REPO}/configs/base.py:tiny",
@@ -201,4 +202,3 @@ def test_gs_workdir_train_resume_eval_collect(emulator, tmp_path):
         assert f"exp/{name}" in keys, (name, keys)
 
     assert os.listdir(cwd) == []  # nothing written to a local "gs:" directory
-    print(f"gcs emulator test: {time.time() - t0:.0f}s")

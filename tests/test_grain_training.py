@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import REPO
+from hang_guard import hang_guard
 from run_outputs import losses as run_losses, metric_rows
 
 # Subprocesses, several processes or real training runs: `make test` only.
@@ -50,11 +51,10 @@ def _kill_at(workdir, workers, step):
     pids of its Grain workers (they must exit on their own)."""
     p = subprocess.Popen(_cmd(workdir, workers), cwd=REPO, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while max(run_losses(workdir), default=0) < step:
-        assert p.poll() is None, p.stderr.read()[-3000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    with hang_guard(300, f"step {step} never came"):
+        while max(run_losses(workdir), default=0) < step:
+            assert p.poll() is None, p.stderr.read()[-3000:]
+            time.sleep(0.02)
     workers_pids = [c for c in _children(p.pid) if b"spawn_main" in open(
         f"/proc/{c}/cmdline", "rb").read()]
     p.send_signal(signal.SIGKILL)
@@ -86,10 +86,9 @@ def test_sigkill_then_restart_continues_the_same_losses_across_worker_counts(ref
     assert orphans, "expected Grain worker processes"
     losses = _run(wd, 0)  # the last leg in-process: another worker count
     _assert_same(losses, reference, "killed twice")
-    deadline = time.monotonic() + 10
-    while any(os.path.exists(f"/proc/{pid}") for pid in orphans):
-        assert time.monotonic() < deadline, "Grain workers outlived their killed trainer"
-        time.sleep(0.1)
+    with hang_guard(120, "Grain workers outlived their killed trainer"):
+        while any(os.path.exists(f"/proc/{pid}") for pid in orphans):
+            time.sleep(0.1)
 
 
 def test_mastery_gate_switch_is_checkpointed_and_resumed_at_the_same_step(tmp_path):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import REPO
+from hang_guard import hang_guard
 
 # Subprocesses, several processes or real training runs: `make test` only.
 pytestmark = pytest.mark.slow
@@ -74,11 +75,11 @@ def test_sigkill_at_any_moment_then_resume(straight_run, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = os.path.join(tmp_path, "metrics.jsonl")
     finalized = os.path.join(tmp_path, "checkpoints", "4")  # renamed from tmp when complete
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.isdir(finalized) and len(open(metrics).readlines()) >= 6:
-            break
-        time.sleep(0.02)
+    with hang_guard(300, "step 6 never came"):
+        while proc.poll() is None:
+            if os.path.isdir(finalized) and len(open(metrics).readlines()) >= 6:
+                break
+            time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)  # mid-run, possibly mid-save of step 8
     proc.wait()
     assert proc.returncode == -signal.SIGKILL

@@ -13,6 +13,7 @@ uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from rtt_jax.serve import Message, load_engine, make_app, render_chat  # noqa: E402
+from hang_guard import hang_guard  # noqa: E402
 from in_process import train_config as train  # noqa: E402
 
 from rtt_jax.config_validation import validate  # noqa: E402
@@ -54,10 +55,9 @@ def server(engine):
     srv = uvicorn.Server(uvicorn.Config(make_app(engine), log_level="warning"))
     thread = threading.Thread(target=srv.run, kwargs=dict(sockets=[sock]), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started
+    with hang_guard(120, "uvicorn never started"):
+        while not srv.started:
+            time.sleep(0.02)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     srv.should_exit = True
     thread.join(10)
