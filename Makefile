@@ -46,7 +46,7 @@ test: $(TEST_STAMP)
 # steps, one pytest worker per core. Tests that need more are marked
 # @pytest.mark.slow and run only in `make test`.
 test-fast: $(TEST_STAMP)
-	$(PY) -m pytest tests -q -m "not slow" -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -m "not slow" -n auto --dist=loadgroup $(PYTEST_ARGS)
 
 # ruff with the rules in pyproject.toml (.ci/run runs it before the tests).
 lint: $(TEST_STAMP)

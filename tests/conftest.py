@@ -9,7 +9,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "/tmp/rtt_jax_test_jax_cache")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
+import dataclasses
+import fcntl
 import pathlib
+import shutil
+from typing import Any
 
 import pytest
 
@@ -22,3 +26,56 @@ def tiny_config():
     c = get_config("tiny")
     c.checkpoint.async_save = False
     return c
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedRun:
+    """The suite's one trained workdir (``trained_run``)."""
+
+    workdir: pathlib.Path  # read it only; copy it (``shutil.copytree``) to write into it
+    losses: dict  # step -> loss, from its metrics.jsonl
+    _config: Any
+
+    def config(self):
+        """``tiny`` as it was trained (a fresh copy each call: change it freely)."""
+        return self._config.copy_and_resolve_references()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, request) -> TrainedRun:
+    """``tiny``: 6 steps on one device, synchronous checkpoints at steps 3 and 6.
+
+    Trained once per test session and shared by every test that needs a
+    trained checkpoint or an uninterrupted reference: resume, restore onto
+    other meshes and host counts compare with it; evaluation, serving and the
+    checkpoint teacher read it. The first pytest-xdist worker to ask trains it
+    into the session's shared temporary directory; the others wait for it
+    (a file lock) and read it. Read-only: a test that writes into a workdir
+    copies it first."""
+    from rtt_jax.configs.base import get_config
+    config = get_config("tiny")
+    config.train.steps = 6
+    config.checkpoint.update(every_steps=3, async_save=False)
+    if not hasattr(request.config, "workerinput"):  # one process: no one to share with
+        workdir = tmp_path_factory.mktemp("trained_run")
+        return TrainedRun(workdir, _train_once(config, workdir), config)
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    with open(shared / "trained_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the holder ends, even if it dies
+        workdir = shared / "trained_run"
+        if not (workdir / "trained.ok").exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a holder that died part-way
+            workdir.mkdir()
+            _train_once(config, workdir)
+            (workdir / "trained.ok").write_text("")
+    from run_outputs import losses
+    return TrainedRun(workdir, losses(workdir), config)
+
+
+def _train_once(config, workdir) -> dict:
+    import jax
+
+    from in_process import train_config
+    from run_outputs import losses
+    train_config(config, str(workdir), jax.devices()[:1])
+    return losses(workdir)

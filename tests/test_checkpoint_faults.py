@@ -25,7 +25,9 @@ from hang_guard import hang_guard
 from run_outputs import losses as run_losses
 
 # Subprocesses, several processes or real training runs: `make test` only.
-pytestmark = pytest.mark.slow
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("checkpoint_faults")]
 
 KILL_ENV = "RTT_JAX_CKPT_KILL_AT"
 
@@ -175,7 +177,7 @@ def test_second_run_on_a_workdir_stops_at_once(tmp_path):
         # The holder is stopped, so a second run that waited for the lock would
         # never return; it must refuse at once, and touch nothing first.
         run2 = subprocess.run(_main_cmd(tmp_path), cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=600)
         assert sorted(p.name for p in tmp_path.iterdir()) == before
     finally:
         run1.send_signal(signal.SIGCONT)
@@ -307,7 +309,8 @@ def test_out_of_memory_on_restore_is_not_damage(tmp_path, monkeypatch):
 
 def test_nan_names_only_a_verified_step(tmp_path, monkeypatch, caplog):
     """Step 4 is saved with a wrong checksum (a write that went bad): the NaN at
-    step 5 names step 2, the newest step that verifies, and sets 4 aside."""
+    step 5 stops the run and names step 2, the newest step that verifies, sets 4
+    aside, and step 2 is what the workdir restores: finite params."""
     from rtt_jax.train import checkpoint
     from rtt_jax.train.loop import NonFiniteLossError
     from in_process import train_config as train
@@ -328,6 +331,12 @@ def test_nan_names_only_a_verified_step(tmp_path, monkeypatch, caplog):
     with pytest.raises(NonFiniteLossError, match=r"step 5: loss is nan.*step 2, verified"):
         train(cfg, str(tmp_path), jax.devices()[:1])
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "4.corrupt-1"]
+    import numpy as np
+    from rtt_jax.config_validation import validate
+    from rtt_jax.train.checkpoint import final_params
+    _, params, step = final_params(validate(cfg), str(tmp_path), jax.devices()[:1])
+    assert step == 2
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
 
 
 def test_disk_full_during_save_is_one_line_and_keeps_the_last_good_step(

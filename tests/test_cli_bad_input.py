@@ -57,6 +57,11 @@ CASES = [
     ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.train.steps=abc"], {},
      "--config.train.steps=abc"),
     ("rtt_jax.main", [TINY], {}, "--workdir"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.train.microbatches=3"], {},
+     "config.train.microbatches=3: expected a divisor"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.model.n_kv_heads=3"], {},
+     "n_kv_heads=3 must divide"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.mesh.tensor=3"], {}, "config.mesh"),
     # --- python -m rtt_jax.traces.build
     ("rtt_jax.traces.build", ["--config={tmp}/nope.py", "--out={tmp}/o"], {}, "{tmp}/nope.py"),
     ("rtt_jax.traces.build", ["--config={tmp}/garbage.py", "--out={tmp}/o"],

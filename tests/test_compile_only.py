@@ -19,7 +19,7 @@ _ABSL_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] ")
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=compile_only", TINY,
-                           *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                           *args], cwd=REPO, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ))
 
 

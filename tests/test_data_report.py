@@ -13,7 +13,7 @@ from rtt_jax.data.report import write_data_report
 def test_cli_writes_one_entry_per_stage(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rtt_jax.data.report",
                         "--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.load(open(tmp_path / "data_report.json"))
     assert [st["name"] for st in report["stages"]] == ["warmup", "main"]

@@ -1,6 +1,7 @@
 """Evaluation wired into training and into `main --mode=eval`."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -29,15 +30,18 @@ def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
 
 
-def test_main_mode_eval_writes_report(tmp_path):
+def test_main_mode_eval_writes_report(trained_run, tmp_path):
+    """``--mode=eval`` on a copy of the suite's trained run (conftest.trained_run:
+    tiny, 6 steps), with the flags that trained it."""
+    shutil.copytree(trained_run.workdir, tmp_path, dirs_exist_ok=True)
     args = ["--config=configs/base.py:tiny", f"--workdir={tmp_path}",
-            "--config.train.steps=3", "--config.eval.n_per_level=3",
-            "--config.eval.max_new_tokens=12", "--config.eval.samples_per_set=2"]
+            "--config.train.steps=6", "--config.checkpoint.every_steps=3",
+            "--config.eval.n_per_level=3", "--config.eval.max_new_tokens=12",
+            "--config.eval.samples_per_set=2"]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    for mode in ("train", "eval"):
-        r = subprocess.run([sys.executable, "-m", "rtt_jax.main", f"--mode={mode}", *args],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval", *args],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
     report = json.load(open(tmp_path / "report.json"))
     assert report["sets"]
     for name, entry in report["sets"].items():
@@ -49,13 +53,13 @@ def test_main_mode_eval_writes_report(tmp_path):
     per_set = {name: sum(s["set"] == name for s in samples) for name in report["sets"]}
     assert set(per_set.values()) == {2}, per_set  # eval.samples_per_set, not the default 3
     assert (tmp_path / "report.md").exists() and (tmp_path / "accuracy_by_level.png").exists()
-    assert "eval step 3" in r.stdout
+    assert "eval step 6" in r.stdout
 
 
 def test_eval_without_checkpoint_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval",
                         "--config=configs/base.py:tiny", f"--workdir={tmp_path}"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1
     assert "no checkpoint to restore" in r.stderr and "Traceback" not in r.stderr
 

@@ -14,6 +14,10 @@ from rtt_jax.experiments import seed_stats
 from rtt_jax.experiments.definition import (Arm, Experiment, ExperimentError, apply_overrides,
                                       check_budget)
 
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("experiments")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = os.path.join(ROOT, "tests", "fixtures", "experiments", "mini.py")
 

@@ -78,7 +78,7 @@ def test_two_processes_sample_the_tokens_of_one():
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True) for i in range(2)]
         for p in procs:
-            log, _ = p.communicate(timeout=240)
+            log, _ = p.communicate(timeout=600)
             assert p.returncode == 0, log[-3000:]
         got = [json.load(open(o)) for o in outs]
     one = _sampler(max_batch=64)  # 1 process x 8 devices, all prompts in one call
@@ -111,10 +111,10 @@ def test_train_eval_on_two_hosts_matches_one(tmp_path):
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for i in range(2)]
     for p in procs:
-        log, _ = p.communicate(timeout=300)
+        log, _ = p.communicate(timeout=600)
         assert p.returncode == 0, log[-3000:]
     one = str(tmp_path / "one")
-    r = subprocess.run(_main_cmd(one), cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(_main_cmd(one), cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = _losses(one), _losses(two)
     assert sorted(b) == [1, 2, 3, 4]

@@ -202,7 +202,7 @@ def test_cli_unreachable_server_is_one_line(tmp_path):
          "--config.teacher.base_url=http://127.0.0.1:9/v1", "--config.teacher.max_retries=0",
          "--config.families=subtraction", "--config.problems_per_level=1",
          "--config.levels=1", f"--out={tmp_path}/o"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=600,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]

@@ -14,29 +14,25 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from rtt_jax.serve import Message, load_engine, make_app, render_chat  # noqa: E402
 from hang_guard import hang_guard  # noqa: E402
-from in_process import train_config as train  # noqa: E402
 
 from rtt_jax.config_validation import validate  # noqa: E402
 
 # Subprocesses, several processes or real training runs: `make test` only.
-pytestmark = pytest.mark.slow
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
 
 # Test prompts are 17-32 tokens and batches 1, 3 or up to 32 rows: few programs compile.
 PROMPT = "What is 12 + 5?\n"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    from rtt_jax.configs.base import get_config
-    cfg = get_config("tiny")
-    cfg.checkpoint.async_save = False
-    cfg.train.steps = 3
-    cfg.checkpoint.every_steps = 3
+def engine(trained_run):
+    """The suite's trained tiny run behind the server (conftest.trained_run)."""
+    cfg = trained_run.config()
     cfg.eval.max_len = 48
-    workdir = tmp_path_factory.mktemp("serve_run")
-    train(cfg, str(workdir), jax.devices()[:1])
-    eng = load_engine(validate(cfg), str(workdir), devices=jax.devices()[:1], window_s=0.02,
-                      max_batch=32, max_n=8)
+    eng = load_engine(validate(cfg), str(trained_run.workdir), devices=jax.devices()[:1],
+                      window_s=0.02, max_batch=32, max_n=8)
     yield eng
     eng.close()
 
@@ -68,11 +64,11 @@ def _ok(r):
     return r.json()
 
 
-def test_models_lists_the_workdir(client, engine):
+def test_models_lists_the_workdir(client, engine, trained_run):
     body = _ok(client.get("/v1/models"))
     assert body["object"] == "list"
     assert [m["id"] for m in body["data"]] == [engine.model_name]
-    assert engine.model_name.startswith("serve_run")
+    assert engine.model_name == trained_run.workdir.name
 
 
 def test_completion_schema_and_greedy_equals_sampler(client, engine):
@@ -178,7 +174,7 @@ def test_concurrent_requests_are_batched(server, engine):
 
     def one(i):
         start.wait()
-        with httpx.Client(timeout=60) as c:
+        with httpx.Client(timeout=600) as c:
             results[i] = c.post(f"{server}/v1/completions", json=dict(
                 prompt=f"What is {i} + {i}?\n", max_tokens=2 + i % 4, temperature=0))
 
@@ -187,7 +183,7 @@ def test_concurrent_requests_are_batched(server, engine):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(120)
+            t.join(900)
     finally:
         batcher.delay_s = 0.0
     assert all(r is not None and r.status_code == 200 for r in results), results
@@ -205,10 +201,10 @@ def test_client_timeout_leaves_the_server_serving(server, engine):
                        json=dict(prompt=PROMPT, max_tokens=2, temperature=0))
     finally:
         engine.batcher.delay_s = 0.0
-    r = httpx.post(f"{server}/v1/completions", timeout=30,
+    r = httpx.post(f"{server}/v1/completions", timeout=600,
                    json=dict(prompt=PROMPT, max_tokens=2, temperature=0))
     assert r.status_code == 200 and json.loads(r.text)["choices"]
-    assert httpx.get(f"{server}/v1/models", timeout=10).status_code == 200
+    assert httpx.get(f"{server}/v1/models", timeout=600).status_code == 200
 
 
 def test_the_openai_teacher_builds_a_dataset_from_this_server(server, engine, tmp_path):

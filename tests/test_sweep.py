@@ -22,6 +22,10 @@ TINY_EXPERIMENT = '''
 from rtt_jax.configs.base import get_config as base_config
 from rtt_jax.experiments import Arm, Experiment
 
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("sweep")
+
 EXPERIMENT = Experiment(
     name="tiny_sweep", claim="a test of the sweep", baseline="traces",
     arms=(Arm("traces"), Arm("answer_only", {"data.sources.add.mode": "answer_only"})),

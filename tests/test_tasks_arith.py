@@ -89,7 +89,7 @@ def test_generate_is_deterministic_across_processes():
     for hashseed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hashseed)
         res = subprocess.run([sys.executable, "-c", _DUMP], capture_output=True, text=True,
-                             env=env, check=True, timeout=60)
+                             env=env, check=True, timeout=600)
         runs.append(json.loads(res.stdout))
     here = []
     for name in FAMILIES:

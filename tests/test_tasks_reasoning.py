@@ -82,7 +82,7 @@ def test_generation_is_identical_across_processes():
         env = dict(os.environ, PYTHONHASHSEED=salt,
                    PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=120, check=True, cwd=repo)
+                             text=True, timeout=600, check=True, cwd=repo)
         runs.append(json.loads(res.stdout))
     # And in this process, in reverse order, after other generation happened.
     problems("expressions", 1, 5)

@@ -389,13 +389,13 @@ def test_build_writes_jsonl_tfds_and_card(tmp_path):
 @pytest.mark.slow
 def test_build_cli_help_and_overrides(tmp_path):
     help_out = subprocess.run([sys.executable, "-m", "rtt_jax.traces.build", "--help"],
-                              capture_output=True, text=True, cwd=REPO, timeout=120).stdout
+                              capture_output=True, text=True, cwd=REPO, timeout=600).stdout
     assert "--out" in help_out and "--config" in help_out
     out = subprocess.run(
         [sys.executable, "-m", "rtt_jax.traces.build", "--config=configs/traces/tiny.py",
          f"--out={tmp_path}", "--config.families=subtraction", "--config.problems_per_level=2",
          "--config.styles.subtraction=count_up", "--config.write_tfds=False"],
-        capture_output=True, text=True, cwd=REPO, timeout=120)
+        capture_output=True, text=True, cwd=REPO, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     card = json.loads((tmp_path / "dataset_card.json").read_text())
     assert card["counts"] == {"subtraction": {"records": 4, "by_level": {"1": 2, "2": 2},
