@@ -22,6 +22,16 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]  # the checkout: subprocess cwd, fixtures
 
 
+def pytest_collection_modifyitems(config, items):
+    """Modules with slow tests first, each module's tests together and in their
+    order (a stable sort; module fixtures are still built once). With one
+    worker per core, the long tests then start early and the many short ones
+    fill in around them, instead of a long test running alone at the end while
+    the other core idles."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow)
+
+
 @pytest.fixture
 def tiny_config():
     from rtt_jax.configs.base import get_config

@@ -281,7 +281,10 @@ HOSTILE = [
 
 def test_hostile_completions_are_wrong_bounded_and_never_run(monkeypatch):
     sets = _sets(2) + [gsm8k_set(str(FIXTURE), n=2)]
+    # What the evaluator imports on first use is imported before eval and exec
+    # are replaced (importing runs code): whichever test ran first in this process.
     tasks.get("gsm8k")
+    intervals.t_quantile(1)  # scipy.stats
     calls = []
     for mod, attr in ((os, "system"), (subprocess, "Popen"), (builtins, "eval"),
                       (builtins, "exec")):

@@ -14,6 +14,10 @@ import pytest
 from rtt_jax.experiments import plan, sweep, sweep_plan, sweep_scores
 from rtt_jax.experiments.definition import ExperimentError
 
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("sweep")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A one-layer model on 8-row batches (tests run on 8 fake devices), 3 steps,
@@ -21,10 +25,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_EXPERIMENT = '''
 from rtt_jax.configs.base import get_config as base_config
 from rtt_jax.experiments import Arm, Experiment
-
-# One xdist worker runs this module (make test: --dist=loadgroup), so its module
-# fixtures are built once.
-pytestmark = pytest.mark.xdist_group("sweep")
 
 EXPERIMENT = Experiment(
     name="tiny_sweep", claim="a test of the sweep", baseline="traces",
