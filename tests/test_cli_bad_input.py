@@ -8,8 +8,9 @@ and in the expected text are written ``{tmp}/...``. A file's content is text,
 bytes, ``FULL`` (a symlink to /dev/full: every write fails with ENOSPC, the
 disk-full case) or ``DIR`` (a directory). ``{readonly}`` is a directory the
 test cannot create (a read-only one, or under /sys when running as root).
-Each case runs as its own subprocess; the CLIs check their inputs before
-importing JAX, so most take well under a second.
+Each case runs as its own process, forked from a helper that has imported
+JAX and its libraries once (``tests/cli_fork.py``); the CLIs check their
+inputs before importing JAX, so most take well under a second anyway.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 
 # Subprocesses, several processes or real training runs: `make test` only.
@@ -207,9 +208,7 @@ def _run(module: str, argv: list[str], tmp, extra=()) -> tuple[subprocess.Comple
     if any("{readonly}" in a for a in argv):
         subs["readonly"] = _readonly_dir(tmp)
     args = [a.format(**subs) for a in argv]
-    proc = subprocess.run([sys.executable, "-m", module, *args, *extra], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    return proc, subs
+    return run_module(module, [*args, *extra], cwd=REPO), subs
 
 
 @pytest.mark.parametrize("module, argv, files, expected", CASES,

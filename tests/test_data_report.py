@@ -1,19 +1,17 @@
 """The data report: one entry per stage, with mixture, tokens, quality, duplicates, diversity."""
 import json
-import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from rtt_jax.data.report import write_data_report
 
 
 @pytest.mark.slow
 def test_cli_writes_one_entry_per_stage(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "rtt_jax.data.report",
-                        "--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"],
-                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    r = run_module("rtt_jax.data.report",
+                   ["--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"], cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.load(open(tmp_path / "data_report.json"))
     assert [st["name"] for st in report["stages"]] == ["warmup", "main"]

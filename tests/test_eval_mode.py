@@ -2,12 +2,11 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import jax
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from in_process import train_config as train
 
@@ -39,8 +38,7 @@ def test_main_mode_eval_writes_report(trained_run, tmp_path):
             "--config.eval.n_per_level=3", "--config.eval.max_new_tokens=12",
             "--config.eval.samples_per_set=2"]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval", *args],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    r = run_module("rtt_jax.main", ["--mode=eval", *args], cwd=REPO, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.load(open(tmp_path / "report.json"))
     assert report["sets"]
@@ -57,9 +55,8 @@ def test_main_mode_eval_writes_report(trained_run, tmp_path):
 
 
 def test_eval_without_checkpoint_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval",
-                        "--config=configs/base.py:tiny", f"--workdir={tmp_path}"],
-                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    r = run_module("rtt_jax.main", ["--mode=eval", "--config=configs/base.py:tiny",
+                                    f"--workdir={tmp_path}"], cwd=REPO)
     assert r.returncode == 1
     assert "no checkpoint to restore" in r.stderr and "Traceback" not in r.stderr
 

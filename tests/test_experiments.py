@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from rtt_jax.experiments import seed_stats
 from rtt_jax.experiments.definition import (Arm, Experiment, ExperimentError, apply_overrides,
                                       check_budget)
@@ -124,9 +123,8 @@ def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
 # --- the miniature experiment, end to end ------------------------------------------------
 
 def _run(out, *extra):
-    return subprocess.run([sys.executable, "-m", "rtt_jax.experiments.run", f"--experiment={MINI}",
-                           "--variant=cpu", f"--out={out}", *extra],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    return run_module("rtt_jax.experiments.run",
+                      [f"--experiment={MINI}", "--variant=cpu", f"--out={out}", *extra], cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +211,8 @@ def test_tpu_launch_prints_one_command_per_run(tmp_path):
 
 @pytest.mark.slow
 def test_unknown_experiment_is_one_error_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rtt_jax.experiments.run",
-                           "--experiment=no_such_experiment", f"--out={tmp_path}"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = run_module("rtt_jax.experiments.run",
+                      ["--experiment=no_such_experiment", f"--out={tmp_path}"], cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --experiment=no_such_experiment: no such")
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from hang_guard import hang_guard
 
@@ -39,8 +40,8 @@ def _env(devices=8):
 
 
 def _run(workdir, *extra, devices=8):
-    return subprocess.run(_cmd(workdir, *extra), cwd=REPO, env=_env(devices),
-                          capture_output=True, text=True, timeout=600)
+    return run_module("rtt_jax.main", [*BASE_ARGS, f"--workdir={workdir}", *extra], cwd=REPO,
+                      env=_env(devices))
 
 
 def _losses(workdir):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from rtt_jax.experiments import plan, sweep, sweep_plan, sweep_scores
 from rtt_jax.experiments.definition import ExperimentError
 
@@ -272,12 +271,11 @@ def test_plot_has_a_log_axis_for_learning_rates_spanning_over_10x(tmp_path, monk
 # --- a miniature sweep, end to end through the command line -------------------------------
 
 def _cli(out, experiment, *extra):
-    return subprocess.run([sys.executable, "-m", "rtt_jax.experiments.sweep",
-                           f"--experiment={experiment}", "--arm=traces",
-                           "--grid=train.learning_rate=1e-2,3e-3",
-                           "--grid=model.n_heads=4,3",  # 3 heads do not divide d_model: crash
-                           f"--out={out}", *extra],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    return run_module("rtt_jax.experiments.sweep",
+                      [f"--experiment={experiment}", "--arm=traces",
+                       "--grid=train.learning_rate=1e-2,3e-3",
+                       "--grid=model.n_heads=4,3",  # 3 heads do not divide d_model: crash
+                       f"--out={out}", *extra], cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -344,9 +342,9 @@ def test_cli_bad_grid_is_one_error_line(experiment, tmp_path):
     for grid, want in (("--grid=model.n_layer=2,4", "model.n_layer"),
                        ("--grid=model.n_layers", "expected field=v1,v2"),
                        ("--grid=model.n_layers=", "no value")):
-        proc = subprocess.run([sys.executable, "-m", "rtt_jax.experiments.sweep",
-                               f"--experiment={experiment}", "--arm=traces", grid,
-                               f"--out={tmp_path}"], capture_output=True, text=True, cwd=ROOT)
+        proc = run_module("rtt_jax.experiments.sweep",
+                          [f"--experiment={experiment}", "--arm=traces", grid, f"--out={tmp_path}"],
+                          cwd=ROOT)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and want in lines[0], lines
