@@ -218,7 +218,7 @@ def test_the_openai_teacher_builds_a_dataset_from_this_server(server, engine, tm
     cfg.families, cfg.levels, cfg.problems_per_level = "subtraction", "1", 3
     # Short: the test engine's rows hold 48 tokens, prompt and completion together.
     cfg.teacher.update(base_url=server + "/v1", model=engine.model_name, k=2, max_tokens=8,
-                       system_prompt="Solve.", concurrency=4, timeout_s=60.0)
+                       system_prompt="Solve.", concurrency=4, timeout_s=600.0)
     calls = engine.batcher.sampler_calls
     card = build.build(cfg, str(tmp_path / "out"))
     t = card["teacher"]
