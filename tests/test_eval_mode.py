@@ -1,6 +1,5 @@
 """Evaluation wired into training and into `main --mode=eval`."""
 import json
-import os
 import shutil
 
 import jax
