@@ -14,7 +14,7 @@ from rtt_jax.evaluation.eval_sets import EvalSet
 from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.probes import MisconceptionProbe
 from rtt_jax.evaluation.scored_text import scored_text
-from rtt_jax.experiments import stats
+from rtt_jax.experiments import seed_stats
 from rtt_jax.traces import misconception, retry
 
 FAMILY = tasks.get("modular")
@@ -24,30 +24,30 @@ FAMILY = tasks.get("modular")
 
 def test_mde_paired_on_known_inputs():
     # (t_{4,.975} + t_{4,.80}) * sd / sqrt(n) = (2.776445 + 0.940965) * 0.1 / sqrt(5)
-    assert stats.mde_paired(0.1, 5) == pytest.approx((2.776445 + 0.940965) * 0.1 / math.sqrt(5),
+    assert seed_stats.mde_paired(0.1, 5) == pytest.approx((2.776445 + 0.940965) * 0.1 / math.sqrt(5),
                                                      rel=1e-5)
     # more seeds, smaller MDE; no spread, no MDE to speak of; one pair, none
-    assert stats.mde_paired(0.1, 10) < stats.mde_paired(0.1, 5)
-    assert stats.mde_paired(0.0, 5) == 0.0 and stats.mde_paired(0.1, 1) is None
+    assert seed_stats.mde_paired(0.1, 10) < seed_stats.mde_paired(0.1, 5)
+    assert seed_stats.mde_paired(0.0, 5) == 0.0 and seed_stats.mde_paired(0.1, 1) is None
     # 90% power needs a larger effect than 80%
-    assert stats.mde_paired(0.1, 5, power=0.9) > stats.mde_paired(0.1, 5)
+    assert seed_stats.mde_paired(0.1, 5, power=0.9) > seed_stats.mde_paired(0.1, 5)
 
 
 def test_mde_binomial_on_known_inputs():
     # (z_.975 + z_.80) * sqrt((.25 + .25) / 100) = 2.801585 * 0.0707107
-    assert stats.mde_binomial(0.5, 0.5, 100) == pytest.approx(2.801585 * math.sqrt(0.005),
+    assert seed_stats.mde_binomial(0.5, 0.5, 100) == pytest.approx(2.801585 * math.sqrt(0.005),
                                                               rel=1e-5)
-    assert stats.mde_binomial(0.5, 0.5, 0) is None
+    assert seed_stats.mde_binomial(0.5, 0.5, 0) is None
 
 
 def test_difference_reports_the_mde_of_its_design():
-    d = stats.difference({0: 0.8, 1: 0.6, 2: 0.7}, {0: 0.5, 1: 0.4, 2: 0.45})
-    sd = stats.mean_std([0.3, 0.2, 0.25])["std"]
-    assert d["mde"] == pytest.approx(stats.mde_paired(sd, 3))
-    one = stats.difference({0: 0.8}, {0: 0.5}, n_problems=100)
+    d = seed_stats.difference({0: 0.8, 1: 0.6, 2: 0.7}, {0: 0.5, 1: 0.4, 2: 0.45})
+    sd = seed_stats.mean_std([0.3, 0.2, 0.25])["std"]
+    assert d["mde"] == pytest.approx(seed_stats.mde_paired(sd, 3))
+    one = seed_stats.difference({0: 0.8}, {0: 0.5}, n_problems=100)
     assert one["method"] == "binomial" and one["mde"] == pytest.approx(
-        stats.mde_binomial(81 / 102, 51 / 102, 102))
-    assert stats.difference({0: 0.8}, {1: 0.5})["mde"] is None
+        seed_stats.mde_binomial(81 / 102, 51 / 102, 102))
+    assert seed_stats.difference({0: 0.8}, {1: 0.5})["mde"] is None
 
 
 def test_tables_show_the_mde_beside_the_interval():
@@ -93,7 +93,7 @@ def test_results_compare_metrics_and_contrasts_over_seeds(tmp_path):
 
     from rtt_jax.experiments import results, tables
     from rtt_jax.experiments.plan import Run
-    from rtt_jax.experiments.spec import Arm, Experiment
+    from rtt_jax.experiments.definition import Arm, Experiment
     exp = Experiment("e", "c", (Arm("a"), Arm("b"), Arm("base")), baseline="base",
                      metrics=(rm.curve_auc(KEY, "auc"),
                               rm.report_value("summary/seen/answer_accuracy", name="seen")),
@@ -129,7 +129,7 @@ def test_results_compare_metrics_and_contrasts_over_seeds(tmp_path):
     one = results.collect(exp, "cpu", [r for r in runs if r.seed == 0], budget)
     (c1,) = one["contrasts"]
     assert c1["diffs"]["summary/all"]["method"] == "binomial"
-    assert c1["diffs"]["summary/all"] == stats.difference({0: 0.5}, {0: 0.4}, n_problems=10)
+    assert c1["diffs"]["summary/all"] == seed_stats.difference({0: 0.5}, {0: 0.4}, n_problems=10)
     assert c1["diffs"]["metric/auc"]["ci"] is None  # a run metric has no n to draw on
 
 

@@ -38,10 +38,10 @@ import os
 from typing import Any, Mapping, Sequence
 
 from rtt_jax import paths
-from rtt_jax.experiments import stats
+from rtt_jax.experiments import seed_stats
 from rtt_jax.experiments.plan import REPORT, Run
 from rtt_jax.experiments.execute import read_status
-from rtt_jax.experiments.spec import Experiment
+from rtt_jax.experiments.definition import Experiment
 from rtt_jax.run_files import read_metrics, strict_json
 
 METRICS = ("answer_accuracy", "step_validity", "consistency")
@@ -157,32 +157,34 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         for name, meta in sets_meta.items():
             entry["sets"][name] = {}
             for metric in METRICS:
-                pick = (lambda rep, n=name, m=metric: rep["sets"].get(n, {}).get(m))
-                entry["sets"][name][metric] = stats.mean_std(values(arm, pick).values())
+                def pick(rep, n=name, m=metric):
+                    return rep["sets"].get(n, {}).get(m)
+                entry["sets"][name][metric] = seed_stats.mean_std(values(arm, pick).values())
                 if arm != base and base in per_run:
-                    entry["diff_vs_baseline"].setdefault(name, {})[metric] = stats.difference(
+                    entry["diff_vs_baseline"].setdefault(name, {})[metric] = seed_stats.difference(
                         values(arm, pick), values(base, pick), meta.get("n"))
         for pool in pools:
             pool_vals = {}
             for metric in METRICS:
-                pick = (lambda rep, p=pool, m=metric: rep.get("summary", {}).get(p, {}).get(m))
+                def pick(rep, p=pool, m=metric):
+                    return rep.get("summary", {}).get(p, {}).get(m)
                 vals = values(arm, pick)
                 if not any(_num(v) is not None for v in vals.values()):
                     continue
-                pool_vals[metric] = stats.mean_std(vals.values())
+                pool_vals[metric] = seed_stats.mean_std(vals.values())
                 if arm != base and base in per_run:
                     entry["diff_vs_baseline"].setdefault(f"summary/{pool}", {})[metric] = \
-                        stats.difference(vals, values(base, pick), pool_n(arm, pool))
+                        seed_stats.difference(vals, values(base, pick), pool_n(arm, pool))
             if pool_vals:
                 entry["summary"][pool] = pool_vals
         entry["metrics"] = {}
         for m in experiment.metrics:
             vals = {s: v[m.name] for s, v in run_metrics[arm].items()}
-            entry["metrics"][m.name] = stats.mean_std(vals.values())
+            entry["metrics"][m.name] = seed_stats.mean_std(vals.values())
             if arm != base and base in per_run:
                 base_vals = {s: v[m.name] for s, v in run_metrics[base].items()}
-                entry["diff_vs_baseline"][f"metric/{m.name}"] = stats.difference(vals, base_vals)
-        entry["train"] = {k: stats.mean_std(t[k] for t in train[arm])
+                entry["diff_vs_baseline"][f"metric/{m.name}"] = seed_stats.difference(vals, base_vals)
+        entry["train"] = {k: seed_stats.mean_std(t[k] for t in train[arm])
                           for k in ("final_loss", "target_tokens", "examples")}
         out_arms[arm] = entry
 
@@ -196,18 +198,18 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
             continue
         # With one seed the pooled accuracies get the binomial interval over
         # problems, as the differences from the baseline do.
-        diffs = {f"summary/{p}": stats.difference(pooled_accuracy(arm, p), pooled_accuracy(ref, p),
+        diffs = {f"summary/{p}": seed_stats.difference(pooled_accuracy(arm, p), pooled_accuracy(ref, p),
                                                   pool_n(arm, p))
                  for p in pools}
         for m in experiment.metrics:
-            diffs[f"metric/{m.name}"] = stats.difference(
+            diffs[f"metric/{m.name}"] = seed_stats.difference(
                 {s: v[m.name] for s, v in run_metrics[arm].items()},
                 {s: v[m.name] for s, v in run_metrics[ref].items()})
         contrasts.append({"arm": arm, "reference": ref, "diffs": diffs})
 
     out_curves = {}
     for arm in arms:
-        mc = stats.mean_curve(curves[arm])
+        mc = seed_stats.mean_curve(curves[arm])
         steps = _thin(sorted(mc))
         out_curves[arm] = {"step": steps, "loss_mean": [mc[s]["mean"] for s in steps],
                            "loss_std": [mc[s]["std"] for s in steps]}

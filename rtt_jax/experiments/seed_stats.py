@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from rtt_jax.evaluation.stats import t_quantile, z_quantile
+from rtt_jax.evaluation.intervals import t_quantile, z_quantile
 
 POWER = 0.8
 
