@@ -43,6 +43,7 @@ line naming ``file:line``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import sys
@@ -233,7 +234,8 @@ def _close_enough(value: Fraction, claimed: Fraction, claimed_text: str) -> bool
     return abs(shown - written) * 2 <= unit or cut == written
 
 
-def question_numbers(question: str) -> set[Fraction]:
+@functools.lru_cache(maxsize=8192)
+def question_numbers(question: str) -> frozenset[Fraction]:
     """The numbers a question gives: written in digits (``50%`` also as
     0.5) or in words (``WORD_NUMBERS``, "twenty-five", days named)."""
     question = prose.join_spaced_thousands(question.translate(prose.VULGAR_FRACTIONS))
@@ -241,10 +243,11 @@ def question_numbers(question: str) -> set[Fraction]:
             if (v := parse_number(m.group(0))) is not None}
     nums |= {v / 100 for m in _PERCENT_RE.finditer(question)
              if (v := parse_number(m.group(1))) is not None}
-    return nums | word_numbers(question)
+    return frozenset(nums | word_numbers(question))
 
 
-def word_numbers(text: str) -> set[Fraction]:
+@functools.lru_cache(maxsize=8192)
+def word_numbers(text: str) -> frozenset[Fraction]:
     """The numbers ``text`` gives in words: "three", "a dozen", "per hour"
     (60), "twenty-five", "Monday to Friday" (5)."""
     nums: set[Fraction] = set()
@@ -282,7 +285,7 @@ def word_numbers(text: str) -> set[Fraction]:
     if _HALF_HOUR_RE.search(lower):
         nums |= {Fraction(30), Fraction(15)}
     lower = _DAY_ABBREVIATIONS.sub(lambda m: _DAY_NAMES[m.group(1)[:3]], lower)
-    return nums | prose.day_counts(lower) | prose.clock_durations(text)
+    return frozenset(nums | prose.day_counts(lower) | prose.clock_durations(text))
 
 
 def _count(text: str) -> Fraction | None:

@@ -499,6 +499,14 @@ class AlgebraStep:
     solution: Fraction | None = None
 
 
+def _magnitude(value):
+    """|value| as an int when whole (ints hash and compare like Fractions, faster)."""
+    if type(value) is int:
+        return -value if value < 0 else value
+    v = abs(Fraction(value))
+    return v.numerator if v.denominator == 1 else v
+
+
 class ProseFacts:
     """What a solution has established so far, line by line.
 
@@ -508,17 +516,18 @@ class ProseFacts:
     """
 
     def __init__(self, known: Iterable[Fraction], percent: bool = False):
-        self.known: set[Fraction] = {abs(Fraction(v)) for v in known}
+        self.known: set = {_magnitude(v) for v in known}
         self.percent = percent
         self.solutions: dict[str, Fraction] = {}  # variable -> solved value
         self.derived: list[Fraction] = []  # every derived number, in order (for reports)
         self.stated: set[Fraction] = set()  # numbers the prose stated, not derived
 
-    def _base(self, v: Fraction) -> bool:
+    def _base(self, v) -> bool:
         if v in self.known or v in self.stated:
             return True
         # Percent and fraction, cents and dollars: the same number, scaled.
-        return self.percent and any(w in self.known or w in self.stated for w in (v * 100, v / 100))
+        return self.percent and any(w in self.known or w in self.stated
+                                    for w in (v * 100, Fraction(v) / 100))
 
     def by_statement_only(self, value) -> bool:
         """Grounded, but only through a number the prose stated."""
@@ -531,17 +540,18 @@ class ProseFacts:
             self.stated = stated
 
     def grounded(self, value) -> bool:
-        v = abs(Fraction(value))
-        if self._base(v):
+        v = _magnitude(value)
+        if v in self.known or self._base(v):
             return True
         if v == 0:
             return False
         # 1 ± p: "15% more" is 1.15 (or 115 in percent), "20% off" is 0.8.
         for one in (1, 100) if self.percent else (1,):
-            if 0 < v < 2 * one and v != one and self._base(abs(one - v) / one):
+            if 0 < v < 2 * one and v != one and self._base(abs(one - Fraction(v)) / one):
                 return True
         # A reciprocal: 20% is a fifth, so 6 women are a fifth: 6 * 5.
-        return 1 / v in self.known or 1 / v in self.stated
+        inverse = 1 / Fraction(v)
+        return inverse in self.known or inverse in self.stated
 
     def part_grounded(self, part: Part) -> bool:
         return part.node is not None and not self.ungrounded(part.node)
@@ -562,7 +572,7 @@ class ProseFacts:
         return []
 
     def add(self, value) -> None:
-        v = abs(Fraction(value))
+        v = _magnitude(value)
         if v not in self.known:
             self.known.add(v)
             self.derived.append(v)
@@ -580,7 +590,7 @@ class ProseFacts:
             self.add(form[1])
 
     def state(self, values: Iterable[Fraction]) -> None:
-        self.stated.update(abs(v) for v in values if abs(v) not in self.known)
+        self.stated.update(m for m in map(_magnitude, values) if m not in self.known)
 
     def compute(self, expressions: Iterable[Part]) -> None:
         """Learn the values of calculations written without "=" whose numbers
