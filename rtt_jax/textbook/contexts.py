@@ -47,7 +47,8 @@ GROUPS = (("friend", "friends"), ("team", "teams"), ("table", "tables"), ("class
           ("bus", "buses"), ("family", "families"), ("shelf", "shelves"), ("group", "groups"))
 PLACES = ("library", "school fair", "farm shop", "museum", "bakery", "harbour", "garden centre",
           "stadium", "post office", "toy shop", "bike shop", "train station")
-_PRONOUNS = {"she": ("she", "her"), "he": ("he", "his"), "they": ("they", "their")}
+# Stories use third-person singular verbs ("she finds"), so no singular "they".
+_PRONOUNS = {"she": ("she", "her"), "he": ("he", "his")}
 
 
 def count(n: int, noun: tuple[str, str]) -> str:
@@ -282,7 +283,7 @@ def _expressions(p: Problem, rng: random.Random) -> str:
     brackets = expr.count("(")
     pairs = f", {count(brackets, ('pair of brackets', 'pairs of brackets'))}" if brackets else ""
     return rng.choice((f"It has {listed}{pairs}: one line each.", f"Operations to do: {listed}{pairs}.",
-                       f"{listed.capitalize()}{pairs}, so {sum(n_ops.values())} lines."))
+                       f"{listed.capitalize()}{pairs}, so {count(sum(n_ops.values()), ('line', 'lines'))}."))
 
 
 _CONTEXTS: dict[str, Callable[[Problem, random.Random], str | None]] = {

@@ -249,8 +249,10 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
               "The difference of {i0} and {i1} is {r}."),
     "diff": ("The difference is {r}.", "The gap between the two is {r}."),
     "div": ("Dividing gives {r}.", "Sharing out equally gives {r}.", "Each equal part is {r}."),
-    "div/1": ("Dividing both sides by the coefficient of x gives x = {r}.",
-              "[Divide|Dividing] by the coefficient: x = {r}.", "Sharing both sides by the coefficient leaves x = {r}."),
+    # linear_equation: in the balance style this line gives x, in the inverse
+    # style an inner bracket ("x - 14 = -56 / 7 = -8"), so x is not named.
+    "div/1": ("Dividing both sides by the coefficient gives {r}.",
+              "[Divide|Dividing] by the coefficient: {r}.", "Sharing both sides by the coefficient leaves {r}."),
     "div/2": ("[Dividing|Division of] {i0} by {i1} gives {r}.", "{i0} shared into {i1} equal parts is {r} each.",
               "{i0} divided by {i1} is {r}.", "There are {r} groups of {i1} in {i0}."),
     "gcd": ("So the greatest common divisor is {r}.",),
