@@ -85,7 +85,7 @@ def _division(p: Problem, ans: str, rng: random.Random) -> str | None:
 
 def _gcd_lcm(p: Problem, ans: str, rng: random.Random) -> str | None:
     a, b = int(p.data["a"]), int(p.data["b"])
-    g, l = math.gcd(a, b), math.lcm(a, b)
+    g, lcm = math.gcd(a, b), math.lcm(a, b)
     if g == 0:
         return None
     if p.data["ask"] == "gcd":
@@ -94,8 +94,8 @@ def _gcd_lcm(p: Problem, ans: str, rng: random.Random) -> str | None:
             f"{a // g} and {b // g} share no factor.",
             f"{_lead(rng, _CHECK_LEADS)} {g} divides both: {a} / {g} = {a // g}, {b} / {g} = {b // g}."))
     return rng.choice((
-        f"{_lead(rng, _CHECK_LEADS)} {l} / {a} = {l // a} and {l} / {b} = {l // b}.",
-        f"{_lead(rng, _CHECK_LEADS)} {g} * {l} = {g * l}, and {a} * {b} = {a * b}: gcd times lcm is "
+        f"{_lead(rng, _CHECK_LEADS)} {lcm} / {a} = {lcm // a} and {lcm} / {b} = {lcm // b}.",
+        f"{_lead(rng, _CHECK_LEADS)} {g} * {lcm} = {g * lcm}, and {a} * {b} = {a * b}: gcd times lcm is "
         "the product."))
 
 

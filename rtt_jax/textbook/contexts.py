@@ -106,7 +106,7 @@ def _addition(p: Problem, rng: random.Random) -> str:
 
 def _subtraction(p: Problem, rng: random.Random) -> str:
     a, b = int(p.data["a"]), int(p.data["b"])  # a >= b
-    noun, (name, she, her) = _noun(a, rng), _person(rng)
+    noun, (name, she, _her) = _noun(a, rng), _person(rng)
     other = rng.choice([n for n in NAMES if n != name])
     when = rng.choice(TIMES)
     story = rng.choice((
