@@ -51,6 +51,13 @@ class Section:
 
 # Families whose rule phrasings build one argument across sentences: never recombined.
 _WHOLE_RULES = ("modular",)
+# Families whose every step is explained: a modular line's words name its own
+# carry (12 carries on as 2), so no line repeats what an earlier one said.
+_EVERY_STEP_EXPLAINED = ("modular",)
+# Longer solutions are not narrated as one paragraph: the words would sit far
+# from their lines, and a section of bare lines reads as a dump of numbers
+# (the heuristic rules' punctuated-line share).
+_MAX_NARRATED_STEPS = 8
 # A sentence that leans on the one before it cannot start a recombined rule's tail.
 _DEPENDENT = ("This", "That", "It ", "They", "These", "Then", "So ", "Each ", "Here", "Once")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z'])")
@@ -91,7 +98,8 @@ class _Composer:
         for n, step in enumerate(trace.steps, 1):
             # A kind of step is explained the first time; repeats of it are
             # often left for the reader to follow, as a textbook would.
-            if step.op in explained_ops and self.rng.random() < 0.6:
+            if (self.fam.name not in _EVERY_STEP_EXPLAINED and step.op in explained_ops
+                    and self.rng.random() < 0.6):
                 whys.append("")
                 continue
             explained_ops.add(step.op)
@@ -104,11 +112,13 @@ class _Composer:
                 why = conn + why[0].lower() + why[1:]
             whys.append(why)
         lines = "\n".join(s.text for s in trace.steps)
-        if self.c.narrated:  # the explanations as one paragraph, then or after the lines
+        narrated = self.c.narrated if len(trace.steps) <= _MAX_NARRATED_STEPS else None
+        if narrated:  # the explanations as one paragraph, then or after the lines
             lead = self.pick(T.NARRATION_LEADS)
             story = " ".join(x for x in [lead] + whys if x)
-            return f"{story}\n{lines}" if self.c.narrated == "before" else f"{lines}\n{story}"
-        layout, bare = T.STEP_LAYOUTS[self.c.layout], T.STEP_LINE_ONLY[self.c.layout]
+            return f"{story}\n{lines}" if narrated == "before" else f"{lines}\n{story}"
+        k = self.c.layout % len(T.STEP_LAYOUTS)  # a long narrated solution: a line layout
+        layout, bare = T.STEP_LAYOUTS[k], T.STEP_LINE_ONLY[k]
         return "\n".join(layout.format(line=step.text, why=why, n=n) if why
                          else bare.format(line=step.text, n=n)
                          for n, (step, why) in enumerate(zip(trace.steps, whys), 1))
