@@ -5,7 +5,8 @@
     {"experiment", "claim", "variant", "baseline", "seeds": [...],
      "budget": {"kind": "tokens" | "examples", "tokens_per_run": {arm: n},
                 "steps": {arm: n}},
-     "metrics": ["answer_accuracy", "step_validity", "consistency"],
+     "metrics": ["answer_accuracy", "step_validity", "consistency",
+                 "items_from_prompt", "prompt_items_right"],
      "sets": {set: {"family", "level", "trained", "n"}},
      "arms": {arm: {
          "seeds_completed": int, "seeds": [completed seeds],
@@ -40,7 +41,9 @@ from rtt_jax.experiments.execute import read_status
 from rtt_jax.experiments.spec import Experiment
 from rtt_jax.run_files import read_metrics, strict_json
 
-METRICS = ("answer_accuracy", "step_validity", "consistency")
+# The copy probe's two headline rates join them (rtt_jax.evaluation.copy_probe).
+METRICS = ("answer_accuracy", "step_validity", "consistency", "items_from_prompt",
+           "prompt_items_right")
 POOLS = ("all", "trained", "untrained")
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 _MAX_CURVE_POINTS = 200

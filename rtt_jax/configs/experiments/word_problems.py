@@ -1,0 +1,34 @@
+"""Traces vs answer-only on word problems: a task whose steps copy from the prompt.
+
+DRAFT (recipe being swept; prediction written before the final runs).
+"""
+from rtt_jax.configs.experiments import _common
+from rtt_jax.experiments import Arm, Experiment
+
+EXPERIMENT = Experiment(
+    name="word_problems",
+    claim="On word problems whose steps copy names and numbers from the prompt, "
+          "traces beat answers alone under the prompt-grounded recipe.",
+    arms=(Arm("traces", {}, "loss on trace + answer"),
+          Arm("answer_only", {"data.sources.task.mode": "answer_only"},
+              "loss on the answer only")),
+    baseline="answer_only", budget="tokens",
+    seeds={"cpu": (0, 1, 2), "tpu": (0, 1, 2), "smoke": (0,)})
+
+
+def _cpu():
+    return _common.grounded_cpu_config(_common.WORD_TASK)
+
+
+def _tpu():
+    task = dict(_common.WORD_TASK, train_levels="1-6", eval_levels=list(range(1, 9)),
+                trained_levels=list(range(1, 7)))
+    return _common.one_task_source(_common.tpu_config(steps=20_000), task)
+
+
+def _smoke():
+    return _common.smoke_config(_cpu(), levels=[1, 2])
+
+
+def get_config(arg="cpu/traces"):
+    return EXPERIMENT.config(arg, variants=dict(cpu=_cpu, tpu=_tpu, smoke=_smoke))
