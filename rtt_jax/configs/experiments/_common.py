@@ -128,14 +128,21 @@ def one_task_source(c, task: dict = TASK, **fields):
 GROUNDED_CPU_RECIPE = dict(steps=2400, seq_len=512, batch=2, learning_rate=1e-3,
                            n_layers=2, d_model=128, n_heads=4, n_kv_heads=2,
                            warmup_steps=150, b2=0.95, prompt_loss=False)
-# Train levels 1-3, evaluate 1-4 (one harder level), as word_problems does.
-WORD_TASK = dict(family="word_problem", style="forward", other_style="backward",
-                 train_levels="1-3", eval_levels=[1, 2, 3, 4], trained_levels=[1, 2, 3])
+
+
+def grounded_smoke_config(c: ml_collections.ConfigDict, levels: list[int]
+                          ) -> ml_collections.ConfigDict:
+    """``smoke_config`` with rows and eval room for prompts of ~200 bytes."""
+    c = smoke_config(c, levels)
+    c.data.seq_len = 256
+    c.eval.update(max_new_tokens=48, max_len=256 + 48)
+    return c
 
 
 def grounded_cpu_config(task: dict, recipe: dict = GROUNDED_CPU_RECIPE,
                         max_new_tokens: int = 192) -> ml_collections.ConfigDict:
-    """``task`` as the one source under the prompt-grounded cpu recipe."""
+    """``task`` (a ``TASK``-like dict) as the one source under the
+    prompt-grounded cpu recipe, evaluated on its levels."""
     r = dict(recipe)
     c = cpu_config(r["steps"], seq_len=r["seq_len"], batch=r["batch"],
                    learning_rate=r["learning_rate"], n_layers=r["n_layers"],

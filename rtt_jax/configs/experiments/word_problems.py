@@ -5,6 +5,10 @@ DRAFT (recipe being swept; prediction written before the final runs).
 from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
 
+# Trained on levels 1-3 (1-3 relations), evaluated at 1-4 (one harder level).
+TASK = dict(family="word_problem", style="forward", other_style="backward",
+            train_levels="1-3", eval_levels=[1, 2, 3, 4], trained_levels=[1, 2, 3])
+
 EXPERIMENT = Experiment(
     name="word_problems",
     claim="On word problems whose steps copy names and numbers from the prompt, "
@@ -17,17 +21,17 @@ EXPERIMENT = Experiment(
 
 
 def _cpu():
-    return _common.grounded_cpu_config(_common.WORD_TASK)
+    return _common.grounded_cpu_config(TASK)
 
 
 def _tpu():
-    task = dict(_common.WORD_TASK, train_levels="1-6", eval_levels=list(range(1, 9)),
+    task = dict(TASK, train_levels="1-6", eval_levels=list(range(1, 9)),
                 trained_levels=list(range(1, 7)))
     return _common.one_task_source(_common.tpu_config(steps=20_000), task)
 
 
 def _smoke():
-    return _common.smoke_config(_cpu(), levels=[1, 2])
+    return _common.grounded_smoke_config(_cpu(), levels=[1, 2])
 
 
 def get_config(arg="cpu/traces"):
