@@ -1,6 +1,8 @@
 """Traces vs answer-only on arithmetic expressions, under the prompt-grounded recipe.
 
-DRAFT: prediction to be written before the runs.
+NOT RUN YET (issue 26, item 3): shipped so the recipe's second and third
+families are one command away; write the prediction here before the first
+run.
 """
 import dataclasses
 
