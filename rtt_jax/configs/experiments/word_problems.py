@@ -4,7 +4,7 @@ Recipe: ``_common.GROUNDED_CPU_RECIPE`` (swept in docs/recipes.md, "Prompt-groun
 tasks"): 2 layers, d=128, rows of 512 x 2, lr 1e-3, 4,800 steps, loss on the
 completion only. Budget: equal token positions per arm.
 
-Prediction (written 2026-12-06 02:35 UTC, before the answer-only run at this
+Prediction (written 2026-12-06 02:26 UTC, before the answer-only run at this
 recipe): at the trained levels (1-3) traces beat answer-only by about +15 to +20
 points (traces ~25%, one seed of the sweep gave 26.7%; answer-only ~7%, as at
 1,200 steps), with the 95% paired interval above zero but well short of the
