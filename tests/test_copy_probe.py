@@ -10,7 +10,7 @@ import pytest
 from rtt_jax import tasks
 from rtt_jax.evaluation import Evaluator, score_completion, task_sets, write_report
 from rtt_jax.evaluation import copy_probe as cp
-from rtt_jax.evaluation.report import REPORT_MD, flat_metrics
+from rtt_jax.evaluation.report_files import REPORT_MD, flat_metrics
 from rtt_jax.tasks.base import Problem
 
 # A hand-built level-3 word problem: Dan = Uma + 4 = 14, Nora = Dan / 2 = 7,

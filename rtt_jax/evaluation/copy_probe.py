@@ -35,7 +35,7 @@ so ``items_from_prompt`` is read against the same figure for the solver's
 lines, which ``probe_text(question, reference, reference)`` gives.
 
 Per eval set (``aggregate_copy``; ratios over items, with the trace-clustered
-interval step validity uses, ``stats.ratio_ci``):
+interval step validity uses, ``intervals.ratio_ci``):
 
 =====================  ===============================================
 items_from_prompt      items from the prompt / items
@@ -58,7 +58,7 @@ import dataclasses
 import re
 from typing import Any, Sequence
 
-from rtt_jax.evaluation import stats
+from rtt_jax.evaluation import intervals
 from rtt_jax.tasks.answers import ANSWER_MARKER
 from rtt_jax.tasks.base import Problem
 
@@ -172,10 +172,10 @@ def probe_completion(family: Any, problem: Problem, text: str, style: str | None
     return probe_text(problem.question, text, reference_lines(family, problem, style))
 
 
-def aggregate_copy(counts: Sequence[CopyCounts | None]) -> dict[str, stats.Estimate]:
+def aggregate_copy(counts: Sequence[CopyCounts | None]) -> dict[str, intervals.Estimate]:
     """``{metric: Estimate}`` over the completions' counts (None: not probed;
     left out). Ratios are over items, clustered by completion."""
     probed = [c for c in counts if c is not None]
-    return {name: stats.ratio_ci([getattr(c, num) for c in probed],
+    return {name: intervals.ratio_ci([getattr(c, num) for c in probed],
                                  [getattr(c, den) for c in probed])
             for name, num, den in COPY_METRICS}
