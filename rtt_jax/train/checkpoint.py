@@ -53,6 +53,12 @@ too: each host then reads every host's verified state and restore returns
 them all (``{"kind": PER_PROCESS, "states": [...]}``) for the data iterator to
 take the rows it now owns.
 
+Layer layout. ``model.scan_layers`` stacks the blocks' parameters (and so
+their optimizer moments): a step saved under one setting is restored under
+the other by restoring and verifying it as saved, then re-arranging it
+(``layer_layout.py``; one log line says so). Any other difference in the
+tree is the config error above.
+
 ``final_params`` restores the newest verified step's params alone onto a mesh
 of this process's choosing: what evaluation, serving and the checkpoint
 teacher start from.
@@ -74,6 +80,7 @@ from jax.experimental import multihost_utils
 from rtt_jax import paths
 from rtt_jax.train import checkpoint_faults
 from rtt_jax.train import checkpoint_quiet as quiet
+from rtt_jax.train import layer_layout
 from rtt_jax.train.checksum import data_checksum, mismatches, state_checksums
 from rtt_jax.train.optimizer import make_optimizer
 from rtt_jax.train.sharding import run_mesh
@@ -283,12 +290,12 @@ class Checkpointer:
 
     def _restore_verified(self, abstract_state, step: int, where, with_data: bool = True
                           ) -> tuple[Any, dict | None, int]:
-        self._check_structure(abstract_state, where)
+        saved_abstract = self._check_structure(abstract_state, where)
         if not (where / "checksums").exists():
             raise _Damaged(f"{where}: no checksums item, cannot be verified")
         saved_by = _data_process_count(where / "data") if with_data else None
         holder = _IteratorState()
-        items = dict(state=ocp.args.StandardRestore(abstract_state),
+        items = dict(state=ocp.args.StandardRestore(saved_abstract),
                      checksums=ocp.args.JsonRestore())
         if saved_by == jax.process_count():  # this host's file, through Grain's handler
             items["data"] = grain.checkpoint.CheckpointRestore(holder)
@@ -303,8 +310,12 @@ class Checkpointer:
         if bad:
             raise _Damaged(f"{where}: checksum mismatch in {len(bad)} array(s): "
                            f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+        state = restored["state"]
+        if saved_abstract is not abstract_state:  # verified as saved; now re-arranged
+            state = jax.device_put(layer_layout.convert(state, layer_layout.scanned(abstract_state)),
+                                   jax.tree.map(lambda a: a.sharding, abstract_state))
         if not with_data:
-            return restored["state"], None, step
+            return state, None, step
         sums = expected.get("data")
         if not isinstance(sums, list) or len(sums) != saved_by:
             raise _Damaged(f"{where}: checksum mismatch in the data item")
@@ -312,7 +323,7 @@ class Checkpointer:
             data = holder.state
             if not isinstance(data, dict) or sums[jax.process_index()] != data_checksum(data):
                 raise _Damaged(f"{where}: checksum mismatch in the data item")
-            return restored["state"], data, step
+            return state, data, step
         # Saved by another number of hosts: every host reads every host's state
         # (verified), and the data iterator takes the rows it now owns.
         states = []
@@ -326,28 +337,41 @@ class Checkpointer:
                 raise _Damaged(f"{where}: checksum mismatch in the data item of process {i}")
         logging.info("%s: data state of %d process(es) restored on %d", where, saved_by,
                      jax.process_count())
-        return restored["state"], {"kind": PER_PROCESS, "states": states}, step
+        return state, {"kind": PER_PROCESS, "states": states}, step
 
-    def _check_structure(self, abstract_state, where) -> None:
+    def _check_structure(self, abstract_state, where) -> Any:
         """A checkpoint of another model/optimizer is a config error, not damage.
 
         Compares leaf names (orbax's dotted key paths) and shapes with the
-        checkpoint's metadata, which orbax writes before the arrays."""
+        checkpoint's metadata, which orbax writes before the arrays. Returns
+        the abstract state to restore the step as: ``abstract_state`` itself,
+        or its layers stacked/split when the step was saved under the other
+        ``model.scan_layers`` setting (converted after verifying)."""
         try:
             meta = ocp.StandardCheckpointHandler().metadata(where / "state")
             have = {m.name: tuple(m.shape) for m in jax.tree.leaves(meta)}
         except Exception as e:
             _raise_if_environmental(e, where)
             raise _Damaged(f"{where}: unreadable state metadata ({_first_line(e)})") from e
-        want = {_dotted(p): tuple(a.shape)
-                for p, a in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+
+        def shapes(tree):
+            return {_dotted(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(tree)[0]}
+        want = shapes(abstract_state)
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        stacked = layer_layout.scanned(abstract_state)
+        if diff and stacked is not None:
+            other = layer_layout.convert(abstract_state, not stacked)
+            if shapes(other) == have:
+                logging.info("%s: saved with %s, restored as %s", where,
+                             layer_layout.setting(not stacked), layer_layout.setting(stacked))
+                return other
         if diff:
             k = diff[0]
             raise CheckpointError(
                 f"{where}: cannot restore checkpoint into this run's model/optimizer "
                 f"({len(diff)} leaves differ; first {k}: checkpoint "
                 f"{have.get(k, 'absent')}, run {want.get(k, 'absent')})")
+        return abstract_state
 
     def restore_newest_intact(self, abstract_state: Any, with_data: bool = True
                               ) -> tuple[Any, dict | None, int]:
