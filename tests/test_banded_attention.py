@@ -38,9 +38,10 @@ def test_banded_equals_full_kernel_when_the_band_holds_every_segment(block, wind
     band = attn.band_mask(seg, block, window)
     full = lambda q, k, v: jnp.sum(attn.head_major(q, k, v, mask) * w)  # noqa: E731
     banded = lambda q, k, v: jnp.sum(attn.attend(q, k, v, band) * w)  # noqa: E731
-    np.testing.assert_allclose(attn.attend(q, k, v, band), attn.head_major(q, k, v, mask),
-                               rtol=1e-5, atol=1e-5)
-    for a, g in zip(jax.grad(banded, (0, 1, 2))(q, k, v), jax.grad(full, (0, 1, 2))(q, k, v)):
+    np.testing.assert_allclose(jax.jit(attn.attend)(q, k, v, band),
+                               jax.jit(attn.head_major)(q, k, v, mask), rtol=1e-5, atol=1e-5)
+    grads = [jax.jit(jax.grad(f, (0, 1, 2)))(q, k, v) for f in (banded, full)]
+    for a, g in zip(*grads):
         np.testing.assert_allclose(a, g, rtol=1e-5, atol=1e-5)
 
 
@@ -58,6 +59,7 @@ def test_padding_sees_only_itself():
     assert not m[2:, :2].any() and not m[:2, 2:].any()
 
 
+@pytest.mark.slow  # two train steps compiled, each with both kernels
 def test_train_step_uses_the_band_when_it_fits_and_computes_the_same():
     """Losses and updated params with the band on (block 16) equal the full
     kernel's on a batch whose segments fit and on one whose do not."""

@@ -74,33 +74,32 @@ def test_layer_layout_round_trip_on_a_train_state():
 
 @pytest.mark.slow
 def test_golden_losses_and_resume_across_settings(tiny_config, tmp_path):
-    """The golden losses with scan_layers on and off, and a workdir trained
-    unrolled resumes scanned (and back): the checkpoint is converted, the
-    losses are the uninterrupted run's."""
+    """The golden losses with scan_layers on (and, to step 2, off: the default
+    setting's golden test is tests/test_training.py's), and a workdir trained
+    unrolled resumes scanned: the checkpoint is converted, and step 3 is the
+    uninterrupted scanned run's."""
     from in_process import train_config as train
     from test_training import GOLDEN
     cfg = tiny_config
-    cfg.train.steps = 6
-    cfg.checkpoint.every_steps = 3
+    cfg.train.steps = 3
+    cfg.checkpoint.every_steps = 2
 
     def losses(wd):
         with open(os.path.join(wd, "metrics.jsonl")) as f:
-            return {r["step"]: r["loss"] for r in map(json.loads, f)}
+            return [r["loss"] for r in map(json.loads, f)]
     cfg.model.scan_layers = True
     train(cfg, tmp_path / "scanned", jax.devices()[:1])
     cfg.model.scan_layers = False
-    train(cfg, tmp_path / "mixed", jax.devices()[:1], stop_at_step=3)
+    train(cfg, tmp_path / "mixed", jax.devices()[:1], stop_at_step=2)
     scanned, unrolled = losses(tmp_path / "scanned"), losses(tmp_path / "mixed")
-    np.testing.assert_allclose([scanned[s] for s in (1, 2, 3)], GOLDEN, rtol=2e-4)
-    np.testing.assert_allclose([unrolled[s] for s in (1, 2, 3)], GOLDEN, rtol=2e-4)
-    np.testing.assert_allclose([unrolled[s] for s in (1, 2, 3)], [scanned[s] for s in (1, 2, 3)],
-                               rtol=1e-5)
+    np.testing.assert_allclose(scanned, GOLDEN, rtol=2e-4)
+    np.testing.assert_allclose(unrolled, GOLDEN[:2], rtol=2e-4)
+    np.testing.assert_allclose(unrolled, scanned[:2], rtol=1e-5)
     cfg.model.scan_layers = True
-    train(cfg, tmp_path / "mixed", jax.devices()[:1])  # resumes step 3, converted
+    train(cfg, tmp_path / "mixed", jax.devices()[:1])  # resumes step 2, converted
     mixed = losses(tmp_path / "mixed")
-    assert sorted(mixed) == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_allclose([mixed[s] for s in range(4, 7)], [scanned[s] for s in range(4, 7)],
-                               rtol=1e-5)
+    assert len(mixed) == 3
+    np.testing.assert_allclose(mixed[2], scanned[2], rtol=1e-5)
 
     # A reader (evaluation, serving, the checkpoint teacher) under the other
     # setting: the scanned workdir's params, split per layer.
@@ -110,7 +109,7 @@ def test_golden_losses_and_resume_across_settings(tiny_config, tmp_path):
     _, params, step = final_params(validate(cfg), str(tmp_path / "scanned"), jax.devices()[:1])
     _, stacked, _ = final_params(validate(tiny_scanned(cfg)), str(tmp_path / "scanned"),
                                  jax.devices()[:1])
-    assert step == 6 and sorted(params["blocks"]) == [0, 1]
+    assert step == 3 and sorted(params["blocks"]) == [0, 1]
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(layer_layout.convert(stacked, False))):
         np.testing.assert_array_equal(a, b)
 
