@@ -155,11 +155,11 @@ class JaxTimer:
         jax.block_until_ready(out)
 
     def window(self, steps: int) -> float:
-        t = time.perf_counter()
+        t = CLOCK[0]()
         for i in range(steps):
             self.state, out = self.step(self.state, self.batches[(i + 1) % len(self.batches)])
         jax.block_until_ready(out)
-        return steps / (time.perf_counter() - t)
+        return steps / (CLOCK[0]() - t)
 
 
 class TorchTimer:
@@ -170,10 +170,10 @@ class TorchTimer:
         self.step(self.batches[0])  # warm-up
 
     def window(self, steps: int) -> float:
-        t = time.perf_counter()
+        t = CLOCK[0]()
         for i in range(steps):
             self.step(self.batches[(i + 1) % len(self.batches)])
-        return steps / (time.perf_counter() - t)
+        return steps / (CLOCK[0]() - t)
 
 
 def run_sharded(cfg, batches, steps):
@@ -182,7 +182,13 @@ def run_sharded(cfg, batches, steps):
     return max(timer.window(steps) for _ in range(3))
 
 
-def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool) -> dict:
+# What a window is timed by: wall seconds, or (--cpu_time) this process's CPU
+# seconds, the steadier figure for one thread on a loaded machine.
+CLOCK = [time.perf_counter]
+
+
+def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool,
+            stat=statistics.median) -> dict:
     """Median steps/s per implementation, alternating them round by round so
     that a noisy neighbour hits all of them alike."""
     timers = {"rtt": JaxTimer(rtt_stepper, cfg, batches)}
@@ -198,7 +204,7 @@ def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool) -> 
     for _ in range(rounds):
         for k, timer in timers.items():
             runs[k].append(timer.window(steps))
-    return {k: statistics.median(v) for k, v in runs.items()}
+    return {k: stat(v) for k, v in runs.items()}
 
 
 def main() -> None:
@@ -208,7 +214,19 @@ def main() -> None:
     ap.add_argument("--torch", action="store_true", help="also time the PyTorch references")
     ap.add_argument("--plain", action="store_true", help="also time the plain jax.numpy step")
     ap.add_argument("--sizes", default="demo,deep")
+    ap.add_argument("--cpu_time", action="store_true",
+                    help="time windows in process CPU seconds (one thread on a loaded machine: "
+                    "with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false and --torch_threads 1)")
+    ap.add_argument("--torch_threads", type=int, default=0, help="torch.set_num_threads (0: its default)")
+    ap.add_argument("--stat", choices=("median", "best"), default="median",
+                    help="each implementation's median round, or its best (fastest)")
     args = ap.parse_args()
+    if args.cpu_time:
+        CLOCK[0] = time.process_time
+    if args.torch_threads:
+        import torch
+        torch.set_num_threads(args.torch_threads)
+    stat = statistics.median if args.stat == "median" else max  # rounds are steps/s
     peak = matmul_peak()
     print(f"backend={jax.default_backend()} threads={len(os.sched_getaffinity(0))} "
           f"measured float32 matmul peak={peak / 1e9:.1f} GFLOP/s")
@@ -218,7 +236,7 @@ def main() -> None:
         batches = curriculum_batches(batch, seq, 4)
         tokens = batch * seq
         fpt = train_flops_per_token(cfg, seq)
-        rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain)
+        rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain, stat)
         for k, sps in rows.items():
             tps = sps * tokens
             print(f"{name:>6} d={cfg.d_model} L={cfg.n_layers} seq={seq} batch={batch}  {k:>10}: "
