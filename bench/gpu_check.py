@@ -1,21 +1,22 @@
 """One prepared accelerator check: correctness, resume determinism, speed.
 
-    python bench/gpu_check.py [--out DIR] [--quick] [--dry_run] [--budget_s 450]
+    python bench/gpu_check.py [--out DIR] [--quick] [--dry_run] [--sections a,b]
+                              [--steps 10] [--budget_s 330] [--max_s 470]
 
-Sections (each in its own try/except; the JSON is rewritten after each one,
-so a failure or a timeout keeps what came before; each section is skipped
-once the time budget is spent):
+Sections, in this order (priority):
 
-1. ``env``: devices, versions, XLA_FLAGS.
-2. ``golden``: the `tiny` config's first 3 losses (float32 matmuls at
+1. ``golden``: the `tiny` config's first 3 losses (float32 matmuls at
    "highest" precision) against the CPU golden values of
    tests/test_training.py, with ``model.scan_layers`` on and off.
-3. ``attention``: cuDNN flash attention against the XLA kernel on packed rows
+2. ``attention``: cuDNN flash attention against the XLA kernel on packed rows
    with GQA in bf16: forward and gradient errors, and each one's time.
-4. ``throughput``: the `gpu` config's 303M bf16 model (seq 1024, batch 32):
+3. ``throughput``: the `gpu` config's 303M bf16 model (seq 1024, batch 32):
    compile seconds, tok/s and MFU against ``hardware.peak_flops_by_platform.gpu``
    (989 TFLOP/s dense bf16), with cuDNN attention (``auto``) and with the XLA
    kernel. Goal: MFU >= 45%.
+4. ``deterministic_cost``: the 303M model's tok/s in a fresh process with
+   ``--xla_gpu_deterministic_ops=true`` against one without (same process
+   kind, one after the other): the price of exact resume.
 5. ``resume``: is a resumed run's loss curve the uninterrupted run's, bit for
    bit? For each XLA_FLAGS setting (none; ``--xla_gpu_deterministic_ops=true``,
    what ``train.gpu_deterministic`` sets; and, not with --quick,
@@ -23,24 +24,25 @@ once the time budget is spent):
    two fresh processes: the first trains 6 steps straight and 3 steps of a
    second workdir, the second resumes that workdir to 6 (a restart is a new
    process: new compilation, new autotuning). A bf16 model of 4 layers.
-6. ``deterministic_cost``: the 303M model's tok/s in a fresh process with
-   ``--xla_gpu_deterministic_ops=true`` against one without (same process
-   kind, one after the other): the price of exact resume.
+6. ``scan_off``: the 303M model with ``model.scan_layers`` off (the `gpu`
+   variant turns it on): compile seconds and tok/s.
 
-``--quick`` takes 3 timed steps and skips the XLA-kernel throughput and the
-third resume setting. ``--dry_run`` (CPU) runs every section at toy sizes to
-check the plumbing (cuDNN needs a GPU: the attention section compares
-``dot_product_attention`` instead). The figures land in ``DIR/gpu_check.json``.
+Each runs in its own try/except and the JSON (``DIR/gpu_check.json``) is
+rewritten after each, so a failure keeps what came before. A section (or a
+resume setting) that would start after ``--budget_s`` is skipped; at
+``--max_s`` a watchdog kills any child, writes the JSON and the summary, and
+exits 3: one call ends within 8 minutes. The last line is the summary,
+``gpu_check golden_ok=.. attention_fwd_err=.. tok_s=.. mfu=.. ... failed=..``
+(``na`` where a section was skipped or failed).
 
-On a lent machine (its image has jax, flax, optax, orbax but not grain or
-ml_collections), from the repository root:
+``--quick`` takes 3 timed steps and skips the XLA-kernel throughput, the third
+resume setting and ``scan_off``. ``--dry_run`` (CPU) runs every section at toy
+sizes in float32 with no time limits, to check the plumbing (cuDNN needs a
+GPU: the attention section compares ``dot_product_attention`` instead).
 
-    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
-        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \\
-        -d .whl grain==0.2.18 array-record==0.8.6 portpicker ml_collections==1.1.0
-    # then, there (carry .whl):
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \\
-        PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1 python3 bench/gpu_check.py --out $OUT
+How to run it on a lent machine (four wheels travel: the image lacks grain,
+array-record, portpicker and ml_collections) and what it prints:
+docs/benchmarks.md, "The accelerator check and GPU determinism".
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -65,6 +68,9 @@ RESUME_SETTINGS = {
     "exclude_nondeterministic_plus_autotune_cache":
         "--xla_gpu_exclude_nondeterministic_ops=true --xla_gpu_per_fusion_autotune_cache_dir={cache}",
 }
+
+
+GOLDEN_TOLERANCE_REL = 2e-4  # tests/test_training.py's rtol
 
 
 def golden_values() -> list[float]:
@@ -101,10 +107,11 @@ def golden(out: dict, args) -> None:
             wd = tempfile.mkdtemp()
             _train(cfg, wd)
             got = [_losses(wd)[s] for s in (1, 2, 3)]
-            out[f"scan_layers={scan}"] = {
-                "losses": got, "max_rel_err": max(abs(a - b) / abs(b) for a, b in zip(got, ref))}
+            err = max(abs(a - b) / abs(b) for a, b in zip(got, ref))
+            out[f"scan_layers={scan}"] = {"losses": got, "max_rel_err": err,
+                                          "ok": err <= GOLDEN_TOLERANCE_REL}
     out["golden_cpu"] = ref
-    out["tolerance_rel"] = 2e-4  # tests/test_training.py
+    out["tolerance_rel"] = GOLDEN_TOLERANCE_REL
 
 
 def _timed(f, *xs, reps: int = 10) -> float:
@@ -152,8 +159,8 @@ def _gpu_model(args):
     from rtt_jax.configs.base import get_config
     cfg = get_config("gpu")
     mc = model_config(cfg)
-    if args.dry_run:
-        return dataclasses.replace(mc, d_model=64, n_layers=2, n_heads=4), 64, 4, cfg
+    if args.dry_run:  # float32: XLA:CPU compiles bf16 slowly
+        return dataclasses.replace(mc, d_model=64, n_layers=2, n_heads=4, dtype="float32"), 64, 4, cfg
     return mc, cfg.data.seq_len, cfg.data.global_batch_size, cfg
 
 
@@ -195,18 +202,32 @@ def _params_m(mc) -> float:
 
 # ---- fresh processes: XLA_FLAGS are read once, when the backend starts ------------
 
+_RUNNING: list[subprocess.Popen] = []  # the child the watchdog kills at --max_s
+
+
 def _child(args, role: str, flags: str, **kw) -> dict:
-    """Run this script as ``--child role`` under ``XLA_FLAGS=flags``; its JSON reply."""
+    """Run this script as ``--child role`` under ``XLA_FLAGS=flags``; its JSON reply.
+    Its timeout never runs past the hard limit (``--max_s``)."""
     env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip(),
                PYTHONUNBUFFERED="1")
     cmd = [sys.executable, os.path.abspath(__file__), "--child", role, "--steps", str(args.steps)]
     cmd += ["--dry_run"] if args.dry_run else []
     for k, v in kw.items():
         cmd += [f"--{k}", str(v)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.child_timeout_s)
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    timeout = max(1.0, min(args.child_timeout_s, args.hard_deadline - time.perf_counter()))
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _RUNNING.append(p)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise TimeoutError(f"child {role} killed after {timeout:.0f} s") from None
+    finally:
+        _RUNNING.remove(p)
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if p.returncode or not lines:
-        raise RuntimeError(f"child {role} exited {p.returncode}: {(p.stderr or p.stdout)[-1500:]}")
+        raise RuntimeError(f"child {role} exited {p.returncode}: {(stderr or stdout)[-1500:]}")
     return json.loads(lines[-1])
 
 
@@ -241,6 +262,9 @@ def child_speed(args) -> dict:
 def resume(out: dict, args) -> None:
     names = list(RESUME_SETTINGS)[:2] if args.quick else list(RESUME_SETTINGS)
     for name in names:
+        if time.perf_counter() > args.deadline:
+            out[name] = {"skipped": "time budget spent"}
+            continue
         wd = tempfile.mkdtemp()
         flags = RESUME_SETTINGS[name].format(cache=os.path.join(wd, "autotune"))
         try:
@@ -264,14 +288,90 @@ def deterministic_cost(out: dict, args) -> None:
     out["slowdown"] = base["tok_s"] / det["tok_s"]
 
 
+def scan_off(out: dict, args) -> None:
+    """The `gpu` config with model.scan_layers off (the variant turns it on):
+    compile seconds and tok/s against ``throughput``'s scanned figures."""
+    if args.quick:
+        out["skipped"] = "--quick"
+        return
+    mc, seq, batch, cfg = _gpu_model(args)
+    out["attention=auto"] = _step_speed(dataclasses.replace(mc, scan_layers=False), seq, batch,
+                                        args.steps, cfg.hardware.peak_flops_by_platform.gpu)
+
+
+# In order of priority: later ones are skipped when the budget is spent.
 SECTIONS = {"golden": golden, "attention": attention, "throughput": throughput,
-            "resume": resume, "deterministic_cost": deterministic_cost}
+            "deterministic_cost": deterministic_cost, "resume": resume, "scan_off": scan_off}
 CHILDREN = {"resume_first": child_resume_first, "resume_second": child_resume_second,
             "speed": child_speed}
 
 
+def _fmt(x) -> str:
+    if x is None:
+        return "na"
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def summary(result: dict) -> str:
+    """The last line: each section's headline figure, ``na`` where it did not
+    run or failed (the JSON has the detail and the error)."""
+    def get(*keys):
+        node = result
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        return node
+
+    golden_ok = [get("golden", f"scan_layers={s}", "ok") for s in (True, False)]
+    fields = {
+        "golden_ok": None if None in golden_ok else all(golden_ok),
+        "attention_fwd_err": get("attention", "fwd_max_abs_err"),
+        "tok_s": get("throughput", "attention=auto", "tok_s"),
+        "mfu": get("throughput", "attention=auto", "mfu"),
+        "mfu_xla_attention": get("throughput", "attention=xla", "mfu"),
+        "deterministic_slowdown": get("deterministic_cost", "slowdown"),
+        **{f"resume_equal_{name}": get("resume", name, "resumed_equal") for name in RESUME_SETTINGS},
+        "mfu_scan_off": get("scan_off", "attention=auto", "mfu"),
+    }
+    failed = [k for k, v in result.items() if isinstance(v, dict) and
+              ("error" in v or any(isinstance(x, dict) and "error" in x for x in v.values()))]
+    line = " ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
+    return f"gpu_check {line} failed={','.join(failed) or 'none'}"
+
+
 def _error(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"[:1500] + "\n" + traceback.format_exc()[-1500:]
+
+
+def _write(result: dict, path: str) -> None:
+    text = json.dumps(result, indent=1, default=str)  # one snapshot, then the file
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def _watchdog(result: dict, path: str, max_s: float) -> threading.Timer:
+    """At ``max_s`` (a section stuck in a compile or a hung child), record the
+    section that was running, write the JSON and the summary, and exit 3: what
+    the earlier sections measured is kept whatever happens."""
+    def fire():
+        for p in list(_RUNNING):
+            p.kill()
+        running = result.get("running")
+        if running:
+            result[running]["error"] = f"hard limit: stopped after {max_s:.0f} s (--max_s)"
+        for _ in range(3):  # the main thread may be mutating result
+            try:
+                _write(result, path)
+                break
+            except RuntimeError:
+                time.sleep(0.1)
+        print(f"hard limit: stopped after {max_s:.0f} s, wrote {path}", flush=True)
+        print(summary(result), flush=True)
+        os._exit(3)
+    timer = threading.Timer(max_s, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def main() -> None:
@@ -280,19 +380,30 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="timed steps per window")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--dry_run", action="store_true", help="toy sizes on CPU: check the plumbing")
-    ap.add_argument("--budget_s", type=float, default=450.0,
-                    help="skip sections that start after this many seconds")
+    ap.add_argument("--budget_s", type=float, default=None,
+                    help="skip sections (and resume settings) that would start after this many "
+                    "seconds (default 330; none with --dry_run)")
+    ap.add_argument("--max_s", type=float, default=None,
+                    help="hard limit: stop whatever runs, write the JSON and the summary, exit 3 "
+                    "(default 470; none with --dry_run)")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
-    ap.add_argument("--child_timeout_s", type=float, default=240.0, help=argparse.SUPPRESS)
+    ap.add_argument("--child_timeout_s", type=float, default=150.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    start = time.perf_counter()
+    no_limit = float("inf") if args.dry_run else None  # a loaded CPU is slow: check it all
+    args.budget_s = args.budget_s if args.budget_s is not None else (no_limit or 330.0)
+    args.max_s = args.max_s if args.max_s is not None else (no_limit or 470.0)
+    args.deadline, args.hard_deadline = start + args.budget_s, start + args.max_s
     if args.quick:
         args.steps = min(args.steps, 3)
     if args.child:
         print(json.dumps(CHILDREN[args.child](args)), flush=True)
         return
-    start = time.perf_counter()
+    unknown = [n for n in args.sections.split(",") if n not in SECTIONS]
+    if unknown:
+        sys.exit(f"error: --sections: unknown {unknown}; known: {','.join(SECTIONS)}")
     import jax
     result = {"env": {"devices": [str(d) for d in jax.devices()],
                       "device_kind": jax.devices()[0].device_kind, "backend": jax.default_backend(),
@@ -301,25 +412,30 @@ def main() -> None:
     path = os.path.join(args.out, "gpu_check.json")
     os.makedirs(args.out, exist_ok=True)
     print(json.dumps(result["env"]), flush=True)
+    watchdog = _watchdog(result, path, args.max_s) if args.max_s < float("inf") else None
     for name in args.sections.split(","):
         elapsed = time.perf_counter() - start
-        if elapsed > args.budget_s:
+        if time.perf_counter() > args.deadline:
             result[name] = {"skipped": f"time budget spent ({elapsed:.0f} s > {args.budget_s:.0f} s)"}
         else:
-            result[name] = {}
+            result["running"] = name
+            section: dict = {}
+            result[name] = section
             t = time.perf_counter()
             try:
-                SECTIONS[name](result[name], args)
+                SECTIONS[name](section, args)
             except Exception as e:  # keep what the other sections measured
-                result[name]["error"] = _error(e)
-            result[name]["section_s"] = time.perf_counter() - t
+                section["error"] = _error(e)
+            section["section_s"] = time.perf_counter() - t
+            result.pop("running", None)
         print(name, json.dumps(result[name], default=str), flush=True)
-        with open(path, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+        _write(result, path)
+    if watchdog:
+        watchdog.cancel()
     result["total_s"] = time.perf_counter() - start
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1, default=str)
+    _write(result, path)
     print(f"wrote {path} in {result['total_s']:.0f} s", flush=True)
+    print(summary(result), flush=True)
 
 
 if __name__ == "__main__":

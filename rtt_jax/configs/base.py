@@ -150,9 +150,10 @@ def _base() -> ml_collections.ConfigDict:
         microbatches=1,  # gradient accumulation; global_batch_size must divide
         z_loss=0.0,
         log_every_steps=1,
-        # GPU only: XLA's --xla_gpu_deterministic_ops, so a resumed run equals
-        # the uninterrupted one bit for bit (rtt_jax/train/gpu_determinism.py;
-        # its cost: bench/gpu_check.py). CPU and TPU are deterministic anyway.
+        # GPU only: XLA's --xla_gpu_deterministic_ops, so that a resumed run
+        # equals the uninterrupted one bit for bit (rtt_jax/train/gpu_determinism.py;
+        # bench/gpu_check.py checks it and its cost, not yet run on a GPU).
+        # CPU and TPU are deterministic anyway.
         gpu_deterministic=False,
     ))
 
