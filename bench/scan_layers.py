@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.dirname(__file__))
+import jax
 
-import jax  # noqa: E402
-
-import train_throughput as tt  # noqa: E402
-from batches import curriculum_batches  # noqa: E402
-from rtt_jax.batch_sharding import global_batch  # noqa: E402
-from rtt_jax.model import ModelConfig  # noqa: E402
-from rtt_jax.train.state import init_state  # noqa: E402
+import train_throughput as tt
+from batches import curriculum_batches
+from rtt_jax.batch_sharding import global_batch
+from rtt_jax.model import ModelConfig
+from rtt_jax.train.state import init_state
 
 
 class Built:

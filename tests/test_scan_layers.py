@@ -130,7 +130,7 @@ def test_sampler_emits_the_same_tokens_with_both_settings():
         graphdef, state = nnx.split(Transformer(c, nnx.Rngs(params=0)))
         s = Sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), c, max_len=48)
         out.append(s.generate_tokens([s.encode_prompt(t) for t in ("12+5=", "7")], 16,
-                                     stop_on_eos=False, stop_after_answer_line=False))
+                                     stop_on_eos=False))
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
 

@@ -85,7 +85,11 @@ class TeacherServer:
     def __enter__(self) -> "TeacherServer":
         import httpx
         self._log = open(self.log_path, "a", encoding="utf-8")
-        self._proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT)
+        # A loopback server private to this step: a key the user set for their own
+        # servers ($RTT_JAX_API_KEY) would lock this step's own client out.
+        env = {k: v for k, v in os.environ.items() if k != "RTT_JAX_API_KEY"}
+        self._proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                      env=env)
         deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self._proc.poll() is not None:
