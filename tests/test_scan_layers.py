@@ -114,6 +114,15 @@ def test_golden_losses_and_resume_across_settings(tiny_config, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_workdir_config_lets_a_resume_change_the_layer_layout():
+    """W/config.json binds a checkpoint to its model, less how the step computes:
+    scan_layers (converted on restore) and the attention band (the same maths)."""
+    from rtt_jax.workdir_config import bound
+    diffs = [("model.attention_block", 64, 0), ("model.d_model", 128, 256),
+             ("model.scan_layers", False, True)]
+    assert bound(diffs) == [("model.d_model", 128, 256)]
+
+
 def tiny_scanned(cfg):
     cfg = cfg.copy_and_resolve_references()
     cfg.model.scan_layers = True
