@@ -123,6 +123,18 @@ def _logged_rollouts(ro: Rollouts, rewards, n: int) -> list[dict]:
     return out
 
 
+def _per_level(ro: Rollouts, rewards) -> dict[str, float]:
+    """``accuracy/L<level>`` and ``step_validity/L<level>`` of this batch."""
+    out = {}
+    for level in sorted({p.level for p in ro.prompts}):
+        rs = [r for i, r in enumerate(rewards) if ro.prompt_of(i).level == level]
+        out[f"accuracy/L{level}"] = float(np.mean([r.correct for r in rs]))
+        written = sum(r.steps_written for r in rs)
+        out[f"step_validity/L{level}"] = sum(r.steps_valid for r in rs) / written \
+            if written else float("nan")
+    return out
+
+
 def _train_locked(spec, rl: RLSpec, workdir: str, devices, stop_at_step, make_eval) -> dict:
     config = spec.config
     mesh = run_mesh(config, devices)
@@ -136,6 +148,9 @@ def _train_locked(spec, rl: RLSpec, workdir: str, devices, stop_at_step, make_ev
     if ckpt.latest_step() is not None:
         state, data_state, k = ckpt.restore_newest_intact(layout.abstract)
         init_step = _check_resumed(data_state, k, config.seed, rl, str(ckpt.directory))
+        if data_state.get("init_from") != rl.init_from:  # a moved directory, say
+            logging.warning("this run started from %s; its reference now comes from %s "
+                            "(step %d)", data_state.get("init_from"), rl.init_from, init_step)
         ref_params, _ = restore_params(layout, rl.init_from, init_step)
         logging.info("resumed from %s at iteration %d", ckpt.directory, k)
     else:
@@ -203,11 +218,8 @@ def _train_locked(spec, rl: RLSpec, workdir: str, devices, stop_at_step, make_ev
                     raise NonFiniteLossError(f"iteration {k}: loss is {metrics['pg_loss']}; "
                                              "stopping.")
                 metrics.update(reward_metrics(sums[:len(SUM_KEYS)]))
-                if jax.process_count() == 1:
-                    for level in sorted({p.level for p in prompts}):
-                        hits = [r.correct for i, r in enumerate(rewards)
-                                if ro.prompt_of(i).level == level]
-                        metrics[f"accuracy/L{level}"] = float(np.mean(hits))
+                if jax.process_count() == 1:  # this host's rows are the whole batch
+                    metrics.update(_per_level(ro, rewards))
                 sampled = sums[SUM_KEYS.index("response_tokens")]
                 metrics.update(
                     zero_advantage_groups=sums[-2] / sums[-1], sampled_tokens=sampled,

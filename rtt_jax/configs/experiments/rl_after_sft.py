@@ -47,7 +47,7 @@ SFT_RUN = "{runs}/sft/seed_{seed}"
 # Phase 1's budget, and phase 2's (in RL iterations; continued_sft's steps
 # follow from it), per variant: docs/recipes.md, "rl_after_sft".
 CPU = dict(sft_steps=600, rl_steps=60, rl_lr=3e-4, sft_lr=1e-3)
-SMOKE = dict(sft_steps=40, rl_steps=2, rl_lr=1e-4, sft_lr=1e-3)
+SMOKE = dict(sft_steps=40, rl_steps=10, rl_lr=1e-4, sft_lr=1e-3)
 
 
 def _equal_flops_steps(c) -> int:
@@ -70,7 +70,9 @@ def _rl_stages(c):
 
 
 def _rl_arm(name: str, reward: str, description: str) -> Arm:
-    return Arm(name, {"data.stages": _rl_stages, "rl.reward": reward}, description,
+    # Every iteration logged: the reward and accuracy curves are the result.
+    return Arm(name, {"data.stages": _rl_stages, "rl.reward": reward,
+                      "train.log_every_steps": 1}, description,
                needs=("sft",), module="rtt_jax.rl", args={"init_from": SFT_RUN})
 
 
@@ -108,7 +110,7 @@ def _smoke():
     c = _common.smoke_config(_common.cpu_config(steps=SMOKE["sft_steps"]), levels=[1, 2, 5],
                              steps=SMOKE["sft_steps"])
     c = _variant(c, SMOKE, dict(prompts_per_step=2, group_size=4, max_new_tokens=24,
-                                seq_len=64, temperature=1.0))
+                                seq_len=80, temperature=1.0))
     c.eval.update(levels=[1, 2, 5], trained_levels=[1, 2])
     return c
 
