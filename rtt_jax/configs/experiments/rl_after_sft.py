@@ -46,7 +46,7 @@ SFT_RUN = "{runs}/sft/seed_{seed}"
 
 # Phase 1's budget, and phase 2's (in RL iterations; continued_sft's steps
 # follow from it), per variant: docs/recipes.md, "rl_after_sft".
-CPU = dict(sft_steps=600, rl_steps=60, rl_lr=3e-4, sft_lr=1e-3)
+CPU = dict(sft_steps=1500, rl_steps=200, rl_lr=3e-5, sft_lr=1e-3)
 SMOKE = dict(sft_steps=40, rl_steps=10, rl_lr=1e-4, sft_lr=1e-3)
 
 
@@ -72,7 +72,8 @@ def _rl_stages(c):
 def _rl_arm(name: str, reward: str, description: str) -> Arm:
     # Every iteration logged: the reward and accuracy curves are the result.
     return Arm(name, {"data.stages": _rl_stages, "rl.reward": reward,
-                      "train.log_every_steps": 1}, description,
+                      "train.log_every_steps": 1,
+                      "checkpoint.every_steps": lambda c: max(c.rl.steps // 4, 1)}, description,
                needs=("sft",), module="rtt_jax.rl", args={"init_from": SFT_RUN})
 
 
