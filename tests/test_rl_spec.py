@@ -1,6 +1,8 @@
 """config.rl checked into one-line errors; the runner plans an RL arm (its
 entry module, --init_from from the arm it needs) and holds arms to equal
 planned FLOPs."""
+import os
+
 import pytest
 
 from rtt_jax.config_error import ConfigError
@@ -103,3 +105,14 @@ def test_planned_flops_count_sampling_the_reference_and_the_update():
                                 + 8 * 64 * (train_flops_per_token(model, 64) + fwd))
     assert accounting.iteration_flops(model, 8, 64, minibatches=2) == pytest.approx(
         one + 8 * 64 * fwd)  # the old policy's forward pass, when off-policy
+
+
+def test_an_rl_run_on_a_held_workdir_stops_before_any_work(tmp_path):
+    from rtt_jax.config_validation import validate
+    from rtt_jax.rl.loop import train_rl
+    from rtt_jax.train import workdir_lock
+    c = _config()
+    with workdir_lock.hold(str(tmp_path)):
+        with pytest.raises(workdir_lock.WorkdirLockedError):
+            train_rl(validate(c), rl_spec(c), str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["run.lock"]  # nothing else touched
