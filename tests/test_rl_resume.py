@@ -25,7 +25,7 @@ OVERRIDES = {"model.d_model": 32, "model.n_layers": 1, "model.n_heads": 2,
 
 def _config(init_from):
     from rtt_jax.configs.base import get_config
-    from rtt_jax.experiments.spec import apply_overrides
+    from rtt_jax.experiments.definition import apply_overrides
     c = get_config("tiny")
     apply_overrides(c, OVERRIDES)
     c.train.init_from = str(init_from)

@@ -10,7 +10,7 @@ from rtt_jax.config_validation import validate
 from rtt_jax.configs.experiments import _common
 from rtt_jax.data.tokenizer import ByteTokenizer
 from rtt_jax.model import ModelConfig, Transformer
-from rtt_jax.model.sampler import Sampler
+from rtt_jax.evaluation.stops import make_sampler
 from rtt_jax.rl.prompts import PromptStream
 from rtt_jax.rl.rollouts import pack_rows, rollout_seed, sample_groups
 
@@ -38,8 +38,8 @@ def stream():
 @pytest.fixture(scope="module")
 def sampler():
     graphdef, state = nnx.split(Transformer(CFG, nnx.Rngs(params=0)))
-    return Sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), CFG, max_len=SEQ_LEN + 1,
-                   max_batch=64)
+    return make_sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), CFG,
+                        max_len=SEQ_LEN + 1, max_batch=64)
 
 
 def test_prompts_are_a_pure_function_of_seed_iteration_and_index(stream):

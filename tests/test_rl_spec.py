@@ -7,7 +7,7 @@ import pytest
 
 from rtt_jax.config_error import ConfigError
 from rtt_jax.configs.base import get_config
-from rtt_jax.experiments import Arm, Experiment, ExperimentError, plan, spec
+from rtt_jax.experiments import Arm, Experiment, ExperimentError, definition, plan
 from rtt_jax.rl import accounting
 from rtt_jax.rl.spec import check_mesh, rl_spec
 
@@ -89,10 +89,10 @@ def test_a_flops_budget_holds_rl_and_training_arms_to_the_same_compute():
     rl_flops = accounting.rl_run_flops(cfg(1))
     per_step = accounting.train_run_flops(cfg(1))
     equal = round(rl_flops / per_step)
-    b = spec.check_budget(_experiment(), {"sft": cfg(5), "more": cfg(equal), "grpo": cfg(1)})
+    b = definition.check_budget(_experiment(), {"sft": cfg(5), "more": cfg(equal), "grpo": cfg(1)})
     assert b["flops_per_run"]["grpo"] == rl_flops and b["steps"]["grpo"] == 100
     with pytest.raises(ExperimentError, match="plan different FLOPs"):
-        spec.check_budget(_experiment(), {"sft": cfg(5), "more": cfg(equal * 2), "grpo": cfg(1)})
+        definition.check_budget(_experiment(), {"sft": cfg(5), "more": cfg(equal * 2), "grpo": cfg(1)})
 
 
 def test_planned_flops_count_sampling_the_reference_and_the_update():

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from rtt_jax import paths
 from rtt_jax.experiments.plan import LOG, REPO_ROOT, STATUS, Run
-from rtt_jax.experiments.spec import ExperimentError
+from rtt_jax.experiments.definition import ExperimentError
 
 # Starts a run on every worker of the slice $TPU_NAME in $TPU_ZONE and waits for it (docs/tpu.md).
 TPU_LAUNCHER = "python3 launch/tpu.py run --wait"

@@ -10,6 +10,7 @@ One concern per module:
 * ``grpo``: group-normalised advantages and the clipped objective with k3 KL;
 * ``update``: the jitted update on training's mesh, state and shardings;
 * ``loop``: rollouts -> rewards -> updates, checkpoints, metrics, resume;
-* ``accounting``: planned FLOPs, for comparisons at equal compute;
-* ``config_json``: ``W/config.json`` (interim, until the project-wide writer).
+* ``accounting``: planned FLOPs, for comparisons at equal compute.
+
+``W/config.json`` is written by ``rtt_jax.workdir_config``, as training does.
 """

@@ -43,13 +43,12 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from rtt_jax import paths
+from rtt_jax import paths, workdir_config
 from rtt_jax.batch_sharding import BATCH_AXES, global_batch
 from rtt_jax.config_error import ConfigError
 from rtt_jax.data.tokenizer import run_tokenizer, save_run_tokenizer
-from rtt_jax.model.sampler import Sampler
+from rtt_jax.evaluation.stops import make_sampler
 from rtt_jax.rl import accounting
-from rtt_jax.rl.config_json import write_config_json
 from rtt_jax.rl.grpo import group_advantages, zero_advantage_groups
 from rtt_jax.rl.prompts import PromptStream
 from rtt_jax.rl.rewards import SUM_KEYS, reward_metrics, reward_sums, score
@@ -145,6 +144,12 @@ def _train_locked(spec, rl: RLSpec, workdir: str, devices, stop_at_step, make_ev
     layout = state_layout(spec.model, optimizer, mesh, config.axis_rules, config.seed)
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.max_to_keep,
                         config.checkpoint.async_save)
+    # W/config.json as training writes it, so --workdir alone serves and evaluates the policy.
+    workdir_config.record_start(
+        config, workdir, writer=jax.process_index() == 0,
+        resuming=ckpt.latest_step() is not None, log=logging.warning,
+        barrier=lambda: jax.process_count() > 1 and multihost_utils.sync_global_devices(
+            "rtt_jax: config.json read"))
     if ckpt.latest_step() is not None:
         state, data_state, k = ckpt.restore_newest_intact(layout.abstract)
         init_step = _check_resumed(data_state, k, config.seed, rl, str(ckpt.directory))
@@ -161,11 +166,10 @@ def _train_locked(spec, rl: RLSpec, workdir: str, devices, stop_at_step, make_ev
     tokenizer = run_tokenizer(rl.init_from, spec.tokenizer)  # what the policy learned with
     if jax.process_index() == 0:
         save_run_tokenizer(tokenizer, workdir)
-        write_config_json(workdir, config)
     local = rl.prompts_per_step // jax.process_count()
     first = jax.process_index() * local
-    sampler = Sampler(layout.graphdef, None, tokenizer, spec.model, max_len=rl.seq_len + 1,
-                      mesh=mesh, max_batch=local * rl.group_size)
+    sampler = make_sampler(layout.graphdef, None, tokenizer, spec.model,
+                           max_len=rl.seq_len + 1, mesh=mesh, max_batch=local * rl.group_size)
     stream = PromptStream(spec.data, config.seed)
     update = make_rl_update(layout, optimizer, schedule, rl)
     old_logp = make_logprob_fn(layout, rl.temperature) if rl.minibatches > 1 else None

@@ -26,6 +26,7 @@ import numpy as np
 
 from rtt_jax.config_error import ConfigError
 from rtt_jax.data.sources import mix64, name_key
+from rtt_jax.evaluation.stops import ANSWER_LINE
 from rtt_jax.rl.prompts import RolloutPrompt
 
 _SEED_KEY = name_key("rl_rollouts")
@@ -68,7 +69,7 @@ def sample_groups(sampler, prompts: Sequence[RolloutPrompt], group_size: int, *,
     completions = sampler.decode_rows(
         row_prompts, dict(row_ids=row_ids, step0=np.zeros(n), limit=np.full(n, max_new_tokens)),
         temperature=temperature, top_p=top_p, seed=rollout_seed(seed, iteration),
-        stop_on_eos=True, stop_after_answer_line=True)
+        stop_on_eos=True, stops={ANSWER_LINE.name: True})
     completions = [np.asarray(c, np.int32) for c in completions]
     texts = [sampler.tokenizer.decode(c) for c in completions]
     return Rollouts(list(prompts), group_size, row_prompts, completions, texts)
