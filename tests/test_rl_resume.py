@@ -78,7 +78,8 @@ def test_killed_mid_save_then_restarted_gives_the_uninterrupted_rewards_and_loss
                        timeout=600)
     assert r.returncode == 137, r.stderr[-2000:]  # died mid-save of iteration 4
     logged = [row["step"] for row in _rows(killed)]  # the save runs beside iteration 5
-    assert logged == list(range(1, len(logged) + 1)) and 4 <= len(logged) < STEPS
+    # How far iterations 5-6 got beside the dying save depends on the machine: not asserted.
+    assert logged == list(range(1, len(logged) + 1)) and 4 <= len(logged) <= STEPS
     r = subprocess.run(_cmd(killed, sft, "--mode=train_eval"), cwd=REPO, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
