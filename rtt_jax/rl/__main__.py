@@ -77,14 +77,20 @@ def main(argv) -> int:
     from rtt_jax.train.loop import NonFiniteLossError
     from rtt_jax.train.workdir_lock import WorkdirLockedError
     try:
+        stopped_early = False
         if training:
             last = train_rl(spec, rl, _WORKDIR.value,
                             make_eval=lambda layout: make_periodic_eval(spec, layout))
-            if jax.process_index() == 0:
+            # Preempted (SIGTERM): saved, not done; no report.json (the runner's "complete").
+            stopped_early = last.get("step", rl.steps) < rl.steps
+            if jax.process_index() == 0 and stopped_early:
+                print(f"stopped early at iteration {last.get('step')} of {rl.steps}: checkpoint "
+                      f"saved; rerun the same command to continue (not evaluating)")
+            elif jax.process_index() == 0:
                 print(f"done: iteration {last.get('step')} reward "
                       f"{last.get('reward', float('nan')):.4f} accuracy "
                       f"{last.get('accuracy', float('nan')):.4f}")
-        if _MODE.value in ("eval", "train_eval"):
+        if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(spec, _WORKDIR.value)
     except (ConfigError, CheckpointError, NonFiniteLossError, WorkdirLockedError) as e:
