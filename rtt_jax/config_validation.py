@@ -72,6 +72,10 @@ def validate(config) -> RunSpec:
     require(model.vocab_size >= tokenizer.vocab_size, "model.vocab_size", model.vocab_size,
             f">= the tokenizer's {tokenizer.vocab_size}")
     evals = eval_spec(config.eval, config.seed, trace_metrics=trained_with_traces(data))
+    if model.positions == "random_rope":  # every id a run meets must have been drawn in training
+        longest = max(data.seq_len + 1, evals.max_len)
+        require(model.max_position >= longest, "model.max_position", model.max_position,
+                f">= {longest} (data.seq_len + 1 and eval.max_len) with random_rope")
     gated = [k for k, st in enumerate(data.stages) if st.until is not None]
     require(not gated or evals.every_steps > 0, "eval.every_steps", evals.every_steps,
             f"> 0: data.stages[{gated[0] if gated else 0}] ends on an eval metric (until), "

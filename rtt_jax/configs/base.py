@@ -106,6 +106,11 @@ def _base() -> ml_collections.ConfigDict:
         # auto: cuDNN flash attention on GPU in bf16/fp16, else the XLA kernel
         # (rtt_jax/model/attention.py); or xla | dot_product_attention | cudnn.
         attention="auto",
+        # Position ids for RoPE (rtt_jax/model/positions.py): rope; random_rope
+        # (Ruoss et al. 2023: training ids a sorted random subset of
+        # [0, max_position), which must cover the longest row and decode);
+        # none (NoPE).
+        positions="rope", max_position=0,
     ))
 
     # kind: "curriculum", the one data path (rtt_jax.data.pipeline: stages

@@ -9,6 +9,9 @@ Design points (see DESIGN.md):
 * Packed rows: the attention mask is causal *and* block-diagonal over
   ``segment_ids``, and rotary embeddings are driven by explicit per-segment
   ``positions``, so a packed row computes exactly what its segments would alone.
+  ``model.positions`` says what those ids are (``rope``; ``random_rope``,
+  whose training ids the train step draws with ``model/positions.py``;
+  ``none``, no rotary embedding).
 * Logits and log-softmax are float32 whatever the compute dtype.
 * ``forward_cached`` (and ``cached`` on Block/Attention) is the KV-cache path
   used by ``rtt_jax.model.sampler``; it reuses the same projections and
@@ -24,6 +27,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rtt_jax.model import attention as attention_kernels
+from rtt_jax.model import positions as position_ids
 from rtt_jax.model.dense import dense
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
@@ -50,6 +54,10 @@ class ModelConfig:
     # projections' outputs and recomputes attention; ...).
     remat_policy: str = "nothing_saveable"
     attention: str = "auto"  # auto | xla | dot_product_attention | cudnn (model/attention.py)
+    # Position ids for RoPE (model/positions.py): rope | random_rope (training
+    # ids a sorted random subset of [0, max_position)) | none (NoPE).
+    positions: str = "rope"
+    max_position: int = 0  # random_rope only: the ids' upper bound (exclusive)
 
     def __post_init__(self):
         for name in ("dtype", "param_dtype"):
@@ -66,6 +74,13 @@ class ModelConfig:
         if self.attention not in attention_kernels.IMPLEMENTATIONS:
             raise ValueError(f"model.attention={self.attention!r}: expected one of "
                              f"{attention_kernels.IMPLEMENTATIONS}")
+        if self.positions not in position_ids.MODES:
+            raise ValueError(f"model.positions={self.positions!r}: expected one of "
+                             f"{position_ids.MODES}")
+        if self.positions == "random_rope" and self.max_position < 2:
+            raise ValueError(f"model.max_position={self.max_position}: random_rope draws ids "
+                             "from [0, max_position); set it to at least the longest "
+                             "sequence (row or decode) the model sees")
         if not callable(getattr(jax.checkpoint_policies, self.remat_policy, None)):
             raise ValueError(f"model.remat_policy={self.remat_policy!r}: not a "
                              "jax.checkpoint_policies name (e.g. nothing_saveable, "
@@ -150,6 +165,8 @@ class Attention(nnx.Module):
         q = jnp.einsum("btd,dhk->bthk", x, self.wq[...].astype(dt))
         k = jnp.einsum("btd,dhk->bthk", x, self.wk[...].astype(dt))
         v = jnp.einsum("btd,dhk->bthk", x, self.wv[...].astype(dt))
+        if self.cfg.positions == "none":  # NoPE: order comes from the causal mask alone
+            return q, k, v
         theta = self.cfg.rope_theta
         return rotary(q, positions, theta), rotary(k, positions, theta), v
 
