@@ -94,7 +94,7 @@ def test_experiment_definition_errors_name_the_problem():
 # --- the shipped experiments ------------------------------------------------------------
 
 SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum_vs_shuffled", "textbook",
-           "noisy_traces", "trace_styles", "lee2023"]
+           "noisy_traces", "trace_styles", "lee2023", "length_generalization"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
