@@ -72,10 +72,15 @@ def validate(config) -> RunSpec:
     require(model.vocab_size >= tokenizer.vocab_size, "model.vocab_size", model.vocab_size,
             f">= the tokenizer's {tokenizer.vocab_size}")
     evals = eval_spec(config.eval, config.seed, trace_metrics=trained_with_traces(data))
-    if model.positions == "random_rope":  # every id a run meets must have been drawn in training
+    if model.positions == "coupled":  # ids follow completion lines: the tokenizer's newline
+        newline = list(tokenizer.encode("\n"))
+        require(len(newline) == 1, "model.positions", model.positions,
+                f"a tokenizer whose newline is one token (data.tokenizer={data.tokenizer!r})")
+        model = dataclasses.replace(model, newline_id=int(newline[0]))
+    if model.positions in ("random_rope", "skip_rope"):  # every id a run meets was drawn
         longest = max(data.seq_len + 1, evals.max_len)
         require(model.max_position >= longest, "model.max_position", model.max_position,
-                f">= {longest} (data.seq_len + 1 and eval.max_len) with random_rope")
+                f">= {longest} (data.seq_len + 1 and eval.max_len) with {model.positions}")
     gated = [k for k, st in enumerate(data.stages) if st.until is not None]
     require(not gated or evals.every_steps > 0, "eval.every_steps", evals.every_steps,
             f"> 0: data.stages[{gated[0] if gated else 0}] ends on an eval metric (until), "

@@ -54,6 +54,10 @@ def _define_flags():
     flags.DEFINE_string("family", "modular", "Task family.")
     flags.DEFINE_string("style", "", "Trace style (default: the config's eval style).")
     flags.DEFINE_integer("batch", 128, "Rows per forward pass or decode.", lower_bound=1)
+    flags.DEFINE_enum("tf_positions", "contiguous", ["contiguous", "random"],
+                      "Position ids of the teacher-forced pass: 0, 1, 2, ... (what decoding "
+                      "uses), or drawn as random_rope draws them in training (a sorted random "
+                      "subset of [0, model.max_position) per sequence).")
     flags.mark_flags_as_required(["workdir", "out"])
     return config_flags.DEFINE_config_file("config", None, "The run's config: "
                                            "FILE[:VARIANT/ARM], as rtt_jax.main takes it.")
@@ -95,7 +99,8 @@ def forced_line_scores(correct: np.ndarray, predicted: np.ndarray, spans, hash_i
 
 def teacher_forced(forward, tokenizer, family, problems, style: str, batch: int,
                    hash_id: int) -> list[dict]:
-    """Per problem, the line scores of ``forced_line_scores``."""
+    """Per problem, the line scores of ``forced_line_scores``; ``forward(tokens,
+    positions, targets, chunk)`` returns the argmax ids of a chunk of rows."""
     rows, meta = [], []
     for p in problems:
         prompt, completion = family.format_example(p, style)
@@ -111,9 +116,13 @@ def teacher_forced(forward, tokenizer, family, problems, style: str, batch: int,
         chunk = rows[a:a + batch]
         width = max(len(r) for r in chunk)
         tokens = np.zeros((len(chunk), width), np.int32)
+        positions = np.zeros((len(chunk), width), np.int32)  # padding: segments of one
+        targets = np.zeros((len(chunk), width), np.int32)  # the completion, as training marks it
         for i, r in enumerate(chunk):
             tokens[i, :len(r)] = r
-        predicted = np.asarray(forward(tokens))  # [B, T]: argmax at t predicts t + 1
+            positions[i, :len(r)] = np.arange(len(r))
+            targets[i, meta[a + i][0][1]["all"][0]:len(r)] = 1
+        predicted = np.asarray(forward(tokens, positions, targets, a))  # argmax at t predicts t + 1
         for i, r in enumerate(chunk):
             pred = np.concatenate([[-1], predicted[i, :len(r) - 1]])  # pred[t] for token t
             out.append(forced_line_scores(pred == r, pred, meta[a + i], hash_id))
@@ -138,9 +147,11 @@ def forced_decoder(sampler, max_new: int):
     import jax
     import jax.numpy as jnp
     from flax import nnx
+    from rtt_jax.model.positions import coupled_step
     from rtt_jax.model.sampler import bucket, decode_loop
 
     hash_id = int(sampler.tokenizer.encode("#")[0])
+    c = sampler.cfg
 
     def program(params, tokens, lengths, need, opts, ids):
         model = nnx.merge(sampler.graphdef, params)
@@ -155,14 +166,18 @@ def forced_decoder(sampler, max_new: int):
                                                        logits[:, hash_id]))
 
         def step(state, tok, pos):
-            cache, lines = state
+            cache, lines, offset = state
+            rope = pos  # coupled: the id follows the line, as the sampler does it
+            if c.positions == "coupled":
+                rope, _, offset = coupled_step(tok, lines, offset, c.coupling_anchor,
+                                               c.coupling_stride, c.newline_id)
             lines = lines + (tok == ids["newline"]).astype(jnp.int32)
-            h, cache = model.forward_cached(tok[:, None], pos[:, None], cache)
-            return blocked(model.logits(h)[:, 0], lines), (cache, lines)
+            h, cache = model.forward_cached(tok[:, None], rope[:, None], cache, pos[:, None])
+            return blocked(model.logits(h)[:, 0], lines), (cache, lines, offset)
 
         zeros = jnp.zeros((b,), jnp.int32)
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-        return decode_loop(step, (cache, zeros), blocked(model.logits(last)[:, 0], zeros),
+        return decode_loop(step, (cache, zeros, zeros), blocked(model.logits(last)[:, 0], zeros),
                            lengths, prompt_last, jnp.ones((b,), bool), jnp.arange(b), opts,
                            ids, max_new)
 
@@ -231,7 +246,7 @@ def summarise_level(problems, style, family, free, forced, forced_lines) -> dict
 
 
 def diagnose(spec, workdir: str, levels: list[int], n: int, family_name: str, style: str,
-             batch: int = 128) -> dict:
+             batch: int = 128, tf_positions: str = "contiguous") -> dict:
     """Both diagnoses at each level; returns diagnosis.json's dict."""
     import jax
     import jax.numpy as jnp
@@ -251,11 +266,24 @@ def diagnose(spec, workdir: str, levels: list[int], n: int, family_name: str, st
     sampler, step = sampler_from_workdir(spec, workdir, max_len=longest + max_new + 8,
                                          max_batch=batch)
     hash_id = int(sampler.tokenizer.encode("#")[0])
-    model_forward = jax.jit(lambda params, t: jnp.argmax(nnx.merge(sampler.graphdef, params)(
-        t, jnp.broadcast_to(jnp.arange(t.shape[1]), t.shape), jnp.ones_like(t)), axis=-1))
+    from rtt_jax.model.positions import random_positions, step_keys, train_positions
+
+    @jax.jit
+    def model_forward(params, t, pos, targets, chunk):
+        if tf_positions == "random":  # ids drawn as training draws them, keyed by the chunk
+            pos = random_positions(step_keys(spec.config.seed, chunk, t.shape[0]), pos,
+                                   spec.model.max_position)
+        elif spec.model.positions == "coupled":  # the ids decoding gives, from the completion
+            pos = train_positions(spec.model, dict(tokens=t, positions=pos, loss_mask=targets),
+                                  spec.config.seed, chunk)
+        segments = jnp.ones_like(t)  # right padding sits after each row's end: causally unseen
+        return jnp.argmax(nnx.merge(sampler.graphdef, params)(t, pos, segments), axis=-1)
+    if tf_positions == "random" and spec.model.positions != "random_rope":
+        raise ValueError(f"--tf_positions=random: the run's model.positions is "
+                         f"{spec.model.positions!r}, not random_rope")
     decode_forced = forced_decoder(sampler, max_new)
     result = {"workdir": workdir, "step": step, "family": family_name, "style": style, "n": n,
-              "levels": {}}
+              "tf_positions": tf_positions, "levels": {}}
     for lv in levels:
         start = time.time()
         ps = problems[lv]
@@ -265,7 +293,8 @@ def diagnose(spec, workdir: str, levels: list[int], n: int, family_name: str, st
         forced = []
         for a in range(0, len(prompts), batch):
             forced += decode_forced(prompts[a:a + batch], need[a:a + batch])
-        tf = teacher_forced(lambda t: model_forward(sampler.params, t), sampler.tokenizer,
+        tf = teacher_forced(lambda t, pos, m, a: model_forward(sampler.params, t, pos, m, a),
+                            sampler.tokenizer,
                             family, ps, style, batch, hash_id)
         result["levels"][str(lv)] = summarise_level(ps, style, family, free, forced, tf)
         result["levels"][str(lv)]["seconds"] = round(time.time() - start, 1)
@@ -281,7 +310,7 @@ def markdown(result: dict) -> str:
     lines = [f"# Length diagnosis: {result['family']} ({result['style']}), step {result['step']}",
              "", f"`{result['workdir']}`, {result['n']} problems per level. Teacher-forced "
              "(tf) columns: a part is right when greedy decoding after the right lines "
-             "writes it.", "",
+             f"writes it (position ids: {result['tf_positions']}).", "",
              "| level | lines | free acc | forced acc | free lines | exact length | "
              "tf line | tf carry | tf operand | tf result | tf premature stop | "
              "tf stops after last |", "|" + "---|" * 12]
@@ -323,7 +352,8 @@ def main(argv) -> int:
             raise ValueError(f"--levels: {bad[0]} is not a level of {f.family} "
                              f"({family.levels.start}-{family.levels.stop - 1})")
         style = f.style or spec.eval.styles.get(f.family) or family.styles[0]
-        result = diagnose(spec, f.workdir, levels, f.n, f.family, style, f.batch)
+        result = diagnose(spec, f.workdir, levels, f.n, f.family, style, f.batch,
+                          f.tf_positions)
         os.makedirs(f.out, exist_ok=True)
         with open(os.path.join(f.out, "diagnosis.json"), "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=1)

@@ -9,6 +9,23 @@
   training, though every training example is short. Decoding counts 0, 1,
   2, ... as ``rope`` does; with ``max_position`` at least the longest
   sequence decoded, every distance it meets was trained.
+* ``skip_rope`` (positional skip-wise training, PoSE, Zhu et al. 2024,
+  arXiv 2309.10400): in training, each segment is cut in two at a random
+  point and the second part's ids jump ahead by a random skip, so the ids
+  still end below ``model.max_position``. Ids stay contiguous inside each
+  part, as they are in decoding (0, 1, 2, ...), while the distances across
+  the cut cover everything up to ``max_position``.
+* ``coupled`` (position coupling, Cho et al. 2024, arXiv 2405.20671 and
+  2410.15787): the prompt counts 0, 1, 2, ...; in the completion, line k
+  (0-based) starts at id ``anchor + stride * k`` and counts up by one per
+  token within the line. A task family says which ``(anchor, stride)``
+  makes its trace lines line up with the question (``modular``'s
+  ``position_coupling``): line k of a running total then sits on the ids of
+  the term it adds, at every length, so the term is found at the same
+  relative distance however long the chain. The same rule runs in training
+  (``coupled_positions``, from the tokens and the loss mask: a segment's
+  completion starts at its first target) and in decoding (``coupled_step``),
+  where a token's id is no longer its KV-cache slot.
 * ``none`` (NoPE, Kazemnejad et al. 2023): no rotary embedding at all; the
   causal mask is the only source of order.
 
@@ -30,7 +47,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-MODES = ("rope", "random_rope", "none")
+MODES = ("rope", "random_rope", "skip_rope", "coupled", "none")
+RANDOM_MODES = ("random_rope", "skip_rope")  # training draws ids; decoding counts 0, 1, 2
 # Mixed into the seed so position draws never share a stream with anything else.
 _STREAM = 0x9E3779B9 & 0x7FFFFFFF
 
@@ -55,6 +73,57 @@ def random_positions(key, positions, max_position: int):
     return spread + positions
 
 
+def skip_positions(key, positions, max_position: int):
+    """Per-segment ids with one random skip: a segment of n tokens is cut at
+    c ~ U{1..n-1} and ids from c on move ahead by J ~ U{0..max_position - n}.
+
+    Same arguments as ``random_positions``; segments of one token keep id 0."""
+    b, t = positions.shape
+    positions = positions.astype(jnp.int32)
+    start = jnp.arange(t, dtype=jnp.int32)[None, :] - positions
+    length = jax.vmap(lambda s: jnp.zeros((t,), jnp.int32).at[s].add(1)[s])(start)
+    u = jax.vmap(lambda k: jax.random.uniform(k, (2, t)))(key)  # [B, 2, T]
+    # One (cut, skip) draw per segment: the draws at its first token.
+    u_cut, u_skip = (jnp.take_along_axis(u[:, i], start, axis=1) for i in (0, 1))
+    cut = 1 + jnp.floor(u_cut * jnp.maximum(length - 1, 0)).astype(jnp.int32)
+    room = jnp.maximum(max_position - length + 1, 1)
+    skip = jnp.minimum(jnp.floor(u_skip * room).astype(jnp.int32), room - 1)
+    return positions + jnp.where(positions >= cut, skip, 0)
+
+
+def coupled_positions(tokens, positions, targets, anchor: int, stride: int, newline: int):
+    """Line-coupled ids for packed rows (module doc, ``coupled``).
+
+    ``tokens``, ``positions`` (0, 1, ... per segment), ``targets`` (1 where a
+    token is a target): int [B, T]. A segment's completion starts at its first
+    target; its tokens get ``anchor + stride * line + offset`` (line: newlines
+    of the completion before the token; offset: tokens since the line began),
+    every other token keeps its ``positions`` id."""
+    b, t = tokens.shape
+    positions = positions.astype(jnp.int32)
+    index = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
+    start = index - positions
+    first = jax.vmap(lambda s, i: jnp.full((t,), t, jnp.int32).at[s].min(i)[s])(
+        start, jnp.where(targets > 0, index, t))  # t: the segment has no target
+    completion = index >= first
+    newline_here = ((tokens == newline) & completion).astype(jnp.int32)
+    before = jnp.cumsum(newline_here, axis=1) - newline_here  # completion newlines before t
+    line = before - jnp.take_along_axis(before, jnp.minimum(first, t - 1), axis=1)
+    last = jax.lax.cummax(jnp.where(newline_here > 0, index, -1), axis=1)
+    last_before = jnp.concatenate([jnp.full((b, 1), -1, jnp.int32), last[:, :-1]], axis=1)
+    offset = index - jnp.maximum(last_before + 1, first)
+    return jnp.where(completion, anchor + stride * line + offset, positions)
+
+
+def coupled_step(tokens, line, offset, anchor: int, stride: int, newline: int):
+    """Decoding's side of ``coupled_positions``: the ids of completion tokens
+    fed one at a time ([B]), given each row's (line, offset) so far; returns
+    (ids, line, offset) after them."""
+    ids = anchor + stride * line + offset
+    ends = tokens == newline
+    return ids, jnp.where(ends, line + 1, line), jnp.where(ends, 0, offset + 1)
+
+
 def step_keys(seed: int, step, rows: int):
     """One key per row for training step ``step``: fold_in(seed, step, row)."""
     base = jax.random.fold_in(jax.random.key(_STREAM), seed)
@@ -62,13 +131,21 @@ def step_keys(seed: int, step, rows: int):
     return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(rows))
 
 
-def train_positions(mode: str, max_position: int, positions, seed: int, step):
-    """The ids a training step feeds to RoPE: ``positions`` itself for ``rope``
-    and ``none`` (the same array, so today's computation is untouched), random
-    ids drawn from (seed, step, row) for ``random_rope``."""
-    if mode != "random_rope":
+def train_positions(cfg, batch, seed: int, step):
+    """The ids a training step feeds to RoPE for ``batch`` (rows of tokens,
+    positions, loss_mask): ``batch["positions"]`` itself for ``rope`` and
+    ``none`` (the same array, so today's computation is untouched), random
+    ids drawn from (seed, step, row) for ``random_rope`` and ``skip_rope``,
+    line-coupled ids for ``coupled``. ``cfg``: the ``ModelConfig``."""
+    positions = batch["positions"]
+    if cfg.positions == "coupled":
+        return coupled_positions(batch["tokens"], positions, batch["loss_mask"],
+                                 cfg.coupling_anchor, cfg.coupling_stride, cfg.newline_id)
+    if cfg.positions not in RANDOM_MODES:
         return positions
-    return random_positions(step_keys(seed, step, positions.shape[0]), positions, max_position)
+    draw = random_positions if cfg.positions == "random_rope" else skip_positions
+    return draw(step_keys(seed, step, positions.shape[0]), positions, cfg.max_position)
 
 
-__all__ = ["MODES", "random_positions", "step_keys", "train_positions"]
+__all__ = ["MODES", "RANDOM_MODES", "coupled_positions", "coupled_step", "random_positions",
+           "skip_positions", "step_keys", "train_positions"]

@@ -3,7 +3,9 @@
 Layout (see ``Transformer.forward_cached``): prompts are right-padded to a
 bucket of length P; cache slot i of a row holds its token at position i, so
 RoPE positions are exactly those of an unpadded run and a query at position p
-sees slots <= p only (padding is masked until it is overwritten). The cache is
+sees slots <= p only (padding is masked until it is overwritten). With
+``model.positions=coupled`` new tokens take ids that follow their lines
+(``model/positions.py``), carried in the decode state; slots stay as above. The cache is
 ``{"k", "v"}``, one ``[B, kv_heads, max_len, head_dim]`` array per layer
 (head-major, the layout attention multiplies, so decode steps never slice
 or transpose it).
@@ -52,6 +54,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
 from rtt_jax.model.calculator import Calculator, calculator_generate
+from rtt_jax.model.positions import coupled_positions, coupled_step
 from rtt_jax.model.transformer import ModelConfig
 
 ANSWER_MARKER = "#### "
@@ -248,8 +251,21 @@ class Sampler:
             h, cache = model.forward_cached(tok[:, None], pos[:, None], cache)
             return model.logits(h)[:, 0], self._constrain_cache(cache)
 
+        state = cache
+        if self.cfg.positions == "coupled":  # new tokens' ids follow their lines, not slots
+            c = self.cfg
+
+            def step(state, tok, pos):  # noqa: F811
+                cache, line, offset = state
+                ids, line, offset = coupled_step(tok, line, offset, c.coupling_anchor,
+                                                 c.coupling_stride, c.newline_id)
+                h, cache = model.forward_cached(tok[:, None], ids[:, None], cache, pos[:, None])
+                return model.logits(h)[:, 0], (self._constrain_cache(cache), line, offset)
+            zeros = jnp.zeros((batch,), jnp.int32)
+            state = (cache, zeros, zeros)
+
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-        return decode_loop(step, cache, first_logits, lengths, prompt_last, rows["active"],
+        return decode_loop(step, state, first_logits, lengths, prompt_last, rows["active"],
                            rows["row_ids"], opts, ids, self.max_len, step0=rows["step0"],
                            limit=rows["limit"], ans=rows["ans"], calc=calc_state(tokens, lengths, ids))
 
@@ -263,9 +279,16 @@ class Sampler:
         seq = jax.lax.dynamic_update_slice(seq, tokens, (0, 0))
         positions = jnp.broadcast_to(jnp.arange(self.max_len, dtype=jnp.int32), seq.shape)
         segments = jnp.ones_like(seq)  # right padding sits after each row's end: causally unseen
+        c = self.cfg
+
+        def ids_of(seq):  # coupled: the completion (from each prompt's end) follows its lines
+            if c.positions != "coupled":
+                return positions
+            return coupled_positions(seq, positions, positions >= lengths[:, None],
+                                     c.coupling_anchor, c.coupling_stride, c.newline_id)
 
         def logits_at(seq, pos):
-            logits = model(seq, positions, segments)
+            logits = model(seq, ids_of(seq), segments)
             return jnp.take_along_axis(logits, pos[:, None, None], axis=1)[:, 0]
 
         def step(seq, tok, pos):
@@ -348,6 +371,10 @@ class Sampler:
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens}: expected >= 1")
+        if calculator is not None and self.cfg.positions == "coupled":
+            raise ValueError("calculator resumes decoding from a longer prompt, which moves "
+                             "where model.positions=coupled starts its completion ids; sample "
+                             "without it")
         if calculator is not None and self.processes > 1:
             raise ValueError("calculator runs a host loop per prompt and is single-host "
                              "only; sample without it on several hosts")

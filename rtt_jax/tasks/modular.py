@@ -235,6 +235,23 @@ class Modular(Family):
                               f"{total} mod {MODULUS}={_carried(total)}"))
         return steps
 
+    def position_coupling(self, style: str) -> tuple[int, int]:
+        """``(anchor, stride)`` for ``model.positions=coupled`` (position
+        coupling, Cho et al. 2024): with ids 0 (BOS), 1, 2, ... over the
+        prompt, completion line k starting at ``anchor + stride * k`` puts
+        each ``running`` line on the ids of the question's text it works on:
+        its carry on the previous term, its sign and digit on the term it
+        adds (``7+5-9``: 7 at id 1, +5 at 2-3, -9 at 4-5; line ``2-9=-7`` at
+        3, 4, 5, ...). ``hinted`` terms take three characters (``-p9``), so
+        its lines step by 3 from the first digit (id 2). Other styles' lines
+        do not follow the question term by term."""
+        if style == "running":
+            return 1, 2
+        if style == "hinted":
+            return 2, 3
+        raise ValueError(f"modular: style {style!r} has no position coupling "
+                         "(running and hinted have)")
+
     def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
         """As every family's, except that ``hinted`` asks the hinted question."""
         prompt, completion = super().format_example(problem, style)

@@ -86,8 +86,7 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
     def step(state, batch):
         params = state["params"]
         cfg = layout.merge(params).cfg  # trace time only
-        rope_ids = train_positions(cfg.positions, cfg.max_position, batch["positions"], seed,
-                                   state["step"])
+        rope_ids = train_positions(cfg, batch, seed, state["step"])
         grads, ce, n = accumulate(params, dict(batch, positions=rope_ids))
         denom = jnp.maximum(n, 1.0)
         grads = jax.tree.map(lambda g: g / denom, grads)

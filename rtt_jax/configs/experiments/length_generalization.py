@@ -40,6 +40,7 @@ holds >= 90% at level 16 and >= 50% at level 32.
 """
 from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
+from rtt_jax.tasks.modular import FAMILY as MODULAR
 
 EVAL_LEVELS = list(range(1, 9)) + [12, 16, 24, 32]
 # Long enough for a level-32 hinted trace (about 270 tokens) and its answer line.
@@ -55,6 +56,15 @@ def max_position(c) -> int:
 
 
 RANDOM = {"model.positions": "random_rope", "model.max_position": max_position}
+SKIP = {"model.positions": "skip_rope", "model.max_position": max_position}
+NOPE = {"model.positions": "none"}
+
+
+def coupled(style: str) -> dict:
+    """Position coupling for ``style``: the family says how its lines line up."""
+    anchor, stride = MODULAR.position_coupling(style)
+    return {"model.positions": "coupled", "model.coupling_anchor": anchor,
+            "model.coupling_stride": stride}
 HINTED = {"data.sources.task.styles": "hinted", "eval.styles.modular": "hinted"}
 
 EXPERIMENT = Experiment(
@@ -63,7 +73,12 @@ EXPERIMENT = Experiment(
     arms=(Arm("running_rope", {}, "running traces, RoPE"),
           Arm("running_random", dict(RANDOM), "running traces, random RoPE ids in training"),
           Arm("hinted_rope", dict(HINTED), "index-hinted traces, RoPE"),
-          Arm("traces", HINTED | RANDOM, "index-hinted traces, random RoPE ids in training")),
+          Arm("traces", HINTED | RANDOM, "index-hinted traces, random RoPE ids in training"),
+          Arm("hinted_skip", HINTED | SKIP, "index-hinted traces, RoPE ids with a random skip"),
+          Arm("hinted_nope", HINTED | NOPE, "index-hinted traces, no position ids (NoPE)"),
+          Arm("running_coupled", coupled("running"), "running traces, coupled position ids"),
+          Arm("hinted_coupled", HINTED | coupled("hinted"),
+              "index-hinted traces, coupled position ids")),
     baseline="running_rope", budget="tokens",
     seeds={"cpu": (0, 1, 2), "pilot": (0,), "tpu": (0, 1, 2), "smoke": (0,)})
 
