@@ -1,4 +1,5 @@
-"""Position modes (``model.positions``): rope, random_rope, skip_rope, coupled, none.
+"""Position modes (``model.positions``: rope, random_rope, coupled, none; and
+``model.position_skip`` on rope or coupled ids).
 
 For each mode: a segment's ids restart in packed rows, cached decoding equals
 the full forward pass, and ``rope`` (the default) leaves the train step's
@@ -32,9 +33,12 @@ NEWLINE = int(ByteTokenizer().encode("\n")[0])
 BASE = ModelConfig(vocab_size=259, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, init_std=0.3)
 MODES = {"rope": BASE, "random_rope": dataclasses.replace(BASE, positions="random_rope",
                                                           max_position=MAX_POSITION),
-         "skip_rope": dataclasses.replace(BASE, positions="skip_rope", max_position=MAX_POSITION),
+         "rope_skip": dataclasses.replace(BASE, position_skip=True, max_position=MAX_POSITION),
          "coupled": dataclasses.replace(BASE, positions="coupled", coupling_anchor=1,
                                         coupling_stride=2, newline_id=NEWLINE),
+         "coupled_skip": dataclasses.replace(BASE, positions="coupled", coupling_anchor=1,
+                                             coupling_stride=2, newline_id=NEWLINE,
+                                             position_skip=True, max_position=MAX_POSITION),
          "none": dataclasses.replace(BASE, positions="none")}
 
 
@@ -74,7 +78,7 @@ def test_random_ids_are_a_sorted_subset_per_segment_and_restart():
 def test_skip_ids_jump_once_per_segment_and_restart():
     rows = _packed()
     pos, seg = jnp.asarray(rows["positions"]), rows["segment_ids"][0]
-    draws = jax.jit(lambda step: skip_positions(step_keys(0, step, 1), pos, MAX_POSITION))
+    draws = jax.jit(lambda step: skip_positions(step_keys(0, step, 1), pos, pos, MAX_POSITION))
     jumps, longest = [], 0
     for draw in range(40):
         ids = np.asarray(draws(draw))[0]
@@ -86,6 +90,28 @@ def test_skip_ids_jump_once_per_segment_and_restart():
             longest = max(longest, segment[-1])
     assert max(jumps) > MAX_POSITION // 2 and longest > MAX_POSITION - 10
     assert sum(j == 1 for j in jumps) < len(jumps) // 4  # a skip of 0 is rare
+
+
+def test_a_skip_moves_coupled_lines_with_their_terms():
+    """The skip acts on id values: a term and the line that adds it stay on
+    one id whichever side of the cut they fall."""
+    family = tasks.get("modular")
+    row, targets, prompt, _ = _modular_row(family.generate(0, 2, 8), "running")
+    cfg = MODES["coupled_skip"]
+    batch = dict(tokens=jnp.asarray(row[None]), positions=jnp.arange(len(row))[None],
+                 loss_mask=jnp.asarray(targets[None]))
+    plain = np.asarray(coupled_positions(batch["tokens"], batch["positions"], batch["loss_mask"],
+                                         1, 2, NEWLINE))[0]
+    moved = 0
+    for step in range(8):
+        ids = np.asarray(train_positions(cfg, batch, seed=0, step=step))[0]
+        assert ids.max() < MAX_POSITION
+        # One monotone map of id values: equal ids stay equal, order is kept.
+        for a in np.unique(plain):
+            assert len(np.unique(ids[plain == a])) == 1
+        assert np.all(np.diff(ids[np.argsort(plain, kind="stable")]) >= 0)
+        moved += int((ids != plain).any())
+    assert moved >= 6
 
 
 def test_rope_and_none_ids_are_the_packers_own():
@@ -221,7 +247,7 @@ def _train_loss(cfg, seed: int, repeats: int = 1):
 
 
 @pytest.mark.slow  # compiles four train steps
-@pytest.mark.parametrize("mode", ["random_rope", "skip_rope"])
+@pytest.mark.parametrize("mode", ["random_rope", "rope_skip"])
 def test_random_ids_training_is_deterministic_and_differs_from_rope(mode):
     first, again = _train_loss(MODES[mode], seed=0, repeats=2)
     assert first == again
@@ -239,6 +265,8 @@ def test_bad_position_fields_are_one_line(tiny_config):
         dataclasses.replace(BASE, positions="random_rope")
     with pytest.raises(ValueError, match="model.coupling_stride=0"):
         dataclasses.replace(BASE, positions="coupled")
+    with pytest.raises(ValueError, match="model.position_skip=True"):
+        dataclasses.replace(BASE, positions="none", position_skip=True, max_position=64)
     tiny_config.model.update(positions="random_rope", max_position=16)
     with pytest.raises(ConfigError, match="model.max_position"):
         validate(tiny_config)

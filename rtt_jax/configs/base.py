@@ -109,11 +109,13 @@ def _base() -> ml_collections.ConfigDict:
         # Position ids for RoPE (rtt_jax/model/positions.py): rope; random_rope
         # (Ruoss et al. 2023: training ids a sorted random subset of
         # [0, max_position), which must cover the longest row and decode);
-        # skip_rope (PoSE: training ids jump ahead at one random cut, below
-        # max_position); coupled (position coupling: completion line k starts
-        # at id coupling_anchor + coupling_stride * k; a task family's
+        # coupled (position coupling: completion line k starts at id
+        # coupling_anchor + coupling_stride * k; a task family's
         # position_coupling(style) gives the pair); none (NoPE).
-        positions="rope", max_position=0, coupling_anchor=0, coupling_stride=0,
+        # position_skip (rope, coupled; PoSE): training ids jump ahead once,
+        # at a random cut, staying below max_position.
+        positions="rope", position_skip=False, max_position=0, coupling_anchor=0,
+        coupling_stride=0,
     ))
 
     # kind: "curriculum", the one data path (rtt_jax.data.pipeline: stages

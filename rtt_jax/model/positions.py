@@ -9,12 +9,6 @@
   training, though every training example is short. Decoding counts 0, 1,
   2, ... as ``rope`` does; with ``max_position`` at least the longest
   sequence decoded, every distance it meets was trained.
-* ``skip_rope`` (positional skip-wise training, PoSE, Zhu et al. 2024,
-  arXiv 2309.10400): in training, each segment is cut in two at a random
-  point and the second part's ids jump ahead by a random skip, so the ids
-  still end below ``model.max_position``. Ids stay contiguous inside each
-  part, as they are in decoding (0, 1, 2, ...), while the distances across
-  the cut cover everything up to ``max_position``.
 * ``coupled`` (position coupling, Cho et al. 2024, arXiv 2405.20671 and
   2410.15787): the prompt counts 0, 1, 2, ...; in the completion, line k
   (0-based) starts at id ``anchor + stride * k`` and counts up by one per
@@ -28,6 +22,16 @@
   where a token's id is no longer its KV-cache slot.
 * ``none`` (NoPE, Kazemnejad et al. 2023): no rotary embedding at all; the
   causal mask is the only source of order.
+
+``model.position_skip`` (positional skip-wise training, PoSE, Zhu et al.
+2024, arXiv 2309.10400) composes with ``rope`` and ``coupled``: in
+training, each segment's ids are cut at a random id c and every id >= c
+jumps ahead by a random skip, keeping them below ``model.max_position``.
+Ids keep their local structure on either side of the cut (as in decoding,
+which never skips), while distances across it cover everything up to
+``max_position``: a distance the model could use to count (how far the
+question's end is, say) no longer counts in training. The skip acts on id
+values, not on token order, so coupled lines and their terms move together.
 
 Random ids are drawn inside the train step from ``(seed, step, row)``
 (``fold_in`` of each), so a resumed run draws the same ids as one that never
@@ -47,8 +51,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-MODES = ("rope", "random_rope", "skip_rope", "coupled", "none")
-RANDOM_MODES = ("random_rope", "skip_rope")  # training draws ids; decoding counts 0, 1, 2
+MODES = ("rope", "random_rope", "coupled", "none")
+SKIPPABLE = ("rope", "coupled")  # the modes model.position_skip applies to
 # Mixed into the seed so position draws never share a stream with anything else.
 _STREAM = 0x9E3779B9 & 0x7FFFFFFF
 
@@ -73,22 +77,22 @@ def random_positions(key, positions, max_position: int):
     return spread + positions
 
 
-def skip_positions(key, positions, max_position: int):
-    """Per-segment ids with one random skip: a segment of n tokens is cut at
-    c ~ U{1..n-1} and ids from c on move ahead by J ~ U{0..max_position - n}.
-
-    Same arguments as ``random_positions``; segments of one token keep id 0."""
-    b, t = positions.shape
-    positions = positions.astype(jnp.int32)
-    start = jnp.arange(t, dtype=jnp.int32)[None, :] - positions
-    length = jax.vmap(lambda s: jnp.zeros((t,), jnp.int32).at[s].add(1)[s])(start)
+def skip_positions(key, ids, positions, max_position: int):
+    """``ids`` with one random skip per segment: a segment whose largest id is
+    m is cut at c ~ U{1..m}, and its ids >= c move ahead by J ~ U{0..
+    max_position - 1 - m}. ``positions`` (0, 1, ... per segment) say where
+    segments start; segments of one token are left alone. Int32 [B, T]."""
+    b, t = ids.shape
+    ids = ids.astype(jnp.int32)
+    start = jnp.arange(t, dtype=jnp.int32)[None, :] - positions.astype(jnp.int32)
+    top = jax.vmap(lambda s, i: jnp.zeros((t,), jnp.int32).at[s].max(i)[s])(start, ids)
     u = jax.vmap(lambda k: jax.random.uniform(k, (2, t)))(key)  # [B, 2, T]
     # One (cut, skip) draw per segment: the draws at its first token.
     u_cut, u_skip = (jnp.take_along_axis(u[:, i], start, axis=1) for i in (0, 1))
-    cut = 1 + jnp.floor(u_cut * jnp.maximum(length - 1, 0)).astype(jnp.int32)
-    room = jnp.maximum(max_position - length + 1, 1)
+    cut = 1 + jnp.minimum(jnp.floor(u_cut * top).astype(jnp.int32), jnp.maximum(top - 1, 0))
+    room = jnp.maximum(max_position - top, 1)
     skip = jnp.minimum(jnp.floor(u_skip * room).astype(jnp.int32), room - 1)
-    return positions + jnp.where(positions >= cut, skip, 0)
+    return ids + jnp.where((ids >= cut) & (top > 0), skip, 0)
 
 
 def coupled_positions(tokens, positions, targets, anchor: int, stride: int, newline: int):
@@ -134,18 +138,23 @@ def step_keys(seed: int, step, rows: int):
 def train_positions(cfg, batch, seed: int, step):
     """The ids a training step feeds to RoPE for ``batch`` (rows of tokens,
     positions, loss_mask): ``batch["positions"]`` itself for ``rope`` and
-    ``none`` (the same array, so today's computation is untouched), random
-    ids drawn from (seed, step, row) for ``random_rope`` and ``skip_rope``,
-    line-coupled ids for ``coupled``. ``cfg``: the ``ModelConfig``."""
+    ``none`` without a skip (the same array, so today's computation is
+    untouched); random ids for ``random_rope``; line-coupled ids for
+    ``coupled``; then the skip of ``model.position_skip``. Random draws come
+    from (seed, step, row). ``cfg``: the ``ModelConfig``."""
     positions = batch["positions"]
+    ids = positions
     if cfg.positions == "coupled":
-        return coupled_positions(batch["tokens"], positions, batch["loss_mask"],
-                                 cfg.coupling_anchor, cfg.coupling_stride, cfg.newline_id)
-    if cfg.positions not in RANDOM_MODES:
-        return positions
-    draw = random_positions if cfg.positions == "random_rope" else skip_positions
-    return draw(step_keys(seed, step, positions.shape[0]), positions, cfg.max_position)
+        ids = coupled_positions(batch["tokens"], positions, batch["loss_mask"],
+                                cfg.coupling_anchor, cfg.coupling_stride, cfg.newline_id)
+    elif cfg.positions == "random_rope":
+        ids = random_positions(step_keys(seed, step, positions.shape[0]), positions,
+                               cfg.max_position)
+    if cfg.position_skip:
+        key = jax.vmap(lambda k: jax.random.fold_in(k, 1))(step_keys(seed, step, ids.shape[0]))
+        ids = skip_positions(key, ids, positions, cfg.max_position)
+    return ids
 
 
-__all__ = ["MODES", "RANDOM_MODES", "coupled_positions", "coupled_step", "random_positions",
+__all__ = ["MODES", "SKIPPABLE", "coupled_positions", "coupled_step", "random_positions",
            "skip_positions", "step_keys", "train_positions"]

@@ -9,10 +9,10 @@ Design points (see DESIGN.md):
 * Packed rows: the attention mask is causal *and* block-diagonal over
   ``segment_ids``, and rotary embeddings are driven by explicit per-segment
   ``positions``, so a packed row computes exactly what its segments would alone.
-  ``model.positions`` says what those ids are (``rope``; ``random_rope`` and
-  ``skip_rope``, whose training ids the train step draws with
-  ``model/positions.py``; ``coupled``, ids tied to the question's terms;
-  ``none``, no rotary embedding).
+  ``model.positions`` says what those ids are (``rope``; ``random_rope``,
+  whose training ids the train step draws with ``model/positions.py``;
+  ``coupled``, ids tied to the question's terms; ``none``, no rotary
+  embedding), and ``model.position_skip`` adds a random skip in training.
 * Logits and log-softmax are float32 whatever the compute dtype.
 * ``forward_cached`` (and ``cached`` on Block/Attention) is the KV-cache path
   used by ``rtt_jax.model.sampler``; it reuses the same projections and
@@ -56,10 +56,12 @@ class ModelConfig:
     remat_policy: str = "nothing_saveable"
     attention: str = "auto"  # auto | xla | dot_product_attention | cudnn (model/attention.py)
     # Position ids for RoPE (model/positions.py): rope | random_rope (training
-    # ids a sorted random subset of [0, max_position)) | skip_rope (training
-    # ids jump ahead once, at a random cut) | none (NoPE).
+    # ids a sorted random subset of [0, max_position)) | coupled (completion
+    # lines on the question's ids) | none (NoPE).
     positions: str = "rope"
-    max_position: int = 0  # random_rope, skip_rope: the ids' upper bound (exclusive)
+    # rope, coupled: in training, ids jump ahead once at a random cut (PoSE).
+    position_skip: bool = False
+    max_position: int = 0  # random_rope, position_skip: the ids' upper bound (exclusive)
     # coupled: completion line k starts at id anchor + stride * k (the task
     # family's position_coupling); newline_id is the run tokenizer's "\n",
     # filled in by config validation.
@@ -85,8 +87,12 @@ class ModelConfig:
         if self.positions not in position_ids.MODES:
             raise ValueError(f"model.positions={self.positions!r}: expected one of "
                              f"{position_ids.MODES}")
-        if self.positions in position_ids.RANDOM_MODES and self.max_position < 2:
-            raise ValueError(f"model.max_position={self.max_position}: {self.positions} draws "
+        if self.position_skip and self.positions not in position_ids.SKIPPABLE:
+            raise ValueError(f"model.position_skip=True: skips apply to model.positions in "
+                             f"{position_ids.SKIPPABLE}, not {self.positions!r}")
+        if (self.positions == "random_rope" or self.position_skip) and self.max_position < 2:
+            what = "random_rope" if self.positions == "random_rope" else "position_skip"
+            raise ValueError(f"model.max_position={self.max_position}: {what} draws "
                              "ids from [0, max_position); set it to at least the longest "
                              "sequence (row or decode) the model sees")
         if self.positions == "coupled" and (self.coupling_stride < 1 or self.coupling_anchor < 0):

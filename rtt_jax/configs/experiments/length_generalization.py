@@ -39,7 +39,7 @@ holds >= 90% at level 16 and >= 50% at level 32.
         --out=DIR --parallel=2
 """
 from rtt_jax.configs.experiments import _common
-from rtt_jax.experiments import Arm, Experiment
+from rtt_jax.experiments import Arm, Experiment, Step
 from rtt_jax.tasks.modular import FAMILY as MODULAR
 
 EVAL_LEVELS = list(range(1, 9)) + [12, 16, 24, 32]
@@ -56,7 +56,7 @@ def max_position(c) -> int:
 
 
 RANDOM = {"model.positions": "random_rope", "model.max_position": max_position}
-SKIP = {"model.positions": "skip_rope", "model.max_position": max_position}
+SKIP = {"model.position_skip": True, "model.max_position": max_position}
 NOPE = {"model.positions": "none"}
 
 
@@ -65,20 +65,78 @@ def coupled(style: str) -> dict:
     anchor, stride = MODULAR.position_coupling(style)
     return {"model.positions": "coupled", "model.coupling_anchor": anchor,
             "model.coupling_stride": stride}
+
+
+# Coupled ids never pass a question's length (about 100 at level 32), so
+# their skips go up to twice a row: every distance a level-32 question holds
+# is then drawn often.
+COUPLED_SKIP = {"model.position_skip": True, "model.max_position": lambda c: 2 * c.data.seq_len}
 HINTED = {"data.sources.task.styles": "hinted", "eval.styles.modular": "hinted"}
+
+# Self-improvement, the second route (STaR machinery, rtt_jax/experiments/
+# star_round.py): round R samples at level 8 + R from round R-1's model (round
+# 0: the arm itself), keeps the traces that verify (and rationalised ones),
+# and retrains from scratch on the program traces of levels 1-8 (70%) and
+# every trace kept so far (30%), at the same token budget.
+STAR_ROUNDS = 2
+STAR_WEIGHTS = dict(task=0.7, star=0.3)
+STAR = dict(family="modular", mastery="0.9", temperature="0.8", max_new_tokens="160",
+            problems={"cpu": "256", "pilot": "256", "tpu": "2048", "smoke": "4"},
+            k={"cpu": "4", "pilot": "4", "tpu": "8", "smoke": "2"})
+
+
+def _with_star_source(c):
+    return dict(c.data.sources.to_dict(),
+                star=_common.source(kind="traces", path="(set by run_sets)", family=""))
+
+
+STAR_DATA = {"data.sources": _with_star_source,
+             "data.stages": lambda c: _common.stages_one(dict(STAR_WEIGHTS),
+                                                         dict(task=TASK["train_levels"]))}
+
+
+def star_route(base: str, overrides: dict, style: str) -> tuple[list[Arm], list[Step]]:
+    """Rounds 1..STAR_ROUNDS on top of arm ``base`` (its overrides, its style)."""
+    arms, steps = [], []
+    for r in range(1, STAR_ROUNDS + 1):
+        previous = base if r == 1 else f"{base}_star{r - 1}"
+        step = f"{base}_sample{r}"
+        steps.append(Step(step, "rtt_jax.experiments.star_round", dict(
+            round=str(r), level=str(8 + r), style=style, seed="{seed}",
+            config=f"{{experiment}}:{{variant}}/{previous}",
+            workdir=f"{{runs}}/{previous}/seed_{{seed}}",
+            previous="" if r == 1 else f"{{step:{base}_sample{r - 1}}}/traces",
+            weights=",".join(f"{k}:{v}" for k, v in STAR_WEIGHTS.items()), **STAR),
+            needs=(previous,), description=f"{base}, round {r}: sample level {8 + r}, verify"))
+        arms.append(Arm(f"{base}_star{r}", overrides | STAR_DATA,
+                        f"{base} + verified self-written traces of levels 9-{8 + r}",
+                        needs=(step,), run_sets={"data.sources.star.path": f"{{step:{step}}}/traces"},
+                        seeds={"cpu": (0, 1), "pilot": (0,), "tpu": (0, 1, 2), "smoke": (0,)}))
+    return arms, steps
+
+
+MECHANISM_ARMS = (
+    Arm("running_rope", {}, "running traces, RoPE"),
+    Arm("running_random", dict(RANDOM), "running traces, random RoPE ids in training"),
+    Arm("hinted_rope", dict(HINTED), "index-hinted traces, RoPE"),
+    Arm("traces", HINTED | RANDOM, "index-hinted traces, random RoPE ids in training"),
+    Arm("hinted_skip", HINTED | SKIP, "index-hinted traces, RoPE ids with a random skip"),
+    Arm("hinted_nope", HINTED | NOPE, "index-hinted traces, no position ids (NoPE)"),
+    Arm("running_coupled", coupled("running"), "running traces, coupled position ids"),
+    Arm("hinted_coupled", HINTED | coupled("hinted"),
+        "index-hinted traces, coupled position ids"),
+    Arm("running_coupled_skip", coupled("running") | COUPLED_SKIP,
+        "running traces, coupled position ids with a random skip in training"),
+    Arm("hinted_coupled_skip", HINTED | coupled("hinted") | COUPLED_SKIP,
+        "index-hinted traces, coupled position ids with a random skip in training"))
+_RUNNING_STAR = star_route("running_rope", {}, "running")
+_TRACES_STAR = star_route("traces", HINTED | RANDOM, "hinted")
 
 EXPERIMENT = Experiment(
     name="length_generalization",
     claim="Trace models trained on chains of 2-9 digits sum chains of 17 and 33.",
-    arms=(Arm("running_rope", {}, "running traces, RoPE"),
-          Arm("running_random", dict(RANDOM), "running traces, random RoPE ids in training"),
-          Arm("hinted_rope", dict(HINTED), "index-hinted traces, RoPE"),
-          Arm("traces", HINTED | RANDOM, "index-hinted traces, random RoPE ids in training"),
-          Arm("hinted_skip", HINTED | SKIP, "index-hinted traces, RoPE ids with a random skip"),
-          Arm("hinted_nope", HINTED | NOPE, "index-hinted traces, no position ids (NoPE)"),
-          Arm("running_coupled", coupled("running"), "running traces, coupled position ids"),
-          Arm("hinted_coupled", HINTED | coupled("hinted"),
-              "index-hinted traces, coupled position ids")),
+    arms=MECHANISM_ARMS + tuple(_RUNNING_STAR[0]) + tuple(_TRACES_STAR[0]),
+    steps=tuple(_RUNNING_STAR[1]) + tuple(_TRACES_STAR[1]),
     baseline="running_rope", budget="tokens",
     seeds={"cpu": (0, 1, 2), "pilot": (0,), "tpu": (0, 1, 2), "smoke": (0,)})
 
