@@ -136,8 +136,12 @@ def test_coupled_lines_sit_on_the_terms_they_add(style):
     row, targets, prompt, completion = _modular_row(p, style)
     ids = np.asarray(coupled_positions(jnp.asarray(row[None]), jnp.arange(len(row))[None],
                                        jnp.asarray(targets[None]), anchor, stride, NEWLINE))[0]
-    np.testing.assert_array_equal(ids[:1 + len(prompt)], np.arange(1 + len(prompt)))
     question = prompt.split("\n")[0]
+    # The question counts from 1 (BOS 0); the rest of the prompt (the cue line)
+    # ends one id before the first line, whatever the question's length.
+    np.testing.assert_array_equal(ids[:2 + len(question)], np.arange(2 + len(question)))
+    np.testing.assert_array_equal(ids[2 + len(question):1 + len(prompt)],
+                                  np.arange(anchor - len(prompt) + len(question) + 1, anchor))
     offset = 1 + len(prompt)
     assert question[ids[offset] - 1] == completion[0]  # the first line starts on the first term
     for line in completion.split("\n")[:-1]:  # x±y=z: the sign and term sit on the question's

@@ -111,11 +111,13 @@ def _base() -> ml_collections.ConfigDict:
         # [0, max_position), which must cover the longest row and decode);
         # coupled (position coupling: completion line k starts at id
         # coupling_anchor + coupling_stride * k; a task family's
-        # position_coupling(style) gives the pair); none (NoPE).
+        # position_coupling(style) gives the pair; coupling_prompt: "question"
+        # lays the prompt's lines after the question just before the
+        # completion, "contiguous" leaves the prompt 0, 1, 2, ...); none (NoPE).
         # position_skip (rope, coupled; PoSE): training ids jump ahead once,
         # at a random cut, staying below max_position.
         positions="rope", position_skip=False, max_position=0, coupling_anchor=0,
-        coupling_stride=0,
+        coupling_stride=0, coupling_prompt="question",
     ))
 
     # kind: "curriculum", the one data path (rtt_jax.data.pipeline: stages

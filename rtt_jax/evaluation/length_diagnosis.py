@@ -158,7 +158,8 @@ def forced_decoder(sampler, max_new: int):
         b, w = tokens.shape
         positions = jnp.broadcast_to(jnp.arange(w, dtype=jnp.int32), (b, w))
         cache = model.init_cache(b, w + max_new)
-        hidden, cache = model.forward_cached(tokens, positions, cache)
+        hidden, cache = model.forward_cached(tokens, sampler.prompt_ids(tokens, positions, lengths),
+                                             cache, positions)
         last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)
 
         def blocked(logits, lines):

@@ -19,7 +19,12 @@
   relative distance however long the chain. The same rule runs in training
   (``coupled_positions``, from the tokens and the loss mask: a segment's
   completion starts at its first target) and in decoding (``coupled_step``),
-  where a token's id is no longer its KV-cache slot.
+  where a token's id is no longer its KV-cache slot. The prompt's lines
+  after the question (a style's cue) are laid just before the anchor
+  (``model.coupling_prompt="question"``; ``"contiguous"`` leaves the prompt
+  counting 0, 1, 2, ...), so the prompt's last token, where the first line
+  is predicted, sits one id before it at every length: counted from the
+  question's start, the prompt's end moves with the question's length.
 * ``none`` (NoPE, Kazemnejad et al. 2023): no rotary embedding at all; the
   causal mask is the only source of order.
 
@@ -53,6 +58,7 @@ import jax.numpy as jnp
 
 MODES = ("rope", "random_rope", "coupled", "none")
 SKIPPABLE = ("rope", "coupled")  # the modes model.position_skip applies to
+COUPLING_PROMPTS = ("question", "contiguous")  # model.coupling_prompt
 # Mixed into the seed so position draws never share a stream with anything else.
 _STREAM = 0x9E3779B9 & 0x7FFFFFFF
 
@@ -95,14 +101,17 @@ def skip_positions(key, ids, positions, max_position: int):
     return ids + jnp.where((ids >= cut) & (top > 0), skip, 0)
 
 
-def coupled_positions(tokens, positions, targets, anchor: int, stride: int, newline: int):
+def coupled_positions(tokens, positions, targets, anchor: int, stride: int, newline: int,
+                      tail: bool = True):
     """Line-coupled ids for packed rows (module doc, ``coupled``).
 
     ``tokens``, ``positions`` (0, 1, ... per segment), ``targets`` (1 where a
     token is a target): int [B, T]. A segment's completion starts at its first
     target; its tokens get ``anchor + stride * line + offset`` (line: newlines
-    of the completion before the token; offset: tokens since the line began),
-    every other token keeps its ``positions`` id."""
+    of the completion before the token; offset: tokens since the line began).
+    With ``tail``, the prompt's lines after its first (the question) end just
+    before the anchor (the prompt's last token at ``anchor - 1``); every other
+    token keeps its ``positions`` id."""
     b, t = tokens.shape
     positions = positions.astype(jnp.int32)
     index = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
@@ -116,7 +125,12 @@ def coupled_positions(tokens, positions, targets, anchor: int, stride: int, newl
     last = jax.lax.cummax(jnp.where(newline_here > 0, index, -1), axis=1)
     last_before = jnp.concatenate([jnp.full((b, 1), -1, jnp.int32), last[:, :-1]], axis=1)
     offset = index - jnp.maximum(last_before + 1, first)
-    return jnp.where(completion, anchor + stride * line + offset, positions)
+    ids = jnp.where(completion, anchor + stride * line + offset, positions)
+    if not tail:
+        return ids
+    question_end = jax.vmap(lambda s, i: jnp.full((t,), t, jnp.int32).at[s].min(i)[s])(
+        start, jnp.where((tokens == newline) & ~completion, index, t))  # the first newline
+    return jnp.where(~completion & (index > question_end), anchor - (first - index), ids)
 
 
 def coupled_step(tokens, line, offset, anchor: int, stride: int, newline: int):
@@ -146,7 +160,8 @@ def train_positions(cfg, batch, seed: int, step):
     ids = positions
     if cfg.positions == "coupled":
         ids = coupled_positions(batch["tokens"], positions, batch["loss_mask"],
-                                cfg.coupling_anchor, cfg.coupling_stride, cfg.newline_id)
+                                cfg.coupling_anchor, cfg.coupling_stride, cfg.newline_id,
+                                tail=cfg.coupling_prompt == "question")
     elif cfg.positions == "random_rope":
         ids = random_positions(step_keys(seed, step, positions.shape[0]), positions,
                                cfg.max_position)
@@ -156,5 +171,5 @@ def train_positions(cfg, batch, seed: int, step):
     return ids
 
 
-__all__ = ["MODES", "SKIPPABLE", "coupled_positions", "coupled_step", "random_positions",
+__all__ = ["COUPLING_PROMPTS", "MODES", "SKIPPABLE", "coupled_positions", "coupled_step", "random_positions",
            "skip_positions", "step_keys", "train_positions"]

@@ -242,7 +242,8 @@ class Sampler:
         batch, width = tokens.shape
         positions = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (batch, width))
         cache = self._constrain_cache(model.init_cache(batch, self.max_len))
-        hidden, cache = model.forward_cached(tokens, positions, cache)
+        hidden, cache = model.forward_cached(tokens, self.prompt_ids(tokens, positions, lengths),
+                                             cache, positions)
         # Only each row's last prompt position needs logits.
         last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)
         first_logits = model.logits(last)[:, 0]
@@ -269,6 +270,16 @@ class Sampler:
                            rows["row_ids"], opts, ids, self.max_len, step0=rows["step0"],
                            limit=rows["limit"], ans=rows["ans"], calc=calc_state(tokens, lengths, ids))
 
+    def prompt_ids(self, tokens, positions, lengths):
+        """The prompt's RoPE ids: its indices, except under ``coupled``
+        (``model/positions.py``; the completion starts at each row's end)."""
+        c = self.cfg
+        if c.positions != "coupled":
+            return positions
+        return coupled_positions(tokens, positions, positions >= lengths[:, None],
+                                 c.coupling_anchor, c.coupling_stride, c.newline_id,
+                                 tail=c.coupling_prompt == "question")
+
     def _recompute_program(self, params, tokens, lengths, rows, opts, ids):
         """The naive reference: every step reruns ``Transformer.__call__`` on
         the whole [B, max_len] sequence and reads the logits at each row's end."""
@@ -279,16 +290,9 @@ class Sampler:
         seq = jax.lax.dynamic_update_slice(seq, tokens, (0, 0))
         positions = jnp.broadcast_to(jnp.arange(self.max_len, dtype=jnp.int32), seq.shape)
         segments = jnp.ones_like(seq)  # right padding sits after each row's end: causally unseen
-        c = self.cfg
-
-        def ids_of(seq):  # coupled: the completion (from each prompt's end) follows its lines
-            if c.positions != "coupled":
-                return positions
-            return coupled_positions(seq, positions, positions >= lengths[:, None],
-                                     c.coupling_anchor, c.coupling_stride, c.newline_id)
 
         def logits_at(seq, pos):
-            logits = model(seq, ids_of(seq), segments)
+            logits = model(seq, self.prompt_ids(seq, positions, lengths), segments)
             return jnp.take_along_axis(logits, pos[:, None, None], axis=1)[:, 0]
 
         def step(seq, tok, pos):

@@ -67,6 +67,7 @@ class ModelConfig:
     # filled in by config validation.
     coupling_anchor: int = 0
     coupling_stride: int = 0
+    coupling_prompt: str = "question"  # or contiguous: the prompt's ids (model/positions.py)
     newline_id: int = -1
 
     def __post_init__(self):
@@ -99,6 +100,9 @@ class ModelConfig:
             raise ValueError(f"model.coupling_stride={self.coupling_stride}, model.coupling_anchor="
                              f"{self.coupling_anchor}: coupled positions need a stride >= 1 and "
                              "an anchor >= 0 (the task family's position_coupling)")
+        if self.coupling_prompt not in position_ids.COUPLING_PROMPTS:
+            raise ValueError(f"model.coupling_prompt={self.coupling_prompt!r}: expected one of "
+                             f"{position_ids.COUPLING_PROMPTS}")
         if not callable(getattr(jax.checkpoint_policies, self.remat_policy, None)):
             raise ValueError(f"model.remat_policy={self.remat_policy!r}: not a "
                              "jax.checkpoint_policies name (e.g. nothing_saveable, "
