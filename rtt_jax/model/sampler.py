@@ -4,9 +4,9 @@ Layout (see ``Transformer.forward_cached``): prompts are right-padded to a
 bucket of length P; cache slot i of a row holds its token at position i, so
 RoPE positions are exactly those of an unpadded run and a query at position p
 sees slots <= p only (padding is masked until it is overwritten). With
-``model.positions=coupled`` new tokens take ids that follow their lines
-(``model/positions.py``), carried in the decode state; slots stay as above. The cache is
-``{"k", "v"}``, one ``[B, kv_heads, max_len, head_dim]`` array per layer
+``model.positions=coupled`` tokens take RoPE ids that follow their lines
+(``model/positions.py``; the decode state carries each row's line and
+offset) while slots stay as above. The cache is ``{"k", "v"}``, one ``[B, kv_heads, max_len, head_dim]`` array per layer
 (head-major, the layout attention multiplies, so decode steps never slice
 or transpose it).
 
@@ -248,22 +248,21 @@ class Sampler:
         last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)
         first_logits = model.logits(last)[:, 0]
 
-        def step(cache, tok, pos):
-            h, cache = model.forward_cached(tok[:, None], pos[:, None], cache)
-            return model.logits(h)[:, 0], self._constrain_cache(cache)
+        c = self.cfg
+        coupled = c.positions == "coupled"
 
-        state = cache
-        if self.cfg.positions == "coupled":  # new tokens' ids follow their lines, not slots
-            c = self.cfg
+        def step(state, tok, pos):
+            if not coupled:
+                h, cache = model.forward_cached(tok[:, None], pos[:, None], state)
+                return model.logits(h)[:, 0], self._constrain_cache(cache)
+            cache, line, offset = state  # the new token's id follows its line, not its slot
+            ids, line, offset = coupled_step(tok, line, offset, c.coupling_anchor,
+                                             c.coupling_stride, c.newline_id)
+            h, cache = model.forward_cached(tok[:, None], ids[:, None], cache, pos[:, None])
+            return model.logits(h)[:, 0], (self._constrain_cache(cache), line, offset)
 
-            def step(state, tok, pos):  # noqa: F811
-                cache, line, offset = state
-                ids, line, offset = coupled_step(tok, line, offset, c.coupling_anchor,
-                                                 c.coupling_stride, c.newline_id)
-                h, cache = model.forward_cached(tok[:, None], ids[:, None], cache, pos[:, None])
-                return model.logits(h)[:, 0], (self._constrain_cache(cache), line, offset)
-            zeros = jnp.zeros((batch,), jnp.int32)
-            state = (cache, zeros, zeros)
+        zeros = jnp.zeros((batch,), jnp.int32)
+        state = (cache, zeros, zeros) if coupled else cache
 
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
         return decode_loop(step, state, first_logits, lengths, prompt_last, rows["active"],

@@ -55,9 +55,10 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
     """Returns ``step(state, batch) -> (state, metrics)``, jitted once with
     explicit shardings and the state donated.
 
-    ``seed`` keys the model's random position ids (``model.positions=
-    random_rope``: drawn from (seed, step, row) over the whole global batch,
-    before it is split into microbatches); other position modes ignore it."""
+    The RoPE ids come from ``model/positions.train_positions`` (the packer's
+    for ``rope``, untouched); ``seed`` keys the random ones (``random_rope``,
+    ``model.position_skip``), drawn from (seed, step, row) over the whole
+    global batch before it is split into microbatches."""
     loss_sums = make_loss_fn(layout, z_loss)
     grad_fn = jax.value_and_grad(loss_sums, has_aux=True)
 
