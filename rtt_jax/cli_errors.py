@@ -1,6 +1,6 @@
 """Bad input to a command-line tool ends in one line on stderr, never a traceback.
 
-DESIGN.md, "Bad input gets a clear error": a file, flag or output path that
+docs/design.md, "One-line errors": a file, flag or output path that
 cannot be used gives one line that names it, and a non-zero exit status. A
 traceback is for developers: it is printed too only with absl's
 ``--verbosity=1``. Every CLI uses absl flags and runs its body through
@@ -221,6 +221,9 @@ def flags_parser(*config_flags: Any) -> Callable[[Sequence[str]], list[str]]:
             m = _WRAPPED_OS_ERROR.search(str(e))
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
             last = re.sub(r"^\w+Error: ", "", lines[-1]) if lines else type(e).__name__
+            if "Unknown command line flag 'config." in last:  # overrides with no --config
+                last += ("; --config.* overrides need a --config (a workdir's saved config: "
+                         "--config=configs/workdir.py:W)")
             print(f"error: --config: {m[2]}: {m[1]}" if m else f"error: {last}", file=sys.stderr)
         except OSError as e:
             m = _WRAPPED_OS_ERROR.search(str(e))

@@ -1,8 +1,19 @@
-"""Entry point: flags -> config -> train | eval | compile_only.
+"""Entry point: flags -> config -> train | eval | compile_only | print_config.
 
     python -m rtt_jax.main --config=configs/base.py:tiny --workdir=/tmp/w \
         [--mode=train|eval|train_eval] [--config.train.steps=100]
+    python -m rtt_jax.main --mode=eval --workdir=/tmp/w      # the run's own config
     python -m rtt_jax.main --mode=compile_only --config=configs/base.py:1b
+    python -m rtt_jax.main --mode=print_config --config=configs/base.py:tiny [--config.x=v]
+
+Training writes the resolved config to ``W/config.json``
+(``rtt_jax.workdir_config``), so ``--workdir`` alone names the config for
+every mode: eval, and a resume. A ``--config`` given as well wins; for eval,
+one that changes the model or tokenizer the checkpoint was trained with is
+an error. ``--config=configs/workdir.py:W --config.eval.n_per_level=500``
+overrides fields of the saved config. print_config prints the resolved
+config (``--config`` with its overrides, else the workdir's) as that JSON,
+then checks it.
 
 The config is checked once, here (``config_validation.validate``), into the
 pieces the parts take; a bad field stops the run with one line before any
@@ -25,11 +36,12 @@ from rtt_jax import cli_errors
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local path or gs://).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval", "compile_only"],
+_MODE = flags.DEFINE_enum("mode", "train",
+                          ["train", "eval", "train_eval", "compile_only", "print_config"],
                           "What to run: train, evaluate the latest checkpoint, both in turn, "
-                          "or compile the train step for the target topology (no run).")
+                          "compile the train step for the target topology (no run), or print "
+                          "the resolved config.")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize().")
-flags.mark_flags_as_required(["config"])  # --workdir: every mode but compile_only
 
 
 def _maybe_initialize_distributed(config) -> None:
@@ -56,13 +68,19 @@ class _QuietLibraries:
 def main(argv) -> int:
     del argv
     logging.get_absl_handler().addFilter(_QuietLibraries())
-    config = _CONFIG.value
+    from rtt_jax import workdir_config
     from rtt_jax.config_validation import ConfigError, validate
     try:  # once, before any work; starts no JAX backend
+        config = workdir_config.resolve(_CONFIG.value, _WORKDIR.value,
+                                        check_bound=_MODE.value == "eval")
+        if _MODE.value == "print_config":
+            print(workdir_config.to_json(config), end="")
         spec = validate(config)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if _MODE.value == "print_config":
+        return 0
     if _MODE.value == "compile_only":  # before jax starts a backend: this picks its devices
         from rtt_jax.train import compile_only
         try:

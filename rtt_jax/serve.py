@@ -1,13 +1,23 @@
 """Serve a trained checkpoint as OpenAI-compatible completions (docs/serve.md).
 
-    python -m rtt_jax.serve --config=configs/base.py:tiny --workdir=W --port=8000
+    python -m rtt_jax.serve --workdir=W --port=8000 [--config=configs/base.py:tiny]
 
-Endpoints: ``GET /v1/models``, ``POST /v1/completions`` and
-``POST /v1/chat/completions``. Generation runs through the KV-cache sampler;
-requests that arrive within ``--batch_window_ms`` of each other are decoded
-together (``rtt_jax.serve_batching``). A workdir does not store the config
-its run trained with, so ``--config`` (the same file, variant and overrides
-as training) is required. Model output is only ever returned as a string.
+Endpoints: ``GET /v1/models`` (and ``/v1/models/{id}``), ``POST
+/v1/completions`` and ``POST /v1/chat/completions``, with ``stream: true`` as
+server-sent events in OpenAI's chunk format (``rtt_jax.serve_stream``).
+Generation runs through the KV-cache sampler; requests that arrive within
+``--batch_window_ms`` of each other are decoded together
+(``rtt_jax.serve_batching``). The config is the one the run saved in
+``W/config.json``; a ``--config`` given as well wins, unless it changes the
+model or tokenizer the checkpoint was trained with. Model output is only
+ever returned as a string.
+
+Like the OpenAI API: a request naming another model than the one served is
+a 404 ``model_not_found``; with ``--api_key`` (or ``$RTT_JAX_API_KEY``) every
+request without ``Authorization: Bearer <key>`` is a 401 ``invalid_api_key``.
+The server refuses to listen beyond loopback (``--host=0.0.0.0``, say)
+without a key, unless ``--allow_no_key``: anyone who can reach the port
+could use the model.
 
 Chat rendering: the model was trained on ``<BOS>{problem text}{completion}``,
 so a chat becomes one prompt: the system message (if any) and a newline, then
@@ -18,6 +28,9 @@ it. A newline is appended unless the prompt already ends in one or in ``=``
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
+import os
 import sys
 import time
 import uuid
@@ -32,13 +45,18 @@ from rtt_jax import cli_errors
 
 
 
+API_KEY_ENV = "RTT_JAX_API_KEY"
+
+
 def _define_flags() -> None:
     """Flags are defined only when run as a program, so that importing this
     module (tests, a notebook, another CLI) never clashes with another
     module's ``--config``."""
     global _CONFIG, _WORKDIR, _HOST, _PORT, _MODEL_NAME, _MAX_LEN, _MAX_BATCH, _WINDOW_MS, _MAX_N
-    _CONFIG = config_flags.DEFINE_config_file("config", None, "The run's config file[:variant] "
-                                              "(the workdir does not store it).", lock_config=True)
+    global _API_KEY, _ALLOW_NO_KEY
+    _CONFIG = config_flags.DEFINE_config_file(
+        "config", None, "The run's config file[:variant] (default: the one the workdir saved, "
+        "config.json).", lock_config=True)
     _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory holding the checkpoint.")
     _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
     _PORT = flags.DEFINE_integer("port", 8000, "Port to listen on.")
@@ -51,12 +69,24 @@ def _define_flags() -> None:
     _WINDOW_MS = flags.DEFINE_float("batch_window_ms", 10.0,
                                     "How long the worker waits for more requests to batch.")
     _MAX_N = flags.DEFINE_integer("max_n", 16, "Largest n (samples per prompt) accepted.")
-    flags.mark_flags_as_required(["workdir"])  # --config: checked in main, with the reason
+    _API_KEY = flags.DEFINE_string(
+        "api_key", None, f"Require 'Authorization: Bearer KEY' on every request (default: "
+        f"${API_KEY_ENV}; the variable keeps the key out of the process list).")
+    _ALLOW_NO_KEY = flags.DEFINE_bool(
+        "allow_no_key", False, "Listen beyond loopback without an API key (anyone who can "
+        "reach the port may use the model).")
+    flags.mark_flags_as_required(["workdir"])
+
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # strict floats still accept JSON integers
 Str = Annotated[str, Strict()]
 DEFAULT_MAX_TOKENS = 256
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
 
 
 class _Sampling(BaseModel):
@@ -69,6 +99,7 @@ class _Sampling(BaseModel):
     stop: Str | list[Str] | None = None
     seed: Int | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
 
 class CompletionRequest(_Sampling):
@@ -91,6 +122,10 @@ class BadRequest(ValueError):
         self.param = param
 
 
+class ModelNotFound(LookupError):
+    """A request for a model this server does not serve: 404 ``model_not_found``."""
+
+
 def render_chat(messages: list[Message]) -> str:
     """The one prompt a chat becomes (module docstring: "Chat rendering")."""
     system = [m.content for m in messages if m.role in ("system", "developer")]
@@ -102,8 +137,28 @@ def render_chat(messages: list[Message]) -> str:
     return text if text.endswith(("\n", "=")) else text + "\n"
 
 
-def error_body(message: str, param: str | None = None, kind: str = "invalid_request_error"):
-    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+def error_body(message: str, param: str | None = None, kind: str = "invalid_request_error",
+               code: str | None = None):
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def check_exposure(host: str, api_key: str | None, allow_no_key: bool) -> None:
+    """ValueError (one line) when the server would listen beyond loopback
+    with no key and ``--allow_no_key`` was not given."""
+    if api_key is None and not allow_no_key and not is_loopback(host):
+        raise ValueError(f"--host={host} listens beyond loopback with no API key, so anyone "
+                         f"who can reach the port could use the model: pass --api_key (or set "
+                         f"${API_KEY_ENV}), or --allow_no_key")
 
 
 class Engine:
@@ -119,10 +174,16 @@ class Engine:
     def close(self):
         self.batcher.close()
 
+    def check_model(self, name: str | None) -> None:
+        """``ModelNotFound`` unless ``name`` is the served model (or absent)."""
+        if name is not None and name != self.model_name:
+            raise ModelNotFound(f"The model `{name}` does not exist; this server serves "
+                                f"`{self.model_name}`.")
+
     def _check(self, req: _Sampling, prompts: list[str]):
         """Encoded prompts and the per-row token limit, or ``BadRequest``."""
-        if req.stream:
-            raise BadRequest("stream=true is not supported", "stream")
+        if req.stream_options is not None and not req.stream:
+            raise BadRequest("stream_options: only allowed with stream=true", "stream_options")
         if req.n > self.max_n:
             raise BadRequest(f"n={req.n}: at most {self.max_n} samples per prompt", "n")
         stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
@@ -143,8 +204,10 @@ class Engine:
         return ids, req.max_tokens or min(room, DEFAULT_MAX_TOKENS), stops
 
     async def _generate(self, req: _Sampling, prompts: list[str]):
-        """[(text, finish_reason, completion tokens)] per prompt x n, and prompt tokens."""
+        """[(text, finish_reason, completion tokens, token ids)] per prompt x n,
+        and prompt tokens."""
         from rtt_jax.serve_batching import Job
+        self.check_model(req.model)
         ids, limit, stops = self._check(req, prompts)
         rows = [p for p in ids for _ in range(req.n)]
         seed = None if req.seed is None else req.seed % 2**31
@@ -163,28 +226,47 @@ class Engine:
         cut = min((text.find(x) for x in stops if x in text), default=-1)
         if cut >= 0:
             text, stopped = text[:cut], True
-        return text, "stop" if stopped else "length", len(tokens)
+        return text, "stop" if stopped else "length", len(tokens), tokens
 
     def _usage(self, results, prompt_tokens: int):
         done = sum(r[2] for r in results)
         return dict(prompt_tokens=prompt_tokens, completion_tokens=done,
                     total_tokens=prompt_tokens + done)
 
-    async def completions(self, req: CompletionRequest) -> dict:
+    def _stream(self, kind: str, response_id: str, req: _Sampling, results,
+                prompt_tokens: int):
+        """The server-sent events of a streamed reply (``serve_stream``)."""
+        from rtt_jax.serve_stream import stream_events, text_pieces
+        decode = self.sampler.tokenizer.decode
+        choices = [(text_pieces(decode, tokens, text), fin)
+                   for text, fin, _, tokens in results]
+        include = req.stream_options is not None and req.stream_options.include_usage
+        return stream_events(kind, response_id, int(time.time()), self.model_name, choices,
+                             self._usage(results, prompt_tokens) if include else None)
+
+    async def completions(self, req: CompletionRequest):
+        """The reply's JSON, or (``stream``) an iterator of its events."""
         prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
         results, prompt_tokens = await self._generate(req, prompts)
+        response_id = f"cmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            return self._stream("completion", response_id, req, results, prompt_tokens)
         choices = [dict(index=i, text=text, logprobs=None, finish_reason=fin)
-                   for i, (text, fin, _) in enumerate(results)]
-        return dict(id=f"cmpl-{uuid.uuid4().hex}", object="text_completion",
+                   for i, (text, fin, _, _) in enumerate(results)]
+        return dict(id=response_id, object="text_completion",
                     created=int(time.time()), model=self.model_name, choices=choices,
                     usage=self._usage(results, prompt_tokens))
 
-    async def chat(self, req: ChatRequest) -> dict:
+    async def chat(self, req: ChatRequest):
+        """The reply's JSON, or (``stream``) an iterator of its events."""
         results, prompt_tokens = await self._generate(req, [render_chat(req.messages)])
+        response_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            return self._stream("chat", response_id, req, results, prompt_tokens)
         choices = [dict(index=i, message=dict(role="assistant", content=text),
                         logprobs=None, finish_reason=fin)
-                   for i, (text, fin, _) in enumerate(results)]
-        return dict(id=f"chatcmpl-{uuid.uuid4().hex}", object="chat.completion",
+                   for i, (text, fin, _, _) in enumerate(results)]
+        return dict(id=response_id, object="chat.completion",
                     created=int(time.time()), model=self.model_name, choices=choices,
                     usage=self._usage(results, prompt_tokens))
 
@@ -197,14 +279,32 @@ def _param(loc) -> str | None:
     return ".".join(known) if known else None
 
 
-def make_app(engine: Engine):
-    """The FastAPI app over ``engine``."""
+def make_app(engine: Engine, api_key: str | None = None):
+    """The FastAPI app over ``engine``; with ``api_key``, every request must
+    carry ``Authorization: Bearer <api_key>`` (else 401)."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException
 
     api = FastAPI(title="rtt_jax", docs_url=None, redoc_url=None)
+    expected = f"Bearer {api_key}".encode() if api_key else None
+
+    @api.middleware("http")
+    async def _authorize(request: Request, call_next):
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):  # the same time for any wrong key
+                msg = ("Incorrect API key provided." if given else
+                       "Missing API key: send 'Authorization: Bearer <key>'.")
+                return JSONResponse(error_body(msg, None, code="invalid_api_key"),
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    @api.exception_handler(ModelNotFound)
+    async def _no_model(_request: Request, exc: ModelNotFound):
+        return JSONResponse(error_body(str(exc), "model", code="model_not_found"),
+                            status_code=404)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):
@@ -227,18 +327,32 @@ def make_app(engine: Engine):
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
         return JSONResponse(error_body(str(exc.detail), None, kind), status_code=exc.status_code)
 
+    def model_card():
+        return dict(id=engine.model_name, object="model", created=engine.created,
+                    owned_by="rtt_jax")
+
+    def reply(body):
+        if isinstance(body, dict):
+            return body
+        return StreamingResponse(body, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
     @api.get("/v1/models")
     async def models():
-        return dict(object="list", data=[dict(id=engine.model_name, object="model",
-                                              created=engine.created, owned_by="rtt_jax")])
+        return dict(object="list", data=[model_card()])
+
+    @api.get("/v1/models/{model_id:path}")
+    async def model(model_id: str):
+        engine.check_model(model_id)
+        return model_card()
 
     @api.post("/v1/completions")
     async def completions(req: CompletionRequest):
-        return await engine.completions(req)
+        return reply(await engine.completions(req))
 
     @api.post("/v1/chat/completions")
     async def chat(req: ChatRequest):
-        return await engine.chat(req)
+        return reply(await engine.chat(req))
 
     return api
 
@@ -248,7 +362,6 @@ def load_engine(spec, workdir: str, *, model_name: str | None = None, max_len: i
                 devices=None) -> Engine:
     """Restore ``workdir``'s latest checkpoint into a sampler and wrap it;
     ``spec`` is the run's checked config (``config_validation.validate``)."""
-    import os
     from rtt_jax.evaluation.standalone import sampler_from_workdir
     max_batch = max_batch or spec.eval.batch_size
     sampler, _ = sampler_from_workdir(spec, workdir, max_len or spec.eval.max_len,
@@ -260,22 +373,21 @@ def load_engine(spec, workdir: str, *, model_name: str | None = None, max_len: i
 def main(argv) -> int:
     del argv
     from rtt_jax.train.checkpoint import CheckpointError
-    if _CONFIG.value is None:
-        print("error: --config is required: a workdir does not store its run's config; pass "
-              "the file[:variant] (and --config.* overrides) the run trained with",
-              file=sys.stderr)
-        return cli_errors.EXIT_BAD_INPUT
 
     def body():
+        api_key = _API_KEY.value or os.environ.get(API_KEY_ENV) or None
+        check_exposure(_HOST.value, api_key, _ALLOW_NO_KEY.value)  # before any loading
         import uvicorn
-        from rtt_jax.config_validation import validate
-        engine = load_engine(validate(_CONFIG.value), _WORKDIR.value, model_name=_MODEL_NAME.value,
-                             max_len=_MAX_LEN.value, max_batch=_MAX_BATCH.value,
-                             window_s=_WINDOW_MS.value / 1000, max_n=_MAX_N.value)
-        print(f"serving {engine.model_name!r} on http://{_HOST.value}:{_PORT.value}/v1",
-              flush=True)
+        from rtt_jax.evaluation.standalone import workdir_spec
+        engine = load_engine(workdir_spec(_WORKDIR.value, _CONFIG.value), _WORKDIR.value,
+                             model_name=_MODEL_NAME.value, max_len=_MAX_LEN.value,
+                             max_batch=_MAX_BATCH.value, window_s=_WINDOW_MS.value / 1000,
+                             max_n=_MAX_N.value)
+        print(f"serving {engine.model_name!r} on http://{_HOST.value}:{_PORT.value}/v1"
+              + (" (API key required)" if api_key else ""), flush=True)
         try:
-            uvicorn.run(make_app(engine), host=_HOST.value, port=_PORT.value, log_level="info")
+            uvicorn.run(make_app(engine, api_key), host=_HOST.value, port=_PORT.value,
+                        log_level="info")
         finally:
             engine.close()
 

@@ -287,6 +287,12 @@ def test_checkpoint_of_another_model_is_a_config_error_not_damage(reference, tmp
     train(cfg, str(tmp_path), jax.devices()[:1])
     cfg.model.d_model = 96  # every weight changes shape
     cfg.train.steps = 6
+    from rtt_jax.config_error import ConfigError
+    # The workdir's config.json names the change before any restore is tried.
+    with pytest.raises(ConfigError, match="trained with another model.*model.d_model: 64 -> 96"):
+        train(cfg, str(tmp_path), jax.devices()[:1])
+    # Without config.json (a workdir from before it existed), the restore itself says so.
+    os.remove(tmp_path / "config.json")
     with pytest.raises(CheckpointError, match="cannot restore checkpoint into this run's model"):
         train(cfg, str(tmp_path), jax.devices()[:1])
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "4"]  # nothing set aside

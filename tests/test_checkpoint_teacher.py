@@ -29,6 +29,9 @@ def test_sample_fn_shapes_and_reproducibility(trained):
     assert [len(x) for x in a] == [3, 3] and all(isinstance(s, str) for x in a for s in x)
     b = sample_fn_from_workdir(cfg, wd, max_new_tokens=12, temperature=1.0, seed=3)(prompts, 3)
     assert a == b  # same seed, same traces
+    # The workdir alone (its config.json) gives the same traces as the config.
+    alone = sample_fn_from_workdir(None, wd, max_new_tokens=12, temperature=1.0, seed=3)
+    assert alone(prompts, 3) == a
     # The k copies of a prompt are independent draws, not one sample repeated.
     many = fn(["12+7="], 16)[0]
     assert len(set(many)) > 1
@@ -61,3 +64,25 @@ def test_sampler_sample_fn_groups_k_per_prompt_and_advances_seed():
     out = fn(["a", "b"], 2)
     assert out == [["a|10|0", "a|10|1"], ["b|10|2", "b|10|3"]]
     assert fn(["a"], 1) == [["a|11|0"]]
+
+
+@pytest.mark.slow
+def test_star_round_reads_its_workdir_alone(trained, tmp_path):
+    """star_round with no --config samples with the config the round saved,
+    exactly as with the config given."""
+    import json
+    from rtt_jax.experiments.star_round import run_round
+    spec, wd = trained
+    with open(f"{wd}/report.json", "w") as f:  # what the round's evaluation would write
+        json.dump({"sets": {"addition/L1": {"family": "addition", "level": 1,
+                                            "answer_accuracy": 0.0}}}, f)
+    args = dict(round_=1, workdir=wd, previous="", family_name="addition", style="lee_plain",
+                mastery=0.9, max_level=2, problems=3, k=2, temperature=1.0, max_new_tokens=8,
+                rationalize=False, weights={}, seed=0)
+    alone = run_round(str(tmp_path / "alone"), config=None, **args)
+    given = run_round(str(tmp_path / "given"), config=spec.config, **args)
+    for summary in (alone, given):
+        del summary["totals"]["seconds"], summary["traces"]
+    assert alone == given and alone["sampling"]["samples"] == 6
+    assert (tmp_path / "alone/traces/traces.jsonl").read_text() == \
+        (tmp_path / "given/traces/traces.jsonl").read_text()

@@ -1,6 +1,6 @@
 """Every CLI answers bad input with one line on stderr naming the file, line or
-field, and a non-zero exit status; never a traceback (DESIGN.md, "Bad input
-gets a clear error"; ``rtt_jax.cli_errors``).
+field, and a non-zero exit status; never a traceback (docs/design.md, "One-line
+errors"; ``rtt_jax.cli_errors``).
 
 ``CASES`` is the one table: (CLI module, argv, files to create, expected
 substring). A new CLI gets the same treatment by adding rows. Paths in argv
@@ -57,6 +57,19 @@ CASES = [
     ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.train.steps=abc"], {},
      "--config.train.steps=abc"),
     ("rtt_jax.main", [TINY], {}, "--workdir"),
+    ("rtt_jax.main", ["--mode=eval", "--workdir={tmp}/w"], {"w": DIR},
+     "--config is required: {tmp}/w/config.json does not exist"),
+    ("rtt_jax.main", ["--mode=print_config"], {}, "--config is required: no --workdir given"),
+    ("rtt_jax.main", ["--mode=eval", "--workdir={tmp}/w", "--config.eval.n_per_level=5"],
+     {"w": DIR}, "--config.* overrides need a --config (a workdir's saved config: "
+                 "--config=configs/workdir.py:W)"),
+    ("rtt_jax.main", ["--mode=eval", "--workdir={tmp}/w", "--config=configs/workdir.py:{tmp}/w"],
+     {"w": DIR}, "{tmp}/w/config.json: no such file"),
+    # --- python -m rtt_jax.serve
+    ("rtt_jax.serve", ["--workdir={tmp}/w", "--host=0.0.0.0"], {},
+     "--host=0.0.0.0 listens beyond loopback with no API key"),
+    ("rtt_jax.serve", ["--workdir={tmp}/w"], {"w": DIR},
+     "--config is required: {tmp}/w/config.json does not exist"),
     # --- python -m rtt_jax.traces.build
     ("rtt_jax.traces.build", ["--config={tmp}/nope.py", "--out={tmp}/o"], {}, "{tmp}/nope.py"),
     ("rtt_jax.traces.build", ["--config={tmp}/garbage.py", "--out={tmp}/o"],

@@ -30,14 +30,23 @@ def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):
 
 
 def test_main_mode_eval_writes_report(tmp_path):
-    args = ["--config=configs/base.py:tiny", f"--workdir={tmp_path}",
-            "--config.train.steps=3", "--config.eval.n_per_level=3",
-            "--config.eval.max_new_tokens=12", "--config.eval.samples_per_set=2"]
+    """The contract: after training, W/config.json holds the resolved config and
+    ``--mode=eval --workdir=W`` with no --config writes W/report.json, the same
+    report as an evaluation with the config given."""
+    overrides = ["--config.train.steps=3", "--config.eval.n_per_level=3",
+                 "--config.eval.max_new_tokens=12", "--config.eval.samples_per_set=2"]
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    for mode in ("train", "eval"):
-        r = subprocess.run([sys.executable, "-m", "rtt_jax.main", f"--mode={mode}", *args],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+    def main(*args, env=env):
+        r = subprocess.run([sys.executable, "-m", "rtt_jax.main", *args], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-3000:]
+        return r
+    main("--mode=train", "--config=configs/base.py:tiny", f"--workdir={tmp_path}", *overrides)
+    saved = json.load(open(tmp_path / "config.json"))
+    assert saved["train"]["steps"] == 3 and saved["eval"]["n_per_level"] == 3
+    # On this process's 8 devices, as the in-process evaluation below.
+    r = main("--mode=eval", f"--workdir={tmp_path}", env=dict(os.environ))
     report = json.load(open(tmp_path / "report.json"))
     assert report["sets"]
     for name, entry in report["sets"].items():
@@ -50,6 +59,49 @@ def test_main_mode_eval_writes_report(tmp_path):
     assert set(per_set.values()) == {2}, per_set  # eval.samples_per_set, not the default 3
     assert (tmp_path / "report.md").exists() and (tmp_path / "accuracy_by_level.png").exists()
     assert "eval step 3" in r.stdout
+    # The same evaluation with the config given (in this process) scores the same.
+    from rtt_jax.configs.base import get_config
+    from rtt_jax.config_validation import validate
+    from rtt_jax.evaluation.standalone import evaluate_workdir
+    cfg = get_config("tiny")
+    cfg.train.steps = 3
+    cfg.eval.update(n_per_level=3, max_new_tokens=12, samples_per_set=2)
+    evaluate_workdir(validate(cfg), str(tmp_path))  # rewrites report.json
+
+    def scores(sets):  # all but the scoring time
+        return {name: {k: v for k, v in e.items() if k != "max_score_seconds"}
+                for name, e in sets.items()}
+    assert scores(json.load(open(tmp_path / "report.json"))["sets"]) == scores(report["sets"])
+
+
+def test_print_config_prints_the_resolved_config(tmp_path):
+    """--mode=print_config: --config with its overrides, as config.json holds
+    it; from a workdir alone, the saved one; a bad field is a line after it."""
+    from rtt_jax import workdir_config
+    from rtt_jax.configs.experiments.lee2023 import get_config
+
+    def main(*args):
+        return subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=print_config",
+                               *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = main("--config=configs/experiments/lee2023.py:cpu/reversed_10k",
+             "--config.train.steps=7")
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected = get_config("cpu/reversed_10k")
+    expected.train.steps = 7
+    assert r.stdout == workdir_config.to_json(expected)  # callables and overrides resolved
+    workdir_config.save(expected, str(tmp_path))
+    r = main(f"--workdir={tmp_path}")
+    assert r.returncode == 0 and r.stdout == workdir_config.to_json(expected)
+    # Its fields overridden through configs/workdir.py.
+    r = main(f"--config=configs/workdir.py:{tmp_path}", "--config.eval.n_per_level=9")
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected.eval.n_per_level = 9
+    assert r.stdout == workdir_config.to_json(expected)
+    r = main("--config=configs/base.py:tiny", "--config.train.steps=0")
+    assert r.returncode == 1 and json.loads(r.stdout)["train"]["steps"] == 0
+    assert r.stderr.strip().splitlines()[-1].startswith("error: config.train.steps=0")
+    r = main(f"--workdir={tmp_path / 'empty'}")
+    assert r.returncode == 1 and r.stderr.strip().startswith("error: --config is required")
 
 
 def test_eval_without_checkpoint_is_one_line(tmp_path):

@@ -131,7 +131,8 @@ def _run(out, *extra):
 def mini(tmp_path_factory):
     out = tmp_path_factory.mktemp("mini")
     proc = _run(out)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The broken arm's runs fail: the runner says so and exits 1 (not 2: no bad input).
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc
 
 
@@ -175,6 +176,21 @@ def test_failed_runs_are_reported_missing_never_as_zero(mini):
     md = (out / "results.md").read_text()
     assert "Missing runs" in md and "`broken` seed 0" in md
     assert "FAILED" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_failed_run_exits_non_zero_after_the_table_with_its_error_line(mini):
+    """After the table, one error line per run that did not complete; exit 1.
+    --allow_missing prints the same lines and exits 0."""
+    out, proc = mini
+    assert "results: " in proc.stdout  # the table and results were still written
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert [ln.split(":")[1].strip() for ln in errors] == [
+        "mini broken/seed_0", "mini broken/seed_1"], proc.stderr[-2000:]
+    assert all("no_such_family" in ln for ln in errors), errors
+    again = _run(out, "--collect_only", "--allow_missing")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [ln for ln in again.stderr.splitlines() if ln.startswith("error:")] == errors
 
 
 @pytest.mark.slow

@@ -159,8 +159,8 @@ def test_gs_workdir_train_resume_eval_collect(emulator, tmp_path):
     assert straight == _losses((tmp_path / "local" / "metrics.jsonl").read_text())
     assert sorted(straight) == [1, 2, 3, 4, 5, 6]
     keys = bucket.keys("run/")
-    for key in ("run/tokenizer/tokenizer.json", "run/checkpoints/3/commit_success.txt",
-                "run/checkpoints/6/commit_success.txt"):
+    for key in ("run/config.json", "run/tokenizer/tokenizer.json",
+                "run/checkpoints/3/commit_success.txt", "run/checkpoints/6/commit_success.txt"):
         assert key in keys, (key, keys)
     assert any(k.startswith("run/tensorboard/events.out.tfevents") for k in keys)
 
@@ -173,7 +173,10 @@ def test_gs_workdir_train_resume_eval_collect(emulator, tmp_path):
     assert _losses(bucket.get("run/metrics.jsonl").decode()) == straight
     assert "run/checkpoints/6/commit_success.txt" in bucket.keys("run/checkpoints/6/")
 
-    out, _ = _finish(_run(env, cwd, *main, "--mode=eval", f"--workdir={run}"), "eval gs://")
+    assert json.loads(bucket.get("run/config.json"))["train"]["steps"] == 6
+    # The workdir's own config.json: no --config.
+    out, _ = _finish(_run(env, cwd, "-m", "rtt_jax.main", "--mode=eval", f"--workdir={run}"),
+                     "eval gs://")
     assert f"-> {run}/report.json" in out
     report = json.loads(bucket.get("run/report.json"))
     assert report["step"] == 6 and report["sets"]

@@ -1,4 +1,4 @@
-"""The import directions DESIGN.md draws, read statically from every module.
+"""The import directions docs/design.md draws, read statically from every module.
 
 Each module under rtt_jax/ is parsed with ``ast`` (nothing is imported). An
 import is *module-level* when it runs at import time (the module body, a
@@ -12,7 +12,9 @@ when called. The contract (issue 18):
 * ``rtt_jax/train/`` does not import ``rtt_jax.evaluation`` at module level
   (the entry point hands the loop its evaluation);
 * the parts (``rtt_jax.<first name>``: a package or a top-level module)
-  import each other at module level without a cycle.
+  import each other at module level without a cycle;
+* the leaf modules (``LEAVES``), which any part may import, import no part
+  of the package but other leaves (anywhere).
 """
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "rtt_jax"
+
+# Top-level modules any part may import: they import nothing of the package but
+# each other (a new leaf is registered here).
+LEAVES = ("config_error", "batch_sharding", "paths", "json_lines", "run_files",
+          "workdir_config", "external_data")
 
 # (importing part, imported part, where): "anywhere" or "module level".
 FORBIDDEN = [
@@ -126,6 +133,21 @@ def test_the_contract_directions_hold(graph):
 
 def test_no_import_cycles_between_parts(graph):
     assert part_cycles(graph) == []
+
+
+def leaf_violations(graph: dict[str, list[tuple[str, bool]]]) -> list[str]:
+    """Imports of a leaf module (``LEAVES``) that reach a part other than a leaf."""
+    return [f"{module} imports {name}" for module, found in graph.items()
+            if part(module) in LEAVES and module == f"rtt_jax.{part(module)}"
+            for name, _ in found if part(name) is not None and part(name) not in LEAVES]
+
+
+def test_leaf_modules_import_only_leaves(graph):
+    assert {f"rtt_jax.{leaf}" for leaf in LEAVES} <= set(graph)  # each is a top-level module
+    assert leaf_violations(graph) == []
+    synthetic = {"rtt_jax.paths": imports("def f():\n    from rtt_jax.train import loop\n",
+                                          "rtt_jax.paths")}
+    assert leaf_violations(synthetic) == ["rtt_jax.paths imports rtt_jax.train.loop"]
 
 
 def test_the_checker_catches_a_forbidden_import():

@@ -1,10 +1,12 @@
 """OpenAI-compatible teacher against a fake server (httpx.MockTransport; no network)."""
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -252,3 +254,95 @@ def test_deeply_nested_reply_is_malformed():
     server = FakeServer(_solutions(problems), script=["[" * 100_000 + "]" * 100_000])
     t = _teacher(server, k=1, concurrency=1)
     assert list(t.teach(problems)) == [] and t.stats.rejected == {MALFORMED: 1}
+
+
+# ---------------------------------------------- the reply cache and single-flight
+
+def _numbered_server():
+    """Answers every request with a new text, so each reply is told apart."""
+    calls = iter(range(10**6))
+    return FakeServer({}, text_fn=lambda user: f"reply {next(calls)}\n#### 0")
+
+
+def test_a_style_free_prompt_keeps_each_style_its_own_reply(tmp_path):
+    """With a system prompt that has no {style}, and a family whose prompts
+    carry no style cue, the two styles' requests are byte-identical; each style
+    is still its own draw, and a rerun serves each style its own reply."""
+    problems = _problems(2)
+    styles = {FAMILY: ["column_borrow", "count_up"]}
+    first = _numbered_server()
+    t = _teacher(first, tmp_path, k=1, styles=styles, system_prompt="Solve.")
+    a = list(t.teach(problems))
+    # Requests arrive in any order; each body was sent twice (once per style).
+    bodies = collections.Counter(json.dumps(b, sort_keys=True) for b in first.requests)
+    assert sorted(bodies.values()) == [2, 2]
+    assert len(first.requests) == 4 and t.stats.twins == 0 and t.stats.cache_hits == 0
+    assert [r.style for r in a] == ["column_borrow", "count_up"] * 2
+    assert len({r.text for r in a}) == 4
+    second = _numbered_server()
+    t2 = _teacher(second, tmp_path, k=1, styles=styles, system_prompt="Solve.")
+    b = list(t2.teach(problems))
+    assert second.requests == [] and t2.stats.cache_hits == 4
+    assert [(r.style, r.text) for r in b] == [(r.style, r.text) for r in a]
+
+
+def test_the_cache_key_changes_with_everything_that_changes_a_reply():
+    t = _teacher(FakeServer({}))
+    msgs = [{"role": "user", "content": "What is 9 - 1?\n"}]
+    base = dict(family=FAMILY, style="count_up", payload=t._payload(msgs), sample=0)
+    changed = [dict(family="addition"), dict(style="column_borrow"), dict(sample=1),
+               *({"payload": {**base["payload"], field: value}} for field, value in (
+                   ("model", "other"), ("temperature", 0.0), ("max_tokens", 7),
+                   ("messages", [{"role": "user", "content": "What is 9 - 2?\n"}]),
+                   ("top_p", 0.5)))]
+    keys = {t.cache_key(**base)} | {t.cache_key(**{**base, **c}) for c in changed}
+    assert len(keys) == 1 + len(changed)
+    t.close()
+
+
+def test_twins_in_flight_share_one_request():
+    """Two problems with the same question: the second's samples are twins of
+    the first's. The server holds each first request until both twins are
+    waiting, so they are in flight together; still one request per key."""
+    p = _problems(1)[0]
+    twin = tasks.get(FAMILY).generate(0, 0, 1)  # an equal problem, another object
+    teacher_box = []
+    waiting = []
+
+    def text(user):
+        for _ in range(30_000):  # a hang guard, not a timing assertion
+            if teacher_box[0].stats.twins == 2:
+                break
+            time.sleep(0.01)
+        waiting.append(teacher_box[0].stats.twins)
+        return f"reply {len(waiting)}\n#### {p.answer}"
+    server = FakeServer({}, text_fn=text)
+    t = _teacher(server, k=2, concurrency=4)
+    teacher_box.append(t)
+    records = list(t.teach([p, twin]))
+    assert len(server.requests) == 2 and waiting == [2, 2]
+    assert t.stats.twins == 2 and t.stats.responses == 4 and t.stats.samples == 4
+    assert [r.text for r in records[:2]] == [r.text for r in records[2:]]
+    assert records[0].text != records[1].text  # samples 0 and 1 are separate draws
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_twin_in_a_later_batch_reuses_the_settled_reply(tmp_path, cached):
+    """concurrency=1 teaches 8 problems per batch: problem 8 repeats problem 0,
+    after problem 0's batch has settled (from the disk cache, or from memory
+    when there is none)."""
+    problems = _problems(8) + _problems(1)
+    server = _numbered_server()
+    t = _teacher(server, tmp_path if cached else None, k=1, concurrency=1)
+    records = list(t.teach(problems))
+    assert len(server.requests) == 8 and t.stats.twins == 1 and t.stats.responses == 9
+    assert records[8].text == records[0].text and t.stats.cache_hits == 0
+
+
+def test_a_twin_shares_a_rejection():
+    problems = _problems(1) * 2
+    server = FakeServer({}, script=["500"] * 10)
+    t = _teacher(server, k=1, max_retries=0)
+    assert list(t.teach(problems)) == []
+    assert len(server.requests) == 1 and t.stats.twins == 1
+    assert t.stats.rejected == {FAILED: 2}

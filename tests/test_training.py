@@ -150,3 +150,30 @@ def test_golden_first_losses(tiny_config, tmp_path, monkeypatch):
 # data moved with the Grain pipeline (issue 14: Grain's proportional mix, lanes
 # reading their own contiguous example ranges).
 GOLDEN = [5.9038, 5.8980, 5.2985]
+
+
+@pytest.mark.slow
+def test_the_workdir_keeps_its_config_and_a_resume_names_what_changed(reference, tmp_path,
+                                                                       caplog):
+    """W/config.json is the run's config; a resume with another config logs the
+    differing fields in one line, and one with another model stops at once."""
+    import logging
+    import shutil
+    from rtt_jax import workdir_config
+    from rtt_jax.config_error import ConfigError
+    cfg, wd, _, _ = reference
+    assert workdir_config.differences(workdir_config.load(str(wd)), cfg) == []
+    copy = tmp_path / "w"
+    shutil.copytree(wd, copy)
+    changed = cfg.copy_and_resolve_references()
+    changed.train.log_every_steps = 2
+    with caplog.at_level(logging.WARNING):
+        train(changed, str(copy), jax.devices()[:1])  # resumes at step 6 of 6: nothing to do
+    assert [r.getMessage() for r in caplog.records if "config differs" in r.getMessage()] == [
+        f"config differs from the saved {copy}/config.json in 1 field: "
+        "train.log_every_steps: 1 -> 2"]
+    assert workdir_config.load(str(copy)).train.log_every_steps == 2
+    wider = cfg.copy_and_resolve_references()
+    wider.model.d_model = 128
+    with pytest.raises(ConfigError, match=r"another model or tokenizer: model.d_model: 64 -> 128"):
+        train(wider, str(copy), jax.devices()[:1])

@@ -5,14 +5,17 @@ a ``sample_fn(prompts, k) -> list[list[str]]`` and keeps those whose answer and
 every step verify. This module builds that ``sample_fn`` from a sampler, or
 from a workdir's latest checkpoint:
 
-    sample_fn = sample_fn_from_workdir(validate(config), "gs://.../run", temperature=0.8)
+    sample_fn = sample_fn_from_workdir(None, "gs://.../run", temperature=0.8)
     kept = ModelTeacher(sample_fn, k=8).teach_batch(problems)
+
+``spec=None`` reads the config the run saved in its workdir (``config.json``);
+a checked config (``config_validation.validate(config)``) may be passed instead.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from rtt_jax.evaluation.standalone import sampler_from_workdir
+from rtt_jax.evaluation.standalone import sampler_from_workdir, workdir_spec
 from rtt_jax.model.sampler import Sampler
 
 SampleFn = Callable[[list[str], int], list[list[str]]]
@@ -40,6 +43,9 @@ def sample_fn_from_workdir(spec, workdir: str, max_new_tokens: int = 256,
                            temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
                            max_len: int | None = None) -> SampleFn:
     """A ``sample_fn`` over the latest checkpoint in ``workdir``; ``spec`` is
-    the run's checked config (``config_validation.validate(config)``)."""
+    the run's checked config (``config_validation.validate(config)``), or None
+    for the one the workdir saved."""
+    if spec is None:
+        spec = workdir_spec(workdir)
     sampler, _ = sampler_from_workdir(spec, workdir, max_len or spec.data.seq_len + max_new_tokens)
     return sampler_sample_fn(sampler, max_new_tokens, temperature, top_p, seed)

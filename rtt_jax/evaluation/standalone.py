@@ -1,6 +1,9 @@
 """``--mode=eval``: evaluate a workdir's latest checkpoint and write its report.
 
-    python -m rtt_jax.main --mode=eval --config=configs/base.py:tiny --workdir=W
+    python -m rtt_jax.main --mode=eval --workdir=W [--config=configs/base.py:tiny]
+
+The config is the one the run saved in ``W/config.json``, or ``--config``
+(``workdir_spec``; ``rtt_jax.workdir_config``).
 
 Restores the params onto this run's mesh, decodes greedily with the KV-cache
 sampler over ``config.eval`` sets (task families x levels, trained levels and
@@ -21,6 +24,16 @@ from rtt_jax.evaluation.evaluator import Evaluator
 from rtt_jax.evaluation.report import write_report
 from rtt_jax.model.sampler import Sampler
 from rtt_jax.train.checkpoint import final_params
+
+
+def workdir_spec(workdir: str, config=None, flag: str = "--config"):
+    """The checked config (``RunSpec``) for reading ``workdir``: ``config`` when
+    given (a ConfigError line if it changes the model or tokenizer the
+    checkpoint was trained with), else the workdir's saved ``config.json``.
+    Evaluation, serving, the checkpoint teacher and star_round start here."""
+    from rtt_jax import workdir_config
+    from rtt_jax.config_validation import validate
+    return validate(workdir_config.resolve(config, workdir, flag=flag))
 
 
 def sampler_from_workdir(spec, workdir: str, max_len: int, max_batch: int = 64,

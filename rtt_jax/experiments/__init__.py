@@ -3,7 +3,9 @@
 ``python -m rtt_jax.experiments.run --experiment=NAME --variant=cpu --out=DIR``;
 experiment files live in ``configs/experiments/`` (see ``spec``); ``run``
 is the command line and ``run_experiment``; ``plan`` lists the runs and
-steps with their commands, ``execute`` runs them (locally or on a TPU slice),
+steps with their commands, ``inputs`` checks that every file they read can
+be had (``rtt_jax.external_data`` names the data that does not ship),
+``execute`` runs them (locally or on a TPU slice),
 ``results`` collects them into ``results.json``, rendered by ``tables`` and
 ``plots``. ``distill_traces`` and ``star_round`` are the distillation and
 self-improvement experiments' steps. ``lee2023`` reproduces a published table.

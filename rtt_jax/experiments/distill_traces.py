@@ -16,7 +16,7 @@ keep the verified ones, and summarise the acceptance per level.
    dataset card with kept and rejected counts by reason);
 3. the server is stopped and ``DIR/done.json`` written: per level the samples
    asked, the traces kept, the share of problems with at least one kept trace,
-   and the tokens the endpoint counted (the cost estimate in the README).
+   and the tokens the endpoint counted (the cost estimate in docs/traces.md).
 
 Problems are drawn with ``--seed`` (default 7,000,003): a different stream
 from training (the config's seed) and evaluation (seed + 10**9).
@@ -85,7 +85,11 @@ class TeacherServer:
     def __enter__(self) -> "TeacherServer":
         import httpx
         self._log = open(self.log_path, "a", encoding="utf-8")
-        self._proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT)
+        # A loopback server private to this step: a key the user set for their own
+        # servers ($RTT_JAX_API_KEY) would lock this step's own client out.
+        env = {k: v for k, v in os.environ.items() if k != "RTT_JAX_API_KEY"}
+        self._proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                      env=env)
         deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self._proc.poll() is not None:

@@ -110,6 +110,22 @@ def paper_size_rows(results: Mapping, paper: Mapping[str, Mapping[int, float]],
     return lines
 
 
+def data_section() -> list[str]:
+    """How to get their files: the "Data" paragraph that ``LEE2023.doc`` points at."""
+    from rtt_jax.external_data import LEE2023
+    files = ", ".join(f"`{f}`" for f in LEE2023.files)
+    return ["### Data", "",
+            f"The runs read {files} from `${LEE2023.env}`, else from "
+            f"`<checkout>/../shared/data/{LEE2023.name}` (a data folder beside the checkout; "
+            "`rtt_jax/external_data.py`). They are Lee et al.'s balanced 3-digit addition "
+            "files (MIT licence, github.com/lee-ny/teaching_arithmetic): "
+            "`train_3digit_N.txt` holds N examples in the plain format (`a+b=c`, one a line; "
+            "each smaller file a subset of the 10k one), `test_10000.txt` their 9,900 sorted "
+            "test pairs, `paper_sample_efficiency.csv` the paper's accuracy per N. "
+            "The runner checks every run's files before it starts and names a missing one, "
+            "with where to put it."]
+
+
 def markdown(results: Mapping, paper: Mapping[str, Mapping[int, float]], setup: Mapping,
              command: str, extra: list[str] | None = None) -> str:
     ours = our_table(results)
@@ -119,6 +135,7 @@ def markdown(results: Mapping, paper: Mapping[str, Mapping[int, float]], setup: 
              "", "Test accuracy (%) on 3-digit addition against the number of training "
              "examples, per data format. Our rows are produced by", "",
              f"    {command}", "",
+             *data_section(), "",
              f"Setup: {setup['summary']}", "",
              "| format | source | " + " | ".join(f"N={n:,}" for n in sizes) + " |",
              "|---|---|" + "---|" * len(sizes)]
@@ -209,6 +226,8 @@ def _define_flags() -> None:
                         "results.json of a run of the paper-size variant (gpu or tpu) to "
                         "add to the document beside the paper, e.g. the arms that fit a GPU.")
     flags.DEFINE_string("paper_size_note", "", "One line on what the paper-size run covers.")
+    flags.DEFINE_bool("allow_missing", False, "Exit 0 even when runs did not complete (the "
+                      "document is written either way, naming the missing runs).")
 
 
 def main(argv) -> int:
@@ -221,13 +240,17 @@ def main(argv) -> int:
     if not FLAGS.out:
         print("error: --out is required", file=sys.stderr)
         return 2
+    from rtt_jax.external_data import LEE2023
     module = plan.load_experiment(plan.experiment_path("lee2023"))
-    csv_path = os.path.join(module.DATA_DIR, "paper_sample_efficiency.csv")
+    csv_path = LEE2023.path("paper_sample_efficiency.csv")
     try:
+        if not os.path.exists(csv_path):
+            raise OSError(f"{csv_path}: no such file; {LEE2023.how_to_get()}")
         paper = paper_table(csv_path)
+        failed: list[str] = []
         path = run_experiment("lee2023", FLAGS.variant, FLAGS.out, arms=FLAGS.arms,
                               sets=FLAGS.set, collect_only=FLAGS.collect_only,
-                              parallel=FLAGS.parallel)
+                              parallel=FLAGS.parallel, failed=failed)
         extra = []
         if FLAGS.paper_size_results:
             with open(FLAGS.paper_size_results, encoding="utf-8") as f:
@@ -253,7 +276,7 @@ def main(argv) -> int:
     for claim, ok, detail in checks(our_table(results)):
         print(f"{'OK ' if ok else 'NO '} {claim}: {detail}")
     print(f"wrote {os.path.abspath(FLAGS.doc)}")
-    return 0
+    return 1 if failed and not FLAGS.allow_missing else 0
 
 
 if __name__ == "__main__":

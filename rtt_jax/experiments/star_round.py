@@ -4,8 +4,12 @@ ones, rationalises its failures with the answer as a hint, and the next
 round retrains on all it has kept so far.
 
     python -m rtt_jax.experiments.star_round --out=DIR --round=1 \
-        --config=configs/experiments/star.py:cpu/round_0 --workdir=RUNS/round_0/seed_0 \
-        --previous=STEPS/seed_traces/seed_0 --family=modular --style=running
+        --workdir=RUNS/round_0/seed_0 --previous=STEPS/seed_traces/seed_0 \
+        --family=modular --style=running [--config=configs/experiments/star.py:cpu/round_0]
+
+The previous round's config is the one its workdir saved (``config.json``);
+a ``--config`` given as well wins (the star experiment passes it), unless it
+changes the model or tokenizer that round trained with (one error line).
 
 1. **Mastery.** The previous round's ``report.json`` gives answer accuracy per
    level of ``--family``; the mastered level is the highest L such that every
@@ -72,7 +76,7 @@ def _define_flags():
     flags.mark_flags_as_required(["out", "workdir"])
     return config_flags.DEFINE_config_file(
         "config", None, "The previous round's config: FILE[:VARIANT/ARM], as rtt_jax.main "
-        "takes it.")
+        "takes it (default: the one its --workdir saved, config.json).")
 
 
 def mastered_level(report: dict, family: str, threshold: float) -> tuple[int, dict[int, float]]:
@@ -143,7 +147,9 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
     family = tasks.get(family_name)
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
+    from rtt_jax import workdir_config
     from rtt_jax.config_validation import validate
+    config = workdir_config.resolve(config, workdir)  # None: the workdir's config.json
     config.seed = seed
     spec = validate(config)
     sample_fn = sample_fn_from_workdir(spec, workdir, max_new_tokens=max_new_tokens,
@@ -207,8 +213,6 @@ def main(argv) -> int:
         if not 0 < f.mastery <= 1:
             raise ValueError(f"--mastery={f.mastery}: expected a share in (0, 1]")
         weights = parse_weights(f.weights)
-        if f.config is None:
-            raise ValueError("--config=FILE[:VARIANT/ARM] (the previous round's) is required")
         s = run_round(f.out, f.round, f.config, f.workdir, f.previous, f.family, f.style,
                       f.mastery, f.max_level, f.problems, f.k, f.temperature,
                       f.max_new_tokens, f.rationalize, weights, f.seed, f.level)["totals"]

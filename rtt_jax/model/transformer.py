@@ -1,6 +1,6 @@
 """A decoder-only transformer in Flax NNX, with logical-axis annotations.
 
-Design points (see DESIGN.md):
+Design points (see docs/design.md):
 
 * The module takes plain arguments (``ModelConfig``) and never reads files.
 * Every parameter carries logical axis names (``vocab``, ``embed``, ``heads``,

@@ -78,7 +78,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                 f"`{teacher['kind']}` {teacher['model']} at {teacher['base_url']} "
                 f"(api {teacher['api']}, k {teacher['k']}, temperature {teacher['temperature']}): "
                 f"{teacher['requests']} requests ({teacher['retries']} retries, "
-                f"{teacher['cache_hits']} cache hits); tokens: prompt {tok.get('prompt', 0)}, "
+                f"{teacher['cache_hits']} cache hits, {teacher.get('twins', 0)} twins); tokens: prompt {tok.get('prompt', 0)}, "
                 f"completion {tok.get('completion', 0)}. Kept {teacher.get('kept', 0)}; rejected: "
                 + (", ".join(f"{k} {v}" for k, v in teacher.get("rejected_by_reason", {}).items())
                    or "none") + "."]

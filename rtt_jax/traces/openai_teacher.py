@@ -23,16 +23,28 @@ families' checkers, never executed.
   cached, so a rerun asks again.
 * A reply without ``choices``, with non-string content or that is not JSON
   is counted as ``malformed_response`` and skipped.
-* Every well-formed reply is cached as one JSON file named by the sha256 of
-  (model, api, messages/prompt, sampling params, sample index), written
-  atomically (temp file + ``os.replace``): an interrupted build run again
-  pays only for what it had not received.
+* Every well-formed reply is cached as one JSON file named by its key: the
+  sha256 of everything that changes a reply, i.e. the family, the prompted
+  style, the api, the whole request body (model, messages or prompt, every
+  sampling field) and the sample index. The style is in the key because two
+  styles' requests can be byte-identical (a system prompt without
+  ``{style}``, a family whose prompts carry no style cue), yet they are
+  separate draws, each checked in its own style. Written atomically (temp
+  file + ``os.replace``): an interrupted build run again pays only for what
+  it had not received.
+* One request per key, ever, in a run (single-flight): a sample whose key an
+  earlier sample of the run already has (two generated problems with the
+  same question, say) is a *twin*; it waits for the first and takes its
+  reply, or its rejection, and is counted in ``twins``, never sent. So the
+  counts are exact whatever the threads' timing: ``requests - retries ==
+  samples - twins - cache_hits``.
 * ``prompt="plain"`` sends the family's problem prompt alone (no system
   message, no example): for a model trained on our prompt formats, e.g. one
   of ours behind ``rtt_jax.serve`` (the distillation experiment).
   ``"instructed"`` (default) is for general chat models.
-* ``stats`` counts requests, retries, cache hits, failures and the tokens of
-  ``usage.prompt_tokens`` / ``usage.completion_tokens`` (0 if absent).
+* ``stats`` counts requests, retries, cache hits, twins, failures and the
+  tokens of ``usage.prompt_tokens`` / ``usage.completion_tokens`` (0 if
+  absent).
 """
 from __future__ import annotations
 
@@ -59,6 +71,7 @@ APIS = ("chat", "completions")
 PROMPTS = ("instructed", "plain")
 MALFORMED = "malformed_response"
 FAILED = "request_failed"
+_IN_CACHE = object()  # a settled key whose reply is in the disk cache
 
 DEFAULT_SYSTEM_PROMPT = (
     "You solve {family} problems step by step. Write one step per line, in exactly the "
@@ -74,8 +87,9 @@ class TeacherStats:
     samples: int = 0  # asked for: problems x styles x k
     requests: int = 0  # HTTP requests sent, retries included
     retries: int = 0
-    cache_hits: int = 0
-    responses: int = 0  # well-formed replies (live or cached)
+    cache_hits: int = 0  # distinct keys answered by the reply cache (an earlier run)
+    twins: int = 0  # samples whose key an earlier sample of this run has: not sent
+    responses: int = 0  # samples with a well-formed reply (live, cached or a twin's)
     prompt_tokens: int = 0  # live replies only: what was paid for
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
@@ -169,6 +183,9 @@ class OpenAITeacher:
         self._client = httpx.Client(base_url=self.base_url, headers=headers,
                                     timeout=httpx.Timeout(timeout_s), transport=transport)
         self._lock = threading.Lock()
+        # key -> Future while in flight (twins wait on it); once settled, what a
+        # later twin needs (_settle_flights).
+        self._flights: dict[str, Any] = {}
         self.stats = TeacherStats()
 
     # ------------------------------------------------------------------ prompts
@@ -222,8 +239,10 @@ class OpenAITeacher:
 
     # ------------------------------------------------------------------ requests
 
-    def cache_key(self, payload: Mapping[str, Any], sample: int) -> str:
-        blob = json.dumps({"api": self.api, "payload": payload, "sample": sample},
+    def cache_key(self, family: str, style: str, payload: Mapping[str, Any], sample: int) -> str:
+        """The sha256 of everything that changes a reply (see the module docstring)."""
+        blob = json.dumps({"v": 2, "family": family, "style": style, "api": self.api,
+                           "payload": payload, "sample": sample},
                           sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -289,14 +308,49 @@ class OpenAITeacher:
             self._count(retries=1)
             self._sleep(random.uniform(0, self.backoff_s * 2 ** (attempt - 1)))
 
-    def sample(self, messages: list[dict[str, str]], index: int) -> tuple[str | None, str | None]:
-        """(text, None) or (None, rejection reason) for sample ``index``."""
+    def sample(self, family: str, style: str, messages: list[dict[str, str]],
+               index: int) -> tuple[str | None, str | None]:
+        """(text, None) or (None, rejection reason) for sample ``index`` of
+        (problem, ``style``). The first sample of a key fetches it (cache,
+        else one request with its retries); a twin waits for that and shares it."""
         payload = self._payload(messages)
-        key = self.cache_key(payload, index)
+        key = self.cache_key(family, style, payload, index)
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._flights[key] = concurrent.futures.Future()
+                first = True
+            else:
+                first = False
+                self.stats.twins += 1
+        if not first:
+            result = self._twin_result(key, payload, flight)
+        else:
+            try:
+                result = self._fetch(key, payload)
+            except BaseException as e:  # a twin waiting on it fails the same way
+                flight.set_exception(e)
+                raise
+            flight.set_result(result)
+        if result[1] is None:
+            self._count(responses=1)
+        return result
+
+    def _twin_result(self, key: str, payload: dict[str, Any],
+                     flight: Any) -> tuple[str | None, str | None]:
+        if isinstance(flight, concurrent.futures.Future):
+            return flight.result()
+        if flight is _IN_CACHE:  # settled in an earlier batch: its reply is on disk
+            entry = self._cache_get(key)
+            if entry is not None:
+                return entry["text"], None
+            return self._fetch(key, payload)  # someone deleted it meanwhile: ask again
+        return flight
+
+    def _fetch(self, key: str, payload: dict[str, Any]) -> tuple[str | None, str | None]:
         entry = self._cache_get(key)
         if entry is not None:
-            self._count(cache_hits=1, responses=1,
-                        cached_prompt_tokens=entry.get("prompt_tokens", 0),
+            self._count(cache_hits=1, cached_prompt_tokens=entry.get("prompt_tokens", 0),
                         cached_completion_tokens=entry.get("completion_tokens", 0))
             return entry["text"], None
         try:
@@ -313,10 +367,22 @@ class OpenAITeacher:
             text = completion_text(body, self.api)
         except ResponseError:
             return None, MALFORMED
-        self._count(responses=1)
         self._cache_put(key, {"text": text, "prompt_tokens": prompt_tokens,
                               "completion_tokens": completion_tokens, "model": self.model})
         return text, None
+
+    def _settle_flights(self) -> None:
+        """Between batches, when nothing is in flight: a settled key keeps only
+        what a later twin needs, so a long build's memory does not grow with
+        its replies' text. A reply in the disk cache is read back from there;
+        without a cache the text stays in memory; a rejection keeps its reason."""
+        with self._lock:
+            for key, flight in self._flights.items():
+                if isinstance(flight, concurrent.futures.Future) and flight.done() \
+                        and flight.exception() is None:
+                    text, reason = flight.result()
+                    cached = reason is None and self.cache_dir
+                    self._flights[key] = _IN_CACHE if cached else (text, reason)
 
     # ------------------------------------------------------------------ teaching
 
@@ -339,14 +405,11 @@ class OpenAITeacher:
                 yield from self._teach_batch(batch, pool, on_problem)
 
     def _teach_batch(self, batch, pool, on_problem) -> Iterator[TraceRecord]:
-        jobs = [job for p in batch for job in self._jobs(p)]
-        futures = [pool.submit(self.sample, msgs, i) for _, _, msgs, i in jobs]
-        by_problem: dict[int, list] = {}
-        for (problem, style, _, _), fut in zip(jobs, futures):
-            by_problem.setdefault(id(problem), []).append((problem, style, fut))
-        for problem in batch:
+        per_problem = [[(style, pool.submit(self.sample, problem.family, style, msgs, i))
+                        for _, style, msgs, i in self._jobs(problem)] for problem in batch]
+        for problem, samples in zip(batch, per_problem):
             self.stats.problems += 1
-            for _, style, fut in by_problem.get(id(problem), []):
+            for style, fut in samples:
                 self.stats.samples += 1
                 text, reason = fut.result()
                 if reason is not None:
@@ -358,6 +421,7 @@ class OpenAITeacher:
                                   teacher=self.model)
             if on_problem is not None:
                 on_problem()
+        self._settle_flights()
 
     def close(self) -> None:
         self._client.close()

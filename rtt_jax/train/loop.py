@@ -19,7 +19,10 @@ evaluation once the state layout is known.
 
 The run holds ``<workdir>/run.lock`` (workdir_lock.py) from before it touches
 the workdir until it returns, so a second run on the same workdir stops at
-once. It resumes from the newest checkpoint that verifies against its
+once. First under the lock, process 0 writes ``<workdir>/config.json``, the
+resolved config (``rtt_jax.workdir_config``), so every reader of the workdir
+needs only ``--workdir``; a resume whose config differs logs the differing
+fields in one line. It resumes from the newest checkpoint that verifies against its
 checksums (checkpoint.py sets damaged steps aside), and a NaN stop names the
 newest *verified* step.
 """
@@ -35,7 +38,7 @@ import jax
 from absl import logging
 from jax.experimental import multihost_utils
 
-from rtt_jax import paths
+from rtt_jax import paths, workdir_config
 from rtt_jax.batch_sharding import global_batch
 from rtt_jax.data.pipeline import make_curriculum_data
 from rtt_jax.data.tokenizer import save_run_tokenizer
@@ -120,6 +123,11 @@ def _train_locked(spec, workdir: str, devices, stop_at_step, make_eval) -> dict:
     layout = state_layout(model_cfg, optimizer, mesh, config.axis_rules, config.seed)
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.checkpoint.max_to_keep,
                         config.checkpoint.async_save)
+    workdir_config.record_start(
+        config, workdir, writer=jax.process_index() == 0,
+        resuming=ckpt.latest_step() is not None, log=logging.warning,
+        barrier=lambda: jax.process_count() > 1 and multihost_utils.sync_global_devices(
+            "rtt_jax: config.json read"))
     data = make_curriculum_data(spec.data, spec.tokenizer)
 
     if ckpt.latest_step() is not None:

@@ -3,7 +3,7 @@
 The state is a plain pytree ``{"params", "opt_state", "step"}``; ``params`` is
 the NNX model's pure-dict state, so optax, orbax and jit see ordinary arrays.
 The NNX graph definition is kept apart and merged back inside jitted
-functions (tracing cost only), per DESIGN.md's "hot loop is pure JAX".
+functions (tracing cost only), per docs/design.md, "The hot loop is pure JAX".
 """
 from __future__ import annotations
 

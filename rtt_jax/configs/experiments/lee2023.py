@@ -8,20 +8,17 @@ training on their balanced file ``train_3digit_N.txt`` written in that format
 evaluated on a seeded shuffle of their sorted ``test_10000.txt``. Every arm
 trains the same token positions (their setup: a fixed number of iterations).
 
-Data directory: ``$RTT_LEE2023_DIR`` or ``<repo>/../shared/data/lee2023``.
+Data directory: ``$RTT_LEE2023_DIR``, else ``<checkout>/../shared/data/lee2023``
+(``rtt_jax.external_data.LEE2023``; docs/reproductions.md, "Data"), resolved
+when a config is built.
 ``python -m rtt_jax.experiments.lee2023 --out=DIR`` runs it and writes
 ``docs/reproductions.md`` beside the paper's numbers.
 """
 from __future__ import annotations
 
-import os
-
 from rtt_jax.configs.experiments import _common
 from rtt_jax.experiments import Arm, Experiment
-
-DATA_DIR = os.environ.get("RTT_LEE2023_DIR") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "..", "shared", "data", "lee2023")
+from rtt_jax.external_data import LEE2023
 FORMATS = dict(plain="lee_plain", reversed="lee_reversed", simplified="lee_simplified",
                detailed="lee_detailed")
 SIZES = dict(plain=(1000, 3000, 10000), reversed=(1000, 3000, 10000),
@@ -44,7 +41,8 @@ def _rows(fmt: str):
 
 def _arm(fmt: str, n: int) -> Arm:
     return Arm(f"{fmt}_{n // 1000}k", {
-        "data.sources.lee.path": os.path.join(DATA_DIR, f"train_3digit_{n}.txt"),
+        # A callable: the data directory is read when the config is built.
+        "data.sources.lee.path": lambda c: LEE2023.path(f"train_3digit_{n}.txt"),
         "data.sources.lee.styles": FORMATS[fmt],
         "data.global_batch_size": _rows(fmt), "data.seq_len": ROW_LEN[fmt],
         "eval.styles.addition": FORMATS[fmt]},
@@ -62,13 +60,13 @@ EXPERIMENT = Experiment(
 
 def _with_data(c, test_n: int):
     c.data.sources = dict(lee=_common.source(
-        kind="lee_file", path=os.path.join(DATA_DIR, "train_3digit_1000.txt"),
+        kind="lee_file", path=LEE2023.path("train_3digit_1000.txt"),
         styles="lee_plain"))
     c.data.stages = _common.stages_one(dict(lee=1.0), dict(lee="0"))
     # Their test split only (no synthetic task sets): the answer accuracy and,
     # for the scratchpads, the step validity of every line.
     c.eval.update(families=(), styles=dict(addition="lee_plain"),
-                  lee_path=os.path.join(DATA_DIR, "test_10000.txt"), lee_n=test_n,
+                  lee_path=LEE2023.path("test_10000.txt"), lee_n=test_n,
                   lee_name="lee2023/test", max_new_tokens=320, max_len=352)
     return c
 

@@ -5,7 +5,7 @@ formula over and/or/not by rewriting it one operation at a time), trained on
 levels 1-3 (1-3 operators) and evaluated at levels 1-4. Answers are
 True/False (chance 50%) and a formula of three operators is a short, nearly
 local computation, so a model trained on the answers alone learns much of it:
-with the modular recipe (3 seeds, README "Measured at CPU scale") answer-only
+with the modular recipe (3 seeds, docs/results.md) answer-only
 reaches 80.2% at the trained levels against the traces' 88.0%, a difference
 of +7.8 points [-2.2, +17.7] (+85.8 on the modular task). Kept as a shipped
 experiment for that contrast: traces matter most where the answer is a long
