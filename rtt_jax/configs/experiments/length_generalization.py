@@ -3,7 +3,7 @@ sum chains of 17 and 33?
 
 ``traces_vs_answer``'s trace model scores ~97% at its trained levels (1-8)
 and chance (10%) from level 9 on. ``rtt_jax.evaluation.length_diagnosis`` on
-its checkpoints (docs/results.md, "Length generalisation") says why. With
+its checkpoints (docs/results.md, "length_generalization") says why. With
 the right lines fed in (teacher forcing), each line's arithmetic stays right
 at levels 9-12 (89-100%), but the operand a line copies from the question is
 wrong from the first line on (line 1 at level 12: 6-21% over three seeds,
@@ -27,7 +27,7 @@ Arms (format x position ids; the same budget of token positions):
   longer distances a long chain creates between a line and everything else
   were seen in training.
 
-Pilots (one seed, 50 problems at six levels; docs/recipes.md,
+Pilots (one seed, 50 problems at six levels; docs/results.md,
 "length_generalization", and ``length_generalization_pilots.py``) chose the
 arms and the budget: random ids and NoPE did not learn the trained levels
 in 1,200 steps; hints alone learned them (100%) and transferred nothing
@@ -157,7 +157,7 @@ EXPERIMENT = Experiment(
 
 # Three times the cpu recipe's 1,200 steps (same rows and learning rate): the
 # pilots' coupled arm had not finished learning its arithmetic at 1,200
-# (docs/recipes.md, "length_generalization"). Every arm trains this budget.
+# (docs/results.md, "length_generalization"). Every arm trains this budget.
 CPU_BUDGET = dict(_common.CPU_BUDGET, steps=3600)
 
 

@@ -1,6 +1,6 @@
 """The pilots behind ``length_generalization``'s arms and budget: one seed,
 50 problems at levels 4, 8, 12, 16, 24 and 32, 1,200 steps (the ``cpu``
-recipe's budget) unless a command says otherwise. docs/recipes.md,
+recipe's budget) unless a command says otherwise. docs/results.md,
 "length_generalization", has each pilot's command and numbers.
 
 Arms (``length_generalization``'s helpers; ``running_rope``, ``hinted_rope``
