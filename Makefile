@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.test-extras-stamp
 DEMO_DIR ?= workdirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast bench venv clean
+.PHONY: demo test test-fast lint bench venv clean
 venv: $(STAMP)
 .venv: $(STAMP)
 
@@ -36,17 +36,21 @@ demo: $(STAMP)
 	$(PY) -m rtt_jax.experiments.run --experiment=traces_vs_answer --variant=cpu \
 		--parallel=$(DEMO_PARALLEL) --out=$(DEMO_DIR) --report_copy=report.md
 
-# Every test (about 12 minutes on 2 cores).
+# Every test, one pytest worker per core (pytest-xdist); tests that must share
+# a worker carry @pytest.mark.xdist_group. pytest's settings (markers, the
+# per-test timeout) are in pyproject.toml.
 test: $(TEST_STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n auto --dist=loadgroup $(PYTEST_ARGS)
 
-# The fast tier (under 2 minutes on 2 cores): no subprocesses, no second
-# process, no training beyond a few steps. Tests that need those are marked
-# @pytest.mark.slow (tests/conftest.py) and run only in `make test`.
-# The fast tier: no subprocesses, no training beyond a few steps, one pytest
-# worker per core (pytest-xdist): 78 s on 2 idle cores.
+# The fast tier: no subprocesses, no second process, no training beyond a few
+# steps, one pytest worker per core. Tests that need more are marked
+# @pytest.mark.slow and run only in `make test`.
 test-fast: $(TEST_STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -m "not slow" -n auto --dist=loadgroup $(PYTEST_ARGS)
+
+# ruff with the rules in pyproject.toml (.ci/run runs it before the tests).
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

@@ -33,13 +33,17 @@ setup(
         # httpx, fastapi, uvicorn: the OpenAI teacher against rtt_jax.serve on loopback;
         # openai: the official client against rtt_jax.serve (streaming, errors, API key).
         # nbconvert and friends: tests/test_notebooks.py executes notebooks/ in a fresh venv.
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "gcsfs>=2026.10.1",
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "pytest-timeout>=2.4.0",
+                 "gcsfs>=2026.10.1",
                  "gcp-storage-emulator>=2026.7.19", "httpx>=0.28.1", "fastapi>=0.165.0",
                  "uvicorn>=0.54.0", "openai>=3.63.0", "matplotlib>=3.8", "nbconvert>=7.17.2",
                  "nbclient>=0.11.0", "nbformat>=5.11.1", "ipykernel>=7.4.0",
                  # tests/test_notebooks.py builds our wheel with the test venv's
                  # setuptools (--no-build-isolation); bdist_wheel is built in since 70.1.
-                 "setuptools>=84.2.1"],
+                 "setuptools>=84.2.1",
+                 # .ci/run lints before the tests (rules in pyproject.toml); capped below
+                 # the next minor release, whose rule changes could fail a clean tree.
+                 "ruff>=0.17.6,<0.18"],
         # notebooks/ in Colab or locally, and `jupyter nbconvert --execute` on them. The
         # bounds are those Colab ships, so that installing there leaves Colab's own kernel
         # packages alone (the test extra holds the versions the suite runs); for a local

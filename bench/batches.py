@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def curriculum_batches(batch: int, seq_len: int, n: int, variant: str = "tiny") -> list[dict]:
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from rtt_jax.config_validation import validate
     from rtt_jax.data.pipeline import first_global_batches
     cfg = get_config(variant)

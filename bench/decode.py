@@ -20,19 +20,15 @@ d=128, 4 layers, 4 heads (2 kv heads), byte vocabulary. The last line is
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import jax
+import numpy as np
+from flax import nnx
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from flax import nnx  # noqa: E402
-
-from rtt_jax.data.tokenizer import ByteTokenizer  # noqa: E402
-from rtt_jax.model import ModelConfig, Transformer  # noqa: E402
-from rtt_jax.model.sampler import Sampler, full_recompute_generate  # noqa: E402
+from rtt_jax.data.tokenizer import ByteTokenizer
+from rtt_jax.model import ModelConfig, Transformer
+from rtt_jax.model.sampler import Sampler, full_recompute_generate
 
 CFG = ModelConfig(vocab_size=ByteTokenizer.vocab_size, d_model=128, n_layers=4, n_heads=4, n_kv_heads=2)
 
@@ -65,7 +61,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     prompts = [np.concatenate([[tok.bos_id], rng.integers(3, tok.vocab_size, args.prompt - 1)])
                for _ in range(args.batch)]
-    kw = dict(stop_on_eos=False, stop_after_answer_line=False)
+    kw = dict(stop_on_eos=False)
     print(f"device={jax.devices()[0].device_kind} batch={args.batch} prompt={args.prompt} "
           f"new={args.new} max_len={max_len} model=d{CFG.d_model}xL{CFG.n_layers}")
 
@@ -74,7 +70,7 @@ def main(argv=None):
             ("kv", sampler.generate_tokens, args.repeats),
             ("recompute", lambda p, n, **k: full_recompute_generate(sampler, p, n, **k),
              args.recompute_repeats)):
-        secs, out = _timed(lambda n: gen(prompts, n or args.new, **kw), repeats)
+        secs, out = _timed(lambda n, gen=gen: gen(prompts, n or args.new, **kw), repeats)
         assert all(len(t) == args.new for t in out)
         results[name] = (args.batch * args.new / secs, out)
         print(f"{name:>9}: {secs:8.3f} s  {results[name][0]:10.1f} tok/s")

@@ -16,21 +16,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.dirname(__file__))
+import jax
 
-import jax  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def golden_losses() -> list[float]:
+    """The CPU golden losses, ``GOLDEN`` in tests/test_training.py (read as a
+    literal: tests/ is no package to import, and the test pins them)."""
+    import ast
+    with open(os.path.join(REPO, "tests", "test_training.py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "GOLDEN"
+                                                for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise LookupError("tests/test_training.py: no GOLDEN")
 
 
 def correctness(out: dict) -> None:
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from rtt_jax.config_validation import validate
     from rtt_jax.train.loop import train as train_spec
-    from tests.test_training import GOLDEN
+    GOLDEN = golden_losses()
 
     def train(cfg, workdir, **kw):
         return train_spec(validate(cfg), workdir, **kw)  # eval.every_steps is 0 here
@@ -85,7 +96,7 @@ def throughput(out: dict, steps: int) -> None:
     import dataclasses
 
     import train_throughput as tt
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from batches import curriculum_batches
     from rtt_jax.config_validation import model_config
     from rtt_jax.model import train_flops_per_token
@@ -105,7 +116,7 @@ def throughput(out: dict, steps: int) -> None:
                 tps = tt.run_sharded(mc_a, batches, steps) * batch * seq
                 out[key] = {"tok_s": tps, "mfu": train_flops_per_token(mc_a, seq) * tps / peak,
                             "wall_s": time.perf_counter() - t}
-            except Exception as e:  # out of memory at the larger size: record, go on
+            except Exception as e:  # noqa: BLE001 - out of memory at the larger size: record, go on
                 out[key] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
             print(key, out[key], flush=True)
 
@@ -120,7 +131,7 @@ def main() -> None:
     for part in (correctness, attention_paths, lambda o: throughput(o, args.steps)):
         try:
             part(out)
-        except Exception as e:  # keep what the other part measured
+        except Exception as e:  # noqa: BLE001 - keep what the other parts measured
             out.setdefault("errors", []).append(f"{type(e).__name__}: {e}"[:2000])
         print(json.dumps(out, indent=1, default=str), flush=True)
     with open(os.path.join(args.out, "gpu_check.json"), "w") as f:

@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 CONFIGS = {"tiny": ("configs/base.py", "tiny"),
            "demo": ("configs/experiments/traces_vs_answer.py", "cpu/traces")}

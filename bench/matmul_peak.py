@@ -32,9 +32,6 @@ def matmul_peak(sizes=(512, 1024, 2048), repeats: int = 8) -> float:
 
 
 if __name__ == "__main__":
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from rtt_jax.train.peak_flops import save_cpu_peak
     print(f"backend={jax.default_backend()} devices={jax.device_count()}")
     peak = matmul_peak()

@@ -183,7 +183,7 @@ def main() -> None:
         if only and name not in only:
             continue
         cases = adversarial_cases(family, problem, fuzz=not args.no_fuzz)
-        row(name, len(cases), max((_timed(lambda t=text: score_completion(family, problem, t)), case)
+        row(name, len(cases), max((_timed(lambda t=text, f=family, p=problem: score_completion(f, p, t)), case)
                                   for case, text in cases))
     if not only or "noise" in only:
         clean = ProgramTeacher().teach(tasks.get("addition").generate(0, 0, 3))[0]

@@ -24,19 +24,15 @@ import collections
 import glob
 import gzip
 import json
-import os
 import re
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.dirname(__file__))
 
-import jax  # noqa: E402
+import jax
 
-import train_throughput as tt  # noqa: E402
-from batches import curriculum_batches  # noqa: E402
-from rtt_jax.batch_sharding import global_batch  # noqa: E402
+import train_throughput as tt
+from batches import curriculum_batches
+from rtt_jax.batch_sharding import global_batch
 
 
 def _kind(name: str, shape: str, seq: int) -> str:

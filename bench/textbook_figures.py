@@ -12,16 +12,13 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from rtt_jax.textbook import classifier as clf  # noqa: E402
-from rtt_jax.textbook import corrupt, quality, sections  # noqa: E402
-from rtt_jax.traces import diversity  # noqa: E402
+from rtt_jax.textbook import classifier as clf
+from rtt_jax.textbook import corrupt, quality, sections
+from rtt_jax.traces import diversity
 
 
 def main() -> None:

@@ -27,23 +27,19 @@ import argparse
 import math
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import jax
+import jax.numpy as jnp
+import optax
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(__file__))
-from matmul_peak import matmul_peak  # noqa: E402
-from batches import curriculum_batches  # noqa: E402
-from rtt_jax.batch_sharding import global_batch  # noqa: E402
-from rtt_jax.model import ModelConfig, train_flops_per_token  # noqa: E402
-from rtt_jax.train import sharding as shd  # noqa: E402
-from rtt_jax.train.state import init_state, state_layout  # noqa: E402
-from rtt_jax.train.step import make_train_step  # noqa: E402
+from matmul_peak import matmul_peak
+from batches import curriculum_batches
+from rtt_jax.batch_sharding import global_batch
+from rtt_jax.model import ModelConfig, train_flops_per_token
+from rtt_jax.train import sharding as shd
+from rtt_jax.train.state import init_state, state_layout
+from rtt_jax.train.step import make_train_step
 
 SIZES = {
     # (model, seq_len, batch). "demo" is make demo's shape; "deep" issue 12's second.

@@ -47,11 +47,11 @@ import time
 if not __package__:  # run as a file (python launch/tpu.py): make `launch` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
-from launch import tpu_commands as tc  # noqa: E402
-from launch import tpu_remote  # noqa: E402
-from rtt_jax import cli_errors  # noqa: E402
+from launch import tpu_commands as tc
+from launch import tpu_remote
+from rtt_jax import cli_errors
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = ("create", "setup", "run", "logs", "tail", "status", "stop", "delete")

@@ -163,7 +163,7 @@ def user_code(what: str) -> Iterator[None]:
         yield
     except BAD_INPUT:
         raise
-    except Exception as e:  # noqa: BLE001 - the file is user code: any error is bad input
+    except Exception as e:  # the file is user code: any error is bad input
         where = f"{e.filename}:{e.lineno}: " if isinstance(e, SyntaxError) and e.filename else ""
         raise ValueError(f"{what}: cannot load ({where}{type(e).__name__}: "
                          f"{_squeeze(str(e))})") from e

@@ -219,10 +219,7 @@ class Engine:
     def _finish(self, prompt: np.ndarray, tokens: np.ndarray, limit: int, stops: list[str]):
         s = self.sampler
         text = s.tokenizer.decode(tokens)
-        stopped = len(tokens) < limit or (len(tokens) and (
-            tokens[-1] == s.ids["eos"] or (tokens[-1] == s.ids["newline"] and s.answer_state(
-                tokens[:-1], bool(prompt[-1] in (s.ids["newline"], s.ids["bos"])))
-                == len(s.ids["marker"]))))
+        stopped = len(tokens) < limit or s.stopped_at_end(prompt, tokens)
         cut = min((text.find(x) for x in stops if x in text), default=-1)
         if cut >= 0:
             text, stopped = text[:cut], True

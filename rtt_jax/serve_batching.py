@@ -24,7 +24,7 @@ import queue
 import random
 import threading
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -56,10 +56,10 @@ class Batcher:
     before each call (a test hook that simulates a slow model)."""
 
     def __init__(self, sampler, window_s: float = 0.01, max_batch: int | None = None,
-                 stop_on_eos: bool = True, stop_after_answer_line: bool = True):
+                 stop_on_eos: bool = True, stops: Mapping[str, bool] | None = None):
         self.sampler, self.window_s = sampler, window_s
         self.max_batch = max_batch or sampler.max_batch
-        self.stop = dict(stop_on_eos=stop_on_eos, stop_after_answer_line=stop_after_answer_line)
+        self.stop = dict(stop_on_eos=stop_on_eos, stops=stops)
         self.sampler_calls = self.jobs_served = 0
         self.delay_s = 0.0
         self._queue: queue.Queue = queue.Queue()

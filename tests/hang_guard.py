@@ -1,7 +1,9 @@
-"""A hang guard for tests of parsers that must stay linear.
+"""A hang guard: what tests use instead of reading a clock.
 
-Not a speed assertion: it turns "never finishes" into a failure, with a limit
-generous enough for a shared, slow machine.
+Not a speed assertion: it turns "never finishes" (a parser gone quadratic, a
+process that never reaches the awaited step) into a failure, with a limit
+generous enough for a shared, slow machine. It owns SIGALRM, so pytest-timeout
+runs with ``timeout_method = "thread"`` (pyproject.toml).
 """
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ from flax import nnx
 
 from rtt_jax.data.tokenizer import ByteTokenizer
 from rtt_jax.evaluation.calculator import safe_calculator
+from rtt_jax.evaluation.calculator_decoding import (calculator_generate, calculator_value,
+                                                    generate_with_calculator, pending_expression)
+from rtt_jax.evaluation.stops import CALCULATOR, STOP_RULES, make_sampler
 from rtt_jax.model import ModelConfig, Transformer
-from rtt_jax.model.calculator import calculator_value, pending_expression
-from rtt_jax.model.sampler import Sampler, calc_state, decode_loop
+from rtt_jax.model.sampler import Sampler, decode_loop
 
 MAX_LEN = 64
 PROMPT = "Q\n"
@@ -29,7 +31,7 @@ class ScriptedSampler(Sampler):
             ids = np.concatenate([[tok.bos_id], tok.encode(PROMPT + text)])
             self.script[r, :len(ids)] = ids
         self.rounds = 0
-        super().__init__(None, {}, tok, None, max_len=MAX_LEN, **kw)
+        super().__init__(None, {}, tok, None, max_len=MAX_LEN, stop_rules=STOP_RULES, **kw)
 
     def decode_rows(self, *args, **kw):
         self.rounds += 1
@@ -47,14 +49,16 @@ class ScriptedSampler(Sampler):
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
         return decode_loop(lambda s, tok, pos: (logits(pos + 1), s), jnp.zeros(()),
                            logits(lengths), lengths, prompt_last, rows["active"],
-                           rows["row_ids"], opts, ids, self.max_len, step0=rows["step0"],
-                           limit=rows["limit"], ans=rows["ans"],
-                           calc=calc_state(tokens, lengths, ids))
+                           rows["row_ids"], opts, ids, self.max_len, rules=self.stop_rules,
+                           states=rows["states"], step0=rows["step0"], limit=rows["limit"])
 
 
-def run(scripts, max_new=48, **kw):
+def run(scripts, max_new=48, calculator=None, **kw):
     s = ScriptedSampler(scripts)
-    return s.generate([PROMPT] * len(scripts), max_new, **kw), s
+    prompts = [PROMPT] * len(scripts)
+    if calculator is None:
+        return s.generate(prompts, max_new, **kw), s
+    return generate_with_calculator(s, prompts, max_new, calculator, **kw), s
 
 
 def test_inserts_value_and_resumes():
@@ -74,17 +78,16 @@ def test_inserts_value_and_resumes():
     # No calculator (the default) is the model's own text, in one round.
     s.rounds = 0
     off = s.generate([PROMPT] * len(scripts), 48)
-    assert off == s.generate([PROMPT] * len(scripts), 48, calculator=None)
     assert off == [t[:t.index("\n", t.index("####")) + 1] for t in scripts]
-    assert s.rounds == 2
+    assert s.rounds == 1
 
 
 def test_budget_counts_inserted_tokens():
     s = ScriptedSampler(["He has <<3*4=99>> so\n#### 12\n"] * 2)
     for max_new in (1, 12, 13, 14, 15, 16, 17, 20):
-        got = s.generate([PROMPT] * 2, max_new, calculator=safe_calculator)
+        got = generate_with_calculator(s, [PROMPT] * 2, max_new, safe_calculator)
         assert got == ["He has <<3*4=12>> so\n#### 12\n"[:max_new]] * 2
-        ids = s.generate_tokens([s.encode_prompt(PROMPT)] * 2, max_new, calculator=safe_calculator)
+        ids = calculator_generate(s, [s.encode_prompt(PROMPT)] * 2, max_new, safe_calculator)
         assert [len(t) for t in ids] == [min(max_new, 29)] * 2
 
 
@@ -127,8 +130,8 @@ def test_prompt_inside_open_brackets():
         ids = np.concatenate([[bos], tok.encode(p)])
         tokens[i, :len(ids)] = ids
         lengths.append(len(ids))
-    ids = jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), s.ids)
-    state = calc_state(jnp.asarray(tokens), jnp.asarray(lengths, jnp.int32), ids)
+    ids = s.rule_ids["calculator"]
+    state = [CALCULATOR.state(ids, row[:n], row[:0]) for row, n in zip(tokens, lengths)]
     np.testing.assert_array_equal(state, [1, 2, 0, 0, 0])
 
 
@@ -158,12 +161,12 @@ def test_pending_expression():
 def test_real_model_without_annotations_is_unchanged():
     cfg = ModelConfig(vocab_size=259, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, init_std=0.3)
     graphdef, state = nnx.split(Transformer(cfg, nnx.Rngs(params=0)))
-    s = Sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), cfg, max_len=MAX_LEN)
+    s = make_sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), cfg, max_len=MAX_LEN)
     texts = ["12+5=", "a longer prompt of 21", "7"]
-    kw = dict(stop_on_eos=False, stop_after_answer_line=False)
+    kw = dict(stop_on_eos=False, stops={"answer_line": False})
     plain = s.generate(texts, 24, **kw)
     assert not any("<<" in t for t in plain)
-    assert s.generate(texts, 24, calculator=safe_calculator, **kw) == plain
+    assert generate_with_calculator(s, texts, 24, safe_calculator, **kw) == plain
     # What a calculator round relies on: a row resumed from its own first k
     # tokens (same row index, step offset k) samples the same continuation.
     prompts = [s.encode_prompt(t) for t in texts]
@@ -181,7 +184,7 @@ def test_needs_single_token_brackets():
         def encode(self, text):
             return super().encode(text + "=" if text == "=" else text)
 
-    s = Sampler(None, {}, Merged(), None, max_len=MAX_LEN)
-    assert s.ids["eq"] == -1
+    s = make_sampler(None, {}, Merged(), None, max_len=MAX_LEN)
+    assert s.rule_ids["calculator"]["at"] == -1
     with pytest.raises(ValueError, match="single tokens"):
-        s.generate(["x"], 4, calculator=safe_calculator)
+        generate_with_calculator(s, ["x"], 4, safe_calculator)

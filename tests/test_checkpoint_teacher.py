@@ -1,23 +1,16 @@
 """The model-checkpoint teacher: a trained checkpoint's sampler behind ModelTeacher."""
-import jax
 import pytest
 
 from rtt_jax import tasks
 from rtt_jax.config_validation import validate
 from rtt_jax.evaluation.checkpoint_teacher import sample_fn_from_workdir, sampler_sample_fn
 from rtt_jax.traces.teachers import ModelTeacher
-from in_process import train_config as train
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from configs.base import get_config
-    cfg = get_config("tiny")
-    cfg.train.steps = 4
-    cfg.checkpoint.async_save = False
-    wd = str(tmp_path_factory.mktemp("teacher"))
-    train(cfg, wd, jax.devices()[:1])
-    return validate(cfg), wd
+def trained(trained_run):
+    """The suite's trained tiny run (conftest.trained_run)."""
+    return validate(trained_run.config()), str(trained_run.workdir)
 
 
 @pytest.mark.slow  # the fast tier stays under 2 minutes

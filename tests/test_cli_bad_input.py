@@ -8,8 +8,9 @@ and in the expected text are written ``{tmp}/...``. A file's content is text,
 bytes, ``FULL`` (a symlink to /dev/full: every write fails with ENOSPC, the
 disk-full case) or ``DIR`` (a directory). ``{readonly}`` is a directory the
 test cannot create (a read-only one, or under /sys when running as root).
-Each case runs as its own subprocess; the CLIs check their inputs before
-importing JAX, so most take well under a second.
+Each case runs as its own process, forked from a helper that has imported
+JAX and its libraries once (``tests/cli_fork.py``); the CLIs check their
+inputs before importing JAX, so most take well under a second anyway.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 
 # Subprocesses, several processes or real training runs: `make test` only.
@@ -57,6 +58,11 @@ CASES = [
     ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.train.steps=abc"], {},
      "--config.train.steps=abc"),
     ("rtt_jax.main", [TINY], {}, "--workdir"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.train.microbatches=3"], {},
+     "config.train.microbatches=3: expected a divisor"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.model.n_kv_heads=3"], {},
+     "n_kv_heads=3 must divide"),
+    ("rtt_jax.main", [TINY, "--workdir={tmp}/w", "--config.mesh.tensor=3"], {}, "config.mesh"),
     ("rtt_jax.main", ["--mode=eval", "--workdir={tmp}/w"], {"w": DIR},
      "--config is required: {tmp}/w/config.json does not exist"),
     ("rtt_jax.main", ["--mode=print_config"], {}, "--config is required: no --workdir given"),
@@ -145,11 +151,11 @@ CASES = [
     # --- python -m rtt_jax.textbook.classifier
     ("rtt_jax.textbook.classifier", ["--out={tmp}/m.json", "--n_good=0"], {}, "--n_good=0"),
     ("rtt_jax.textbook.classifier", [], {}, "--out"),
-    # --- python -m rtt_jax.data.inspect
-    ("rtt_jax.data.inspect", ["--config={tmp}/nope.py"], {}, "nope.py"),
-    ("rtt_jax.data.inspect", [TINY, "--stage=9", "--n=1"], {}, "--stage=9"),
-    ("rtt_jax.data.inspect", [TINY, "--n=-1"], {}, "--n=-1"),
-    ("rtt_jax.data.inspect", [TINY, "--config.data.seq_lenn=3"], {}, "--config.data.seq_lenn"),
+    # --- python -m rtt_jax.data.preview
+    ("rtt_jax.data.preview", ["--config={tmp}/nope.py"], {}, "nope.py"),
+    ("rtt_jax.data.preview", [TINY, "--stage=9", "--n=1"], {}, "--stage=9"),
+    ("rtt_jax.data.preview", [TINY, "--n=-1"], {}, "--n=-1"),
+    ("rtt_jax.data.preview", [TINY, "--config.data.seq_lenn=3"], {}, "--config.data.seq_lenn"),
     # --- python -m rtt_jax.data.report
     ("rtt_jax.data.report", [TINY, "--out={tmp}/afile"], {"afile": "x"}, "{tmp}/afile"),
     ("rtt_jax.data.report", [TINY, "--out={tmp}/o", "--n=0"], {}, "--n=0"),
@@ -215,9 +221,7 @@ def _run(module: str, argv: list[str], tmp, extra=()) -> tuple[subprocess.Comple
     if any("{readonly}" in a for a in argv):
         subs["readonly"] = _readonly_dir(tmp)
     args = [a.format(**subs) for a in argv]
-    proc = subprocess.run([sys.executable, "-m", module, *args, *extra], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-    return proc, subs
+    return run_module(module, [*args, *extra], cwd=REPO), subs
 
 
 @pytest.mark.parametrize("module, argv, files, expected", CASES,

@@ -1,13 +1,11 @@
 """--mode=compile_only: the train step lowered and compiled for a target size,
 per-device memory against HBM, and one-line errors for configs that cannot run."""
-import os
 import re
-import subprocess
-import sys
 
 import jax
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from rtt_jax.config_validation import ConfigError, validate
 from rtt_jax.train import compile_only
@@ -18,9 +16,7 @@ _ABSL_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] ")
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=compile_only", TINY,
-                           *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ))
+    return run_module("rtt_jax.main", ["--mode=compile_only", TINY, *args], cwd=REPO)
 
 
 def _error_lines(proc):

@@ -12,6 +12,10 @@ from rtt_jax.data import packing as pk
 from rtt_jax.data.formatting import Example, format_example
 from rtt_jax.data.tokenizer import ByteTokenizer, TokenizerFileError, load_tokenizer
 
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data_front")
+
 TRICKY = ["", " ", "  two leading, two trailing  ", "\n", "a\n\n\nb\n", "\t\ttab\r\nCRLF\r",
           "12345 + 0007 = 12352", "-3.50e+10", "héllo wörld ∑ 数学 🙂 \u200b", "▁literal ▁▁ space-mark▁",
           "<s></s><unk><pad> [BOS]", "\x00nul\x7f", "#### 42\n", "   \n  \n", "ǅ ﬁ Å Å"]
@@ -36,7 +40,7 @@ def spm_dir(corpus_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("spm")
     res = subprocess.run([sys.executable, "-m", "rtt_jax.data.train_tokenizer",
                           f"--input={corpus_file}", "--vocab_size=400", f"--out={out}"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "saved sentencepiece tokenizer" in res.stdout
     return out
@@ -77,7 +81,7 @@ def test_sentencepiece_pipeline_in_grain_workers_equals_in_process(spm_dir):
     """Grain workers get the tokenizer pickled (cloudpickle): the model proto
     travels, and worker batches equal in-process ones."""
     import cloudpickle
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from in_process import data_pipeline as make_curriculum_data
     tok = load_tokenizer(str(spm_dir))
     copy = cloudpickle.loads(cloudpickle.dumps(tok))

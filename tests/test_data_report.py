@@ -1,19 +1,17 @@
 """The data report: one entry per stage, with mixture, tokens, quality, duplicates, diversity."""
 import json
-import subprocess
-import sys
 
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from rtt_jax.data.report import write_data_report
 
 
 @pytest.mark.slow
 def test_cli_writes_one_entry_per_stage(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "rtt_jax.data.report",
-                        "--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = run_module("rtt_jax.data.report",
+                   ["--config=configs/base.py:tiny", f"--out={tmp_path}", "--n=200"], cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.load(open(tmp_path / "data_report.json"))
     assert [st["name"] for st in report["stages"]] == ["warmup", "main"]
@@ -41,6 +39,6 @@ def test_textbook_stage_gets_quality_scores(tiny_config, tmp_path):
 
 
 def test_report_runs_on_the_demo_config(tmp_path):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     report = write_data_report(get_config("cpu"), str(tmp_path), n=50)
     assert len(report["stages"]) == 2 and (tmp_path / "data_report.json").exists()

@@ -1,12 +1,11 @@
 """Evaluation wired into training and into `main --mode=eval`."""
 import json
-import os
-import subprocess
-import sys
+import shutil
 
 import jax
 import pytest
 
+from cli_fork import run_module
 from conftest import REPO
 from in_process import train_config as train
 
@@ -29,24 +28,21 @@ def test_periodic_eval_writes_metrics_and_samples(tiny_config, tmp_path):
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
 
 
-def test_main_mode_eval_writes_report(tmp_path):
-    """The contract: after training, W/config.json holds the resolved config and
-    ``--mode=eval --workdir=W`` with no --config writes W/report.json, the same
-    report as an evaluation with the config given."""
-    overrides = ["--config.train.steps=3", "--config.eval.n_per_level=3",
-                 "--config.eval.max_new_tokens=12", "--config.eval.samples_per_set=2"]
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-
-    def main(*args, env=env):
-        r = subprocess.run([sys.executable, "-m", "rtt_jax.main", *args], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr[-3000:]
-        return r
-    main("--mode=train", "--config=configs/base.py:tiny", f"--workdir={tmp_path}", *overrides)
-    saved = json.load(open(tmp_path / "config.json"))
-    assert saved["train"]["steps"] == 3 and saved["eval"]["n_per_level"] == 3
+def test_main_mode_eval_writes_report(trained_run, tmp_path):
+    """The contract: W/config.json holds the resolved config the run trained
+    with, and ``--mode=eval --workdir=W`` with no --config writes W/report.json,
+    the same report as an evaluation with the config given. On a copy of the
+    suite's trained run (conftest.trained_run: tiny, 6 steps) whose saved eval
+    settings are made small (config.json is the record a reader trusts)."""
+    from rtt_jax import workdir_config
+    shutil.copytree(trained_run.workdir, tmp_path, dirs_exist_ok=True)
+    saved = workdir_config.load(str(tmp_path))
+    assert saved is not None and saved.train.steps == 6
+    saved.eval.update(n_per_level=3, max_new_tokens=12, samples_per_set=2)
+    workdir_config.save(saved, str(tmp_path))
     # On this process's 8 devices, as the in-process evaluation below.
-    r = main("--mode=eval", f"--workdir={tmp_path}", env=dict(os.environ))
+    r = run_module("rtt_jax.main", ["--mode=eval", f"--workdir={tmp_path}"], cwd=REPO)
+    assert r.returncode == 0, r.stderr[-3000:]
     report = json.load(open(tmp_path / "report.json"))
     assert report["sets"]
     for name, entry in report["sets"].items():
@@ -58,13 +54,14 @@ def test_main_mode_eval_writes_report(tmp_path):
     per_set = {name: sum(s["set"] == name for s in samples) for name in report["sets"]}
     assert set(per_set.values()) == {2}, per_set  # eval.samples_per_set, not the default 3
     assert (tmp_path / "report.md").exists() and (tmp_path / "accuracy_by_level.png").exists()
-    assert "eval step 3" in r.stdout
+    assert "eval step 6" in r.stdout
     # The same evaluation with the config given (in this process) scores the same.
     from rtt_jax.configs.base import get_config
     from rtt_jax.config_validation import validate
     from rtt_jax.evaluation.standalone import evaluate_workdir
     cfg = get_config("tiny")
-    cfg.train.steps = 3
+    cfg.train.steps = 6
+    cfg.checkpoint.update(every_steps=3, async_save=False)
     cfg.eval.update(n_per_level=3, max_new_tokens=12, samples_per_set=2)
     evaluate_workdir(validate(cfg), str(tmp_path))  # rewrites report.json
 
@@ -81,8 +78,7 @@ def test_print_config_prints_the_resolved_config(tmp_path):
     from rtt_jax.configs.experiments.lee2023 import get_config
 
     def main(*args):
-        return subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=print_config",
-                               *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+        return run_module("rtt_jax.main", ["--mode=print_config", *args], cwd=REPO)
     r = main("--config=configs/experiments/lee2023.py:cpu/reversed_10k",
              "--config.train.steps=7")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -105,9 +101,8 @@ def test_print_config_prints_the_resolved_config(tmp_path):
 
 
 def test_eval_without_checkpoint_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "rtt_jax.main", "--mode=eval",
-                        "--config=configs/base.py:tiny", f"--workdir={tmp_path}"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = run_module("rtt_jax.main", ["--mode=eval", "--config=configs/base.py:tiny",
+                                    f"--workdir={tmp_path}"], cwd=REPO)
     assert r.returncode == 1
     assert "no checkpoint to restore" in r.stderr and "Traceback" not in r.stderr
 

@@ -121,7 +121,7 @@ def test_the_check_names_what_cannot_be_had(tmp_path, monkeypatch):
 
 def test_the_runner_names_a_missing_data_file_before_running_anything(tmp_path, monkeypatch):
     from rtt_jax.experiments.run import run_experiment
-    from rtt_jax.experiments.spec import ExperimentError
+    from rtt_jax.experiments.definition import ExperimentError
     monkeypatch.setenv(LEE2023.env, str(tmp_path / "nowhere"))
     out = tmp_path / "out"
     with pytest.raises(ExperimentError) as e:

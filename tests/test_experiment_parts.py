@@ -12,7 +12,7 @@ from rtt_jax.data.curriculum import time_averaged_stage
 from rtt_jax.data.sources import BadRecordError
 from rtt_jax.data.sources import make_source as open_source
 from rtt_jax.data.spec import source_spec
-from rtt_jax.experiments import lee2023
+from rtt_jax.experiments import lee2023_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAPER_CSV = FIXTURES / "lee2023_paper_sample_efficiency.csv"
@@ -26,7 +26,7 @@ def _src(**kw):
 # --- Lee et al. 2023 tables and checks -------------------------------------------------
 
 def test_paper_table_reads_their_columns():
-    paper = lee2023.paper_table(str(PAPER_CSV))
+    paper = lee2023_report.paper_table(str(PAPER_CSV))
     assert paper["plain"][10000] == pytest.approx(87.42424)
     assert paper["reversed"][1000] == pytest.approx(1.565657)
     assert paper["detailed"][1000] == pytest.approx(99.79798)
@@ -37,10 +37,10 @@ def test_paper_table_bad_file_names_the_line(tmp_path):
     bad = tmp_path / "p.csv"
     bad.write_text(PAPER_CSV.read_text().replace("87.42424", "eighty"))
     with pytest.raises(ValueError, match=r"p.csv:\d+"):
-        lee2023.paper_table(str(bad))
+        lee2023_report.paper_table(str(bad))
     (tmp_path / "q.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="missing columns"):
-        lee2023.paper_table(str(tmp_path / "q.csv"))
+        lee2023_report.paper_table(str(tmp_path / "q.csv"))
 
 
 def _results(acc: dict, steps: dict | None = None, missing=()):
@@ -54,15 +54,15 @@ def _results(acc: dict, steps: dict | None = None, missing=()):
 
 
 def test_checks_pass_and_fail_on_known_numbers():
-    ours = lee2023.our_table(_results(
+    ours = lee2023_report.our_table(_results(
         {"plain_1k": 0.02, "plain_10k": 0.75, "simplified_1k": 0.70, "detailed_1k": 0.95},
         steps={"simplified_1k": 0.9, "detailed_1k": 0.99}))
     assert ours["plain"][10000]["accuracy"] == pytest.approx(75.0)
-    verdicts = {claim: ok for claim, ok, _ in lee2023.checks(ours)}
+    verdicts = {claim: ok for claim, ok, _ in lee2023_report.checks(ours)}
     assert all(verdicts.values()), verdicts
-    ours = lee2023.our_table(_results(
+    ours = lee2023_report.our_table(_results(
         {"plain_1k": 0.30, "plain_10k": 0.60, "simplified_1k": 0.85, "detailed_1k": 0.99}))
-    verdicts = lee2023.checks(ours)
+    verdicts = lee2023_report.checks(ours)
     by_claim = {c: ok for c, ok, _ in verdicts}
     assert by_claim["At N=1k, simplified scratchpad >= plain + 60 points"] is False  # 55 points
     assert by_claim["At N=1k, detailed scratchpad >= plain + 60 points"] is True
@@ -71,17 +71,17 @@ def test_checks_pass_and_fail_on_known_numbers():
 
 
 def test_a_missing_run_is_not_run_rather_than_zero():
-    ours = lee2023.our_table(_results({"plain_1k": 0.0, "detailed_1k": 0.9},
+    ours = lee2023_report.our_table(_results({"plain_1k": 0.0, "detailed_1k": 0.9},
                                       missing=("detailed_1k",)))
     assert "detailed" not in ours
-    detailed = [ok for c, ok, _ in lee2023.checks(ours) if c.startswith("At N=1k, detailed")]
+    detailed = [ok for c, ok, _ in lee2023_report.checks(ours) if c.startswith("At N=1k, detailed")]
     assert detailed == [None]
 
 
 def test_markdown_sets_ours_beside_the_paper():
     res = _results({"plain_1k": 0.01, "plain_10k": 0.2, "detailed_1k": 0.5},
                    steps={"detailed_1k": 0.8})
-    md = lee2023.markdown(res, lee2023.paper_table(str(PAPER_CSV)),
+    md = lee2023_report.markdown(res, lee2023_report.paper_table(str(PAPER_CSV)),
                           {"summary": "S", "differences": ["D1"], "observations": ["O1"]}, "CMD")
     assert "| plain | paper | 0.4 | 28.7 | 87.4 |" in md
     assert "| plain | **rtt_jax** | 1.0 | – | 20.0 |" in md
@@ -196,7 +196,7 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
     from rtt_jax.evaluation import Evaluator, prompt_for, write_report
     from rtt_jax.config_validation import validate
     from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
-    from rtt_jax.experiments import plan, results, spec, tables
+    from rtt_jax.experiments import plan, results, definition, tables
     module = plan.load_experiment(str(MINI))
     exp = module.EXPERIMENT
     runs = plan.plan(str(MINI), exp, "cpu", str(tmp_path), arms=["traces", "answer_only"])
@@ -217,10 +217,10 @@ def test_answer_only_arm_shows_no_consistency_and_no_consistency_difference(tmp_
                     wrong = (i + run.seed) % 3 == 0
                     completion = f"#### {int(p.answer) + 1 if wrong else p.answer}"
                 table[prompt_for(fam, p, s.style)] = completion
-        report = Evaluator(sets, lambda ps: [table[q] for q in ps],
+        report = Evaluator(sets, lambda ps, table=table: [table[q] for q in ps],
                            trace_metrics=ec.trace_metrics).run(step=6)
         write_report(report, run.workdir, trained, plots=False)
-    res = results.collect(exp, "cpu", runs, spec.check_budget(exp, configs))
+    res = results.collect(exp, "cpu", runs, definition.check_budget(exp, configs))
     traces, answer_only = res["arms"]["traces"], res["arms"]["answer_only"]
     assert res["baseline"] == "answer_only"
     for name in res["sets"]:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rtt_jax.experiments import Arm, execute, Experiment, ExperimentError, plan, results, spec, Step, tables
+from rtt_jax.experiments import Arm, execute, Experiment, ExperimentError, plan, results, definition, Step, tables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,18 +107,19 @@ def test_budget_leaves_out_arms_outside_it(tiny_config):
     import copy
     big = copy.deepcopy(tiny_config)
     big.train.steps = tiny_config.train.steps * 4
-    budget = spec.check_budget(_experiment(), {"teacher": big, "student": tiny_config,
+    budget = definition.check_budget(_experiment(), {"teacher": big, "student": tiny_config,
                                                "other": tiny_config})
     assert set(budget["tokens_per_run"]) == {"student", "other"}
     assert budget["steps"]["teacher"] == 4 * budget["steps"]["student"]
     with pytest.raises(ExperimentError, match="different token positions"):
-        spec.check_budget(_experiment(), {"student": tiny_config, "other": big})
+        definition.check_budget(_experiment(), {"student": tiny_config, "other": big})
 
 
 def _py(code: str) -> tuple[str, ...]:
     return ("-c", code)
 
 
+@pytest.mark.slow  # spawns the steps' processes
 def test_a_failed_need_stops_its_dependents_and_others_run(tmp_path):
     def step(name, code, needs=()):
         d = tmp_path / name

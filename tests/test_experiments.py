@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
-from rtt_jax.experiments import stats
-from rtt_jax.experiments.spec import (Arm, Experiment, ExperimentError, apply_overrides,
+from cli_fork import run_module
+from rtt_jax.experiments import seed_stats
+from rtt_jax.experiments.definition import (Arm, Experiment, ExperimentError, apply_overrides,
                                       check_budget)
+
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("experiments")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = os.path.join(ROOT, "tests", "fixtures", "experiments", "mini.py")
@@ -21,46 +24,46 @@ MINI = os.path.join(ROOT, "tests", "fixtures", "experiments", "mini.py")
 # --- statistics on known inputs ---------------------------------------------------------
 
 def test_mean_std_known_values_and_missing_values_are_dropped_not_zero():
-    ms = stats.mean_std([0.5, 0.7, None, float("nan")])
+    ms = seed_stats.mean_std([0.5, 0.7, None, float("nan")])
     assert ms["n"] == 2 and ms["mean"] == pytest.approx(0.6)
     assert ms["std"] == pytest.approx(math.sqrt(0.02))  # ddof=1
-    assert stats.mean_std([0.3]) == {"mean": 0.3, "std": 0.0, "n": 1, "values": [0.3]}
-    assert stats.mean_std([None])["mean"] is None
+    assert seed_stats.mean_std([0.3]) == {"mean": 0.3, "std": 0.0, "n": 1, "values": [0.3]}
+    assert seed_stats.mean_std([None])["mean"] is None
 
 
 def test_paired_t_interval_matches_hand_computation():
-    d = stats.difference({0: 0.8, 1: 0.6}, {0: 0.5, 1: 0.4})
+    d = seed_stats.difference({0: 0.8, 1: 0.6}, {0: 0.5, 1: 0.4})
     assert d["method"] == "paired-t" and d["n_pairs"] == 2
     assert d["diff"] == pytest.approx(0.25)
     half = 12.7062047 * math.sqrt(0.005) / math.sqrt(2)  # t_{1, .975} * sd / sqrt(n)
     assert d["ci"] == pytest.approx([0.25 - half, 0.25 + half], rel=1e-6)
-    assert stats.significant(d) is False  # two seeds: wide
-    three = stats.difference({0: 0.9, 1: 0.91, 2: 0.92}, {0: 0.1, 1: 0.12, 2: 0.11})
-    assert three["ci"][0] > 0 and stats.significant(three)
+    assert seed_stats.significant(d) is False  # two seeds: wide
+    three = seed_stats.difference({0: 0.9, 1: 0.91, 2: 0.92}, {0: 0.1, 1: 0.12, 2: 0.11})
+    assert three["ci"][0] > 0 and seed_stats.significant(three)
 
 
 def test_single_seed_falls_back_to_binomial_and_unpaired_seeds_are_not_paired():
-    d = stats.difference({0: 0.8}, {0: 0.5}, n_problems=100)
+    d = seed_stats.difference({0: 0.8}, {0: 0.5}, n_problems=100)
     pa, pb = 81 / 102, 51 / 102  # Agresti-Caffo: one success and one failure added
     half = 1.959964 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / 102)
     assert d["method"] == "binomial" and d["diff"] == pytest.approx(0.3)
     assert d["ci"] == pytest.approx([pa - pb - half, pa - pb + half], rel=1e-5)
-    zero = stats.difference({0: 0.0}, {0: 0.0}, n_problems=100)["ci"]
+    zero = seed_stats.difference({0: 0.0}, {0: 0.0}, n_problems=100)["ci"]
     assert zero[0] < 0 < zero[1]  # no degenerate [0, 0] interval at rates of 0
-    unpaired = stats.difference({0: 0.8}, {1: 0.5}, n_problems=100)
+    unpaired = seed_stats.difference({0: 0.8}, {1: 0.5}, n_problems=100)
     assert unpaired["diff"] == pytest.approx(0.3) and unpaired["ci"] is None
-    assert stats.difference({}, {0: 0.5})["diff"] is None
+    assert seed_stats.difference({}, {0: 0.5})["diff"] is None
 
 
 def test_mean_curve_uses_common_steps():
-    c = stats.mean_curve([{1: 2.0, 2: 1.0}, {1: 4.0, 2: 3.0, 3: 0.5}])
+    c = seed_stats.mean_curve([{1: 2.0, 2: 1.0}, {1: 4.0, 2: 3.0, 3: 0.5}])
     assert sorted(c) == [1, 2] and c[1]["mean"] == 3.0 and c[2]["std"] == pytest.approx(math.sqrt(2))
 
 
 # --- specs: overrides and budgets -------------------------------------------------------
 
 def _config():
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     return get_config("tiny")
 
 
@@ -106,7 +109,7 @@ def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
     assert {"cpu", "tpu"} <= set(exp.seeds)
     for variant in exp.seeds:  # every variant the experiment has seeds for
         configs = {arm: module.get_config(f"{variant}/{arm}") for arm in exp.arm_names}
-        for arm, c in configs.items():
+        for c in configs.values():
             config_validation.validate(c)
         check_budget(exp, configs)
     # several seeds for error bars (the CPU reproduction of Lee et al. runs one, for time)
@@ -122,9 +125,8 @@ def test_shipped_experiment_arms_build_valid_configs_on_equal_budget(name):
 # --- the miniature experiment, end to end ------------------------------------------------
 
 def _run(out, *extra):
-    return subprocess.run([sys.executable, "-m", "rtt_jax.experiments.run", f"--experiment={MINI}",
-                           "--variant=cpu", f"--out={out}", *extra],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    return run_module("rtt_jax.experiments.run",
+                      [f"--experiment={MINI}", "--variant=cpu", f"--out={out}", *extra], cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -227,17 +229,16 @@ def test_tpu_launch_prints_one_command_per_run(tmp_path):
 
 @pytest.mark.slow
 def test_unknown_experiment_is_one_error_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rtt_jax.experiments.run",
-                           "--experiment=no_such_experiment", f"--out={tmp_path}"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = run_module("rtt_jax.experiments.run",
+                      ["--experiment=no_such_experiment", f"--out={tmp_path}"], cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --experiment=no_such_experiment: no such")
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_set_overrides_are_typed_like_the_field():
-    from rtt_jax.experiments.run import _typed_sets
-    typed = _typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
+    from rtt_jax.experiments.definition import typed_sets
+    typed = typed_sets(["train.steps=20", "train.learning_rate=0.01", "model.tie_embeddings=false",
                          "data.tokenizer=bytes"], _config())
     assert typed == {"train.steps": 20, "train.learning_rate": 0.01,
                      "model.tie_embeddings": False, "data.tokenizer": "bytes"}
@@ -245,12 +246,12 @@ def test_set_overrides_are_typed_like_the_field():
 
 
 def test_paired_interval_is_clipped_to_possible_differences():
-    d = stats.difference({0: 0.9, 1: 0.1}, {0: 0.1, 1: 0.5})
+    d = seed_stats.difference({0: 0.9, 1: 0.1}, {0: 0.1, 1: 0.5})
     assert d["ci"][0] >= -1.0 and d["ci"][1] <= 1.0 and d["ci"][0] < d["diff"] < d["ci"][1]
 
 
 def test_difference_is_over_the_seeds_both_arms_completed():
-    d = stats.difference({0: 0.3, 1: 0.9}, {0: 0.1}, n_problems=100)  # seed 1 missing in baseline
+    d = seed_stats.difference({0: 0.3, 1: 0.9}, {0: 0.1}, n_problems=100)  # seed 1 missing in baseline
     assert d["n_pairs"] == 1 and d["diff"] == pytest.approx(0.2)
     assert d["ci"][0] < d["diff"] < d["ci"][1]
 

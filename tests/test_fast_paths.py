@@ -96,7 +96,7 @@ def test_dense_has_autodiffs_gradients():
 
 def _batches(n: int) -> list[dict]:
     """The tiny curriculum's first ``n`` batches of 4 rows x 48 positions."""
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from in_process import pipeline_batches
     cfg = get_config("tiny")
     cfg.data.update(global_batch_size=4, seq_len=48)
@@ -143,7 +143,7 @@ def test_remat_policies_keep_the_values():
 
 
 def test_cpu_peak_is_measured_or_none(tmp_path, monkeypatch):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     from rtt_jax.train import peak_flops as pf
     monkeypatch.setenv("RTT_JAX_CACHE", str(tmp_path))
     cfg = get_config("tiny")

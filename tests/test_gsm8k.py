@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 from fractions import Fraction
 
 import pytest
 
+from cli_fork import run_module
 from rtt_jax.tasks import answers, gsm8k
 from rtt_jax.tasks.base import Problem
 
@@ -93,8 +92,9 @@ def test_bad_records(tmp_path, line, message):
 
 @pytest.mark.slow
 def test_cli_last_line_is_json():
-    out = subprocess.run([sys.executable, "-m", "rtt_jax.tasks.gsm8k", str(FIXTURE)],
-                         capture_output=True, text=True, check=True, cwd=REPO).stdout
+    proc = run_module("rtt_jax.tasks.gsm8k", [str(FIXTURE)], cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
     summary = json.loads(out.strip().splitlines()[-1])
     assert {"problems", "annotations", "annotations_valid", "unparsed"} <= set(summary)
     assert summary["problems"] == 50

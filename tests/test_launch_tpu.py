@@ -115,7 +115,7 @@ def test_status_parsing():
 # --- the worker scripts, run by bash in a fake $HOME -------------------------------------
 
 def _bash(script: str, home, **env) -> str:
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=20,
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
                           env={"HOME": str(home), "PATH": f"{home}/bin:/usr/bin:/bin", **env})
     return proc.stdout + proc.stderr
 
@@ -168,7 +168,7 @@ def _cli(*args: str, module: bool = False) -> subprocess.CompletedProcess:
     env["PATH"] = os.path.dirname(sys.executable)  # no gcloud: a slip can never reach a real one
     entry = ["-m", "launch.tpu"] if module else ["launch/tpu.py"]
     return subprocess.run([sys.executable, *entry, *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=30)
+                          cwd=ROOT, env=env, timeout=300)
 
 
 @pytest.mark.slow
@@ -225,12 +225,12 @@ def test_cli_runs_and_waits_through_gcloud(tmp_path):
     wd = home / "wd"
     proc = subprocess.run([sys.executable, "launch/tpu.py", "run", "--wait", "--poll_s=1", "--",
                            f"--workdir={wd}"], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=30)
+                          env=env, timeout=300)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "worker 3: started" in proc.stdout and ": 1 exited 3" in proc.stdout
     assert (wd / "logs" / "worker_3.exit").read_text() == "3\n"
     proc = subprocess.run([sys.executable, "launch/tpu.py", "status"], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=30)
+                          text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.stdout.splitlines() == ["queued resource rtt-v5e: ACTIVE",
                                         f"worker 3: {tc.default_run_name([f'--workdir={wd}'])}: "
                                         "exited 3"]

@@ -154,9 +154,9 @@ def test_the_checker_catches_a_forbidden_import():
     synthetic = {
         "rtt_jax.model.sampler": imports("import jax\nfrom rtt_jax.train import sharding\n",
                                          "rtt_jax.model.sampler"),
-        "rtt_jax.model.calculator": imports(
+        "rtt_jax.model.stop_rules": imports(
             "def f():\n    from rtt_jax.tasks.safe_arith import evaluate\n",
-            "rtt_jax.model.calculator"),
+            "rtt_jax.model.stop_rules"),
         "rtt_jax.data.pipeline": imports("from ..config_validation import ConfigError\n",
                                          "rtt_jax.data.pipeline"),
         "rtt_jax.train.loop": imports(
@@ -167,7 +167,7 @@ def test_the_checker_catches_a_forbidden_import():
     found = violations(synthetic)
     assert any("rtt_jax.model.sampler imports rtt_jax.train.sharding (module level" in v
                for v in found)
-    assert any("rtt_jax.model.calculator imports rtt_jax.tasks.safe_arith.evaluate (in a function" in v
+    assert any("rtt_jax.model.stop_rules imports rtt_jax.tasks.safe_arith.evaluate (in a function" in v
                for v in found)
     assert any("rtt_jax.data.pipeline imports rtt_jax.config_validation.ConfigError" in v
                for v in found)

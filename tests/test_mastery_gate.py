@@ -13,7 +13,7 @@ METRIC = "eval/addition/L2/answer_accuracy"
 
 
 def _config(until=None, **data):
-    from configs.base import get_config
+    from rtt_jax.configs.base import get_config
     c = get_config("tiny")
     c.data.prefetch = 0
     c.data.update(data)

@@ -67,7 +67,7 @@ def test_packed_row_equals_segments_alone():
     rng = np.random.default_rng(2)
     a, b, c = (list(rng.integers(3, 64, n)) for n in (5, 4, 6))
     packed = m(*_row(a + b + c, [1] * 5 + [2] * 4 + [3] * 6))[0]
-    for seg, (start, toks) in enumerate([(0, a), (5, b), (9, c)]):
+    for start, toks in [(0, a), (5, b), (9, c)]:
         alone = m(*_row(toks, [1] * len(toks)))[0]
         np.testing.assert_allclose(packed[start:start + len(toks)], alone, atol=1e-5, rtol=1e-5)
 

@@ -22,14 +22,14 @@ TEXTS = ["12+5=", "a longer prompt of 21", "7", "3*4=", "hello", "99-1=", "(2+3)
 SPLIT = 3  # process 0 passes TEXTS[:3], process 1 the other 7
 MAX_NEW = 12
 SAMPLED = dict(temperature=1.0, top_p=0.9, seed=5, stop_on_eos=False,
-               stop_after_answer_line=False)
+               stops={"answer_line": False})
 
 
 def _sampler(max_batch):
     import optax
     from rtt_jax.data.tokenizer import ByteTokenizer
+    from rtt_jax.evaluation.stops import make_sampler
     from rtt_jax.model import ModelConfig
-    from rtt_jax.model.sampler import Sampler
     from rtt_jax.train import sharding as shd
     from rtt_jax.train.state import init_state, state_layout
     cfg = ModelConfig(vocab_size=259, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
@@ -40,8 +40,8 @@ def _sampler(max_batch):
     mesh = shd.make_mesh(dict(data=2, fsdp=2, tensor=2))
     layout = state_layout(cfg, optax.sgd(0.1), mesh, rules, seed=0)
     params = init_state(layout, cfg, optax.sgd(0.1), seed=0)["params"]
-    return Sampler(layout.graphdef, params, ByteTokenizer(), cfg, max_len=48, mesh=mesh,
-                   max_batch=max_batch)
+    return make_sampler(layout.graphdef, params, ByteTokenizer(), cfg, max_len=48, mesh=mesh,
+                        max_batch=max_batch)
 
 
 def _outputs(sampler, prompts_ids):
@@ -78,7 +78,7 @@ def test_two_processes_sample_the_tokens_of_one():
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True) for i in range(2)]
         for p in procs:
-            log, _ = p.communicate(timeout=240)
+            log, _ = p.communicate(timeout=600)
             assert p.returncode == 0, log[-3000:]
         got = [json.load(open(o)) for o in outs]
     one = _sampler(max_batch=64)  # 1 process x 8 devices, all prompts in one call
@@ -111,10 +111,10 @@ def test_train_eval_on_two_hosts_matches_one(tmp_path):
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for i in range(2)]
     for p in procs:
-        log, _ = p.communicate(timeout=300)
+        log, _ = p.communicate(timeout=600)
         assert p.returncode == 0, log[-3000:]
     one = str(tmp_path / "one")
-    r = subprocess.run(_main_cmd(one), cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(_main_cmd(one), cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = _losses(one), _losses(two)
     assert sorted(b) == [1, 2, 3, 4]

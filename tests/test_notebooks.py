@@ -139,7 +139,7 @@ def test_notebooks_execute_from_outside_the_repository(tmp_path):
 
     r = subprocess.run([str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
                         "--ExecutePreprocessor.kernel_name=rtt-notebook-test",
-                        "--ExecutePreprocessor.timeout=300", "--output-dir", str(work / "out"),
+                        "--ExecutePreprocessor.timeout=600", "--output-dir", str(work / "out"),
                         *[f"{n}.ipynb" for n in NAMES]],
                        cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-4000:]

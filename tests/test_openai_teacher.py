@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from configs.traces import openai as openai_config
+from rtt_jax.configs.traces import openai as openai_config
 from rtt_jax import tasks
 from rtt_jax.traces import build
 from rtt_jax.traces.openai_teacher import FAILED, MALFORMED, OpenAITeacher
@@ -204,7 +204,7 @@ def test_cli_unreachable_server_is_one_line(tmp_path):
          "--config.teacher.base_url=http://127.0.0.1:9/v1", "--config.teacher.max_retries=0",
          "--config.families=subtraction", "--config.problems_per_level=1",
          "--config.levels=1", f"--out={tmp_path}/o"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=600,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]

@@ -9,12 +9,13 @@ marker regex this replaced, one family's inputs took 10-30 s each.
 """
 from __future__ import annotations
 
+import importlib.util
+import pathlib
 import random
 import re
 
 import pytest
 
-from bench import parse_worst_case as pwc
 from hang_guard import hang_guard
 from rtt_jax import tasks
 from rtt_jax.evaluation.scoring import score_completion
@@ -22,6 +23,17 @@ from rtt_jax.tasks.answers import MAX_CHECK_CHARS, extract_final_answer, split_m
 from rtt_jax.traces import noise
 from rtt_jax.traces.teachers import ProgramTeacher
 
+
+def _bench_module(name: str):
+    """``bench/NAME.py`` loaded from its file: bench/ is scripts, not a package."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pwc = _bench_module("parse_worst_case")
 FAMILIES = {name: (family, problem) for name, family, problem in pwc.family_problems()}
 
 

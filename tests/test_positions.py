@@ -207,7 +207,7 @@ def test_cached_decoding_equals_the_full_forward_pass(mode):
     graphdef, state = nnx.split(Transformer(cfg, nnx.Rngs(params=1)))
     params = nnx.to_pure_dict(state)
     texts = ("3+4-1 mod 10\n", "9", "a longer prompt")
-    kw = dict(stop_on_eos=False, stop_after_answer_line=False)
+    kw = dict(stop_on_eos=False)  # a bare Sampler has no stop rules
     if mode == "coupled":
         # A random model rarely writes "\n": let the line rule count a token it
         # does write, so that decoding crosses line starts.
@@ -222,6 +222,18 @@ def test_cached_decoding_equals_the_full_forward_pass(mode):
         np.testing.assert_array_equal(a, b)
     if mode == "coupled":
         assert sum(int((c == cfg.newline_id).sum()) for c in cached) >= 3
+
+
+def test_calculator_decoding_refuses_coupled_ids():
+    """The calculator resumes from a longer prompt, which would move where the
+    completion's coupled ids start: refused with one line, nothing decoded."""
+    from rtt_jax.evaluation.calculator import safe_calculator
+    from rtt_jax.evaluation.calculator_decoding import calculator_generate
+    from rtt_jax.evaluation.stops import make_sampler
+    graphdef, state = nnx.split(Transformer(MODES["coupled"], nnx.Rngs(params=0)))
+    s = make_sampler(graphdef, nnx.to_pure_dict(state), ByteTokenizer(), MODES["coupled"], 64)
+    with pytest.raises(ValueError, match="model.positions=coupled"):
+        calculator_generate(s, [s.encode_prompt("1+2 mod 10\n")], 8, safe_calculator)
 
 
 def test_none_ignores_position_ids():

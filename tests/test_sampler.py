@@ -7,6 +7,7 @@ import pytest
 from flax import nnx
 
 from rtt_jax.data.tokenizer import ByteTokenizer
+from rtt_jax.evaluation.stops import ANSWER_LINE, STOP_RULES
 from rtt_jax.model import ModelConfig, Transformer
 from rtt_jax.model.sampler import Sampler, decode_loop, full_recompute_generate
 from rtt_jax.train import sharding as shd
@@ -16,7 +17,7 @@ from rtt_jax.train.state import init_state, state_layout
 # so greedy argmaxes are far from ties and exact token equality is meaningful.
 CFG = ModelConfig(vocab_size=259, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, init_std=0.3)
 MAX_LEN = 64
-NO_STOP = dict(stop_on_eos=False, stop_after_answer_line=False)
+NO_STOP = dict(stop_on_eos=False, stops={"answer_line": False})
 TEXTS = ["12+5=", "a longer prompt of 21", "7"]
 
 
@@ -28,7 +29,7 @@ def _graph_and_params(seed=0):
 @pytest.fixture(scope="module")
 def sampler():
     graphdef, params = _graph_and_params()
-    return Sampler(graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN)
+    return Sampler(graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN, stop_rules=STOP_RULES)
 
 
 def _prompts(s):
@@ -85,8 +86,9 @@ def test_stop_on_eos_with_the_model(sampler):
     prompts = _prompts(sampler)
     free = sampler.generate_tokens(prompts, 40, **NO_STOP)
     eos = int(free[0][6])
-    s = Sampler(sampler.graphdef, sampler.params, _EosIs(eos), CFG, max_len=MAX_LEN)
-    got = s.generate_tokens(prompts, 40, stop_on_eos=True, stop_after_answer_line=False)
+    s = Sampler(sampler.graphdef, sampler.params, _EosIs(eos), CFG, max_len=MAX_LEN,
+                stop_rules=STOP_RULES)
+    got = s.generate_tokens(prompts, 40, stop_on_eos=True, stops={"answer_line": False})
     for row, full in zip(got, free):
         hits = np.flatnonzero(full == eos)
         end = hits[0] + 1 if len(hits) else len(full)
@@ -107,17 +109,19 @@ def _scripted(script_texts, prompt_last_newline, **opts):
     def step(state, tokens, positions):  # positions are 0-based within the completion here
         return jax.nn.one_hot(jnp.asarray(script)[jnp.arange(len(rows)), positions + 1], vocab) * 10.0, state
 
-    ids = dict(pad=0, bos=1, eos=2, newline=int(tok.encode("\n")[0]), marker=tok.encode("#### "))
-    last = np.where(prompt_last_newline, ids["newline"], tok.encode("=")[0]).astype(np.int32)
-    ids = jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), ids)
+    rule_ids = ANSWER_LINE.token_ids(tok)
+    last = np.where(prompt_last_newline, rule_ids["newline"], tok.encode("=")[0]).astype(np.int32)
+    states = {"answer_line": jnp.asarray([ANSWER_LINE.state(rule_ids, [t], []) for t in last])}
+    ids = jax.tree.map(lambda v: jnp.asarray(v, jnp.int32),
+                       dict(pad=0, bos=1, eos=2, rules={"answer_line": rule_ids}))
     o = dict(max_new=jnp.int32(width), temperature=jnp.float32(0.0), top_p=jnp.float32(1.0),
-             seed=jnp.int32(0), stop_on_eos=jnp.bool_(True), stop_after_answer_line=jnp.bool_(True))
-    o.update({k: jnp.asarray(v) for k, v in opts.items()})
+             seed=jnp.int32(0), stop_on_eos=jnp.bool_(True),
+             stops={"answer_line": jnp.bool_(opts.get("stop_after_answer_line", True))})
     n = len(rows)
-    out, count = jax.jit(decode_loop, static_argnums=(0, 9))(
+    out, count = jax.jit(decode_loop, static_argnums=(0, 9), static_argnames="rules")(
         step, jnp.zeros(()), jax.nn.one_hot(jnp.asarray(script[:, 0]), vocab) * 10.0,
         jnp.zeros((n,), jnp.int32), jnp.asarray(last), jnp.ones((n,), bool), jnp.arange(n), o,
-        ids, width)
+        ids, width, rules=(ANSWER_LINE,), states=states)
     return [tok.decode(np.asarray(out)[i, :c]) for i, c in enumerate(np.asarray(count))]
 
 
@@ -138,11 +142,27 @@ def test_stop_after_answer_line():
     assert off.startswith("#### 7\nmore") and len(off) == 32
 
 
+def test_stopped_at_end_tells_a_stop_from_the_limit():
+    """What the server reports as finish_reason: the decode loop's rules, on the host."""
+    s = Sampler(None, {}, ByteTokenizer(), None, max_len=MAX_LEN, stop_rules=STOP_RULES)
+    tok, p = s.tokenizer, s.encode_prompt("Q\n")
+    assert s.stopped_at_end(p, tok.encode("step\n#### 4\n"))
+    assert s.stopped_at_end(p, np.append(tok.encode("abc"), tok.eos_id))
+    assert not s.stopped_at_end(p, tok.encode("step\n#### 4"))  # cut by the limit
+    assert not s.stopped_at_end(p, tok.encode("x #### 4\n"))  # the marker must start the line
+    assert not s.stopped_at_end(s.encode_prompt("Q"), tok.encode("#### 4\n"))  # mid-line start
+    assert not s.stopped_at_end(p, tok.encode("#### 4\n"), stops={"answer_line": False})
+    assert not s.stopped_at_end(p, tok.encode("<<3*4="))  # the calculator rule is off by default
+    assert s.stopped_at_end(p, tok.encode("<<3*4="), stops={"calculator": True})
+    with pytest.raises(ValueError, match="no stop rule 'nope'"):
+        s.stopped_at_end(p, tok.encode("x"), stops={"nope": True})
+
+
 def test_prompt_bucket_compiles_once():
     # A fresh Sampler, so its jit cache starts empty (programs of the shapes
     # the other tests used come from the persistent compile cache).
     graphdef, params = _graph_and_params()
-    s = Sampler(graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN)
+    s = Sampler(graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN, stop_rules=STOP_RULES)
     s.generate(["0123456789abcdefghij"], 4, **NO_STOP)  # 21 tokens with BOS -> bucket 32
     s.generate(["0123456789abcdefghijklmnopq"], 9, temperature=0.7, top_p=0.5)  # 28 -> 32
     s.generate(["0123456789abcdefghijklmnopq"], 6, stop_on_eos=True, seed=4)
@@ -162,9 +182,11 @@ def test_sharded_over_8_devices_equals_one_device():
     layout = state_layout(CFG, optax.sgd(0.1), mesh, RULES, seed=0)
     params = init_state(layout, CFG, optax.sgd(0.1), seed=0)["params"]
     assert params["blocks"][0]["attn"]["wq"].sharding.spec != jax.sharding.PartitionSpec()
-    sharded = Sampler(layout.graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN, mesh=mesh)
+    sharded = Sampler(layout.graphdef, params, ByteTokenizer(), CFG, max_len=MAX_LEN, mesh=mesh,
+                      stop_rules=STOP_RULES)
     host_params = jax.tree.map(np.asarray, jax.device_get(params))
-    single = Sampler(layout.graphdef, host_params, ByteTokenizer(), CFG, max_len=MAX_LEN)
+    single = Sampler(layout.graphdef, host_params, ByteTokenizer(), CFG, max_len=MAX_LEN,
+                     stop_rules=STOP_RULES)
     prompts = _prompts(single)
     for kw in (NO_STOP, dict(temperature=1.0, top_p=0.9, seed=3, **NO_STOP)):
         _same(sharded.generate_tokens(prompts, 24, **kw), single.generate_tokens(prompts, 24, **kw))

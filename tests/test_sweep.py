@@ -6,20 +6,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
-from rtt_jax.experiments import plan, sweep
-from rtt_jax.experiments.spec import ExperimentError
+from cli_fork import run_module
+from rtt_jax.experiments import plan, sweep, sweep_plan, sweep_scores
+from rtt_jax.experiments.definition import ExperimentError
+
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("sweep")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A one-layer model on 8-row batches (tests run on 8 fake devices), 3 steps,
 # evaluated on two problems of one level: a run takes seconds, not minutes.
 TINY_EXPERIMENT = '''
-from configs.base import get_config as base_config
+from rtt_jax.configs.base import get_config as base_config
 from rtt_jax.experiments import Arm, Experiment
 
 EXPERIMENT = Experiment(
@@ -60,12 +63,12 @@ def _config(experiment):
 # --- grid parsing and point names ----------------------------------------------------------
 
 def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experiment):
-    grid = sweep.parse_grid(["train.learning_rate=3e-4,1e-3", "model.n_layers=2,4",
+    grid = sweep_plan.parse_grid(["train.learning_rate=3e-4,1e-3", "model.n_layers=2,4",
                              "model.tie_embeddings=false,true"], _config(experiment))
     assert grid == {"train.learning_rate": [0.0003, 0.001], "model.n_layers": [2, 4],
                     "model.tie_embeddings": [False, True]}
     assert all(isinstance(v, int) for v in grid["model.n_layers"])
-    points = sweep.grid_points(grid)
+    points = sweep_plan.grid_points(grid)
     assert len(points) == 8
     assert points[0].name == "learning_rate=0.0003,n_layers=2,tie_embeddings=false"
     assert points[-1].overrides == {"train.learning_rate": 0.001, "model.n_layers": 4,
@@ -73,10 +76,10 @@ def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experim
     assert points[0].sets() == ["train.learning_rate=0.0003", "model.n_layers=2",
                                 "model.tie_embeddings=false"]
     # two fields with the same last part keep their whole paths
-    assert sweep.short_names(["model.d_model", "x.d_model", "train.steps"]) == {
+    assert sweep_plan.short_names(["model.d_model", "x.d_model", "train.steps"]) == {
         "model.d_model": "model.d_model", "x.d_model": "x.d_model", "train.steps": "steps"}
     # values unsafe in a directory name are replaced
-    named = sweep.grid_points({"data.tokenizer": ["a/b c"]})
+    named = sweep_plan.grid_points({"data.tokenizer": ["a/b c"]})
     assert named[0].name == "tokenizer=a_b_c"
 
 
@@ -90,23 +93,23 @@ def test_grid_values_are_typed_like_the_field_and_points_are_the_product(experim
 ])
 def test_bad_grid_is_an_experiment_error_naming_it(experiment, spec, match):
     with pytest.raises(ExperimentError, match=match):
-        sweep.parse_grid([spec], _config(experiment))
+        sweep_plan.parse_grid([spec], _config(experiment))
 
 
 def test_bad_input_is_caught_before_anything_runs(experiment, tmp_path):
     with pytest.raises(ExperimentError, match="no arm 'nope'"):
-        sweep.plan_sweep(experiment, "cpu", "nope", ["train.steps=1,2"], str(tmp_path))
+        sweep_plan.plan_sweep(experiment, "cpu", "nope", ["train.steps=1,2"], str(tmp_path))
     with pytest.raises(ExperimentError, match="swept twice"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1", "train.steps=2"],
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1", "train.steps=2"],
                          str(tmp_path))
     with pytest.raises(ExperimentError, match="--set and --grid both set train.steps"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                          sets=["train.steps=5"])
     with pytest.raises(ExperimentError, match="--set: override 'train.stepz'"):
-        sweep.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                          sets=["train.stepz=5"])
     with pytest.raises(ExperimentError, match="at least one --grid"):
-        sweep.plan_sweep(experiment, "cpu", "traces", [], str(tmp_path))
+        sweep_plan.plan_sweep(experiment, "cpu", "traces", [], str(tmp_path))
     with pytest.raises(ExperimentError, match="--metric=answer_acuracy: not a report.json"):
         sweep.run_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                         metric="answer_acuracy")
@@ -114,12 +117,12 @@ def test_bad_input_is_caught_before_anything_runs(experiment, tmp_path):
         sweep.run_sweep(experiment, "cpu", "traces", ["train.steps=1,2"], str(tmp_path),
                         goal="best")
     assert {"answer_accuracy", "consistency", "step_validity", "unparsed"} <= set(
-        sweep.report_metrics())
+        sweep_scores.report_metrics())
     assert not os.listdir(tmp_path)
 
 
 def test_points_are_runner_runs_with_their_own_workdir_root(experiment, tmp_path):
-    _, grid, plans = sweep.plan_sweep(experiment, "cpu", "traces",
+    _, grid, plans = sweep_plan.plan_sweep(experiment, "cpu", "traces",
                                       ["train.learning_rate=3e-4,1e-3", "train.steps=2,4"],
                                       str(tmp_path), seeds=["0", "1"],
                                       sets=["train.warmup_steps=0"])
@@ -165,7 +168,7 @@ def _fake_run(run, acc=None, loss=None, status=None, lee=None):
 def fake_sweep(experiment, tmp_path):
     """Four points x three seeds of known values (no run is executed)."""
     grid = ["train.learning_rate=0.1,0.2", "model.n_layers=1,2"]
-    _, _, plans = sweep.plan_sweep(experiment, "cpu", "traces", grid, str(tmp_path),
+    _, _, plans = sweep_plan.plan_sweep(experiment, "cpu", "traces", grid, str(tmp_path),
                                    seeds=[0, 1, 2])
     runs = {p.name: r for p, r, _ in plans}
     a, b, c, d = (runs[n] for n in ("learning_rate=0.1,n_layers=1", "learning_rate=0.1,n_layers=2",
@@ -268,12 +271,11 @@ def test_plot_has_a_log_axis_for_learning_rates_spanning_over_10x(tmp_path, monk
 # --- a miniature sweep, end to end through the command line -------------------------------
 
 def _cli(out, experiment, *extra):
-    return subprocess.run([sys.executable, "-m", "rtt_jax.experiments.sweep",
-                           f"--experiment={experiment}", "--arm=traces",
-                           "--grid=train.learning_rate=1e-2,3e-3",
-                           "--grid=model.n_heads=4,3",  # 3 heads do not divide d_model: crash
-                           f"--out={out}", *extra],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    return run_module("rtt_jax.experiments.sweep",
+                      [f"--experiment={experiment}", "--arm=traces",
+                       "--grid=train.learning_rate=1e-2,3e-3",
+                       "--grid=model.n_heads=4,3",  # 3 heads do not divide d_model: crash
+                       f"--out={out}", *extra], cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -340,9 +342,9 @@ def test_cli_bad_grid_is_one_error_line(experiment, tmp_path):
     for grid, want in (("--grid=model.n_layer=2,4", "model.n_layer"),
                        ("--grid=model.n_layers", "expected field=v1,v2"),
                        ("--grid=model.n_layers=", "no value")):
-        proc = subprocess.run([sys.executable, "-m", "rtt_jax.experiments.sweep",
-                               f"--experiment={experiment}", "--arm=traces", grid,
-                               f"--out={tmp_path}"], capture_output=True, text=True, cwd=ROOT)
+        proc = run_module("rtt_jax.experiments.sweep",
+                          [f"--experiment={experiment}", "--arm=traces", grid, f"--out={tmp_path}"],
+                          cwd=ROOT)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and want in lines[0], lines

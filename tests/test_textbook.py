@@ -13,7 +13,7 @@ import pytest
 
 from rtt_jax import tasks
 from rtt_jax.textbook import classifier as clf
-from rtt_jax.textbook import corrupt, quality, readers, sections, stats
+from rtt_jax.textbook import corrupt, quality, readers, sections, corpus_diversity
 from rtt_jax.textbook import filter as tb_filter
 from rtt_jax.traces import dedup
 
@@ -265,10 +265,10 @@ def test_readers_and_corpus_diversity(tmp_path):
         ["first doc line one.\nline two.\n", "second doc.\n"]
     assert len(list(readers.read_text(str(tmp_path)))) == 1
     recs = [sections.TextbookSource(seed=1)[i].to_json() for i in range(22)]
-    d = stats.corpus_diversity(recs)
+    d = corpus_diversity.corpus_diversity(recs)
     assert d["distinct_templates"] == 22 and d["template_entropy_bits"] > 4
     assert set(d["by_family"]) == set(tasks.names()) and 0 < d["distinct_4"] <= 1
-    assert "template_entropy_bits" not in stats.corpus_diversity([{"text": "a b c"}])
+    assert "template_entropy_bits" not in corpus_diversity.corpus_diversity([{"text": "a b c"}])
 
 
 def _shuffle_lines(text, rng):

@@ -346,8 +346,7 @@ def test_distinct_n_and_style_entropy():
 # --- build CLI and TFDS round trip ---------------------------------------------
 
 def _tiny_config(**overrides):
-    sys.path.insert(0, str(REPO))
-    from configs.traces import tiny
+    from rtt_jax.configs.traces import tiny
     cfg = tiny.get_config()
     cfg.families = "addition,gcd_lcm,logic"
     cfg.problems_per_level = 3
@@ -390,13 +389,13 @@ def test_build_writes_jsonl_tfds_and_card(tmp_path):
 @pytest.mark.slow
 def test_build_cli_help_and_overrides(tmp_path):
     help_out = subprocess.run([sys.executable, "-m", "rtt_jax.traces.build", "--help"],
-                              capture_output=True, text=True, cwd=REPO, timeout=120).stdout
+                              capture_output=True, text=True, cwd=REPO, timeout=600).stdout
     assert "--out" in help_out and "--config" in help_out
     out = subprocess.run(
         [sys.executable, "-m", "rtt_jax.traces.build", "--config=configs/traces/tiny.py",
          f"--out={tmp_path}", "--config.families=subtraction", "--config.problems_per_level=2",
          "--config.styles.subtraction=count_up", "--config.write_tfds=False"],
-        capture_output=True, text=True, cwd=REPO, timeout=120)
+        capture_output=True, text=True, cwd=REPO, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     card = json.loads((tmp_path / "dataset_card.json").read_text())
     assert card["counts"] == {"subtraction": {"records": 4, "by_level": {"1": 2, "2": 2},

@@ -1,4 +1,11 @@
-"""Training: sharding equivalence, accumulation, resume, restore onto other meshes, NaN stop."""
+"""Training: sharding equivalence, accumulation, resume, restore onto other meshes.
+
+The suite's proofs of two end-to-end properties live here, in-process (the
+cheapest level): a resumed run equals an uninterrupted one
+(``test_six_steps_equal_three_restore_three``), and one device equals eight,
+in either layout (``test_sharded_equals_unsharded_and_restores_onto_another_mesh``).
+The uninterrupted reference is the suite's shared ``trained_run``. A NaN stop
+is tested in test_checkpoint_faults.py (it must name a *verified* step)."""
 import json
 import os
 
@@ -10,11 +17,14 @@ from rtt_jax.batch_sharding import global_batch
 from rtt_jax.config_validation import validate
 from rtt_jax.train import sharding as shd
 from rtt_jax.train.checkpoint import final_params
-from rtt_jax.train.loop import NonFiniteLossError
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
 from in_process import pipeline_batches, train_config as train
+
+# One xdist worker runs this module (make test: --dist=loadgroup), so its module
+# fixtures are built once.
+pytestmark = pytest.mark.xdist_group("training")
 
 
 def _losses(workdir):
@@ -39,17 +49,12 @@ def _run(cfg, workdir, stop_at, mesh=None, devices=None):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """Six steps on one device, checkpointing every 3 (the baseline for all)."""
-    from configs.base import get_config
-    cfg = get_config("tiny")
-    cfg.train.steps = 6
-    cfg.checkpoint.update(every_steps=3, async_save=False)
-    wd = tmp_path_factory.mktemp("ref")
-    _run(cfg, wd, 6, devices=jax.devices()[:1])
-    ckpt_dir = os.path.join(wd, "checkpoints")
+def reference(trained_run):
+    """Six steps on one device, checkpointing every 3 (the baseline for all):
+    the suite's shared run (conftest.trained_run)."""
+    cfg, wd = trained_run.config(), trained_run.workdir
     from rtt_jax.train.checkpoint import Checkpointer
-    assert Checkpointer(ckpt_dir).manager.all_steps() == [3, 6]
+    assert Checkpointer(os.path.join(wd, "checkpoints"), read_only=True).all_steps() == [3, 6]
     return cfg, wd, _losses(wd), _params(cfg, wd)[1]
 
 
@@ -58,20 +63,6 @@ def _assert_tree_close(a, b, rtol, atol):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("mesh", [dict(data=-1, fsdp=1, tensor=1), dict(data=1, fsdp=4, tensor=2)],
-                         ids=["data8", "fsdp4_tensor2"])
-@pytest.mark.slow
-def test_sharded_equals_unsharded(reference, tmp_path, mesh):
-    cfg, _, ref_losses, _ = reference
-    _run(cfg, tmp_path, 3, mesh=mesh)
-    losses = _losses(tmp_path)
-    for s in (1, 2, 3):
-        assert losses[s] == pytest.approx(ref_losses[s], rel=1e-4)
-    # Params after 3 steps equal the 1-device run's params at step 3.
-    from rtt_jax.train.checkpoint import Checkpointer
-    layout = final_params(validate(cfg), str(tmp_path), jax.devices()[:1])[0]
-    ref3, _, _ = Checkpointer(os.path.join(reference[1], "checkpoints")).restore(layout.abstract, step=3)
-    _assert_tree_close(_params(cfg, tmp_path)[1], jax.device_get(ref3["params"]), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -88,11 +79,24 @@ def test_six_steps_equal_three_restore_three(reference, tmp_path):
 
 
 @pytest.mark.parametrize("mesh,n_dev", [(dict(data=1, fsdp=4, tensor=2), 8), (dict(data=-1), 1)],
-                         ids=["to_fsdp4_tensor2", "to_1_device"])
+                         ids=["then_fsdp4_tensor2", "then_1_device"])
 @pytest.mark.slow
-def test_restore_onto_different_mesh(reference, tmp_path, mesh, n_dev):
-    cfg, _, ref_losses, ref_params = reference
+def test_sharded_equals_unsharded_and_restores_onto_another_mesh(reference, tmp_path, mesh,
+                                                                   n_dev):
+    """Steps 1-3 on data=8 equal the one-device run (losses, and params at step
+    3); restored onto ``mesh`` (fsdp=4 x tensor=2, or one device), steps 4-6
+    continue it."""
+    cfg, ref_wd, ref_losses, ref_params = reference
     _run(cfg, tmp_path, 3, mesh=dict(data=8, fsdp=1, tensor=1))  # saved on data=8
+    losses = _losses(tmp_path)
+    for s in (1, 2, 3):
+        assert losses[s] == pytest.approx(ref_losses[s], rel=1e-4)
+    from rtt_jax.train.checkpoint import Checkpointer
+    layout = final_params(validate(cfg), str(tmp_path), jax.devices()[:1])[0]
+    ref3, _, _ = Checkpointer(os.path.join(ref_wd, "checkpoints"),
+                              read_only=True).restore(layout.abstract, step=3, with_data=False)
+    _assert_tree_close(_params(cfg, tmp_path)[1], jax.device_get(ref3["params"]), rtol=1e-4,
+                       atol=1e-6)
     cfg2 = _run(cfg, tmp_path, 6, mesh=mesh, devices=jax.devices()[:n_dev])
     losses = _losses(tmp_path)
     for s in range(4, 7):
@@ -119,19 +123,6 @@ def test_gradient_accumulation_equals_large_batch(tiny_config):
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
     # Adam divides by sqrt(v): float noise in tiny gradients shows at ~1e-6.
     _assert_tree_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.slow
-def test_injected_nan_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
-    cfg = tiny_config
-    cfg.train.steps = 8
-    cfg.checkpoint.every_steps = 2
-    cfg.debug.inject_nan_at_step = 5
-    with pytest.raises(NonFiniteLossError, match=r"step 5: loss is nan.*step 4"):
-        train(cfg, str(tmp_path))
-    step, params = _params(cfg, tmp_path)
-    assert step == 4
-    assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
 
 
 def test_golden_first_losses(tiny_config, tmp_path, monkeypatch):

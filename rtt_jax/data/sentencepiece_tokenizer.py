@@ -26,8 +26,8 @@ from typing import Iterable
 import numpy as np
 
 from rtt_jax import paths
-from rtt_jax.data.tokenizer import (BOS_ID, EOS_ID, PAD_ID, TokenizerFileError,
-                                    write_meta)
+from rtt_jax.data.tokenizer_protocol import (BOS_ID, EOS_ID, PAD_ID, TokenizerFileError,
+                                             write_meta)
 
 MODEL_FILE = "tokenizer.model"
 UNK_ID = 3

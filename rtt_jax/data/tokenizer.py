@@ -1,9 +1,7 @@
-"""Tokenizers behind one interface, and saving/loading them.
+"""The tokenizer kinds, and loading whichever kind a directory holds.
 
-Every tokenizer has ``encode(text) -> np.int32 array`` (no BOS/EOS added),
-``decode(ids) -> str`` (special ids skipped), ``vocab_size``, ``pad_id``,
-``bos_id``, ``eos_id``, ``name`` and ``save(dir)``. Both kinds round-trip
-any text exactly: ``decode(encode(s)) == s``.
+The interface, the special ids and the saved form are
+``tokenizer_protocol.py``'s.
 
 * ``ByteTokenizer`` (``name="bytes"``): ids 0..2 are PAD, BOS, EOS; byte b is
   id b + 3, so the vocabulary is 259. Needs no files.
@@ -11,12 +9,6 @@ any text exactly: ``decode(encode(s)) == s``.
   ``sentencepiece_tokenizer.py``): trained by ``python -m
   rtt_jax.data.train_tokenizer``; the same PAD/BOS/EOS ids 0..2, UNK 3.
 
-On disk a tokenizer is a directory holding ``tokenizer.json``::
-
-    {"kind": "bytes" | "sentencepiece", "vocab_size": N,
-     "pad_id": 0, "bos_id": 1, "eos_id": 2, "model_file": "tokenizer.model"}
-
-(``model_file`` only for SentencePiece, relative to the directory).
 ``load_tokenizer(dir)`` restores whichever kind was saved; a missing or
 corrupt file gives one ``TokenizerFileError`` line that names the file.
 """
@@ -24,41 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from rtt_jax import paths
+from rtt_jax.data.tokenizer_protocol import (BOS_ID, EOS_ID, META_FILE, PAD_ID, Tokenizer,
+                                             TokenizerFileError, write_meta)
 
-PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 _OFFSET = 3
-META_FILE = "tokenizer.json"
-
-
-class TokenizerFileError(ValueError):
-    """A saved tokenizer that cannot be used; the message names the file."""
-
-
-@runtime_checkable
-class Tokenizer(Protocol):
-    name: str
-    vocab_size: int
-    pad_id: int
-    bos_id: int
-    eos_id: int
-
-    def encode(self, text: str) -> np.ndarray: ...
-
-    def decode(self, ids) -> str: ...
-
-    def save(self, directory: str) -> None: ...
-
-
-def write_meta(directory: str, meta: dict) -> None:
-    paths.makedirs(directory)
-    # Never leave a half-written meta file behind (ASCII: json.dump escapes the rest).
-    paths.replace_text(os.path.join(directory, META_FILE),
-                       json.dumps(meta, indent=1, sort_keys=True))
 
 
 class ByteTokenizer:

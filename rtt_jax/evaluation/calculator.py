@@ -1,5 +1,6 @@
-"""The calculator that calculator-assisted decoding is given (``Sampler.generate(...,
-calculator=safe_calculator)``): an expression's exact value, written canonically.
+"""The calculator that calculator-assisted decoding is given
+(``calculator_decoding.generate_with_calculator(sampler, ..., calculator=safe_calculator)``):
+an expression's exact value, written canonically.
 
 Model text reaches only ``rtt_jax.tasks.safe_arith``'s parser over numbers and
 operators; it is never executed.

@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
 from rtt_jax.evaluation.evaluator import Evaluator
-from rtt_jax.evaluation.report import flat_metrics
-from rtt_jax.model.sampler import Sampler
+from rtt_jax.evaluation.report_files import flat_metrics
+from rtt_jax.evaluation.stops import make_sampler
 from rtt_jax.run_files import write_samples
 
 
@@ -39,8 +39,8 @@ def make_periodic_eval(spec, layout) -> Callable[[int, Any, Any], dict] | None:
 
     # One sampler for the whole run: its jitted programs take params as an
     # argument, so swapping in each eval step's params never recompiles.
-    sampler = Sampler(layout.graphdef, None, spec.tokenizer, spec.model,
-                      max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
+    sampler = make_sampler(layout.graphdef, None, spec.tokenizer, spec.model,
+                           max_len=ec.max_len, mesh=layout.mesh, max_batch=ec.batch_size)
     evaluator.generate_fn = lambda prompts: sampler.generate(prompts, ec.max_new_tokens)
 
     def run(step: int, params, writer) -> dict:

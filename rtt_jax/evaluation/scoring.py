@@ -43,7 +43,7 @@ import time
 from typing import Any, Sequence
 
 from rtt_jax.evaluation import extraction as ex
-from rtt_jax.evaluation import stats
+from rtt_jax.evaluation import intervals
 from rtt_jax.tasks.answers import readable
 from rtt_jax.tasks.base import Problem, StepReport, StepVerdict, UNPARSEABLE
 
@@ -135,7 +135,7 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
                         time.perf_counter() - t0, rg, error)
 
 
-def _put(out: dict, name: str, est: stats.Estimate) -> None:
+def _put(out: dict, name: str, est: intervals.Estimate) -> None:
     out[name] = est.value
     out["ci"][name] = [est.lo, est.hi]
     out["denominators"][name] = est.n
@@ -152,25 +152,25 @@ def aggregate(scores: Sequence[ProblemScore], trace_metrics: bool = True) -> dic
     def count(pred) -> int:
         return sum(1 for s in scores if pred(s))
 
-    _put(out, "answer_accuracy", stats.wilson(count(lambda s: s.correct), n))
-    _put(out, "unparsed", stats.wilson(count(lambda s: s.outcome == UNPARSED), n))
-    _put(out, "wrong", stats.wilson(count(lambda s: s.outcome == WRONG), n))
-    _put(out, "step_validity", stats.ratio_ci([s.steps.valid for s in scores],
+    _put(out, "answer_accuracy", intervals.wilson(count(lambda s: s.correct), n))
+    _put(out, "unparsed", intervals.wilson(count(lambda s: s.outcome == UNPARSED), n))
+    _put(out, "wrong", intervals.wilson(count(lambda s: s.outcome == WRONG), n))
+    _put(out, "step_validity", intervals.ratio_ci([s.steps.valid for s in scores],
                                               [s.steps_total for s in scores]))
-    _put(out, "fully_valid_traces", stats.wilson(count(lambda s: s.all_valid), n))
+    _put(out, "fully_valid_traces", intervals.wilson(count(lambda s: s.all_valid), n))
     answered = [s for s in scores if s.extraction.status == ex.OK]
-    _put(out, "consistency", stats.wilson(sum(s.answer_follows for s in answered), len(answered)))
-    _put(out, "verified", stats.wilson(
+    _put(out, "consistency", intervals.wilson(sum(s.answer_follows for s in answered), len(answered)))
+    _put(out, "verified", intervals.wilson(
         count(lambda s: s.correct and s.all_valid and s.answer_follows), n))
     _put(out, "right_answer_invalid_steps",
-         stats.wilson(count(lambda s: s.correct and not s.all_valid), n))
+         intervals.wilson(count(lambda s: s.correct and not s.all_valid), n))
     _put(out, "valid_steps_wrong_answer",
-         stats.wilson(count(lambda s: s.all_valid and not s.correct), n))
-    _put(out, "mean_trace_lines", stats.mean_ci([s.lines for s in scores]))
-    _put(out, "mean_trace_chars", stats.mean_ci([s.chars for s in scores]))
+         intervals.wilson(count(lambda s: s.all_valid and not s.correct), n))
+    _put(out, "mean_trace_lines", intervals.mean_ci([s.lines for s in scores]))
+    _put(out, "mean_trace_chars", intervals.mean_ci([s.chars for s in scores]))
     rg = [s.rg_score for s in scores if s.rg_score is not None]
     if rg:
-        _put(out, "rg_score", stats.mean_ci(rg))
+        _put(out, "rg_score", intervals.mean_ci(rg))
     out["steps_total"] = sum(s.steps_total for s in scores)
     out["steps_valid"] = sum(s.steps.valid for s in scores)
     out["steps_invalid"] = sum(s.steps.invalid for s in scores)

@@ -21,7 +21,8 @@ from rtt_jax.config_error import ConfigError
 from rtt_jax.data.tokenizer import run_tokenizer
 from rtt_jax.evaluation.eval_sets import eval_sets_from_spec
 from rtt_jax.evaluation.evaluator import Evaluator
-from rtt_jax.evaluation.report import write_report
+from rtt_jax.evaluation.report_files import write_report
+from rtt_jax.evaluation.stops import make_sampler
 from rtt_jax.model.sampler import Sampler
 from rtt_jax.train.checkpoint import final_params
 
@@ -43,8 +44,8 @@ def sampler_from_workdir(spec, workdir: str, max_len: int, max_batch: int = 64,
     (``config_validation.validate``). Evaluation, serving and the checkpoint
     teacher all start here."""
     layout, params, step = final_params(spec, workdir, devices)
-    sampler = Sampler(layout.graphdef, params, run_tokenizer(workdir, spec.tokenizer),
-                      spec.model, max_len=max_len, mesh=layout.mesh, max_batch=max_batch)
+    sampler = make_sampler(layout.graphdef, params, run_tokenizer(workdir, spec.tokenizer),
+                           spec.model, max_len=max_len, mesh=layout.mesh, max_batch=max_batch)
     return sampler, step
 
 

@@ -28,7 +28,7 @@ import ml_collections
 
 from rtt_jax import external_data, paths
 from rtt_jax.experiments.plan import REPO_ROOT, Run
-from rtt_jax.experiments.spec import ExperimentError
+from rtt_jax.experiments.definition import ExperimentError
 
 # Kinds of issue; ABSENT is a dataset of external_data that is not on this machine.
 ABSENT, MISSING, NOT_NEEDED, UNLISTED = "absent", "missing", "not_needed", "unlisted"

@@ -18,11 +18,10 @@ import dataclasses
 import importlib.util
 import os
 import shlex
-import sys
 from typing import Iterable, Sequence
 
-from rtt_jax import paths
-from rtt_jax.experiments.spec import Experiment, ExperimentError, Step
+from rtt_jax import cli_errors, paths
+from rtt_jax.experiments.definition import Experiment, ExperimentError, Step
 
 REPORT, STATUS, LOG, DONE = "report.json", "run_status.json", "run.log", "done.json"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,8 +111,6 @@ def load_experiment(path: str):
     spec = importlib.util.spec_from_file_location(
         "rtt_experiment_" + os.path.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
-    if REPO_ROOT not in sys.path:  # files outside the package may import configs.base
-        sys.path.insert(0, REPO_ROOT)
     spec.loader.exec_module(module)
     for attr in ("EXPERIMENT", "get_config"):
         if not hasattr(module, attr):
@@ -121,6 +118,22 @@ def load_experiment(path: str):
     if not isinstance(module.EXPERIMENT, Experiment):
         raise ExperimentError(f"{path}: EXPERIMENT must be an rtt_jax.experiments.Experiment")
     return module
+
+
+def check_flags(experiment: str, seeds, parallel: int, run_timeout: float | None) -> None:
+    """The flags every experiment command shares, checked before any work:
+    ValueError naming the flag. The experiment file is loaded once here, so
+    a file that does not even import is one line too."""
+    path = experiment_path(experiment)
+    with cli_errors.user_code(f"--experiment={path}"):
+        load_experiment(path)
+    bad = [s for s in seeds if not str(s).strip().lstrip("-").isdigit()]
+    if bad:
+        raise ValueError(f"--seeds={','.join(map(str, seeds))}: expected integers, got {bad[0]!r}")
+    if parallel < 1:
+        raise ValueError(f"--parallel={parallel}: expected at least 1")
+    if run_timeout is not None and run_timeout <= 0:
+        raise ValueError(f"--run_timeout={run_timeout:g}: expected a positive number of seconds")
 
 
 def plan(path: str, experiment: Experiment, variant: str, out: str,

@@ -99,7 +99,7 @@ def sweep_plot(sweep: Mapping, path: str) -> str:
     """The metric against each swept field (one panel per field); the x axis is
     logarithmic where numeric values span more than 10x (learning rates), so
     equal ratios sit at equal distances. Raises ImportError without matplotlib."""
-    from rtt_jax.experiments.sweep import short_names, value_text
+    from rtt_jax.experiments.sweep_plan import short_names, value_text
     plt = _pyplot()
     grid = sweep["grid"]
     fields = list(grid)

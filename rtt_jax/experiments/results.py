@@ -34,10 +34,10 @@ import os
 from typing import Any, Mapping, Sequence
 
 from rtt_jax import paths
-from rtt_jax.experiments import stats
+from rtt_jax.experiments import seed_stats
 from rtt_jax.experiments.plan import REPORT, Run
 from rtt_jax.experiments.execute import read_status
-from rtt_jax.experiments.spec import Experiment
+from rtt_jax.experiments.definition import Experiment
 from rtt_jax.run_files import read_metrics, strict_json
 
 METRICS = ("answer_accuracy", "step_validity", "consistency")
@@ -143,33 +143,35 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
         for name, meta in sets_meta.items():
             entry["sets"][name] = {}
             for metric in METRICS:
-                pick = (lambda rep, n=name, m=metric: rep["sets"].get(n, {}).get(m))
-                entry["sets"][name][metric] = stats.mean_std(values(arm, pick).values())
+                def pick(rep, n=name, m=metric):
+                    return rep["sets"].get(n, {}).get(m)
+                entry["sets"][name][metric] = seed_stats.mean_std(values(arm, pick).values())
                 if arm != base and base in per_run:
-                    entry["diff_vs_baseline"].setdefault(name, {})[metric] = stats.difference(
+                    entry["diff_vs_baseline"].setdefault(name, {})[metric] = seed_stats.difference(
                         values(arm, pick), values(base, pick), meta.get("n"))
         for pool in POOLS:
             pool_vals = {}
             for metric in METRICS:
-                pick = (lambda rep, p=pool, m=metric: rep.get("summary", {}).get(p, {}).get(m))
+                def pick(rep, p=pool, m=metric):
+                    return rep.get("summary", {}).get(p, {}).get(m)
                 vals = values(arm, pick)
                 if not any(_num(v) is not None for v in vals.values()):
                     continue
-                pool_vals[metric] = stats.mean_std(vals.values())
+                pool_vals[metric] = seed_stats.mean_std(vals.values())
                 if arm != base and base in per_run:
                     n = next((rep["summary"][pool].get("n") for rep in per_run[arm].values()
                               if pool in rep.get("summary", {})), None)
                     entry["diff_vs_baseline"].setdefault(f"summary/{pool}", {})[metric] = \
-                        stats.difference(vals, values(base, pick), n)
+                        seed_stats.difference(vals, values(base, pick), n)
             if pool_vals:
                 entry["summary"][pool] = pool_vals
-        entry["train"] = {k: stats.mean_std(t[k] for t in train[arm])
+        entry["train"] = {k: seed_stats.mean_std(t[k] for t in train[arm])
                           for k in ("final_loss", "target_tokens", "examples")}
         out_arms[arm] = entry
 
     out_curves = {}
     for arm in arms:
-        mc = stats.mean_curve(curves[arm])
+        mc = seed_stats.mean_curve(curves[arm])
         steps = _thin(sorted(mc))
         out_curves[arm] = {"step": steps, "loss_mean": [mc[s]["mean"] for s in steps],
                            "loss_std": [mc[s]["std"] for s in steps]}

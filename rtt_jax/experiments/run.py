@@ -9,7 +9,7 @@ runs are skipped on a rerun, so an interrupted experiment resumes. Then the
 runs' ``report.json`` files are collected into ``OUT/results.json`` and
 ``OUT/results.md`` (with ``accuracy_vs_level.png`` and ``learning_curves.png``)
 and the comparison table is printed; the last line is the results path.
-An experiment with steps (``distill``, ``star``: ``spec.Step``) runs them
+An experiment with steps (``distill``, ``star``: ``definition.Step``) runs them
 between the runs that need them, and their summaries join ``results.json``.
 
 On a TPU slice (docs/tpu.md: create, setup, then from this checkout, with
@@ -57,8 +57,7 @@ from rtt_jax import cli_errors, paths
 
 
 def _define_flags() -> None:
-    """Only when run as a program: importing this module (the sweep CLI uses
-    ``check_flags``) defines no flags."""
+    """Only when run as a program: importing this module defines no flags."""
     flags.DEFINE_string("experiment", None, "Name in configs/experiments/ or a path.")
     flags.DEFINE_string("variant", "cpu", "Experiment variant: cpu or tpu.")
     flags.DEFINE_string("out", None, "Output directory (results and, locally, run workdirs).")
@@ -84,29 +83,13 @@ def _define_flags() -> None:
     flags.mark_flags_as_required(["experiment", "out"])
 
 
-def check_flags(experiment: str, seeds, parallel: int, run_timeout: float | None) -> None:
-    """The flags every experiment command shares, checked before any work:
-    ValueError naming the flag. The experiment file is loaded once here, so
-    a file that does not even import is one line too."""
-    from rtt_jax.experiments import plan
-    path = plan.experiment_path(experiment)
-    with cli_errors.user_code(f"--experiment={path}"):
-        plan.load_experiment(path)
-    bad = [s for s in seeds if not str(s).strip().lstrip("-").isdigit()]
-    if bad:
-        raise ValueError(f"--seeds={','.join(map(str, seeds))}: expected integers, got {bad[0]!r}")
-    if parallel < 1:
-        raise ValueError(f"--parallel={parallel}: expected at least 1")
-    if run_timeout is not None and run_timeout <= 0:
-        raise ValueError(f"--run_timeout={run_timeout:g}: expected a positive number of seconds")
-
-
 def main(argv) -> int:
     del argv
     f = flags.FLAGS
 
     def body() -> int:
-        check_flags(f.experiment, f.seeds, f.parallel, f.run_timeout)
+        from rtt_jax.experiments import plan
+        plan.check_flags(f.experiment, f.seeds, f.parallel, f.run_timeout)
         if f.dry_run:
             return dry_run(f.experiment, f.variant, f.out, seeds=f.seeds, arms=f.arms,
                            sets=f.set, workdir_root=f.workdir_root,
@@ -127,7 +110,7 @@ EXIT_RUNS_FAILED = 1  # requested runs did not complete (2 is bad input: cli_err
 def _planned(experiment: str, variant: str, out: str, seeds, arms, sets,
              workdir_root: str | None):
     """(experiment file, its module, the planned runs, arm configs, budget)."""
-    from rtt_jax.experiments import plan, spec
+    from rtt_jax.experiments import definition, plan
     path = plan.experiment_path(experiment)
     module = plan.load_experiment(path)
     exp = module.EXPERIMENT
@@ -137,12 +120,13 @@ def _planned(experiment: str, variant: str, out: str, seeds, arms, sets,
     for arm in dict.fromkeys(r.arm for r in runs if r.kind == "run"):
         try:
             configs[arm] = module.get_config(f"{variant}/{arm}")
-            spec.apply_overrides(configs[arm], _typed_sets(sets, configs[arm]), where="--set")
-        except spec.ExperimentError:
+            definition.apply_overrides(configs[arm], definition.typed_sets(sets, configs[arm]),
+                                       where="--set")
+        except definition.ExperimentError:
             raise
-        except Exception as e:  # an experiment file that fails to build its config
-            raise spec.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
-    return path, module, runs, configs, spec.check_budget(exp, configs)
+        except Exception as e:  # noqa: BLE001 - the experiment file is user code: one line
+            raise definition.ExperimentError(f"{path}: config {variant}/{arm}: {e}") from None
+    return path, module, runs, configs, definition.check_budget(exp, configs)
 
 
 def _roots(out: str, workdir_root: str | None) -> list[str]:
@@ -222,7 +206,7 @@ def dry_run(experiment: str, variant: str, out: str, *, seeds=(), arms=(), sets=
     """Print each planned run's command, the fields its arm overrides (resolved)
     and the fields its command sets, then the input check's issues as
     ``error:`` lines; writes nothing. The exit status: 0, or 1 with issues."""
-    from rtt_jax.experiments import inputs, spec
+    from rtt_jax.experiments import definition, inputs
     path, module, runs, configs, budget = _planned(experiment, variant, out, seeds, arms,
                                                    sets, workdir_root)
     exp = module.EXPERIMENT
@@ -238,7 +222,7 @@ def dry_run(experiment: str, variant: str, out: str, *, seeds=(), arms=(), sets=
         if run.kind != "run":
             continue
         for field in exp.arm(run.arm).overrides:  # the values they resolve to
-            echo(f"  arm:     {field} = {spec.get_field(configs[run.arm], field)!r}")
+            echo(f"  arm:     {field} = {definition.get_field(configs[run.arm], field)!r}")
         for field, value in inputs.command_sets(run):
             echo(f"  command: {field} = {value}")
     issues = inputs.check_inputs(configs, runs, _roots(out, workdir_root)) \
@@ -246,16 +230,6 @@ def dry_run(experiment: str, variant: str, out: str, *, seeds=(), arms=(), sets=
     for issue in issues:
         echo(f"error: {exp.name} {issue.line()}")
     return EXIT_RUNS_FAILED if issues else 0
-
-
-def _typed_sets(sets, config) -> dict:
-    """``["train.steps=20"]`` -> ``{"train.steps": 20}`` typed like the field."""
-    from rtt_jax.experiments.spec import typed_value
-    out = {}
-    for s in sets:
-        key, _, raw = s.partition("=")
-        out[key] = typed_value(config, key, raw, where="--set")
-    return out
 
 
 if __name__ == "__main__":

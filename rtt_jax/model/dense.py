@@ -22,7 +22,6 @@ transposed operands), so there the backward is plain autodiff's.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 
 @jax.custom_vjp

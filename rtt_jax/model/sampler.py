@@ -13,22 +13,20 @@ or transpose it).
 One compiled program per (batch bucket, prompt bucket): prompt lengths are
 rounded up to powers of two and the batch to a power of two (a multiple of the
 mesh's batch shards); ``max_new_tokens``, temperature, top-p, the seed and the
-stop rules are traced values, so changing them never recompiles.
+stop switches are traced values, so changing them never recompiles.
 
 Sampling: temperature 0 is greedy; otherwise softmax(logits / T) restricted to
 the smallest top set whose probability reaches ``top_p`` (nucleus). Each row
 draws from ``fold_in(fold_in(key(seed), row), step)``, so a prompt's sample
 depends on (seed, its index in the call), not on what it is batched with.
 
-Stop rules (per row, both optional): EOS; or the end of a final-answer line,
-i.e. a line that starts with ``#### `` followed by a newline. The completion
-start counts as a line start when the prompt ends in a newline or is only BOS.
-The marker is matched token by token, which is exact for the byte tokenizer.
-A third, off by default (``stop_on_calculator``): stop a row right after the
-first ``=`` inside an open ``<<`` (a ``<`` ``<`` pair with no ``>`` ``>`` pair
-after it), the point where GSM8K's calculator writes its result; the state is
-seeded from the prompt. ``rtt_jax.model.calculator`` runs the host loop with
-the calculator function the caller passes (the model evaluates nothing itself).
+Stopping (per row): EOS (``stop_on_eos``), and the stop rules the sampler
+was built with (``stop_rules``: objects of ``rtt_jax.model.stop_rules``'s
+interface, each a per-row state machine over the sampled tokens, switched per
+call by ``stops={name: bool}``). The sampler knows no task's text: evaluation
+builds its samplers with the final-answer-line and calculator rules
+(``rtt_jax.evaluation.stops``), and calculator-assisted decoding is a host loop
+over ``decode_rows`` (``rtt_jax.evaluation.calculator_decoding``).
 
 Several hosts (a mesh that spans processes). ``generate_tokens`` is then
 *process-local*: each process passes its own prompts (any number, also none)
@@ -44,7 +42,7 @@ evaluation needs). Every process must make the same calls.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -53,11 +51,9 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
-from rtt_jax.model.calculator import Calculator, calculator_generate
 from rtt_jax.model.positions import coupled_positions, coupled_step
+from rtt_jax.model.stop_rules import StopRule
 from rtt_jax.model.transformer import ModelConfig
-
-ANSWER_MARKER = "#### "
 
 
 def bucket(n: int, minimum: int, cap: int | None = None) -> int:
@@ -95,57 +91,35 @@ def sample_logits(logits, keys, temperature, top_p):
     return jax.lax.cond(temperature > 0, sampled, greedy, None)
 
 
-def calc_state(tokens, lengths, ids):
-    """Each row's calculator state at the end of its prompt: 0 outside ``<<``,
-    1 inside an open ``<<`` with no ``=`` yet, 2 inside after its ``=``."""
-    lt, gt, eq = (ids.get(k, jnp.int32(-1)) for k in ("lt", "gt", "eq"))
-    idx = jnp.arange(tokens.shape[1], dtype=jnp.int32)
-    valid = idx[None] < lengths[:, None]
-
-    def last_pair(a):  # index of the second token of the row's last a-a pair, else -1
-        hit = (tokens[:, 1:] == a) & (tokens[:, :-1] == a) & valid[:, 1:]
-        return jnp.max(jnp.where(hit, idx[None, 1:], -1), axis=1, initial=-1)
-
-    opened = last_pair(lt)
-    eq_after = jnp.any((tokens == eq) & valid & (idx[None] > opened[:, None]), axis=1)
-    return jnp.where(opened > last_pair(gt), jnp.where(eq_after, 2, 1), 0).astype(jnp.int32)
-
-
 def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_last, active,
-                row_ids, opts, ids, out_width: int, *, step0=None, limit=None, calc=None, ans=None):
+                row_ids, opts, ids, out_width: int, *, rules: Sequence[StopRule] = (),
+                states=None, step0=None, limit=None):
     """Sample until every row stops or ``opts['max_new']`` tokens; shared by both paths.
 
     ``step_fn(model_state, tokens [B], positions [B]) -> (logits [B, V], model_state)``
     feeds one token per row; ``first_logits`` [B, V] predict each row's first
     new token; ``prompt_last`` [B] is each prompt's last id; ``ids`` holds the
-    special ids as arrays (pad, bos, eos, newline: scalars; marker: [M]) so that
-    samplers over different tokenizers share compiled programs; ``opts`` the traced settings
-    (max_new, temperature, top_p, seed, stop_on_eos, stop_after_answer_line).
+    special ids as arrays (pad, bos, eos: scalars; ``rules``: each rule's
+    ``token_ids``) so that samplers over different tokenizers share compiled
+    programs; ``opts`` the traced settings (max_new, temperature, top_p, seed,
+    stop_on_eos, and ``stops``: each rule's switch). ``rules`` are the stop
+    rules (static) and ``states`` their per-row start states ``{name: [B]}``.
     Optional per-row arrays: ``step0`` offsets the sampling step (a resumed
     row keeps its random stream), ``limit`` caps a row's new tokens below
-    ``max_new``, ``calc`` seeds the calculator state (see ``calc_state``),
-    ``ans`` the answer-line state (``answer_state``; default: from ``prompt_last``);
-    ``opts['stop_on_calculator']`` and ``ids`` lt/gt/eq ('<', '>', '=') are
-    optional too. Returns (tokens [B, out_width], counts [B]): row b generated
+    ``max_new``. Returns (tokens [B, out_width], counts [B]): row b generated
     ``tokens[b, :counts[b]]`` and PAD after.
     """
-    marker = ids["marker"]
-    n_marker = marker.shape[0]
     base = jax.random.key(opts["seed"])
     row_keys = jax.vmap(lambda r: jax.random.fold_in(base, r))(row_ids)
     batch = lengths.shape[0]
     zeros = jnp.zeros((batch,), jnp.int32)
     step0 = zeros if step0 is None else step0
     limit = jnp.full((batch,), opts["max_new"], jnp.int32) if limit is None else limit
-    lt, gt, eq = (ids.get(k, jnp.int32(-1)) for k in ("lt", "gt", "eq"))
-    stop_on_calc = opts.get("stop_on_calculator", jnp.bool_(False))
-    # ans: how many marker tokens the current line has matched from its start;
-    # n_marker: inside an answer line; -1: this line cannot be one.
-    line_start = (prompt_last == ids["newline"]) | (prompt_last == ids["bos"])
+    if rules and states is None:
+        raise ValueError("decode_loop: stop rules need their start states")
     init = dict(t=jnp.int32(0), out=jnp.full((batch, out_width), ids["pad"], jnp.int32),
                 count=jnp.zeros((batch,), jnp.int32), done=~active,
-                ans=jnp.where(line_start, 0, -1).astype(jnp.int32) if ans is None else ans,
-                calc=zeros if calc is None else calc,
+                rules={r.name: states[r.name].astype(jnp.int32) for r in rules},
                 tok=prompt_last.astype(jnp.int32), model=model_state)
 
     def emit(c, logits):
@@ -154,24 +128,15 @@ def decode_loop(step_fn: Callable, model_state, first_logits, lengths, prompt_la
         live = ~c["done"]
         tok = jnp.where(live, tok, ids["pad"])
         out = c["out"].at[:, c["t"]].set(tok)
-        ans = c["ans"]
-        newline = tok == ids["newline"]
-        answer_end = newline & (ans == n_marker)
-        next_marker = marker[jnp.clip(ans, 0, n_marker - 1)]
-        ans = jnp.where(newline, 0,
-              jnp.where(ans == n_marker, ans,
-              jnp.where((ans >= 0) & (tok == next_marker), ans + 1, -1)))
-        # Calculator state; c["tok"] is the previous token (the prompt's last at first).
-        calc_fire = (c["calc"] == 1) & (tok == eq)
-        calc = jnp.where((c["tok"] == lt) & (tok == lt), 1,
-               jnp.where((c["tok"] == gt) & (tok == gt), 0,
-               jnp.where(calc_fire, 2, c["calc"])))
-        stop = ((opts["stop_on_eos"] & (tok == ids["eos"]))
-                | (opts["stop_after_answer_line"] & answer_end)
-                | (stop_on_calc & calc_fire))
+        stop = opts["stop_on_eos"] & (tok == ids["eos"])
+        states = {}
+        for rule in rules:  # c["tok"] is the previous token (the prompt's last at first)
+            states[rule.name], fired = rule.advance(ids["rules"][rule.name],
+                                                    c["rules"][rule.name], c["tok"], tok)
+            stop = stop | (opts["stops"][rule.name] & fired)
         count = c["count"] + live.astype(jnp.int32)
         return dict(c, t=c["t"] + 1, out=out, count=count,
-                    done=c["done"] | (live & stop) | (count >= limit), ans=ans, calc=calc, tok=tok)
+                    done=c["done"] | (live & stop) | (count >= limit), rules=states, tok=tok)
 
     def cond(c):
         return (c["t"] < opts["max_new"]) & ~jnp.all(c["done"])
@@ -192,25 +157,22 @@ class Sampler:
     used as given, so sharded params keep their shardings. ``params`` is an
     argument of the jitted programs, so ``sampler.params`` may be replaced
     between calls (same shapes) without recompiling. With a ``mesh`` the
-    batch is split over ('data', 'fsdp').
+    batch is split over ('data', 'fsdp'). ``stop_rules``: the rules a call may
+    switch on (``stops``), besides EOS; see ``rtt_jax.model.stop_rules``.
     """
 
     def __init__(self, graphdef, params, tokenizer, model_cfg: ModelConfig, max_len: int,
-                 mesh: Mesh | None = None, max_batch: int = 64, min_prompt_bucket: int = 16):
+                 mesh: Mesh | None = None, max_batch: int = 64, min_prompt_bucket: int = 16,
+                 stop_rules: Sequence[StopRule] = ()):
         self.graphdef, self.params, self.tokenizer = graphdef, params, tokenizer
         self.cfg, self.max_len, self.mesh = model_cfg, max_len, mesh
         self.max_batch, self.min_prompt_bucket = max_batch, min_prompt_bucket
-        newline = list(tokenizer.encode("\n"))
-        if len(newline) != 1:
-            raise ValueError(f"tokenizer {tokenizer.name!r}: '\\n' must be one token "
-                             "for the answer-line stop rule")
-        self.ids = dict(pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id,
-                        newline=int(newline[0]),
-                        marker=np.asarray(tokenizer.encode(ANSWER_MARKER), np.int32))
-        # The calculator rule needs '<', '>' and '=' as single tokens (-1: never matches).
-        for key, char in (("lt", "<"), ("gt", ">"), ("eq", "=")):
-            enc = list(tokenizer.encode(char))
-            self.ids[key] = int(enc[0]) if len(enc) == 1 else -1
+        self.ids = dict(pad=tokenizer.pad_id, bos=tokenizer.bos_id, eos=tokenizer.eos_id)
+        self.stop_rules = tuple(stop_rules)
+        names = [r.name for r in self.stop_rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stop rules: each name once, got {names}")
+        self.rule_ids = {r.name: r.token_ids(tokenizer) for r in self.stop_rules}
         self.batch_shards = 1 if mesh is None else math.prod(mesh.shape[a] for a in BATCH_AXES)
         # Processes the mesh spans (1 on one host); each feeds a contiguous block of rows.
         self.processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
@@ -266,8 +228,8 @@ class Sampler:
 
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
         return decode_loop(step, state, first_logits, lengths, prompt_last, rows["active"],
-                           rows["row_ids"], opts, ids, self.max_len, step0=rows["step0"],
-                           limit=rows["limit"], ans=rows["ans"], calc=calc_state(tokens, lengths, ids))
+                           rows["row_ids"], opts, ids, self.max_len, rules=self.stop_rules,
+                           states=rows["states"], step0=rows["step0"], limit=rows["limit"])
 
     def prompt_ids(self, tokens, positions, lengths):
         """The prompt's RoPE ids: its indices, except under ``coupled``
@@ -301,8 +263,8 @@ class Sampler:
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
         return decode_loop(step, seq, logits_at(seq, lengths - 1), lengths, prompt_last,
                            rows["active"], rows["row_ids"], opts, ids, self.max_len,
-                           step0=rows["step0"], limit=rows["limit"], ans=rows["ans"],
-                           calc=calc_state(tokens, lengths, ids))
+                           rules=self.stop_rules, states=rows["states"], step0=rows["step0"],
+                           limit=rows["limit"])
 
     # ---- host side -------------------------------------------------------------
 
@@ -326,7 +288,8 @@ class Sampler:
 
     def _run_batch(self, prompts: Sequence[np.ndarray], rows: dict, opts: dict, path: str,
                    agreed: tuple[int, int, int] | None = None):
-        """``rows``: per-prompt int arrays row_ids, step0, limit, ans (see ``decode_rows``).
+        """``rows``: per-prompt int arrays row_ids, step0, limit and ``states``
+        ``{rule name: ints}`` (see ``decode_rows``).
         ``agreed`` (several hosts): the (rows, longest prompt, most new tokens)
         of the largest share over all processes, so that every process builds
         the same global shapes; this process lays out its own rows only."""
@@ -344,51 +307,47 @@ class Sampler:
             tokens[i, :len(p)] = p
         all_lengths = np.concatenate([lengths, np.ones(fill, np.int32)])
         # Filler rows are done from the start; their ids only need to be valid ints.
-        filler = dict(row_ids=np.arange(fill), step0=np.zeros(fill),
-                      limit=np.ones(fill), ans=np.full(fill, -1))
-        rows = {k: np.concatenate([rows[k], filler[k]]).astype(np.int32) for k in filler}
-        rows["active"] = np.arange(size) < n
+        filler = dict(row_ids=np.arange(fill), step0=np.zeros(fill), limit=np.ones(fill))
+        padded = {k: np.concatenate([rows[k], filler[k]]).astype(np.int32) for k in filler}
+        padded["states"] = {k: np.concatenate([v, np.zeros(fill)]).astype(np.int32)
+                            for k, v in rows["states"].items()}
+        padded["active"] = np.arange(size) < n
+        ids = dict(self.ids, rules=self.rule_ids)
         out, count = self._jitted[path](self.params, self._place(tokens), self._place(all_lengths),
-                                        {k: self._place(v) for k, v in rows.items()},
+                                        jax.tree.map(self._place, padded),
                                         dict(opts, max_new=jnp.int32(max_new)),
-                                        jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), self.ids))
+                                        jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), ids))
         out, count = self._local_rows(out), self._local_rows(count)
         return [out[i, :count[i]] for i in range(n)]
 
-    def generate_tokens(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int, *,
-                        temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
-                        stop_on_eos: bool = True, stop_after_answer_line: bool = True,
-                        recompute: bool = False,
-                        calculator: Calculator | None = None) -> list[np.ndarray]:
-        """Token-level API: prompt id lists (BOS included) -> generated ids per prompt.
-
-        Each result ends with its stop token (EOS or the answer line's newline)
-        when a stop rule fired, and holds at most ``max_new_tokens`` ids.
-        ``recompute=True`` runs the naive full-recompute reference instead.
-        ``calculator`` (a function from an expression's text to its value's
-        text, or None; e.g. ``rtt_jax.evaluation.calculator.safe_calculator``)
-        writes ``value>>`` after each ``<<expr=`` the model emits (see
-        ``rtt_jax.model.calculator``); the inserted ids count towards
-        ``max_new_tokens``.
-        """
+    def check_prompts(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int
+                      ) -> list[np.ndarray]:
+        """The prompts as int32 arrays; ValueError unless each has 1 to
+        ``max_len - max_new_tokens`` ids and ``max_new_tokens >= 1``."""
         prompts = [np.asarray(p, np.int32).reshape(-1) for p in prompt_ids]
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens}: expected >= 1")
-        if calculator is not None and self.cfg.positions == "coupled":
-            raise ValueError("calculator resumes decoding from a longer prompt, which moves "
-                             "where model.positions=coupled starts its completion ids; sample "
-                             "without it")
-        if calculator is not None and self.processes > 1:
-            raise ValueError("calculator runs a host loop per prompt and is single-host "
-                             "only; sample without it on several hosts")
         for i, p in enumerate(prompts):
             if len(p) == 0 or len(p) + max_new_tokens > self.max_len:
                 raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens={max_new_tokens} "
                                  f"must be within 1..max_len={self.max_len}")
+        return prompts
+
+    def generate_tokens(self, prompt_ids: Sequence[Sequence[int]], max_new_tokens: int, *,
+                        temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
+                        stop_on_eos: bool = True, stops: Mapping[str, bool] | None = None,
+                        recompute: bool = False) -> list[np.ndarray]:
+        """Token-level API: prompt id lists (BOS included) -> generated ids per prompt.
+
+        Each result ends with its stop token (EOS, or the token on which a stop
+        rule fired) when it stopped, and holds at most ``max_new_tokens`` ids.
+        ``stops``: ``{rule name: on}`` for the sampler's stop rules (those not
+        named keep their ``on_by_default``). ``recompute=True`` runs the naive
+        full-recompute reference instead.
+        """
+        prompts = self.check_prompts(prompt_ids, max_new_tokens)
         kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
-                  stop_after_answer_line=stop_after_answer_line, recompute=recompute)
-        if calculator is not None:
-            return calculator_generate(self, prompts, max_new_tokens, calculator, **kw)
+                  stops=stops, recompute=recompute)
         n = len(prompts)
         # Row ids: each prompt's index among all processes' prompts, in process order.
         offset = int(_all_processes([n], self.processes)[:jax.process_index(), 0].sum()) \
@@ -396,27 +355,40 @@ class Sampler:
         return self.decode_rows(prompts, dict(row_ids=offset + np.arange(n), step0=np.zeros(n),
                                               limit=np.full(n, max_new_tokens)), **kw)
 
+    def switches(self, stops: Mapping[str, bool] | None) -> dict[str, bool]:
+        """Every stop rule's switch for a call: ``stops`` over the defaults."""
+        stops = dict(stops or {})
+        unknown = sorted(set(stops) - set(self.rule_ids))
+        if unknown:
+            raise ValueError(f"stops: no stop rule {unknown[0]!r} in this sampler "
+                             f"(it has {sorted(self.rule_ids) or 'none'})")
+        return {r.name: bool(stops.get(r.name, r.on_by_default)) for r in self.stop_rules}
+
     def decode_rows(self, prompts: Sequence[np.ndarray], rows: dict, *, temperature: float,
-                    top_p: float, seed: int, stop_on_eos: bool, stop_after_answer_line: bool,
-                    stop_on_calculator: bool = False, recompute: bool = False) -> list[np.ndarray]:
+                    top_p: float, seed: int, stop_on_eos: bool,
+                    stops: Mapping[str, bool] | None = None,
+                    recompute: bool = False) -> list[np.ndarray]:
         """One decode of validated prompts. ``rows`` holds per-prompt ints: prompt i
         samples as row ``row_ids[i]`` from step ``step0[i]`` on, makes at most
-        ``limit[i]`` (>= 1) tokens and starts in answer-line state ``ans[i]``
-        (optional; default: a line start iff the prompt ends in newline or BOS)."""
+        ``limit[i]`` (>= 1) tokens and starts each stop rule in state
+        ``states[name][i]`` (optional, per rule; default: the rule's state after
+        the prompt, ``rule.state(ids, prompt, [])``)."""
         opts = dict(temperature=jnp.float32(temperature), top_p=jnp.float32(top_p),
                     seed=jnp.int32(seed), stop_on_eos=jnp.bool_(stop_on_eos),
-                    stop_after_answer_line=jnp.bool_(stop_after_answer_line),
-                    stop_on_calculator=jnp.bool_(stop_on_calculator))
-        rows = {k: np.asarray(v, np.int32) for k, v in rows.items()}
-        if "ans" not in rows:
-            rows["ans"] = np.array([0 if p[-1] in (self.ids["newline"], self.ids["bos"]) else -1
-                                    for p in prompts], np.int32)
+                    stops={k: jnp.bool_(v) for k, v in self.switches(stops).items()})
+        given = dict(rows.get("states") or {})
+        rows = {k: np.asarray(v, np.int32) for k, v in rows.items() if k != "states"}
+        rows["states"] = {
+            r.name: np.asarray(given[r.name] if r.name in given else
+                               [r.state(self.rule_ids[r.name], p, p[:0]) for p in prompts],
+                               np.int32).reshape(-1)
+            for r in self.stop_rules}
         path = "recompute" if recompute else "cache"
         if self.processes == 1:
             results = []
             for a in range(0, len(prompts), self.max_batch):
                 b = a + self.max_batch
-                results += self._run_batch(prompts[a:b], {k: v[a:b] for k, v in rows.items()},
+                results += self._run_batch(prompts[a:b], _rows_slice(rows, slice(a, b)),
                                            opts, path)
             return results
         # Several hosts: the same number of same-shaped programs on every process.
@@ -428,28 +400,34 @@ class Sampler:
         for a in range(0, int(every[:, 0].max()), per):
             share = slice(a, a + per)
             most = int(np.minimum(np.maximum(every[:, 0] - a, 0), per).max())
-            results += self._run_batch(prompts[share], {k: v[share] for k, v in rows.items()},
+            results += self._run_batch(prompts[share], _rows_slice(rows, share),
                                        opts, path, agreed=(most, int(every[:, 1].max()),
                                                            int(every[:, 2].max())))
         return results
 
-    def answer_state(self, completion: np.ndarray, line_start: bool) -> int:
-        """The decode loop's answer-line state after ``completion`` (as in
-        ``decode_loop``): -1 if the current line cannot be an answer line, else
-        how many marker tokens it has matched. ``line_start``: the completion
-        began at a line start."""
-        marker, newline = self.ids["marker"], self.ids["newline"]
-        hits = np.flatnonzero(np.asarray(completion) == newline)
-        if len(hits):
-            line = completion[hits[-1] + 1:]
-        elif line_start:
-            line = completion
-        else:
-            return -1
-        m = len(marker)
-        if len(line) >= m:
-            return m if np.array_equal(line[:m], marker) else -1
-        return len(line) if np.array_equal(line, marker[:len(line)]) else -1
+    def stopped_at_end(self, prompt: np.ndarray, completion: np.ndarray, *,
+                       stop_on_eos: bool = True, stops: Mapping[str, bool] | None = None) -> bool:
+        """Whether ``completion``'s last token stopped it: EOS, or a stop rule that
+        is on fired there (the same rules the decode loop runs, applied on the
+        host to one row); False for a completion cut by its token limit."""
+        completion = np.asarray(completion)
+        if not len(completion):
+            return False
+        tok = int(completion[-1])
+        if stop_on_eos and tok == self.ids["eos"]:
+            return True
+        prev = int(completion[-2]) if len(completion) > 1 else int(prompt[-1])
+        on = self.switches(stops)
+        for rule in self.stop_rules:
+            if not on[rule.name]:
+                continue
+            ids = self.rule_ids[rule.name]
+            state = rule.state(ids, prompt, completion[:-1])
+            _, fired = rule.advance(jax.tree.map(jnp.asarray, ids), jnp.asarray([state]),
+                                    jnp.asarray([prev]), jnp.asarray([tok]))
+            if bool(np.asarray(fired)[0]):
+                return True
+        return False
 
     def encode_prompt(self, text: str) -> np.ndarray:
         """BOS + the text's ids, as training formats a prompt."""
@@ -457,12 +435,11 @@ class Sampler:
 
     def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
                  top_p: float = 1.0, seed: int = 0, *, stop_on_eos: bool = True,
-                 stop_after_answer_line: bool = True,
-                 calculator: Calculator | None = None) -> list[str]:
+                 stops: Mapping[str, bool] | None = None) -> list[str]:
         """Text API: the completion text of each prompt (special tokens dropped).
-        ``calculator``: see ``generate_tokens``."""
+        ``stops``: see ``generate_tokens``."""
         kw = dict(temperature=temperature, top_p=top_p, seed=seed, stop_on_eos=stop_on_eos,
-                  stop_after_answer_line=stop_after_answer_line, calculator=calculator)
+                  stops=stops)
         if self.processes == 1:
             ids = self.generate_tokens([self.encode_prompt(p) for p in prompts], max_new_tokens,
                                        **kw)
@@ -477,6 +454,12 @@ class Sampler:
             padded[i, 0], padded[i, 1:1 + len(t)] = len(t), t
         every = _all_processes(padded, self.processes).reshape(-1, max_new_tokens + 1)
         return [self.tokenizer.decode(row[1:1 + row[0]]) for row in every[:len(prompts)]]
+
+
+def _rows_slice(rows: dict, part: slice) -> dict:
+    """Prompts ``part`` of per-prompt ``rows`` (``states`` sliced rule by rule)."""
+    return dict({k: v[part] for k, v in rows.items() if k != "states"},
+                states={k: v[part] for k, v in rows["states"].items()})
 
 
 def _all_processes(values, processes: int) -> np.ndarray:

@@ -61,8 +61,6 @@ LEVELS: dict[str, tuple[range, Callable[[int], dict[str, Any]]]] = {
 TEXT_ANSWERS = frozenset({"base_conversion", "family_relationships"})
 SHARED = ("chain_sum", "basic_arithmetic", "products", "simple_equations", "gcd", "lcm",
           "base_conversion", "leg_counting", "gsm_symbolic", "family_relationships")
-_VAR_RE = re.compile(r"(?<![A-Za-z])([a-z])(?![A-Za-z])")
-
 
 # --------------------------------------------------------------------------
 # metadata -> our families' problem data. Each returns (family, data) or None;
@@ -180,7 +178,7 @@ class RGFamily:
         ours = tuple(tasks.get(self._converter[0]).styles) if self._converter else ()
         self.styles = ours + (("rg_cot",) if dataset == "gsm_symbolic" else ())
 
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - sources live as long as the process
     def _source(self, seed: int, level: int):
         if level not in self.levels:
             raise ValueError(f"{self.name}: level {level} not in {self.levels}")

@@ -8,7 +8,7 @@
 * ``classifier`` and ``corrupt``: a hashed n-gram logistic regression quality
   score and the known-bad text it is trained against.
 * ``readers``: JSONL, plain-text and TFDS corpora.
-* ``stats``: distinct-n and template entropy of a corpus.
+* ``corpus_diversity``: distinct-n and template entropy of a corpus.
 * CLIs: ``python -m rtt_jax.textbook.generate`` and ``python -m rtt_jax.textbook.filter``.
 
 No JAX here: this package runs in data-building jobs and Grain workers.

@@ -41,7 +41,7 @@ import numpy as np
 from rtt_jax import cli_errors
 from rtt_jax.traces import dedup
 from rtt_jax.textbook import classifier as clf
-from rtt_jax.textbook import quality, readers, stats
+from rtt_jax.textbook import quality, readers, corpus_diversity
 
 HIST_BINS = 10
 
@@ -209,8 +209,8 @@ def run(a) -> dict[str, Any]:
         "records_per_second": round(len(docs) / filter_s, 1) if filter_s > 0 else None,
         # Distinct-n hashes every n-gram; a sample per family keeps the report
         # from costing more than the filtering itself on large corpora.
-        "diversity": {"input": stats.corpus_diversity((d.record for d in docs), max_texts=a.diversity_sample),
-                      "kept": stats.corpus_diversity((d.record for d, k in zip(docs, kept) if k),
+        "diversity": {"input": corpus_diversity.corpus_diversity((d.record for d in docs), max_texts=a.diversity_sample),
+                      "kept": corpus_diversity.corpus_diversity((d.record for d, k in zip(docs, kept) if k),
                                                      max_texts=a.diversity_sample)},
         "examples": {
             "kept": [{"line": docs[i].line, "score": round(float(scores[i]), 4), "text": texts[i][:500]}

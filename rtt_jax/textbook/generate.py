@@ -5,7 +5,7 @@
 
 Writes ``DIR/sections.jsonl`` (one ``Section.to_json()`` per line, with its
 source index ``i``) and ``DIR/generate_report.json``: counts per family and
-level, sections per second, and ``stats.corpus_diversity`` (distinct-n,
+level, sections per second, and ``corpus_diversity.corpus_diversity`` (distinct-n,
 template and skill entropy). A bad flag (an unknown family, a level that is
 not an integer, ``--n`` below 1) or an ``--out`` that is a file, read-only or
 on a full disk is one error line (``--verbosity=1``: with the traceback).
@@ -19,7 +19,7 @@ import sys
 import time
 
 from rtt_jax import cli_errors
-from rtt_jax.textbook import stats
+from rtt_jax.textbook import corpus_diversity
 from rtt_jax.textbook.sections import TextbookSource
 
 
@@ -74,7 +74,7 @@ def generate(a, level_list: list[int] | None) -> dict:
         "sections_per_second": round(a.n / seconds, 1) if seconds else None,
         "by_family_level": dict(sorted(collections.Counter(
             f"{r['family']}/L{r['level']}" for r in records).items())),
-        "diversity": stats.corpus_diversity(records),
+        "diversity": corpus_diversity.corpus_diversity(records),
     }
     path = os.path.join(a.out, "generate_report.json")
     with cli_errors.naming(path), open(path, "w") as f:

@@ -123,7 +123,7 @@ def read_tfds(spec: str, data_dir: str | None = None, field: str = "text") -> It
         raise CorpusError(f"--tfds={spec!r}: expected NAME:SPLIT, e.g. rtt_traces:train")
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir)
-    except Exception as e:  # tfds raises several types for a missing dataset
+    except Exception as e:  # noqa: BLE001 - tfds raises several types for a missing dataset
         raise CorpusError(f"tfds {spec!r} (data_dir={data_dir}): cannot open ({type(e).__name__}: "
                           f"{str(e).splitlines()[0] if str(e) else ''})") from None
     for i in range(len(source)):

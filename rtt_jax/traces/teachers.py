@@ -138,10 +138,6 @@ class SamplingStats:
     steps_invalid: int = 0
     problems_solved: int = 0  # with at least one kept sample
 
-    @property
-    def keep_rate(self) -> float:
-        return self.kept / self.samples if self.samples else 0.0
-
 
 class ModelTeacher:
     """Rejection sampling from a model: keep completions that fully verify.

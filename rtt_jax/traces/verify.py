@@ -25,6 +25,3 @@ def check_record(record: TraceRecord, family: Any | None = None) -> Verdicts:
     report = family.check_steps(record.problem, record.text, style)
     return Verdicts.from_checks(correct, report)
 
-
-def with_verdicts(record: TraceRecord, family: Any | None = None) -> TraceRecord:
-    return record.replace(verdicts=check_record(record, family))

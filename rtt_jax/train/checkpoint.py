@@ -1,57 +1,41 @@
 """Orbax checkpoints that hold the whole truth of a run, and are checked.
 
 One step directory holds ``state`` (params, optimizer state, step), ``data``
-(the data iterator's state, written by Grain's orbax handler
-``grain.checkpoint.CheckpointHandler``: one ``process_<i>-of-<n>.json`` per
-process, each the curriculum position beside that host's Grain iterator
-state) and ``checksums`` (JSON: a 64-bit checksum per state leaf and a
-sha256 of each process's data state, see ``checksum.py``). Saves are asynchronous and atomic: orbax
-writes ``<step>.orbax-checkpoint-tmp/`` and renames it when complete, so a
-half-written step is never listed. Restore reads arrays straight into the
-*current* run's shardings (a checkpoint written on data=8 restores onto one
-device or onto fsdp=4 x tensor=2) and then verifies them.
+(the data iterator's state, one file per process: ``checkpoint_data.py``)
+and ``checksums`` (JSON: a 64-bit checksum per state leaf and a sha256 of
+each process's data state, see ``checksum.py``). Saves are asynchronous and
+atomic: orbax writes ``<step>.orbax-checkpoint-tmp/`` and renames it when
+complete, so a half-written step is never listed. Restore reads arrays
+straight into the *current* run's shardings (a checkpoint written on data=8
+restores onto one device or onto fsdp=4 x tensor=2) and then verifies them.
 
-Kill-safety. A run killed mid-save leaves ``*.orbax-checkpoint-tmp``
-directories (at the step level, and item-level ones inside them). Orbax's own
-``cleanup_tmp_directories`` deletes them in a background thread that can race
-the first save of the restarted run (issue 13: a restart died with
-``FileNotFoundError: ... data.orbax-checkpoint-tmp``). So the writer removes
-them itself, synchronously, on process 0, before the manager starts, and orbax's
-cleanup is off. (On ``gs://`` orbax uses commit files instead of renames: a step
+This module is the orbax wrapper; its concerns live beside it:
+
+* ``checkpoint_damage.py``: what counts as a damaged step (set aside, try
+  the next older one), what is a config error or a failure of the machine
+  (raise, rename nothing), and the leftovers of a killed save;
+* ``checkpoint_hosts.py``: the decisions every process takes together;
+* ``checkpoint_data.py``: the data item through Grain's orbax handler, also
+  across a change in the number of hosts;
+* ``checkpoint_disk_full.py``: a save that fills the disk, as one line;
+* ``checkpoint_quiet.py``: orbax's echoes of one failure, dropped;
+* ``checkpoint_faults.py``: kills a save at each of its stages for the tests.
+
+Kill-safety. Orbax's own ``cleanup_tmp_directories`` deletes a killed save's
+tmp directories in a background thread that can race the first save of the
+restarted run (issue 13: a restart died with ``FileNotFoundError: ...
+data.orbax-checkpoint-tmp``). So the writer removes them itself,
+synchronously, on process 0, before the manager starts, and orbax's cleanup
+is off. (On ``gs://`` orbax uses commit files instead of renames: a step
 directory without ``commit_success.txt`` is not listed, and is replaced when
-that step is saved again.) ``checkpoint_faults.py`` can kill a save at each of
-its stages for the tests.
+that step is saved again.)
 
-Verification. ``restore_newest_intact`` tries steps newest first. A step that
-cannot be restored (missing, truncated or unreadable files) or whose restored
-arrays or data item do not match the checksums saved with them is reported in
-one log line and set aside: renamed to ``<step>.corrupt-<n>`` (never deleted;
-orbax does not list that name), and the next older step is tried. A run never
-trains from a step it could not verify. A checkpoint whose *structure* does
-not fit this run's model/optimizer (a config change) is a config error, not
-damage: it raises at once and nothing is renamed; so does a failure of the
-machine or the storage service (out of memory, permission denied, an
-unavailable bucket), which says nothing about the step's bytes. Readers (``read_only=True``,
-used by eval) verify the same way but rename and clean nothing: they do not
-hold the workdir's lock.
-
-Disk full. A save that fails with ENOSPC (in the foreground or in orbax's
-background thread) raises ``CheckpointError`` naming the path, "no space left
-on device" and the last good step, which stays intact; the echoes of the same
-failure from orbax's threads are dropped (``checkpoint_quiet.py``), so the
-error is that one line. The partial step directory is left to the next start's
-cleanup: orbax's writer threads may still be writing into it when the first
-error surfaces.
-
-Multi-host. Checksums are global sums computed by one SPMD program, so every
-process reads the same value and verification is the same on any number of
-hosts and any mesh. Each process's verdict is all-gathered before anyone falls
-back, so all processes try the same older step; process 0 removes leftovers and
-renames damaged steps, behind a barrier. The data item holds one Grain state
-per host (that host's rows). A step saved by another number of hosts restores
-too: each host then reads every host's verified state and restore returns
-them all (``{"kind": PER_PROCESS, "states": [...]}``) for the data iterator to
-take the rows it now owns.
+Verification. ``restore_newest_intact`` tries steps newest first. A damaged
+step is reported in one log line and set aside: renamed to
+``<step>.corrupt-<n>`` (never deleted; orbax does not list that name), and
+the next older step is tried. A run never trains from a step it could not
+verify. Readers (``read_only=True``, used by eval) verify the same way but
+rename and clean nothing: they do not hold the workdir's lock.
 
 ``final_params`` restores the newest verified step's params alone onto a mesh
 of this process's choosing: what evaluation, serving and the checkpoint
@@ -59,30 +43,32 @@ teacher start from.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import grain
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
-from jax.experimental import multihost_utils
 
 from rtt_jax import paths
 from rtt_jax.train import checkpoint_faults
 from rtt_jax.train import checkpoint_quiet as quiet
+from rtt_jax.train.checkpoint_damage import (CheckpointError, Damaged, check_structure,
+                                             first_line, raise_if_environmental,
+                                             remove_unfinished)
+from rtt_jax.train.checkpoint_data import (IteratorState, read_every_process,
+                                           saved_process_count)
+from rtt_jax.train.checkpoint_disk_full import DiskFullIsOneLine
+from rtt_jax.train.checkpoint_hosts import all_agree, every_data_checksum, is_primary, sync
 from rtt_jax.train.checksum import data_checksum, mismatches, state_checksums
 from rtt_jax.train.optimizer import make_optimizer
 from rtt_jax.train.sharding import run_mesh
 from rtt_jax.train.state import state_layout
 
-TMP_SUFFIX = ".orbax-checkpoint-tmp"
-# The data state restore returns for a step saved by another number of
-# processes: {"kind": PER_PROCESS, "states": [state of process 0, 1, ...]}.
-PER_PROCESS = "per_process"
+__all__ = ["CheckpointError", "Checkpointer", "final_params"]
+
 ITEMS = ("state", "data", "checksums")
 _PLAIN_ARRAY_HANDLER: list = []
 
@@ -94,112 +80,6 @@ def _use_plain_array_saving_on_one_host() -> None:
     if jax.process_count() == 1 and not _PLAIN_ARRAY_HANDLER:
         _PLAIN_ARRAY_HANDLER.append(ocp.type_handlers.ArrayHandler(use_replica_parallel=False))
         ocp.type_handlers.register_type_handler(jax.Array, _PLAIN_ARRAY_HANDLER[0], override=True)
-
-
-class CheckpointError(RuntimeError):
-    pass
-
-
-class _IteratorState(grain.DatasetIterator):
-    """What Grain's checkpoint handler saves and restores: a data iterator's
-    state, captured at save time (the live iterator moves on while orbax
-    writes in the background) and handed back as a dict on restore."""
-
-    def __init__(self, state: dict | None = None):
-        super().__init__()
-        self.state = state
-
-    def __next__(self):
-        raise StopIteration
-
-    def get_state(self) -> dict:
-        return self.state
-
-    def set_state(self, state: dict) -> None:
-        self.state = state
-
-
-def _process_data_checksums(data_state: dict) -> list[str]:
-    """Every process's data-state sha256, in process order (all-gathered)."""
-    mine = data_checksum(data_state)
-    if jax.process_count() == 1:
-        return [mine]
-    words = np.frombuffer(bytes.fromhex(mine), np.uint8)
-    every = np.asarray(multihost_utils.process_allgather(words)).reshape(-1, words.size)
-    return [bytes(row).hex() for row in every]
-
-
-class _Damaged(CheckpointError):
-    """This step's files are damaged or do not verify (set it aside, try older)."""
-
-
-# Failures of the machine or the storage service, not of the step's bytes: a
-# step is never set aside for these (a run out of device memory, or a flaky
-# bucket, would otherwise rename every good step and start over next time).
-_ENVIRONMENTAL_TYPES = (MemoryError, PermissionError, TimeoutError, ConnectionError)
-_ENVIRONMENTAL_TEXT = ("RESOURCE_EXHAUSTED", "Out of memory", "UNAVAILABLE", "DEADLINE_EXCEEDED",
-                       "PERMISSION_DENIED", "UNAUTHENTICATED", "CANCELLED")
-
-
-def _raise_if_environmental(e: BaseException, where) -> None:
-    seen, cur = set(), e
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, _ENVIRONMENTAL_TYPES) or any(t in str(cur) for t in _ENVIRONMENTAL_TEXT):
-            raise CheckpointError(f"{where}: cannot be read now ({_first_line(cur)}); not a "
-                                  "damaged checkpoint, nothing was set aside") from e
-        cur = cur.__cause__ or cur.__context__
-
-
-def _first_line(e: BaseException) -> str:
-    """The innermost cause's first line: tensorstore's own message ("DATA_LOSS:
-    ... Truncated Zstd-compressed stream"), not orbax's wrapper around it."""
-    seen = set()
-    while e.__cause__ is not None and id(e) not in seen:
-        seen.add(id(e))
-        e = e.__cause__
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0][:300]}" if text else type(e).__name__
-
-
-def _dotted(path) -> str:
-    """A key path as orbax names the leaf on disk ("opt_state.1.0.mu.blocks.0.attn.wk")."""
-    return ".".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k))))
-                    for k in path)
-
-
-def _is_primary() -> bool:
-    return jax.process_index() == 0
-
-
-def _sync(name: str) -> None:
-    if jax.process_count() > 1:
-        multihost_utils.sync_global_devices(name)
-
-
-def _all_agree(ok: bool) -> bool:
-    """True only if every process's check passed (so all fall back together)."""
-    if jax.process_count() == 1:
-        return ok
-    return bool(np.min(multihost_utils.process_allgather(np.int32(ok))) == 1)
-
-
-def remove_unfinished(directory: epath.Path) -> list[str]:
-    """Delete ``*.orbax-checkpoint-tmp`` left by a killed save: step-level ones,
-    and item-level ones inside step directories. Returns what was removed."""
-    removed = []
-    if not directory.exists():
-        return removed
-    for child in sorted(directory.iterdir()):
-        if TMP_SUFFIX in child.name:
-            child.rmtree(missing_ok=True)
-            removed.append(child.name)
-        elif child.name.isdigit() and child.is_dir():
-            for item in child.iterdir():
-                if TMP_SUFFIX in item.name:
-                    item.rmtree(missing_ok=True)
-                    removed.append(f"{child.name}/{item.name}")
-    return removed
 
 
 class Checkpointer:
@@ -214,12 +94,12 @@ class Checkpointer:
         self.read_only = read_only
         if not read_only:
             checkpoint_faults.install_from_env(self.directory)
-            if _is_primary():
+            if is_primary():
                 removed = remove_unfinished(self.directory)
                 if removed:
                     logging.warning("%s: removed unfinished saves of a killed run: %s",
                                     self.directory, ", ".join(removed))
-            _sync("rtt_jax_checkpoint_cleanup")
+            sync("rtt_jax_checkpoint_cleanup")
         options = ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, create=not read_only,
             enable_async_checkpointing=async_save,
@@ -240,15 +120,15 @@ class Checkpointer:
         The checksums are computed on device from the very arrays handed to
         orbax, before the caller may donate them; only 8 bytes per leaf come
         back to the host."""
-        sums = {"state": state_checksums(state), "data": _process_data_checksums(data_state)}
-        with _SaveErrors(self):
+        sums = {"state": state_checksums(state), "data": every_data_checksum(data_state)}
+        with DiskFullIsOneLine(self):
             self.manager.save(step, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state),
-                data=grain.checkpoint.CheckpointSave(_IteratorState(data_state)),
+                data=grain.checkpoint.CheckpointSave(IteratorState(data_state)),
                 checksums=ocp.args.JsonSave(sums)), force=force)
 
     def wait(self) -> None:
-        with _SaveErrors(self):
+        with DiskFullIsOneLine(self):
             self.manager.wait_until_finished()
 
     def close(self) -> None:
@@ -275,19 +155,19 @@ class Checkpointer:
         where = self.directory / str(step)
         try:
             result, damage = self._restore_verified(abstract_state, step, where, with_data), None
-        except _Damaged as e:
+        except Damaged as e:
             result, damage = None, e
-        if not _all_agree(damage is None):
-            raise damage or _Damaged(f"{where}: failed to verify on another process")
+        if not all_agree(damage is None):
+            raise damage or Damaged(f"{where}: failed to verify on another process")
         return result
 
     def _restore_verified(self, abstract_state, step: int, where, with_data: bool = True
                           ) -> tuple[Any, dict | None, int]:
-        self._check_structure(abstract_state, where)
+        check_structure(abstract_state, where)
         if not (where / "checksums").exists():
-            raise _Damaged(f"{where}: no checksums item, cannot be verified")
-        saved_by = _data_process_count(where / "data") if with_data else None
-        holder = _IteratorState()
+            raise Damaged(f"{where}: no checksums item, cannot be verified")
+        saved_by = saved_process_count(where / "data") if with_data else None
+        holder = IteratorState()
         items = dict(state=ocp.args.StandardRestore(abstract_state),
                      checksums=ocp.args.JsonRestore())
         if saved_by == jax.process_count():  # this host's file, through Grain's handler
@@ -296,58 +176,24 @@ class Checkpointer:
             restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as e:  # orbax/tensorstore raise many types; one line
             quiet.quiet_aborted_io()
-            _raise_if_environmental(e, where)
-            raise _Damaged(f"{where}: cannot be read ({_first_line(e)})") from e
+            raise_if_environmental(e, where)
+            raise Damaged(f"{where}: cannot be read ({first_line(e)})") from e
         expected = restored["checksums"] or {}
         bad = mismatches(expected.get("state", {}), state_checksums(restored["state"]))
         if bad:
-            raise _Damaged(f"{where}: checksum mismatch in {len(bad)} array(s): "
-                           f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+            raise Damaged(f"{where}: checksum mismatch in {len(bad)} array(s): "
+                          f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
         if not with_data:
             return restored["state"], None, step
         sums = expected.get("data")
         if not isinstance(sums, list) or len(sums) != saved_by:
-            raise _Damaged(f"{where}: checksum mismatch in the data item")
+            raise Damaged(f"{where}: checksum mismatch in the data item")
         if saved_by == jax.process_count():
             data = holder.state
             if not isinstance(data, dict) or sums[jax.process_index()] != data_checksum(data):
-                raise _Damaged(f"{where}: checksum mismatch in the data item")
+                raise Damaged(f"{where}: checksum mismatch in the data item")
             return restored["state"], data, step
-        # Saved by another number of hosts: every host reads every host's state
-        # (verified), and the data iterator takes the rows it now owns.
-        states = []
-        for i in range(saved_by):
-            path = where / "data" / f"process_{i}-of-{saved_by}.json"
-            try:
-                states.append(json.loads(path.read_text()))
-            except (OSError, ValueError) as e:
-                raise _Damaged(f"{path}: cannot be read ({_first_line(e)})") from e
-            if not isinstance(states[-1], dict) or sums[i] != data_checksum(states[-1]):
-                raise _Damaged(f"{where}: checksum mismatch in the data item of process {i}")
-        logging.info("%s: data state of %d process(es) restored on %d", where, saved_by,
-                     jax.process_count())
-        return restored["state"], {"kind": PER_PROCESS, "states": states}, step
-
-    def _check_structure(self, abstract_state, where) -> None:
-        """A checkpoint of another model/optimizer is a config error, not damage.
-
-        Compares leaf names (orbax's dotted key paths) and shapes with the
-        checkpoint's metadata, which orbax writes before the arrays."""
-        try:
-            meta = ocp.StandardCheckpointHandler().metadata(where / "state")
-            have = {m.name: tuple(m.shape) for m in jax.tree.leaves(meta)}
-        except Exception as e:
-            _raise_if_environmental(e, where)
-            raise _Damaged(f"{where}: unreadable state metadata ({_first_line(e)})") from e
-        want = {_dotted(p): tuple(a.shape)
-                for p, a in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
-        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        if diff:
-            k = diff[0]
-            raise CheckpointError(
-                f"{where}: cannot restore checkpoint into this run's model/optimizer "
-                f"({len(diff)} leaves differ; first {k}: checkpoint "
-                f"{have.get(k, 'absent')}, run {want.get(k, 'absent')})")
+        return restored["state"], read_every_process(where, saved_by, sums), step
 
     def restore_newest_intact(self, abstract_state: Any, with_data: bool = True
                               ) -> tuple[Any, dict | None, int]:
@@ -358,7 +204,7 @@ class Checkpointer:
         for step in reversed(self.all_steps()):
             try:
                 return self.restore(abstract_state, step, with_data)
-            except _Damaged as e:
+            except Damaged as e:
                 rejected.append(step)
                 aside = self.set_aside(step) if not self.read_only else None
                 logging.warning("checkpoint rejected: %s%s", e,
@@ -383,54 +229,11 @@ class Checkpointer:
         while (self.directory / f"{step}.corrupt-{n}").exists():
             n += 1
         dst = self.directory / f"{step}.corrupt-{n}"
-        if _is_primary():
+        if is_primary():
             src.rename(dst)
-        _sync(f"rtt_jax_set_aside_{step}_{n}")
+        sync(f"rtt_jax_set_aside_{step}_{n}")
         self.manager.reload()
         return dst.name
-
-
-def _data_process_count(data_dir) -> int:
-    """How many processes wrote the data item (one Grain state file each).
-    An item from before Grain's handler is a config error, a missing one damage."""
-    saved = sorted(p.name for p in data_dir.glob("process_*-of-*.json")) if data_dir.exists() else []
-    if saved:
-        try:
-            return int(saved[0].rsplit("-of-", 1)[1].removesuffix(".json"))
-        except ValueError:
-            raise _Damaged(f"{data_dir}: unexpected file {saved[0]}") from None
-    if (data_dir / "metadata").exists():
-        raise CheckpointError(f"{data_dir}: a JSON data item from before the Grain pipeline; "
-                              "this rtt_jax cannot resume it (start a new workdir)")
-    raise _Damaged(f"{data_dir}: no data iterator state")
-
-
-class _SaveErrors:
-    """Turn a failed save into one line: ENOSPC -> CheckpointError (path, 'no
-    space left', last good step); anything else propagates unchanged."""
-
-    def __init__(self, ckpt: Checkpointer):
-        self.ckpt = ckpt
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if e is None or not isinstance(e, Exception) or not quiet.no_space(e):
-            return False
-        quiet.join_orbax_writers(timeout_s=60.0)
-        quiet.quiet_aborted_io()
-        ckpt = self.ckpt
-        partial = [p for p in (ckpt.directory.iterdir() if ckpt.directory.exists() else [])
-                   if TMP_SUFFIX in p.name]
-        ckpt.manager.reload()
-        last = ckpt.latest_step()
-        where = ", ".join(str(p) for p in partial) or str(ckpt.directory)
-        raise CheckpointError(
-            f"{where}: no space left on device while saving a checkpoint (the partial save "
-            f"is removed at the next start); the last good checkpoint "
-            f"({'step ' + str(last) if last is not None else 'none'}) in "
-            f"{ckpt.directory} is intact") from None
 
 
 def final_params(spec, workdir: str, devices=None):

@@ -26,7 +26,7 @@ def _summary_writer(logdir: str):
     from tensorboardX import SummaryWriter
     try:
         return SummaryWriter(logdir)
-    except Exception as e:  # noqa: BLE001 - ImportError, credentials, ...: TB is optional
+    except Exception as e:  # ImportError, credentials, ...: TB is optional
         if not paths.is_remote(logdir):
             raise
         logging.warning("%s: no TensorBoard events for this run (%s: %s); metrics.jsonl "
@@ -84,7 +84,7 @@ class MetricWriter:
             if self._tb is not None:
                 try:
                     self._tb.close()  # remote: uploads the events file
-                except Exception as e:  # noqa: BLE001 - TB is optional; metrics.jsonl is written
+                except Exception as e:  # TB is optional; metrics.jsonl is written
                     if not paths.is_remote(self.path):
                         raise
                     logging.warning("TensorBoard events not uploaded (%s: %s)", type(e).__name__,

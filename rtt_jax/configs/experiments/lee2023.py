@@ -11,7 +11,7 @@ trains the same token positions (their setup: a fixed number of iterations).
 Data directory: ``$RTT_LEE2023_DIR``, else ``<checkout>/../shared/data/lee2023``
 (``rtt_jax.external_data.LEE2023``; docs/reproductions.md, "Data"), resolved
 when a config is built.
-``python -m rtt_jax.experiments.lee2023 --out=DIR`` runs it and writes
+``python -m rtt_jax.experiments.lee2023_report --out=DIR`` runs it and writes
 ``docs/reproductions.md`` beside the paper's numbers.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Look at what a config trains on: the mixture per stage and decoded examples.
 
-    python -m rtt_jax.data.inspect --config=configs/base.py:tiny [--stage=K] [--n=5]
+    python -m rtt_jax.data.preview --config=configs/base.py:tiny [--stage=K] [--n=5]
 
 Prints, for each stage (or only stage K): its steps (and mastery gate), its
 Grain mixture (configured weight, levels, and the share of the first 2,000

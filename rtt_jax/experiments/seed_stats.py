@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from rtt_jax.evaluation.stats import t_quantile, z_quantile
+from rtt_jax.evaluation.intervals import t_quantile, z_quantile
 
 
 def _finite(values: Iterable) -> list[float]:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 
@@ -220,6 +220,18 @@ def typed_value(config, path: str, raw: str, where: str = "overrides"):
         raise ExperimentError(f"{where}: {path}={raw!r}: expected a value of type "
                               f"{type(current).__name__} (the field holds {current!r})") from None
     return raw
+
+
+def typed_sets(sets: Sequence[str], config, where: str = "--set") -> dict[str, Any]:
+    """``["train.steps=20"]`` -> ``{"train.steps": 20}``, each typed like the
+    field (``typed_value``); ExperimentError naming the flag for a missing ``=``."""
+    out = {}
+    for s in sets:
+        field, eq, raw = s.partition("=")
+        if not eq:
+            raise ExperimentError(f"{where}={s}: expected field=value")
+        out[field] = typed_value(config, field, raw, where=where)
+    return out
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],

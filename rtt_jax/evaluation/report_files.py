@@ -14,7 +14,7 @@
   report's step's rows (``rtt_jax.run_files.write_samples``: earlier steps'
   rows are kept).
 * ``accuracy_by_level.png`` and, if ``workdir/metrics.jsonl`` exists,
-  ``learning_curves.png`` (see ``rtt_jax.evaluation.plots``).
+  ``learning_curves.png`` (see ``rtt_jax.evaluation.report_plots``).
 
 ``flat_metrics(report)`` is the report as flat ``eval/<set>/<metric>``
 scalars, what the training loop logs at an eval step.
@@ -151,7 +151,7 @@ def write_report(report: Mapping[str, Any], workdir: str,
         paths["samples"] = write_samples(workdir, report.get("step"), report["samples"])
     if plots:
         try:
-            from rtt_jax.evaluation import plots as plotting
+            from rtt_jax.evaluation import report_plots as plotting
             plotting._pyplot()
         except ImportError:  # matplotlib is the optional "plots" extra
             paths["plots_skipped"] = "matplotlib not installed (pip install -e '.[plots]')"

@@ -1,7 +1,7 @@
 """Reproducing Lee et al. 2023's sample-efficiency figure and writing
 ``docs/reproductions.md``.
 
-    python -m rtt_jax.experiments.lee2023 --out=workdirs/lee2023 \
+    python -m rtt_jax.experiments.lee2023_report --out=workdirs/lee2023 \
         [--variant=cpu] [--doc=docs/reproductions.md]
 
 runs ``configs/experiments/lee2023.py`` through the experiment runner (or,
@@ -236,7 +236,7 @@ def main(argv) -> int:
     FLAGS = flags.FLAGS
     from rtt_jax.experiments import plan
     from rtt_jax.experiments.run import run_experiment
-    from rtt_jax.experiments.spec import ExperimentError
+    from rtt_jax.experiments.definition import ExperimentError
     if not FLAGS.out:
         print("error: --out is required", file=sys.stderr)
         return 2
@@ -268,7 +268,7 @@ def main(argv) -> int:
     if FLAGS.observations:
         with open(FLAGS.observations, encoding="utf-8") as f:
             setup["observations"] = [line.strip() for line in f if line.strip()]
-    command = (f"python -m rtt_jax.experiments.lee2023 --variant={FLAGS.variant} --out=DIR"
+    command = (f"python -m rtt_jax.experiments.lee2023_report --variant={FLAGS.variant} --out=DIR"
                + (f" --parallel={FLAGS.parallel}" if FLAGS.parallel > 1 else ""))
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.doc)), exist_ok=True)
     with open(FLAGS.doc, "w", encoding="utf-8") as f:

@@ -12,7 +12,7 @@
   of freedom. Pooling steps into a Wilson interval would be too narrow.
 
 ``z_quantile`` and ``t_quantile`` are the project's one source of normal
-and Student t quantiles (scipy's; ``rtt_jax.experiments.stats`` uses them too).
+and Student t quantiles (scipy's; ``rtt_jax.experiments.seed_stats`` uses them too).
 """
 from __future__ import annotations
 
