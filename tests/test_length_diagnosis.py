@@ -5,14 +5,12 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
 from rtt_jax import tasks
 from rtt_jax.data.tokenizer import ByteTokenizer
 from rtt_jax.evaluation import length_diagnosis as ld
-from in_process import train_config as train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILY = tasks.get("modular")
@@ -53,13 +51,9 @@ def test_lines_written_counts_trace_lines_before_the_answer():
 
 
 @pytest.mark.slow
-def test_diagnosis_cli_on_a_tiny_checkpoint(tmp_path):
-    from rtt_jax.configs.base import get_config
-    cfg = get_config("tiny")
-    cfg.train.steps = 3
-    cfg.checkpoint.async_save = False
-    wd = tmp_path / "run"
-    train(cfg, str(wd), jax.devices()[:1])
+def test_diagnosis_cli_on_a_tiny_checkpoint(tmp_path, trained_run):
+    """On the suite's shared tiny run (``conftest.trained_run``, read only)."""
+    wd = trained_run.workdir
     out = tmp_path / "diag"
     proc = subprocess.run(
         [sys.executable, "-m", "rtt_jax.evaluation.length_diagnosis",
@@ -68,7 +62,7 @@ def test_diagnosis_cli_on_a_tiny_checkpoint(tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "diagnosis.json").read_text())
-    assert result["step"] == 3 and set(result["levels"]) == {"1", "3"}
+    assert result["step"] == max(trained_run.losses) and set(result["levels"]) == {"1", "3"}
     level = result["levels"]["3"]
     assert level["lines_needed"] == 3 and set(level["tf_by_line"]) == {"1", "2", "3"}
     for key in ("free_accuracy", "forced_accuracy", "tf_operand", "tf_premature_stop"):

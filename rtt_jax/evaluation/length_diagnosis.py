@@ -151,9 +151,10 @@ def forced_decoder(sampler, max_new: int):
     from rtt_jax.model.sampler import bucket, decode_loop
 
     hash_id = int(sampler.tokenizer.encode("#")[0])
+    newline = int(sampler.tokenizer.encode("\n")[0])
     c = sampler.cfg
 
-    def program(params, tokens, lengths, need, opts, ids):
+    def program(params, tokens, lengths, need, opts, ids, states):
         model = nnx.merge(sampler.graphdef, params)
         b, w = tokens.shape
         positions = jnp.broadcast_to(jnp.arange(w, dtype=jnp.int32), (b, w))
@@ -172,7 +173,7 @@ def forced_decoder(sampler, max_new: int):
             if c.positions == "coupled":
                 rope, _, offset = coupled_step(tok, lines, offset, c.coupling_anchor,
                                                c.coupling_stride, c.newline_id)
-            lines = lines + (tok == ids["newline"]).astype(jnp.int32)
+            lines = lines + (tok == newline).astype(jnp.int32)
             h, cache = model.forward_cached(tok[:, None], rope[:, None], cache, pos[:, None])
             return blocked(model.logits(h)[:, 0], lines), (cache, lines, offset)
 
@@ -180,13 +181,16 @@ def forced_decoder(sampler, max_new: int):
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
         return decode_loop(step, (cache, zeros, zeros), blocked(model.logits(last)[:, 0], zeros),
                            lengths, prompt_last, jnp.ones((b,), bool), jnp.arange(b), opts,
-                           ids, max_new)
+                           ids, max_new, rules=sampler.stop_rules, states=states)
 
     jitted = jax.jit(program)
-    ids = jax.tree.map(lambda v: jnp.asarray(v, jnp.int32), sampler.ids)
+    # The sampler's own stop rules with their default switches (evaluation's:
+    # the answer line on), as ``Sampler.decode_rows`` runs them.
+    ids = jax.tree.map(lambda v: jnp.asarray(v, jnp.int32),
+                       dict(sampler.ids, rules=sampler.rule_ids))
     opts = dict(max_new=jnp.int32(max_new), temperature=jnp.float32(0.0),
                 top_p=jnp.float32(1.0), seed=jnp.int32(0), stop_on_eos=jnp.bool_(True),
-                stop_after_answer_line=jnp.bool_(True))
+                stops={k: jnp.bool_(v) for k, v in sampler.switches(None).items()})
 
     def decode(prompts: list[str], need: list[int]) -> list[str]:
         encoded = [sampler.encode_prompt(p) for p in prompts]
@@ -195,8 +199,11 @@ def forced_decoder(sampler, max_new: int):
         for i, e in enumerate(encoded):
             tokens[i, :len(e)] = e
         lengths = np.array([len(e) for e in encoded], np.int32)
+        states = {r.name: np.asarray([r.state(sampler.rule_ids[r.name], e, e[:0])
+                                      for e in encoded], np.int32)
+                  for r in sampler.stop_rules}
         out, count = jitted(sampler.params, tokens, lengths, np.asarray(need, np.int32),
-                            opts, ids)
+                            opts, ids, states)
         out, count = np.asarray(out), np.asarray(count)
         return [sampler.tokenizer.decode(out[i, :count[i]]) for i in range(len(prompts))]
 
