@@ -53,7 +53,7 @@ def _define_flags() -> None:
     module (tests, a notebook, another CLI) never clashes with another
     module's ``--config``."""
     global _CONFIG, _WORKDIR, _HOST, _PORT, _MODEL_NAME, _MAX_LEN, _MAX_BATCH, _WINDOW_MS, _MAX_N
-    global _API_KEY, _ALLOW_NO_KEY
+    global _API_KEY, _ALLOW_NO_KEY, _STREAM_CHUNK
     _CONFIG = config_flags.DEFINE_config_file(
         "config", None, "The run's config file[:variant] (default: the one the workdir saved, "
         "config.json).", lock_config=True)
@@ -69,6 +69,9 @@ def _define_flags() -> None:
     _WINDOW_MS = flags.DEFINE_float("batch_window_ms", 10.0,
                                     "How long the worker waits for more requests to batch.")
     _MAX_N = flags.DEFINE_integer("max_n", 16, "Largest n (samples per prompt) accepted.")
+    _STREAM_CHUNK = flags.DEFINE_integer(
+        "stream_chunk_tokens", 16, "A streamed request is decoded this many tokens at a time "
+        "and sent after each round (other requests are served between rounds).", lower_bound=1)
     _API_KEY = flags.DEFINE_string(
         "api_key", None, f"Require 'Authorization: Bearer KEY' on every request (default: "
         f"${API_KEY_ENV}; the variable keeps the key out of the process list).")
@@ -165,9 +168,14 @@ class Engine:
     """Validation, batching and response building around one ``Sampler``."""
 
     def __init__(self, sampler, model_name: str, window_s: float = 0.01,
-                 max_batch: int | None = None, max_n: int = 16):
+                 max_batch: int | None = None, max_n: int = 16, stream_chunk: int = 16):
+        """``stream_chunk``: new tokens per row per round of a streamed request
+        (``serve_batching``): smaller sends text sooner, at one prefill a round."""
         from rtt_jax.serve_batching import Batcher
+        if stream_chunk < 1:
+            raise ValueError(f"stream_chunk={stream_chunk}: expected at least 1 token")
         self.sampler, self.model_name, self.max_n = sampler, model_name, max_n
+        self.stream_chunk = stream_chunk
         self.batcher = Batcher(sampler, window_s=window_s, max_batch=max_batch)
         self.created = int(time.time())
 
@@ -203,18 +211,24 @@ class Engine:
                              f"this model's max_len is {max_len}, so at most {room}", "max_tokens")
         return ids, req.max_tokens or min(room, DEFAULT_MAX_TOKENS), stops
 
-    async def _generate(self, req: _Sampling, prompts: list[str]):
-        """[(text, finish_reason, completion tokens, token ids)] per prompt x n,
-        and prompt tokens."""
+    def _job(self, req: _Sampling, prompts: list[str], **stream):
+        """The batcher's job for ``req``, its rows (prompt ids, ``n`` each), the
+        token limit, the stop strings and the prompt tokens; ``BadRequest``
+        or ``ModelNotFound`` first."""
         from rtt_jax.serve_batching import Job
         self.check_model(req.model)
         ids, limit, stops = self._check(req, prompts)
         rows = [p for p in ids for _ in range(req.n)]
         seed = None if req.seed is None else req.seed % 2**31
-        job = Job(rows, limit, temperature=req.temperature, top_p=req.top_p, seed=seed)
+        job = Job(rows, limit, temperature=req.temperature, top_p=req.top_p, seed=seed, **stream)
+        return job, rows, limit, stops, sum(len(i) for i in ids)
+
+    async def _generate(self, req: _Sampling, prompts: list[str]):
+        """[(text, finish_reason, completion tokens, token ids)] per prompt x n,
+        and prompt tokens."""
+        job, rows, limit, stops, prompt_tokens = self._job(req, prompts)
         out = await asyncio.wrap_future(self.batcher.submit(job))
-        return [self._finish(p, t, limit, stops) for p, t in zip(rows, out)], \
-            sum(len(i) for i in ids)
+        return [self._finish(p, t, limit, stops) for p, t in zip(rows, out)], prompt_tokens
 
     def _finish(self, prompt: np.ndarray, tokens: np.ndarray, limit: int, stops: list[str]):
         s = self.sampler
@@ -230,24 +244,62 @@ class Engine:
         return dict(prompt_tokens=prompt_tokens, completion_tokens=done,
                     total_tokens=prompt_tokens + done)
 
-    def _stream(self, kind: str, response_id: str, req: _Sampling, results,
-                prompt_tokens: int):
-        """The server-sent events of a streamed reply (``serve_stream``)."""
-        from rtt_jax.serve_stream import stream_events, text_pieces
+    def _stream(self, kind: str, response_id: str, req: _Sampling, prompts: list[str]):
+        """The server-sent events of a streamed reply, as its tokens are decoded
+        (``serve_stream``). The request is checked before the first event, so
+        a bad one is still a 400."""
+        from rtt_jax.serve_stream import ChoiceText, EventWriter
         decode = self.sampler.tokenizer.decode
-        choices = [(text_pieces(decode, tokens, text), fin)
-                   for text, fin, _, tokens in results]
+        loop = asyncio.get_running_loop()
+        updates: asyncio.Queue = asyncio.Queue()
+        end = object()
+        texts: list[ChoiceText] = []
+
+        def on_tokens(tokens, finished):  # the batcher's thread
+            loop.call_soon_threadsafe(updates.put_nowait, tokens)
+            # A stop string ends its row now: nothing after it is sent.
+            return [any(x in decode(t) for x in stops) for t in tokens] if stops else None
+
+        job, rows, limit, stops, prompt_tokens = self._job(req, prompts, chunk=self.stream_chunk,
+                                                            on_tokens=on_tokens)
+        texts += [ChoiceText(decode, stops) for _ in rows]
+        future = self.batcher.submit(job)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(updates.put_nowait, end))
         include = req.stream_options is not None and req.stream_options.include_usage
-        return stream_events(kind, response_id, int(time.time()), self.model_name, choices,
-                             self._usage(results, prompt_tokens) if include else None)
+        writer = EventWriter(kind, response_id, int(time.time()), self.model_name, include)
+
+        async def events():
+            try:
+                for line in writer.start(len(rows)):
+                    yield line
+                while (tokens := await updates.get()) is not end:
+                    for i, t in enumerate(tokens):
+                        for line in writer.pieces(i, texts[i].feed(t)):
+                            yield line
+                if future.exception() is not None:
+                    for line in writer.error(str(future.exception())):
+                        yield line
+                    return
+                results = [self._finish(p, t, limit, stops)
+                           for p, t in zip(rows, future.result())]
+                for i, (text, finish, _, _) in enumerate(results):
+                    for line in writer.pieces(i, texts[i].finish(text)):
+                        yield line
+                    yield writer.finish(i, finish)
+                for line in writer.end(self._usage(results, prompt_tokens)):
+                    yield line
+            finally:
+                job.abandon()  # a client gone mid-stream stops its decode at the next round
+
+        return events()
 
     async def completions(self, req: CompletionRequest):
         """The reply's JSON, or (``stream``) an iterator of its events."""
         prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-        results, prompt_tokens = await self._generate(req, prompts)
         response_id = f"cmpl-{uuid.uuid4().hex}"
         if req.stream:
-            return self._stream("completion", response_id, req, results, prompt_tokens)
+            return self._stream("completion", response_id, req, prompts)
+        results, prompt_tokens = await self._generate(req, prompts)
         choices = [dict(index=i, text=text, logprobs=None, finish_reason=fin)
                    for i, (text, fin, _, _) in enumerate(results)]
         return dict(id=response_id, object="text_completion",
@@ -256,10 +308,10 @@ class Engine:
 
     async def chat(self, req: ChatRequest):
         """The reply's JSON, or (``stream``) an iterator of its events."""
-        results, prompt_tokens = await self._generate(req, [render_chat(req.messages)])
         response_id = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
-            return self._stream("chat", response_id, req, results, prompt_tokens)
+            return self._stream("chat", response_id, req, [render_chat(req.messages)])
+        results, prompt_tokens = await self._generate(req, [render_chat(req.messages)])
         choices = [dict(index=i, message=dict(role="assistant", content=text),
                         logprobs=None, finish_reason=fin)
                    for i, (text, fin, _, _) in enumerate(results)]
@@ -356,7 +408,7 @@ def make_app(engine: Engine, api_key: str | None = None):
 
 def load_engine(spec, workdir: str, *, model_name: str | None = None, max_len: int | None = None,
                 max_batch: int | None = None, window_s: float = 0.01, max_n: int = 16,
-                devices=None) -> Engine:
+                stream_chunk: int = 16, devices=None) -> Engine:
     """Restore ``workdir``'s latest checkpoint into a sampler and wrap it;
     ``spec`` is the run's checked config (``config_validation.validate``)."""
     from rtt_jax.evaluation.standalone import sampler_from_workdir
@@ -364,7 +416,8 @@ def load_engine(spec, workdir: str, *, model_name: str | None = None, max_len: i
     sampler, _ = sampler_from_workdir(spec, workdir, max_len or spec.eval.max_len,
                                       max_batch, devices)
     name = model_name or os.path.basename(os.path.normpath(workdir)) or "rtt_jax"
-    return Engine(sampler, name, window_s=window_s, max_batch=max_batch, max_n=max_n)
+    return Engine(sampler, name, window_s=window_s, max_batch=max_batch, max_n=max_n,
+                  stream_chunk=stream_chunk)
 
 
 def main(argv) -> int:
@@ -379,7 +432,7 @@ def main(argv) -> int:
         engine = load_engine(workdir_spec(_WORKDIR.value, _CONFIG.value), _WORKDIR.value,
                              model_name=_MODEL_NAME.value, max_len=_MAX_LEN.value,
                              max_batch=_MAX_BATCH.value, window_s=_WINDOW_MS.value / 1000,
-                             max_n=_MAX_N.value)
+                             max_n=_MAX_N.value, stream_chunk=_STREAM_CHUNK.value)
         print(f"serving {engine.model_name!r} on http://{_HOST.value}:{_PORT.value}/v1"
               + (" (API key required)" if api_key else ""), flush=True)
         try:

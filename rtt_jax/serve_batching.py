@@ -15,6 +15,16 @@ rows 0..n-1 of a call with that seed, so its output equals
 ``Sampler.generate([prompt] * n, seed=seed, ...)`` whatever it is batched
 with; unseeded sampled rows share a fresh random seed per call and take
 distinct row ids, so they never repeat each other.
+
+Streamed jobs (``Job.chunk``) are decoded ``chunk`` tokens at a time: after
+each round the worker hands every row's tokens so far to ``Job.on_tokens``
+(the server sends them) and puts the job back at the end of the queue, so
+other requests are served between its rounds. A later round continues each
+unfinished row from its prompt and the tokens so far (a new prefill), at
+the sampling step it reached (``decode_rows``' ``step0``) and with its stop
+rules in the state they reached, so a seeded or greedy stream decodes the
+same tokens as the request without ``stream``, up to the floating-point
+difference between a prefill and a step-by-step decode of the same tokens.
 """
 from __future__ import annotations
 
@@ -24,7 +34,7 @@ import queue
 import random
 import threading
 import time
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,20 +44,41 @@ _STOP = object()
 @dataclasses.dataclass(eq=False)
 class Job:
     """Rows to decode with one set of sampling settings; ``future`` gets the
-    list of generated id arrays, one per row, in order."""
+    list of generated id arrays, one per row, in order.
+
+    ``chunk`` (streamed): at most this many new tokens per row per round;
+    ``on_tokens(tokens, finished)``, called by the worker after each round
+    with every row's tokens so far and whether the row has finished, may
+    return rows to finish now (a stop string was seen). ``abandon()`` (the
+    client went away) drops the job before its next round."""
 
     prompts: Sequence[np.ndarray]
     limit: int
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    chunk: int | None = None
+    on_tokens: Callable[[list[np.ndarray], list[bool]], Sequence[bool] | None] | None = None
     future: concurrent.futures.Future = dataclasses.field(
         default_factory=concurrent.futures.Future)
+    tokens: list[np.ndarray] = dataclasses.field(init=False)
+    finished: list[bool] = dataclasses.field(init=False)
+    abandoned: bool = dataclasses.field(init=False, default=False)
+    started: bool = dataclasses.field(init=False, default=False)
+
+    def __post_init__(self):
+        if self.chunk is not None and self.chunk < 1:
+            raise ValueError(f"Job.chunk={self.chunk}: expected at least 1 token per round")
+        self.tokens = [np.zeros(0, np.int32) for _ in self.prompts]
+        self.finished = [False] * len(self.prompts)
 
     def key(self):
         if self.temperature <= 0:
             return ("greedy",)
         return ("sampled", float(self.temperature), float(self.top_p), self.seed)
+
+    def abandon(self) -> None:
+        self.abandoned = True
 
 
 class Batcher:
@@ -116,34 +147,72 @@ class Batcher:
             if item is not _STOP and not item.future.done():
                 item.future.set_exception(RuntimeError("the server is shutting down"))
 
+    def _start(self, job: Job) -> bool:
+        """Whether ``job`` is to be decoded now (not cancelled or abandoned)."""
+        if job.abandoned:
+            if not job.future.done():
+                job.future.set_exception(RuntimeError("the client went away"))
+            return False
+        if job.started:
+            return True
+        job.started = job.future.set_running_or_notify_cancel()
+        return job.started
+
     def _serve(self, group: list[Job]) -> None:
-        live = [j for j in group if j.future.set_running_or_notify_cancel()]
+        live = [j for j in group if self._start(j)]
         if not live:
             return
         first = live[0]
-        prompts, row_ids, limits = [], [], []
+        rules = self.sampler.stop_rules
+        prompts, row_ids, step0, limits, where = [], [], [], [], []
+        states: dict[str, list[int]] = {r.name: [] for r in rules}
         for job in live:
-            n = len(job.prompts)
-            prompts += list(job.prompts)
-            # A seeded job samples as rows 0..n-1 (reproducible); others take fresh rows.
-            row_ids += list(range(n)) if job.seed is not None else \
-                list(range(len(row_ids), len(row_ids) + n))
-            limits += [job.limit] * n
+            for r, prompt in enumerate(job.prompts):
+                if job.finished[r]:
+                    continue
+                got = job.tokens[r]
+                # A continued row: its prompt and tokens so far, at the step it reached.
+                prompts.append(np.concatenate([prompt, got]).astype(np.int32) if len(got)
+                               else prompt)
+                # A seeded job samples as rows 0..n-1 (reproducible); others take fresh rows.
+                row_ids.append(r if job.seed is not None else len(row_ids))
+                step0.append(len(got))
+                left = job.limit - len(got)
+                limits.append(min(left, job.chunk) if job.chunk else left)
+                for rule in rules:
+                    states[rule.name].append(rule.state(self.sampler.rule_ids[rule.name],
+                                                        prompt, got))
+                where.append((job, r))
         seed = first.seed if first.seed is not None else self._rng.randrange(2**31)
         try:
             if self.delay_s:
                 time.sleep(self.delay_s)
             self.sampler_calls += 1
             out = self.sampler.decode_rows(
-                prompts, dict(row_ids=row_ids, step0=np.zeros(len(prompts)), limit=limits),
+                prompts, dict(row_ids=row_ids, step0=step0, limit=limits, states=states),
                 temperature=max(first.temperature, 0.0), top_p=first.top_p,
                 seed=seed, **self.stop)
         except Exception as e:  # noqa: BLE001 - handed to the waiting requests
             for job in live:
                 job.future.set_exception(e)
             return
-        at = 0
+        for (job, r), new, limit in zip(where, out, limits):
+            job.tokens[r] = np.concatenate([job.tokens[r], new]).astype(np.int32)
+            # Short of its round's limit, a row stopped (EOS or a stop rule).
+            job.finished[r] = (len(new) < limit or len(job.tokens[r]) >= job.limit or
+                               self.sampler.stopped_at_end(job.prompts[r], job.tokens[r],
+                                                           **self.stop))
         for job in live:
-            job.future.set_result(out[at:at + len(job.prompts)])
-            at += len(job.prompts)
-            self.jobs_served += 1
+            if job.on_tokens is not None:
+                try:
+                    early = job.on_tokens(list(job.tokens), list(job.finished))
+                except Exception as e:  # noqa: BLE001 - the request's own callback failed
+                    job.future.set_exception(e)
+                    continue
+                for r, stop in enumerate(early or ()):
+                    job.finished[r] = job.finished[r] or bool(stop)
+            if all(job.finished):
+                job.future.set_result(list(job.tokens))
+                self.jobs_served += 1
+            else:
+                self._queue.put(job)  # its next round, after the requests now waiting

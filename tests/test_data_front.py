@@ -160,6 +160,13 @@ def test_format_modes_exact():
     ex = format_example("Q", "A", "full", tok)
     assert ex.loss_mask.tolist() == [0, 1, 1, 1]
     assert ex.tokens.dtype == np.int32 and ex.loss_mask.dtype == np.int32
+    # prompt_loss: the prompt's tokens are targets too (BOS never is).
+    ex = format_example(prompt, completion, "trace", tok, prompt_loss=True)
+    assert ex.tokens.tolist() == [1] + b("Q?\n") + b("a=1\n#### 1") + [2]
+    assert ex.loss_mask.tolist() == [0] + [1] * 3 + [1] * 10 + [1]
+    ex = format_example(prompt, completion, "answer_only", tok, prompt_loss=True)
+    assert ex.tokens.tolist() == [1] + b("Q?\n") + b("#### 1") + [2]
+    assert ex.loss_mask.tolist() == [0] + [1] * 3 + [1] * 6 + [1]
 
 
 def test_format_family_example_and_answer_override(spm_dir):

@@ -301,3 +301,17 @@ def test_star_one_round_end_to_end(tmp_path):
     assert share["easy"] == pytest.approx(star.WEIGHTS["easy"])
     assert share["seed"] == pytest.approx(star.WEIGHTS["star"] * n_seed / t["records"])
     assert os.path.exists(tmp_path / "star" / "data_sources.png")
+
+
+@pytest.mark.slow
+def test_word_problems_smoke_end_to_end(tmp_path):
+    """Both arms of the prompt-grounded experiment train and evaluate; the
+    results carry the copy probe's rates (None for answer-only: no trace lines)."""
+    res = _run_experiment(tmp_path, "word_problems", "traces,answer_only")
+    assert {a: r["seeds_completed"] for a, r in res["arms"].items()} == \
+        {"traces": 1, "answer_only": 1}
+    assert len(set(res["budget"]["tokens_per_run"].values())) == 1  # equal tokens
+    assert {"items_from_prompt", "prompt_items_right"} <= set(res["metrics"])
+    assert set(res["sets"]) == {"word_problem/L1", "word_problem/L2"}
+    with open(tmp_path / "word_problems" / "runs" / "answer_only" / "seed_0" / "report.json") as f:
+        assert json.load(f)["summary"]["all"]["items_from_prompt"] is None

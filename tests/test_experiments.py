@@ -97,7 +97,8 @@ def test_experiment_definition_errors_name_the_problem():
 # --- the shipped experiments ------------------------------------------------------------
 
 SHIPPED = ["traces_vs_answer", "logic_traces_vs_answer", "curriculum_vs_shuffled", "textbook",
-           "noisy_traces", "trace_styles", "lee2023", "length_generalization"]
+           "noisy_traces", "trace_styles", "lee2023", "word_problems",
+           "counting_traces_vs_answer", "expressions_traces_vs_answer", "length_generalization"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -271,3 +272,40 @@ def test_textbook_arm_mixes_a_quarter_of_the_tokens_not_of_the_examples():
         tokens[drawn[j][0]] += len(examples[j])
     share = tokens["textbook"] / sum(tokens.values())
     assert abs(share - module.TEXTBOOK_SHARE) < 0.07, share
+
+
+def test_runs_that_evaluate_during_training_give_accuracy_against_tokens(tmp_path):
+    """eval_curves: the trained sets' accuracy (weighted by their problems) at
+    each eval step and at the end, mean over seeds, against token positions."""
+    from rtt_jax.experiments import plots, results
+    from rtt_jax.experiments.plan import Run
+    exp = Experiment("e", "c", (Arm("traces"), Arm("answer_only")), "answer_only")
+    runs = []
+    for arm, scale in (("traces", 1.0), ("answer_only", 0.5)):
+        for seed in (0, 1):
+            wd = tmp_path / arm / str(seed)
+            wd.mkdir(parents=True)
+            rows = [{"step": 1, "loss": 2.0}]
+            for step, acc in ((10, 0.2), (20, 0.6)):
+                rows.append({"step": step, "eval/t/L1/answer_accuracy": scale * acc,
+                             "eval/t/L2/answer_accuracy": scale * (acc + 0.3 * seed),
+                             "eval/t/L9/answer_accuracy": 0.0})  # untrained: left out
+            (wd / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            sets = {f"t/L{lv}": {"family": "t", "level": lv, "trained": lv < 9, "n": n,
+                                 "answer_accuracy": 0.0} for lv, n in ((1, 10), (2, 30), (9, 10))}
+            report = {"step": 30, "sets": sets,
+                      "summary": {"trained": {"answer_accuracy": scale * 0.9}}}
+            (wd / "report.json").write_text(json.dumps(report))
+            runs.append(Run(arm, seed, str(wd), ()))
+    budget = {"kind": "tokens", "tokens_per_run": {"traces": 3000, "answer_only": 3000},
+              "steps": {"traces": 30, "answer_only": 30}}
+    res = results.collect(exp, "cpu", runs, budget)
+    c = res["eval_curves"]["traces"]
+    assert c["step"] == [10, 20, 30] and c["tokens"] == [1000, 2000, 3000]
+    # seed 0: 0.2; seed 1: (10 * 0.2 + 30 * 0.5) / 40 = 0.425; their mean 0.3125
+    assert c["mean"][0] == pytest.approx(0.3125) and c["mean"][2] == pytest.approx(0.9)
+    assert res["eval_curves"]["answer_only"]["mean"][2] == pytest.approx(0.45)
+    assert plots.accuracy_vs_tokens(res, str(tmp_path / "a.png")) == str(tmp_path / "a.png")
+    for wd in tmp_path.glob("*/*/metrics.jsonl"):  # no eval before the end: no curve
+        wd.write_text(json.dumps({"step": 1, "loss": 2.0}) + "\n")
+    assert "eval_curves" not in results.collect(exp, "cpu", runs, budget)

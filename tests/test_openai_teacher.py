@@ -167,8 +167,8 @@ def test_hostile_completions_never_run(tmp_path):
                        transport=httpx.MockTransport(FakeServer({}, text_fn=text)))
     assert card["records"] == 0 and not sentinel.exists()
     rejected = card["teacher"]["rejected_by_reason"]
-    assert sum(rejected.values()) == 9 and set(rejected) <= {"steps_invalid", "answer_wrong",
-                                                              "format:line_too_long"}
+    assert sum(rejected.values()) == 9
+    assert {r.split(":")[0] for r in rejected} <= {"steps_invalid", "answer_wrong", "format"}
 
 
 def test_build_end_to_end_card(tmp_path):

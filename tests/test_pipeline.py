@@ -489,6 +489,38 @@ def test_curriculum_examples_equal_directly_formatted_ones(tmp_path):
         assert all(0 < len(m._memo) <= 9 for m in memos)  # at most one entry per record
 
 
+def test_prompt_loss_reaches_the_batches_and_bad_values_are_one_line():
+    from rtt_jax import config_validation
+    from rtt_jax.data.tokenizer import make_tokenizer
+    cfg = _config()
+    cfg.data.sources = dict(
+        plain=dict(kind="synthetic", family="counting", styles="per_kind", mode="answer_only"),
+        read=dict(kind="synthetic", family="counting", styles="per_kind", mode="answer_only",
+                  prompt_loss=True))
+    cfg.data.stages = [_stage({"plain": 1.0}, {"plain": "1"}), _stage({"read": 1.0}, {"read": "1"})]
+    cur = curriculum(cfg, make_tokenizer("bytes"))
+    for j in range(5):
+        plain, read = cur.examples(0)[j], cur.examples(1)[j]
+        _, _, text = cur.drawn(0)[j]
+        assert read.num_targets == len(read) - 1  # every token but BOS
+        assert plain.num_targets == len(f"#### {text.completion.split('#### ')[1]}") + 1  # + EOS
+    for value, expected in [("yes", "config.data.sources.read.prompt_loss='yes': expected True "
+                                    "or False"),
+                            (True, "config.data.sources.tb.prompt_loss=True: expected False for "
+                                   "a textbook source (its text is all target already)")]:
+        bad = _config()
+        with bad.unlocked():
+            bad.data.sources["read"] = dict(kind="synthetic", family="counting", mode="trace",
+                                            prompt_loss=value)
+            bad.data.sources["tb"] = dict(kind="textbook", families="counting", mode="full",
+                                          prompt_loss=value is True)
+        if value != "yes":
+            bad.data.sources["read"]["prompt_loss"] = False
+        with pytest.raises(config_validation.ConfigError) as err:
+            config_validation.validate(bad)
+        assert str(err.value) == expected
+
+
 def test_stage_items_are_offset_problems_so_stages_never_repeat_each_other():
     """A synthetic source's item i in stage s is its problem (s << 56) + i."""
     cfg = _config()

@@ -48,8 +48,9 @@ def trained(trained_run, tmp_path_factory):
 
 
 def _load(spec, workdir):
+    # Streams decode 3 tokens a round: the streaming tests' 6-8 tokens take rounds.
     return load_engine(spec, workdir, devices=jax.devices()[:1], window_s=0.02, max_batch=32,
-                       max_n=8)
+                       max_n=8, stream_chunk=3)
 
 
 @pytest.fixture(scope="module")
@@ -336,8 +337,13 @@ def test_the_openai_client_streams_completions(server, engine):
     c = _openai(server)
     req = dict(model=engine.model_name, prompt=PROMPT, max_tokens=8, temperature=0)
     full = c.completions.create(**req)
+    calls = engine.batcher.sampler_calls
     chunks = list(c.completions.create(**req, stream=True,
                                        stream_options={"include_usage": True}))
+    # Decoded 3 tokens a round (a prefill of the prompt and the tokens so far
+    # each), sent as they came, and the same text as the reply without stream.
+    rounds = -(-full.usage.completion_tokens // 3)
+    assert engine.batcher.sampler_calls - calls == rounds
     assert {ch.object for ch in chunks} == {"text_completion"}
     assert len({ch.id for ch in chunks}) == 1
     assert "".join(ch.choices[0].text for ch in chunks if ch.choices) == full.choices[0].text

@@ -202,7 +202,7 @@ def test_filters_drop_for_the_first_failed_reason():
     kept = list(filt([r0, r0, wrong_answer, bad_step, no_marker, too_long, control]))
     assert kept == [r0.replace(verdicts=kept[0].verdicts)] and kept[0].verdicts.verified
     assert dict(filt.report.dropped) == {
-        "exact_duplicate": 1, "answer_wrong": 1, "steps_invalid": 1,
+        "exact_duplicate": 1, "answer_wrong": 1, "steps_invalid:wrong_arithmetic": 1,
         "format:no_answer_marker": 1, "format:line_too_long": 1, "format:control_chars": 1}
     assert filt.report.seen == 7 and filt.report.kept == 1
     assert filt.report.by_family["subtraction"]["kept"] == 1

@@ -51,11 +51,13 @@ def _source(**fields) -> dict:
     """Every source field, so that any can be set with --config.data.sources.<name>.<field>.
 
     kind: synthetic | textbook | traces | jsonl | tfds | lee_file; mode: trace | answer_only | full.
+    prompt_loss: the prompt's tokens are targets too (any kind but textbook).
     synthetic: family, styles ("" = all), noise_* (share of traces corrupted). textbook: families ("" = all; mode full). traces: path (a traces.build output
     directory), format (jsonl | array_record). jsonl: path. tfds: tfds_name,
     path (data_dir), split, prompt_field, completion_field.
     """
-    return dict(kind="synthetic", family="", styles="", families="", mode="trace", path="",
+    return dict(kind="synthetic", family="", styles="", families="", mode="trace",
+                prompt_loss=False, path="",
                 noise_wrong_step=0.0, noise_skipped_step=0.0, noise_wrong_answer=0.0,
                 format="jsonl",
                 tfds_name="", split="train", prompt_field="prompt",

@@ -206,7 +206,7 @@ class Curriculum:
         if source.size != sys.maxsize:  # finite: endless epochs, each shuffled anew
             ds = RecordView(source)
             if tokenize:
-                ds = ds.map_with_index(Tokenize(self.tokenizer, name, level))
+                ds = ds.map_with_index(self._tokenize(name, level))
                 if source.size <= CACHE_MAX_RECORDS:
                     ds = Memo(ds)
             seed = mix64(self.seed, name_key(name), s) & 0xFFFF_FFFF
@@ -214,7 +214,11 @@ class Curriculum:
         # Unbounded: item i of stage s is problem (s << 56) + i, so that stages
         # never repeat each other's problems.
         ds = LevelView(source, level, s << _STAGE_SHIFT)
-        return ds.map_with_index(Tokenize(self.tokenizer, name, level)) if tokenize else ds
+        return ds.map_with_index(self._tokenize(name, level)) if tokenize else ds
+
+    def _tokenize(self, name: str, level: int) -> "Tokenize":
+        return Tokenize(self.tokenizer, name, level,
+                        getattr(self.sources[name], "prompt_loss", False))
 
     @property
     def bad_records(self) -> int:
@@ -224,13 +228,14 @@ class Curriculum:
 class Tokenize(grain.transforms.MapWithIndex):
     """Grain transformation: TextExample -> tokenized, loss-masked Example."""
 
-    def __init__(self, tokenizer, name: str, level: int):
+    def __init__(self, tokenizer, name: str, level: int, prompt_loss: bool = False):
         self.tokenizer, self.name, self.level = tokenizer, name, level
+        self.prompt_loss = prompt_loss
 
     def map_with_index(self, index: int, ex: TextExample) -> Example:
         try:
             return format_example(ex.prompt, ex.completion, ex.mode, self.tokenizer,
-                                  answer=ex.answer)
+                                  answer=ex.answer, prompt_loss=self.prompt_loss)
         except ValueError as e:
             raise BadRecordError(f"source {self.name!r} level {self.level} item {index}: "
                                  f"{e}") from None

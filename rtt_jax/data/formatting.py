@@ -21,6 +21,13 @@ Target modes (which tokens carry ``loss_mask = 1``):
   ``answer=``); loss on that line and EOS. The no-trace baseline.
 * ``full``: every token but BOS (textbook text: usually ``prompt=""``).
 
+``prompt_loss=True`` (a source's ``prompt_loss`` field) adds the prompt's
+tokens to the targets of a ``trace`` or ``answer_only`` example: ``trace``
+then equals ``full``, and ``answer_only`` trains on the question and the
+answer line. Predicting the prompt makes the model read its names and numbers
+as targets too, which is what issue 26 measured on prompt-grounded tasks
+(docs/recipes.md, "word_problems").
+
 BOS is never a target: nothing precedes it in its segment, and the train step
 only counts token t when t - 1 is in the same segment. EOS is always a target,
 so the model learns to stop.
@@ -88,11 +95,12 @@ def answer_line(completion: str, answer: str | None = None) -> str:
 
 
 def format_example(prompt: str, completion: str, mode: str, tokenizer, *,
-                   answer: str | None = None) -> Example:
+                   answer: str | None = None, prompt_loss: bool = False) -> Example:
     """Tokens ``[BOS] prompt completion [EOS]`` and the mask of ``mode``'s targets.
 
     ``answer`` overrides the answer taken from the completion in
-    ``answer_only`` mode (for formats without a marker line).
+    ``answer_only`` mode (for formats without a marker line); ``prompt_loss``
+    makes the prompt's tokens targets as well (module doc).
     """
     if mode not in MODES:
         raise ValueError(f"unknown target mode {mode!r}; expected one of {MODES}")
@@ -110,7 +118,7 @@ def format_example(prompt: str, completion: str, mode: str, tokenizer, *,
     tokens[0], tokens[1:1 + n_p], tokens[1 + n_p:n - 1], tokens[n - 1] = (
         tokenizer.bos_id, p, c, tokenizer.eos_id)
     mask = np.zeros(n, np.int32)
-    mask[1 if mode == FULL else 1 + n_p:] = 1
+    mask[1 if mode == FULL or prompt_loss else 1 + n_p:] = 1
     example = Example(tokens, mask)
     check_example(example, f"{mode} example")
     return example

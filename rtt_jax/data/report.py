@@ -47,7 +47,8 @@ def stage_report(cur: Curriculum, s: int, n: int, lanes: int = 1, window: int = 
     texts, failed_rules, n_failed, shown = [], collections.Counter(), [], []
     for i in first_indices(n, lanes, window):
         name, level, ex = draws[i]
-        enc = format_example(ex.prompt, ex.completion, ex.mode, cur.tokenizer, answer=ex.answer)
+        enc = format_example(ex.prompt, ex.completion, ex.mode, cur.tokenizer, answer=ex.answer,
+                             prompt_loss=getattr(cur.sources[name], "prompt_loss", False))
         row = per_source[name]
         row["examples"] += 1
         row["tokens"] += len(enc.tokens)

@@ -28,6 +28,9 @@ whose fields ``spec.data_spec`` has checked):
 * ``tfds``: ``tfds.data_source(cfg.tfds_name, data_dir=cfg.path, split=cfg.split)``,
   text from ``cfg.prompt_field``/``cfg.completion_field``.
 
+Every kind but textbook takes ``cfg.prompt_loss`` (default False): the
+prompt's tokens are targets too (``formatting``).
+
 Finite sources have one pseudo-level ``(0,)`` and ``record(k)``; the
 curriculum reads them as endless epochs, each shuffled by Grain with a seed
 of (seed, name, stage, epoch).
@@ -135,6 +138,9 @@ class _Source:
     levels: tuple[int, ...]
     size: int
     bad_records: int = 0
+    # The prompt's tokens are targets too (``formatting``; the source's
+    # ``prompt_loss`` field, set by ``make_source``).
+    prompt_loss: bool = False
 
     def at_level(self, level: int) -> LevelView:
         if level not in self.levels:
@@ -384,6 +390,12 @@ LEE_FILE_DEFAULT_STYLES = ("lee_plain",)
 
 def make_source(spec, seed: int, on_bad_record: str = FATAL) -> _Source:
     """Open the source a checked ``spec.SourceSpec`` describes (files are read here)."""
+    source = _open_source(spec, seed, on_bad_record)
+    source.prompt_loss = spec.prompt_loss
+    return source
+
+
+def _open_source(spec, seed: int, on_bad_record: str) -> _Source:
     kind, mode, name = spec.kind, spec.mode, spec.name
     if kind == "synthetic":
         source = SyntheticSource(name, spec.family, seed, spec.styles, mode)

@@ -49,6 +49,7 @@ class SourceSpec:
     prompt_field: str = "prompt"
     completion_field: str = "completion"
     noise: tuple[float, float, float] = (0.0, 0.0, 0.0)  # wrong_step, skipped_step, wrong_answer
+    prompt_loss: bool = False  # the prompt's tokens are targets too (formatting)
     levels: tuple[int, ...] = (0,)
     default_levels: tuple[int, ...] = (0,)
 
@@ -96,6 +97,10 @@ def source_spec(name: str, cfg) -> SourceSpec:
     require(kind in KINDS, f + ".kind", kind, f"one of {KINDS}")
     require(mode in formatting.MODES, f + ".mode", mode, f"one of {formatting.MODES}")
     styles = _styles(get("styles", ""))
+    prompt_loss = get("prompt_loss", False)
+    require(isinstance(prompt_loss, bool), f + ".prompt_loss", prompt_loss, "True or False")
+    require(not (prompt_loss and kind == "textbook"), f + ".prompt_loss", prompt_loss,
+            "False for a textbook source (its text is all target already)")
     extra: dict = {}
     if kind == "synthetic":
         family = get("family")
@@ -132,7 +137,8 @@ def source_spec(name: str, cfg) -> SourceSpec:
     return SourceSpec(name=name, kind=kind, mode=mode, path=str(get("path", "") or ""),
                       format=get("format", "jsonl"), tfds_name=str(get("tfds_name", "") or ""),
                       split=get("split", "train"), prompt_field=get("prompt_field", "prompt"),
-                      completion_field=get("completion_field", "completion"), **extra)
+                      completion_field=get("completion_field", "completion"),
+                      prompt_loss=prompt_loss, **extra)
 
 
 def data_spec(d, seed: int) -> DataSpec:

@@ -34,7 +34,7 @@ from rtt_jax.run_files import strict_json, write_samples
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 # Scalars worth a curve in metrics.jsonl / TensorBoard; the full report holds the rest.
 CURVE_METRICS = ("answer_accuracy", "step_validity", "fully_valid_traces", "consistency",
-                 "unparsed", "loss")
+                 "unparsed", "loss", "items_from_prompt", "prompt_items_right", "items_invented")
 TrainedLevels = Mapping[str, Iterable[int]] | Iterable[int] | None
 
 
@@ -83,6 +83,32 @@ _COLUMNS = (("answer_accuracy", "accuracy"), ("step_validity", "step validity"),
             ("unparsed", "unparsed"))
 
 
+# The copy probe's table (``copy_probe``): names and numbers of trace lines.
+_COPY_COLUMNS = (("items_from_prompt", "from prompt"), ("prompt_items_right", "copied & right"),
+                 ("items_right", "right"), ("items_invented", "invented"),
+                 ("names_from_prompt", "names from prompt"), ("names_right", "names right"))
+
+
+def _copy_section(report: Mapping[str, Any]) -> list[str]:
+    """The copy probe per summary pool and per set (none for a model trained
+    without traces, or when no trace line had an item)."""
+    rows = [(k, v) for k, v in report.get("summary", {}).items()] + sorted(
+        report["sets"].items(), key=lambda t: (t[1]["family"], t[1]["level"] or 0, t[0]))
+    if not any(isinstance(e.get("items_from_prompt"), (int, float)) and
+               not math.isnan(e["items_from_prompt"]) for _, e in rows):
+        return []
+    cols = ["pool or set"] + [h for _, h in _COPY_COLUMNS]
+    out = ["## Copy probe", "",
+           "Names and numbers of the trace lines (`rtt_jax.evaluation.copy_probe`): the "
+           "share found in the prompt, the share of those that are the solver's for that "
+           "line, the share that are the solver's, and the share found nowhere (not in the "
+           "prompt, not on an earlier line, not the solver's).", "",
+           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join([name] + [_fmt(e, k) for k, _ in _COPY_COLUMNS]) + " |"
+            for name, e in rows]
+    return out + [""]
+
+
 def _row(label: list[str], entry: Mapping[str, Any]) -> str:
     cells = label + [str(entry.get("n", 0))] + [_fmt(entry, k) for k, _ in _COLUMNS]
     cells.append(_fmt(entry, "mean_trace_lines", 1))
@@ -123,6 +149,7 @@ def markdown(report: Mapping[str, Any], trained: Mapping[str, list[int]]) -> str
             level, flag = e["level"], {True: "yes", False: "**no**"}.get(e.get("trained"), "–")
             lines.append(_row([name, "mixed" if level is None else str(level), flag], e))
         lines.append("")
+    lines += _copy_section(report)
     timing = report.get("timing")
     if timing:
         lines += [f"Scored {timing.get('problems')} problems in "

@@ -22,6 +22,9 @@ right_answer_invalid_steps     correct but not fully valid / problems
 valid_steps_wrong_answer       fully valid but not correct / problems
 mean_trace_lines, _chars       t interval
 rg_score (reasoning-gym only)  mean of reasoning-gym's own score_answer
+items_from_prompt, ...         the copy probe (``copy_probe``): how often a
+                               trace line's names and numbers occur in the
+                               prompt, and how often they are the solver's
 =============================  ==============================================
 
 The two "disagreement" rates are cells of the (answer right?) x (steps all
@@ -42,6 +45,7 @@ import math
 import time
 from typing import Any, Sequence
 
+from rtt_jax.evaluation import copy_probe
 from rtt_jax.evaluation import extraction as ex
 from rtt_jax.evaluation import intervals
 from rtt_jax.tasks.answers import readable
@@ -50,7 +54,8 @@ from rtt_jax.tasks.base import Problem, StepReport, StepVerdict, UNPARSEABLE
 CORRECT, WRONG, UNPARSED = "correct", "wrong", "unparsed"
 # Metrics about the steps of a trace: None for a model trained without traces.
 TRACE_METRICS = ("step_validity", "fully_valid_traces", "consistency", "verified",
-                 "right_answer_invalid_steps", "valid_steps_wrong_answer")
+                 "right_answer_invalid_steps", "valid_steps_wrong_answer",
+                 *copy_probe.METRIC_NAMES)
 # reasoning-gym datasets whose ``score_answer`` we read and found to parse with
 # regexes/float() only. Others are skipped: some (polynomials, integration)
 # hand the answer to sympy, which evaluates text.
@@ -69,6 +74,7 @@ class ProblemScore:
     seconds: float  # time spent scoring (not generating)
     rg_score: float | None = None
     checker_error: str = ""  # non-empty if a family checker raised (a bug to fix)
+    copy: copy_probe.CopyCounts | None = None  # None: unreadable text, not probed
 
     @property
     def correct(self) -> bool:
@@ -106,7 +112,7 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
     t0 = time.perf_counter()
     lines, chars = ex.trace_length(text)
     style = style_for(family, problem, style)
-    error = ""
+    error, copied = "", None
     if readable(text) is None:  # too long or not text: wrong, unread
         extraction = ex.extract(text)
         correct, report = False, _rejected(extraction.status)
@@ -115,10 +121,11 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
             extraction = ex.extract(text, family, problem, style)
             correct = bool(family.check_answer(problem, text, style))
             report = family.check_steps(problem, text, style)
+            copied = copy_probe.probe_completion(family, problem, text, style)
         except Exception as e:  # noqa: BLE001 - a checker bug must not end an eval run
             error = f"{type(e).__name__}: {str(e)[:200]}"
             extraction = ex.Extraction(ex.NO_MARKER, None)
-            correct, report = False, _rejected(f"checker error: {error}")
+            correct, report, copied = False, _rejected(f"checker error: {error}"), None
     if correct:
         outcome = CORRECT
     elif extraction.unparsed:
@@ -132,7 +139,7 @@ def score_completion(family: Any, problem: Problem, text: Any, style: str | None
         except Exception:  # noqa: BLE001 - reasoning-gym's scorer on hostile text
             rg = 0.0
     return ProblemScore(outcome, extraction, report, lines, chars,
-                        time.perf_counter() - t0, rg, error)
+                        time.perf_counter() - t0, rg, error, copied)
 
 
 def _put(out: dict, name: str, est: intervals.Estimate) -> None:
@@ -168,6 +175,8 @@ def aggregate(scores: Sequence[ProblemScore], trace_metrics: bool = True) -> dic
          intervals.wilson(count(lambda s: s.all_valid and not s.correct), n))
     _put(out, "mean_trace_lines", intervals.mean_ci([s.lines for s in scores]))
     _put(out, "mean_trace_chars", intervals.mean_ci([s.chars for s in scores]))
+    for name, est in copy_probe.aggregate_copy([s.copy for s in scores]).items():
+        _put(out, name, est)
     rg = [s.rg_score for s in scores if s.rg_score is not None]
     if rg:
         _put(out, "rg_score", intervals.mean_ci(rg))

@@ -6,6 +6,10 @@ learning curves per arm.
   are shaded, so generalisation to harder levels reads off the unshaded part.
 * ``learning_curves.png``: training loss against step per arm, the mean over
   seeds with a ± std band.
+* ``accuracy_vs_tokens.png`` (runs that evaluated during training,
+  ``eval.every_steps``): answer accuracy at the trained levels against
+  training token positions per arm, the mean over seeds with a ± std band:
+  where the effect starts, at the experiment's model size.
 * ``data_sources.png`` (experiments whose steps report ``data_share``, e.g.
   the STaR rounds): each source's share of the training data the step fed,
   one stacked bar per step (mean over seeds).
@@ -22,6 +26,7 @@ from typing import Mapping
 from rtt_jax import paths
 
 ACCURACY_PNG, CURVES_PNG = "accuracy_vs_level.png", "learning_curves.png"
+TOKENS_PNG = "accuracy_vs_tokens.png"
 SOURCES_PNG = "data_sources.png"
 
 
@@ -85,6 +90,32 @@ def learning_curves(results: Mapping, path: str) -> str | None:
     ax.set_title("Loss is per target token, so arms with different targets are "
                  "not comparable by level", fontsize=8)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_tokens(results: Mapping, path: str) -> str | None:
+    curves = {a: c for a, c in (results.get("eval_curves") or {}).items() if c.get("step")}
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for arm, c in curves.items():
+        xs = c["tokens"]
+        mean = [100 * m for m in c["mean"]]
+        std = [100 * (s or 0.0) for s in c["std"]]
+        ax.plot(xs, mean, marker="o", label=arm)
+        ax.fill_between(xs, [m - s for m, s in zip(mean, std)],
+                        [m + s for m, s in zip(mean, std)], alpha=0.2)
+    ax.set_xlabel("training token positions")
+    ax.set_ylabel("answer accuracy, trained levels (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{results['experiment']} ({results['variant']}): mean ± std over seeds "
+                 f"{results['seeds']}", fontsize=9)
     fig.tight_layout()
     paths.save_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -180,6 +211,7 @@ def write_plots(results: Mapping, out: str) -> dict[str, str]:
     drawn = {}
     for title, fn, name in (("accuracy against level", accuracy_vs_level, ACCURACY_PNG),
                             ("learning curves", learning_curves, CURVES_PNG),
+                            ("accuracy against training tokens", accuracy_vs_tokens, TOKENS_PNG),
                             ("data sources", data_sources, SOURCES_PNG)):
         path = fn(results, os.path.join(out, name))
         if path:

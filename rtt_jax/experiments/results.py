@@ -5,7 +5,8 @@
     {"experiment", "claim", "variant", "baseline", "seeds": [...],
      "budget": {"kind": "tokens" | "examples", "tokens_per_run": {arm: n},
                 "steps": {arm: n}},
-     "metrics": ["answer_accuracy", "step_validity", "consistency"],
+     "metrics": ["answer_accuracy", "step_validity", "consistency",
+                 "items_from_prompt", "prompt_items_right"],
      "sets": {set: {"family", "level", "trained", "n"}},
      "arms": {arm: {
          "seeds_completed": int, "seeds": [completed seeds],
@@ -16,7 +17,14 @@
                               {"diff", "ci", "method", "n_pairs"}}},
          "train": {"final_loss", "target_tokens", "examples": {...}}}},
      "curves": {arm: {"step": [...], "loss_mean": [...], "loss_std": [...]}},
+     "eval_curves": {arm: {"step": [...], "tokens": [...], "mean": [...], "std": [...]}},
      "steps": {step: {"seed_S" | "once": done.json's summary | {"missing": reason}}}}
+
+``eval_curves`` (runs that evaluated during training, ``eval.every_steps``):
+answer accuracy pooled over the trained levels' sets at each eval step and at
+the end, mean and std over seeds, against training token positions (steps x
+rows x seq_len): where the effect starts. Absent when no run evaluated before
+its end.
 
 ``steps`` is present for experiments with steps (``spec.Step``): what each
 step reported (a teacher's acceptance per level, a round's kept traces).
@@ -40,7 +48,9 @@ from rtt_jax.experiments.execute import read_status
 from rtt_jax.experiments.definition import Experiment
 from rtt_jax.run_files import read_metrics, strict_json
 
-METRICS = ("answer_accuracy", "step_validity", "consistency")
+# The copy probe's two headline rates join them (rtt_jax.evaluation.copy_probe).
+METRICS = ("answer_accuracy", "step_validity", "consistency", "items_from_prompt",
+           "prompt_items_right")
 POOLS = ("all", "trained", "untrained")
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 _MAX_CURVE_POINTS = 200
@@ -81,6 +91,23 @@ def _curve(rows: Sequence[dict]) -> dict[int, float]:
             if isinstance(r.get("step"), int) and _num(r.get("loss")) is not None}
 
 
+def _eval_curve(rows: Sequence[dict], report: Mapping, sets_meta: Mapping) -> dict[int, float]:
+    """Step -> answer accuracy pooled over the trained sets (weighted by their
+    problems), from the eval rows of metrics.jsonl and the final report."""
+    trained = {name: meta.get("n") or 0 for name, meta in sets_meta.items() if meta.get("trained")}
+    out = {}
+    for r in rows:
+        if not isinstance(r.get("step"), int):
+            continue
+        vals = [(_num(r.get(f"eval/{name}/answer_accuracy")), n) for name, n in trained.items()]
+        if trained and all(v is not None for v, _ in vals) and sum(n for _, n in vals):
+            out[r["step"]] = sum(v * n for v, n in vals) / sum(n for _, n in vals)
+    final = _num(report.get("summary", {}).get("trained", {}).get("answer_accuracy"))
+    if isinstance(report.get("step"), int) and final is not None:
+        out[report["step"]] = final
+    return out
+
+
 def _thin(steps: list[int]) -> list[int]:
     if len(steps) <= _MAX_CURVE_POINTS:
         return steps
@@ -108,6 +135,7 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
     sets_meta: dict[str, dict] = {}
     curves: dict[str, list[dict[int, float]]] = {a: [] for a in arms}
     train: dict[str, list[dict]] = {a: [] for a in arms}
+    eval_rows: dict[str, list[tuple[list[dict], dict]]] = {a: [] for a in arms}
     for run in runs:
         report = None
         if run.complete:
@@ -128,6 +156,7 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
                                                ("family", "level", "trained", "n")})
             meta["n"] = max(meta.get("n") or 0, entry.get("n") or 0)
         rows = read_metrics(run.workdir)
+        eval_rows[run.arm].append((rows, report))
         curves[run.arm].append(_curve(rows))
         train[run.arm].append(_train_figures(rows, budget["steps"].get(run.arm, 0)))
 
@@ -179,6 +208,17 @@ def collect(experiment: Experiment, variant: str, runs: Sequence[Run],
            "baseline": base, "seeds": seeds, "budget": dict(budget), "metrics": list(METRICS),
            "sets": dict(sorted(sets_meta.items(), key=lambda kv: _set_key(kv[0], kv[1]))),
            "arms": out_arms, "curves": out_curves}
+    eval_curves = {}
+    for arm in arms:
+        mc = seed_stats.mean_curve([_eval_curve(rows, rep, sets_meta) for rows, rep in eval_rows[arm]])
+        if len(mc) > 1:  # more than the final report: the run evaluated during training
+            per_step = budget.get("tokens_per_run", {}).get(arm, 0) / max(
+                budget["steps"].get(arm, 0), 1)
+            eval_curves[arm] = {"step": sorted(mc), "tokens": [round(s * per_step) for s in sorted(mc)],
+                                "mean": [mc[s]["mean"] for s in sorted(mc)],
+                                "std": [mc[s]["std"] for s in sorted(mc)]}
+    if eval_curves:
+        out["eval_curves"] = eval_curves
     if step_runs:
         out["steps"] = step_summaries(step_runs)
     return out

@@ -103,12 +103,23 @@ class StepReport:
 
     @property
     def invalid(self) -> int:
+        """Steps that are wrong or ungrounded (``wrong`` + ``ungrounded``)."""
         return sum(s.verdict == INVALID or (s.verdict == VALID and not s.grounded)
                    for s in self.steps)
 
     @property
     def unparseable(self) -> int:
         return sum(s.verdict == UNPARSEABLE for s in self.steps)
+
+    @property
+    def wrong(self) -> int:
+        """Steps whose arithmetic is wrong (grounded or not)."""
+        return sum(s.verdict == INVALID for s in self.steps)
+
+    @property
+    def ungrounded(self) -> int:
+        """Steps whose arithmetic is right but that use a number from nowhere."""
+        return sum(s.verdict == VALID and not s.grounded for s in self.steps)
 
     @property
     def all_valid(self) -> bool:

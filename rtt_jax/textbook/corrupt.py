@@ -14,6 +14,13 @@ filters remove (phi-1 / FineWeb-Edu label such text "not educational"):
 * ``number_dump``: bare numbers and operators with no explanation.
 
 ``BAD_KINDS`` names them; ``make_bad(kind, good_text, rng)`` dispatches.
+
+``SUBTLE_KINDS`` are damage the classifier is never trained on, for
+held-out evaluation (``filter_eval``): ``line_shuffle`` (every line intact,
+order lost), ``paragraph_repeat`` (each paragraph three times),
+``boilerplate_wrap`` (a cookie banner before and lorem ipsum after) and
+``symbol_noise`` (stray symbols after 15% of the characters);
+``make_subtle(kind, good_text, rng)`` dispatches.
 """
 from __future__ import annotations
 
@@ -115,3 +122,32 @@ def make_bad(kind: str, good_text: str, rng: random.Random) -> str:
     if kind not in _KINDS:
         raise KeyError(f"unknown bad-text kind {kind!r}; known: {', '.join(BAD_KINDS)}")
     return _KINDS[kind](good_text, rng)
+
+
+def line_shuffle(text: str, rng: random.Random) -> str:
+    lines = text.splitlines()
+    rng.shuffle(lines)
+    return "\n".join(lines)
+
+
+def paragraph_repeat(text: str, rng: random.Random) -> str:
+    return "\n\n".join(p for p in text.split("\n\n") for _ in range(3))
+
+
+def boilerplate_wrap(text: str, rng: random.Random) -> str:
+    return ("Accept our cookie policy to continue. Subscribe to our newsletter!\n" + text
+            + "\nlorem ipsum dolor sit amet")
+
+
+def symbol_noise(text: str, rng: random.Random) -> str:
+    return "".join(c + (rng.choice("@#$%^&*~|") if rng.random() < 0.15 else "") for c in text)
+
+
+_SUBTLE = {f.__name__: f for f in (line_shuffle, paragraph_repeat, boilerplate_wrap, symbol_noise)}
+SUBTLE_KINDS = tuple(_SUBTLE)
+
+
+def make_subtle(kind: str, good_text: str, rng: random.Random) -> str:
+    if kind not in _SUBTLE:
+        raise KeyError(f"unknown subtle corruption {kind!r}; known: {', '.join(SUBTLE_KINDS)}")
+    return _SUBTLE[kind](good_text, rng)

@@ -1,12 +1,16 @@
 """Write synthetic textbook sections to JSONL, with a diversity report.
 
     python -m rtt_jax.textbook.generate --out=DIR [--n=1000] [--seed=0] \
-        [--families=addition,logic] [--levels=1,2,3]
+        [--families=addition,logic] [--levels=1,2,3] [--check_filter=200]
 
 Writes ``DIR/sections.jsonl`` (one ``Section.to_json()`` per line, with its
 source index ``i``) and ``DIR/generate_report.json``: counts per family and
-level, sections per second, and ``corpus_diversity.corpus_diversity`` (distinct-n,
-template and skill entropy). A bad flag (an unknown family, a level that is
+level, sections per second, and ``corpus_diversity.corpus_diversity``
+(distinct-n, template and skill entropy). ``--check_filter=N`` adds
+``filter_check``: the quality filter's precision and recall on N clean
+sections of a held-out seed and a corrupted copy of each
+(``filter_eval.clean_vs_corrupted``), the figure a change of the generator
+must not lower. A bad flag (an unknown family, a level that is
 not an integer, ``--n`` below 1) or an ``--out`` that is a file, read-only or
 on a full disk is one error line (``--verbosity=1``: with the traceback).
 """
@@ -35,6 +39,8 @@ def _define_flags(fv) -> None:
     flags.DEFINE_string("families", "", "comma-separated; default all", flag_values=fv)
     flags.DEFINE_string("levels", "", "comma-separated; default each family's train_levels",
                         flag_values=fv)
+    flags.DEFINE_integer("check_filter", 0, "clean sections for the filter's clean-vs-corrupted "
+                         "test, written as filter_check (0: skip)", lower_bound=0, flag_values=fv)
 
 
 def _args(argv):
@@ -76,13 +82,18 @@ def generate(a, level_list: list[int] | None) -> dict:
             f"{r['family']}/L{r['level']}" for r in records).items())),
         "diversity": corpus_diversity.corpus_diversity(records),
     }
+    if a.check_filter:
+        from rtt_jax.textbook import filter_eval  # trains the default classifier: only when asked
+        report["filter_check"] = filter_eval.clean_vs_corrupted(a.check_filter)
     path = os.path.join(a.out, "generate_report.json")
     with cli_errors.naming(path), open(path, "w") as f:
         json.dump(report, f, indent=1)
     print(json.dumps({k: report[k] for k in ("n", "sections_per_second")}
                      | {k: report["diversity"].get(k) for k in
                         ("distinct_1", "distinct_2", "distinct_4", "template_entropy_bits",
-                         "distinct_templates", "skill_entropy_bits")}))
+                         "distinct_templates", "skill_entropy_bits")}
+                     | ({"filter_precision": report["filter_check"]["precision"]}
+                        if a.check_filter else {})))
     return report
 
 

@@ -179,16 +179,16 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     r = _main_result(step)
     if isinstance(r, bool):
         return [(str(not r), "mixing up the truth values",
-                 f"the value should be {r}: check which of 'and', 'or' and 'not' applies")]
+                 f"the value [should be|is really|must be] {r}: [check|recheck|ask] which of 'and', 'or' and 'not' applies")]
     ri = _int(r)
     if ri is None:
         return []
     ins = [_int(v) for v in step.inputs]
     out: list[tuple[int, str, str]] = []
     if step.op == "add_column" and ins[2] == 1:
-        out.append((ri - 1, "forgetting the carry", f"the carry of 1 from the previous column was left out, so the column gives {ri - 1} instead of {ri}"))
+        out.append((ri - 1, "forgetting the carry", f"the carry of 1 [from the previous column|from the column to the right] was [left out|forgotten|dropped], so the column gives {ri - 1} instead of {ri}"))
     if step.op == "sub_column" and ins[2] == 1:
-        out.append(((ri + 1) % 10, "forgetting the borrow", "the 1 borrowed by the previous column was not taken away"))
+        out.append(((ri + 1) % 10, "forgetting the borrow", "the 1 borrowed by the previous column was [not taken away|forgotten|never paid back]"))
     if step.op == "mul" and ri >= 10 and ri % 10 == 0:
         out.append((ri // 10, "a place-value slip", f"a zero went missing, so the product came out ten times too small ({ri // 10} instead of {ri})"))
     if step.op in ("mul",) and len(ins) == 2 and None not in ins and ins[0] + ins[1] != ri:
@@ -200,13 +200,13 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     if step.op == "div" and len(ins) == 2 and None not in ins and ins[0] * ins[1] != ri:
         out.append((ins[0] * ins[1], "choosing the wrong operation", f"{ins[0]} was multiplied by {ins[1]} where the problem says to divide"))
     if family in ("expressions", "linear_equation") and ri != 0:
-        out.append((-ri, "a sign error", f"the sign was lost: the value is {ri}, not {-ri}"))
+        out.append((-ri, "a sign error", f"the [sign was lost|minus sign went astray|sign got flipped]: the value is {ri}, not {-ri}"))
     if step.op == "divmod" or family == "division":
-        out.append((ri + 1, "a remainder slip", f"the remainder was worked out one too high; the true value is {ri}"))
+        out.append((ri + 1, "a remainder slip", f"the remainder [was worked out|came out] one too high; the [true|correct] value is {ri}"))
     elif step.op == "sub":
-        out.append((ri + 1, "a subtraction slip", f"the subtraction was off by one; the true value is {ri}"))
+        out.append((ri + 1, "a subtraction slip", f"the subtraction [was off by one|missed by one]; the [true|correct] value is {ri}"))
     out.append((ri + 1 if ri % 2 else ri - 1 if ri else 1, "an arithmetic slip",
-                f"a small arithmetic slip; recomputing gives {ri}"))
+                f"[a small arithmetic slip|a miscalculation|a simple slip]; [recomputing|working it again|redoing it] gives {ri}"))
     return [(str(w), k, why) for w, k, why in out if w != ri]
 
 

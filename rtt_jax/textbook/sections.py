@@ -2,17 +2,20 @@
 
 ``section(family, seed, index, level)`` composes a section that teaches one
 skill of a task family: a rule or definition, one or two worked examples with
-every step explained in words, a common mistake shown and corrected, and
-exercises with worked solutions. ``TextbookSource`` exposes sections as a
-random-access source (``source[i]``), in the same spirit as the synthetic
-trace sources: item ``i`` is a pure function of (families, levels, seed, i).
+every step explained in words (some set in a small story, estimated first
+and checked another way afterwards), a common mistake shown and corrected,
+exercises with worked solutions, and sometimes notes (key terms, why the
+method works, tips). ``TextbookSource`` exposes sections as a random-access
+source (``source[i]``), in the same spirit as the synthetic trace sources:
+item ``i`` is a pure function of (families, levels, seed, i).
 
 Correctness by construction: every worked example and exercise solution is a
 solver trace (``fam.solve``) printed line for line, and ``parts`` records the
 problem's (seed, index, level) and the lines, so a test can regenerate the
 problem and run the family's ``check_steps`` on them. Mistakes come from
 ``mistakes.find_mistake``, which keeps a corruption only if ``check_steps``
-flags it.
+flags it. Settings, estimates and checks (``contexts``, ``checks``) compute
+their numbers from the problem's data, and are recorded in ``parts`` too.
 
 Problems are drawn with a seed derived from ("textbook-problems", seed), not
 ``seed`` itself, so textbook examples are not the training or evaluation
@@ -22,11 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from typing import Any, Mapping, Sequence
 
 from rtt_jax import tasks
 from rtt_jax.tasks.base import Problem, Trace, make_rng_seed
-from rtt_jax.textbook import mistakes
+from rtt_jax.textbook import checks, contexts, mistakes, notes, variations
 from rtt_jax.textbook import skills as skills_lib
 from rtt_jax.textbook import templates as T
 
@@ -45,6 +49,24 @@ class Section:
                 "style": self.parts["style"], "parts": dict(self.parts)}
 
 
+# Families whose rule phrasings build one argument across sentences: never recombined.
+_WHOLE_RULES = ("modular",)
+# Families whose every step is explained: a modular line's words name its own
+# carry (12 carries on as 2), so no line repeats what an earlier one said.
+_EVERY_STEP_EXPLAINED = ("modular",)
+# Longer solutions are not narrated as one paragraph: the words would sit far
+# from their lines, and a section of bare lines reads as a dump of numbers
+# (the heuristic rules' punctuated-line share).
+_MAX_NARRATED_STEPS = 8
+# A sentence that leans on the one before it cannot start a recombined rule's tail.
+_DEPENDENT = ("This", "That", "It ", "They", "These", "Then", "So ", "Each ", "Here", "Once")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z'])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [x for x in _SENTENCE_END.split(text.strip()) if x]
+
+
 def _lc(title: str) -> str:
     # Keep proper nouns and acronyms ("Euclid's", "GCD") capitalised.
     first = title.split()[0]
@@ -60,7 +82,7 @@ class _Composer:
         self.problem_seed, self.level = problem_seed, level
 
     def pick(self, options: Sequence[str]) -> str:
-        return options[self.rng.randrange(len(options))]
+        return T.vary(options[self.rng.randrange(len(options))], self.rng)
 
     def problem(self) -> tuple[Problem, Trace]:
         p = self.fam.generate(self.problem_seed, self.rng.randrange(2 ** 31), self.level)
@@ -72,39 +94,114 @@ class _Composer:
     def steps(self, trace: Trace, explained: bool) -> str:
         if not explained:
             return "\n".join(s.text for s in trace.steps)
-        layout = T.STEP_LAYOUTS[self.c.layout]
-        out = []
+        whys, explained_ops = [], set()
         for n, step in enumerate(trace.steps, 1):
-            why = skills_lib.explain(step, self.rng.randrange(4), self.fam.name, trace, n - 1)
-            conn = self.pick(T.CONNECTIVES) if n > 1 else ""
+            # A kind of step is explained the first time; repeats of it are
+            # often left for the reader to follow, as a textbook would.
+            if (self.fam.name not in _EVERY_STEP_EXPLAINED and step.op in explained_ops
+                    and self.rng.random() < 0.6):
+                whys.append("")
+                continue
+            explained_ops.add(step.op)
+            why = skills_lib.explain(step, self.rng.randrange(2 ** 30), self.fam.name, trace, n - 1)
+            # A connective now and then; on every line they read as filler.
+            conn = self.pick(T.CONNECTIVES) if n > 1 and self.rng.random() < 0.15 else ""
             if why.startswith("So "):  # "Next, so the gcd is ..." reads badly
                 conn = ""
             if conn:
                 why = conn + why[0].lower() + why[1:]
-            out.append(layout.format(line=step.text, why=why, n=n))
-        return "\n".join(out)
+            whys.append(why)
+        lines = "\n".join(s.text for s in trace.steps)
+        narrated = self.c.narrated if len(trace.steps) <= _MAX_NARRATED_STEPS else None
+        if narrated:  # the explanations as one paragraph, then or after the lines
+            lead = self.pick(T.NARRATION_LEADS)
+            story = " ".join(x for x in [lead] + whys if x)
+            return f"{story}\n{lines}" if narrated == "before" else f"{lines}\n{story}"
+        k = self.c.layout % len(T.STEP_LAYOUTS)  # a long narrated solution: a line layout
+        layout, bare = T.STEP_LAYOUTS[k], T.STEP_LINE_ONLY[k]
+        return "\n".join(layout.format(line=step.text, why=why, n=n) if why
+                         else bare.format(line=step.text, n=n)
+                         for n, (step, why) in enumerate(zip(trace.steps, whys), 1))
 
     @staticmethod
     def record(p: Problem, t: Trace) -> dict[str, Any]:
         return {"question": p.question, "seed": p.seed, "index": p.index, "level": p.level,
                 "style": t.style, "lines": [s.text for s in t.steps], "answer": t.answer}
 
+    def rule_text(self) -> str:
+        """One phrasing of the skill's rule in full, or the rule in brief:
+        its lead sentence, sometimes with one sentence of another phrasing
+        (not for families whose phrasings build one argument)."""
+        rules = self.skill.rules
+        if self.fam.name in _WHOLE_RULES or self.rng.random() < 0.5:
+            return self.pick(rules)
+        # The rule in brief: the lead sentence of one phrasing, sometimes one
+        # more sentence of another; the example after it shows the rest.
+        lead = _sentences(self.pick(rules))[0]
+        rest = [x for r in rules for x in _sentences(r)[1:] if not x.startswith(_DEPENDENT)]
+        more = [self.pick(rest)] if rest and self.rng.random() < 0.4 else []
+        return " ".join([lead] + [x for x in more if x != lead])
+
     def rule(self, parts: dict) -> str:
-        text = self.pick(self.skill.rules)
+        text = self.rule_text()
         parts["rule"] = text
-        return "\n".join(x for x in (self.subhead(self.pick(T.RULE_HEADS)), text) if x)
+        example = ""
+        if self.rng.random() < 0.8:  # the rule at work on one small problem
+            p, t = self.problem()
+            k = min(len(t.steps), self.rng.randint(1, 2))
+            whys = [skills_lib.explain(st, self.rng.randrange(2 ** 30), self.fam.name, t, i)
+                    for i, st in enumerate(t.steps[:k])]
+            lines = "\n".join(st.text for st in t.steps[:k])
+            example = (f"{self.pick(T.RULE_EXAMPLE_LEADS).format(q=p.question)}\n{lines}\n"
+                       + " ".join(whys))
+            parts["rule_example"] = self.record(p, t) | {"shown": k}
+        return "\n".join(x for x in (self.subhead(self.pick(T.RULE_HEADS)), text, example) if x)
 
     def worked(self, parts: dict) -> str:
         blocks, parts["worked"] = [], []
         head = self.pick(T.WORKED_HEADS)
         for k in range(self.c.n_worked):
             p, t = self.problem()
-            parts["worked"].append(self.record(p, t))
+            rec = self.record(p, t)
+            setting = contexts.context(p, self.rng) if self.c.context else None
+            guess = checks.estimate(p, self.rng) if self.c.estimate else None
+            check = checks.check(p, t.answer, self.rng) if self.c.check else None
+            twist = variations.variation(p, self.rng) if self.rng.random() < 0.6 else None
+            rec.update(context=setting, estimate=guess, check=check, variation=twist)
+            parts["worked"].append(rec)
             title = head if self.c.n_worked == 1 else f"{head} {k + 1}"
-            blocks.append("\n".join([self.subhead(title), self.pick(T.PROBLEM_LEADS).format(q=p.question),
-                                     self.steps(t, explained=True),
-                                     self.pick(T.CONCLUSIONS).format(a=t.answer)]))
+            ask = (f"{setting} {self.pick(T.CONTEXT_BRIDGES).format(q=p.question)}" if setting
+                   else self.pick(T.PROBLEM_LEADS).format(q=p.question))
+            body = [self.subhead(title), ask, guess, self.steps(t, explained=True),
+                    self.pick(T.CONCLUSIONS).format(a=t.answer), check, twist]
+            blocks.append("\n".join(x for x in body if x))
         return "\n\n".join(blocks)
+
+    def terms(self, parts: dict) -> str:
+        found = notes.terms(self.fam.name, self.rng, self.rng.randint(2, 3))
+        parts["terms"] = [term for term, _ in found]
+        forms = ("{t}: {d}.", "- {t}: {d}.", "**{t}** - {d}.", "The {t} is {d}.")
+        form = self.pick(forms) if self.rng.random() < 0.5 else None
+        lines = [(form or "{T}: {d}.").format(t=t, T=t[0].upper() + t[1:], d=d) for t, d in found]
+        return "\n".join(x for x in [self.subhead(self.pick(T.TERM_HEADS))] + lines if x) if found else ""
+
+    def why(self, parts: dict) -> str:
+        pool = notes.WHY.get(self.fam.name, ())
+        if not pool:
+            return ""
+        chosen = self.rng.sample(pool, self.rng.randint(1, min(2, len(pool))))
+        parts["why"] = chosen
+        return "\n".join(x for x in [self.subhead(self.pick(T.WHY_HEADS)), " ".join(chosen)] if x)
+
+    def tips(self, parts: dict) -> str:
+        pool = notes.TIPS.get(self.fam.name, ())
+        if not pool:
+            return ""
+        chosen = self.rng.sample(pool, self.rng.randint(2, len(pool)))
+        parts["tips"] = chosen
+        bullet = self.pick(("- ", "* ", "", "+ "))
+        return "\n".join([x for x in [self.subhead(self.pick(T.TIP_HEADS))] if x]
+                         + [bullet + tip for tip in chosen])
 
     def mistake(self, parts: dict) -> str:
         p, t = self.problem()
@@ -113,11 +210,13 @@ class _Composer:
             parts["mistake"] = None
             return ""
         attempt = [s.text for s in t.steps[:m.step_index]] + [m.wrong_line]
+        m = dataclasses.replace(m, why=T.vary(m.why, self.rng))  # "[a|b]" wording picked here
         parts["mistake"] = self.record(p, t) | dataclasses.asdict(m)
         fix = self.pick(T.MISTAKE_FIXES).format(wrong=m.wrong_line, right=m.right_line,
-                                                why=m.why, kind=m.kind)
+                                                why=m.why, kind=m.kind, k=m.step_index + 1)
         body = [self.subhead(self.pick(T.MISTAKE_HEADS)),
-                self.pick(T.MISTAKE_OPENERS).format(kind=m.kind), p.question, "\n".join(attempt),
+                self.pick(T.MISTAKE_OPENERS).format(kind=m.kind, name=self.rng.choice(contexts.NAMES)),
+                p.question, "\n".join(attempt),
                 fix, self.pick(T.MISTAKE_MORALS)]
         return "\n".join(x for x in body if x)
 
@@ -126,18 +225,24 @@ class _Composer:
         qs, sols, parts["exercises"] = [], [], []
         for k in range(1, self.c.n_exercises + 1):
             p, t = self.problem()
-            parts["exercises"].append(self.record(p, t))
+            rec = self.record(p, t)
+            setting = contexts.context(p, self.rng) if self.rng.random() < 0.6 else None
+            check = checks.check(p, t.answer, self.rng) if self.rng.random() < 0.5 else None
+            shown = len(t.steps) if self.c.solutions else 0
+            rec.update(context=setting, check=check, shown=shown)
+            parts["exercises"].append(rec)
             label = T.EXERCISE_LABELS[self.c.label].format(k=k, letter="abcdefgh"[k - 1])
-            body = (f"{self.steps(t, self.c.explain_exercises)}\n"
-                    f"{self.pick(T.CONCLUSIONS).format(a=t.answer)}")
-            qs.append(f"{label} {p.question}")
+            work = self.steps(t, self.c.solutions == 2) if shown else ""
+            body = "\n".join(x for x in (work, self.pick(T.CONCLUSIONS).format(a=t.answer), check) if x)
+            qs.append(f"{label} {setting} {p.question}" if setting else f"{label} {p.question}")
             sols.append((label, body))
         lead = self.pick(T.EXERCISE_LEADS)
         head = [self.subhead(self.pick(T.EXERCISE_HEADS))] + ([lead] if lead else [])
         if self.c.answers_at_end:
             answers = [self.subhead(self.pick(T.ANSWER_HEADS))] + [f"{lab}\n{b}" for lab, b in sols]
             return "\n".join(x for x in head + qs if x), "\n".join(x for x in answers if x)
-        interleaved = [f"{q}\nSolution:\n{b}" for q, (_, b) in zip(qs, sols)]
+        said = self.pick(T.SOLUTION_LABELS)
+        interleaved = [f"{q}\n{said}\n{b}" if said else f"{q}\n{b}" for q, (_, b) in zip(qs, sols)]
         return "\n\n".join(["\n".join(x for x in head if x)] + interleaved), ""
 
 
@@ -158,12 +263,14 @@ def section(family: str, seed: int, index: int, level: int) -> Section:
     heading = T.HEADINGS[choice.heading].format(
         title=title, underline="=" * len(title), upper=title.upper(), level=level,
         num=f"{level}.{index % 97 + 1}")
-    intro = T.INTROS[choice.intro].format(
-        skill_lc=_lc(skill.title), level_sentence=comp.pick(T.LEVEL_SENTENCES).format(level=level))
+    opening, purpose = divmod(choice.intro, len(T.INTRO_PURPOSES))
+    intro = " ".join(x for x in (
+        T.vary(T.INTRO_OPENINGS[opening], rng).format(skill=skill.title, skill_lc=_lc(skill.title)),
+        T.vary(T.INTRO_PURPOSES[purpose], rng)) if x)
     parts: dict[str, Any] = {"skill": skill.title, "style": skill.style,
-                             "order": list(T.ORDERS[choice.order]), "mistake": None}
+                             "order": list(choice.parts), "mistake": None}
     blocks, answers = [heading] + ([intro] if intro else []), ""
-    for name in T.ORDERS[choice.order]:
+    for name in choice.parts:
         if name == "exercises":
             block, answers = comp.exercises(parts)
         else:

@@ -20,10 +20,12 @@ formats of Lee et al. 2023, made for a model to imitate, not for reading.
 from __future__ import annotations
 
 import dataclasses
+import random
 import re
 from typing import Any
 
 from rtt_jax.tasks.base import Step
+from rtt_jax.textbook.templates import vary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,60 +182,137 @@ def _fields(step: Step) -> dict[str, Any]:
 
 # op -> phrasings. A phrasing whose fields a step lacks is skipped, and the
 # generic phrasing at the end always fits, so every step gets some sentence.
+# "[a|b]" groups are alternatives (``templates.vary``), picked per use.
+_GIVES = "[gives|makes|comes to|is|leaves us with|yields]"
 _EXPLAIN: dict[str, tuple[str, ...]] = {
-    "add_column": ("The digits {i0} and {i1} plus the carry {i2} make {r}, so we write {rd} and carry {rc}.",
-                   "In this column {i0} + {i1} + {i2} = {r}; we keep the digit {rd} and carry {rc}.",
-                   "The column total is {r}: write {rd}, carry {rc}.",
-                   "{i0} and {i1} with a carry of {i2} come to {r}."),
-    "sub_column": ("Here the top digit is {i0}, the bottom digit is {i1} and the borrow owed is {i2}; the digit written is {r}.",
+    "add_column": ("The digits {i0} and {i1} plus the carry {i2} make {r}, so we [write|keep] {rd} and carry {rc}.",
+                   "[In this column|Here|In this place] {i0} + {i1} + {i2} = {r}; [we keep|we write|the digit written is] {rd} and [carry|pass on] {rc}.",
+                   "The column [total|sum] is {r}: write {rd}, carry {rc}.",
+                   "{i0} and {i1} with a carry of {i2} [come to|make|add up to] {r}.",
+                   "[Adding|Summing] {i0}, {i1} and the [incoming|previous] carry {i2} " + _GIVES + " {r}, which leaves {rd} here and [sends|carries] {rc} to the left.",
+                   "This [place|column] holds {i0} and {i1}, and {i2} was carried in: {r} in all, digit {rd}, carry {rc}.",
+                   "[Sum of the column|Column sum]: {r}. Only the ones digit {rd} [fits|is written], so {rc} is carried."),
+    "sub_column": ("[Here|In this column] the top digit is {i0}, the bottom digit is {i1} and the borrow owed is {i2}; the digit written is {r}.",
                    "We take {i1} and the borrow {i2} away from {i0}, borrowing ten if needed, and write {r}.",
-                   "Top {i0}, bottom {i1}, borrow {i2}: the column's digit is {r}.",
-                   "This column leaves the digit {r}."),
-    "read_digits": ("Reading the digits in order gives the result, {r}.",
-                    "The digits we wrote, read in the right order, give {r}."),
-    "setup": ("We start at {i0} and will count up to {i1}.",),
-    "add": ("Adding {i0} and {i1} gives {r}.", "{i0} plus {i1} is {r}.",
-            "Combining the pieces gives {r}."),
-    "sum": ("Putting {i0} and {i1} together gives {r}.",),
-    "mul": ("Multiplying gives {r}.", "{i0} times {i1} is {r}."),
+                   "Top {i0}, bottom {i1}, borrow {i2}: the [column's|place's] digit is {r}.",
+                   "[From|Out of] {i0} we remove {i1} and the {i2} owed; borrowing a ten when that goes below zero, the digit is {r}.",
+                   "{i0} minus {i1} minus the borrow {i2}, with a ten borrowed if needed, leaves {r} in this [place|column].",
+                   "The digits {i0} over {i1}, with {i2} still owed, [give|leave] {r} for this [place|column]."),
+    "read_digits": ("Reading the digits in order " + _GIVES + " [the result|the answer], {r}.",
+                    "[In order|Read in order], the digits [give|spell|form] {r}.",
+                    "[Together|Side by side], the written digits [give|make] {r}."),
+    "setup": ("We start at {i0} and will count up to {i1}.",
+              "The jumps will take us from {i0} up to {i1}.",
+              "Counting up [begins|starts] at {i0} and [ends|stops] at {i1}.",
+              "We need the [distance|gap] from {i0} to {i1}."),
+    "add": ("[Adding|Summing] {i0} and {i1} " + _GIVES + " {r}.", "{i0} plus {i1} is {r}.",
+            "{i0} and {i1} [together make|add up to|come to] {r}.", "The sum of {i0} and {i1} is {r}.",
+            "These [add up to|total] {r}.", "[Altogether|In all] that is {r}."),
+    "add/2": ("[Adding|Summing] {i0} and {i1} " + _GIVES + " {r}.", "{i0} plus {i1} [is|equals] {r}.",
+              "{i0} and {i1} [together make|add up to|come to] {r}.", "The sum of {i0} and {i1} is {r}.",
+              "[Putting|Adding] {i1} onto {i0} [brings us to|gives] {r}.", "We combine {i0} with {i1} and get {r}.",
+              "{i1} more than {i0} is {r}.", "[Add|Adding] {i1} to {i0}: {r}."),
+    "sum": ("[Putting|Adding] {i0} and {i1} together gives {r}.", "{i0} and {i1} [add up to|total] {r}.",
+            "The two amounts, {i0} and {i1}, [total|come to] {r}."),
+    "mul": ("[Multiplying|The product] gives {r}.", "{i0} times {i1} is {r}.", "{i0} groups of {i1} make {r}.",
+            "The product of {i0} and {i1} is {r}.", "{i1} taken {i0} times [comes to|makes] {r}.",
+            "[Multiplying|Multiply] {i0} by {i1}: {r}."),
     "mul/3": ("{i0} times the digit {i1}, shifted by the place value {i2}, is {r}.",
-              "This row is {i0} * {i1} * {i2} = {r}."),
-    "mul_add": ("Multiply {i0} by {i1} and add the next digit {i2} to get {r}.",),
-    "add_mul": ("The running total {i0} grows by {i1} * {i2}, giving {r}.",),
+              "This row is {i0} * {i1} * {i2} = {r}.",
+              "The digit {i1} stands for {i1} times {i2}, so this row is {i0} times that: {r}.",
+              "[Multiplying|We multiply] {i0} by {i1} and by the place value {i2}[, which gives|:] the row {r}."),
+    "mul_add": ("Multiply {i0} by {i1} and add the next digit {i2} to get {r}.",
+                "{i0} times the base {i1}, plus the digit {i2}, is {r}.",
+                "[Shifting|Moving] {i0} up one place (times {i1}) and adding {i2} gives {r}."),
+    "add_mul": ("The running total {i0} grows by {i1} * {i2}, giving {r}.",
+                "To {i0} we add {i1} groups of {i2}, [reaching|giving] {r}.",
+                "{i1} times {i2} is added to the {i0} so far: {r}."),
     "split": ("First we break the number into place-value parts.",
-              "Splitting by place value makes each product easy."),
+              "Splitting by place value makes each part easy."),
+    "split/2": ("First we break both numbers into place-value parts, so that matching places can be added.",
+                "Splitting {i0} and {i1} by place value lets us add [hundreds to hundreds, tens to tens|each place to its match].",
+                "We write {i0} and {i1} as sums of their place values."),
+    "split/1": ("First we break {i0} into place-value parts, so each product is easy.",
+                "Splitting {i0} by place value turns one hard product into a few easy ones.",
+                "We write {i0} as a sum of its place values."),
     "divmod": ("{i1} goes into {i0} {r0} times with {r1} left over.",
-               "Dividing {i0} by {i1} gives {r0} with remainder {r1}."),
-    "sub": ("Taking away leaves {r}.", "Subtracting gives {r}."),
-    "diff": ("The difference is {r}.",),
-    "div": ("Dividing gives {r}.", "Sharing out equally gives {r}."),
+               "[Dividing|Division of] {i0} by {i1} gives {r0} [with|and a] remainder {r1}.",
+               "{i0} holds {r0} whole copies of {i1}, and {r1} is left.",
+               "{r0} times {i1} fits into {i0}; [what remains|the rest] is {r1}.",
+               "Taking {r0} copies of {i1} out of {i0} leaves {r1}."),
+    "sub": ("Taking away leaves {r}.", "Subtracting gives {r}.", "What remains is {r}."),
+    # linear_equation: a number moved to the other side. Its one input is the
+    # moved number in the balance style but the right side in the inverse
+    # style, so these phrasings name neither.
+    "sub/1": ("Moving the constant across to the other side leaves {r} there.",
+              "[Undoing|Removing] the constant on both sides gives {r} on the right.",
+              "The constant [moves|goes] across with its sign changed, leaving {r}."),
+    "add/1": ("Moving the constant across gives {r}.", "Undoing the subtraction gives {r}."),
+    "sub/2": ("Taking {i1} from {i0} leaves {r}.", "{i0} minus {i1} is {r}.",
+              "[Subtracting|Removing] {i1} from {i0} " + _GIVES + " {r}.", "After removing {i1}, {r} [remain|are left] of {i0}.",
+              "The difference of {i0} and {i1} is {r}."),
+    "diff": ("The difference is {r}.", "The gap between the two is {r}."),
+    "div": ("Dividing gives {r}.", "Sharing out equally gives {r}.", "Each equal part is {r}."),
+    # linear_equation: in the balance style this line gives x, in the inverse
+    # style an inner bracket ("x - 14 = -56 / 7 = -8"), so x is not named.
+    "div/1": ("Dividing both sides by the coefficient gives {r}.",
+              "[Divide|Dividing] by the coefficient: {r}.", "Sharing both sides by the coefficient leaves {r}."),
+    "div/2": ("[Dividing|Division of] {i0} by {i1} gives {r}.", "{i0} shared into {i1} equal parts is {r} each.",
+              "{i0} divided by {i1} is {r}.", "There are {r} groups of {i1} in {i0}."),
     "gcd": ("So the greatest common divisor is {r}.",),
-    "lcm": ("Multiplying the larger prime powers gives the lcm, {r}.",),
-    "factor": ("{i0} splits as {i1} times {r}.", "We pull out the prime factor {i1} from {i0}."),
-    "is_prime": ("{i0} has no smaller divisor, so it is prime.",),
-    "factorization": ("Collecting the primes gives the factorization of {i0}.",),
-    "powers": ("We list the powers of {i0} that do not exceed {i1}.",),
-    "start": ("We begin with the leading digit, {r}.",),
-    "+": ("{i0} + {i1} = {r} replaces that part.", "Adding {i0} and {i1} gives {r}."),
-    "-": ("{i0} - {i1} = {r}; watch the sign.", "Subtracting {i1} from {i0} gives {r}."),
-    "*": ("{i0} * {i1} = {r}; products come before sums.", "Multiplying {i0} by {i1} gives {r}."),
-    "/": ("{i0} / {i1} = {r} is done before adding or subtracting.", "Dividing {i0} by {i1} gives {r}."),
-    "simplify": ("First we expand the brackets and collect like terms on each side.",),
-    "sub_x": ("Next we move the x terms to one side.",),
-    "plan": ("Before computing, we note which amounts we need first.",),
-    "substitute": ("We substitute the given truth values for the letters.",),
+    "lcm": ("Multiplying the larger prime powers gives the lcm, {r}.",
+            "Taking every prime to its larger power gives the lcm, {r}."),
+    "factor": ("{i0} splits as {i1} times {r}.", "We pull out the prime factor {i1} from {i0}.",
+               "{i1} divides {i0}, leaving {r}.", "{i0} is {i1} times {r}[, so {i1} is a prime factor|].",
+               "Dividing {i0} by the prime {i1} leaves {r}."),
+    "is_prime": ("{i0} has no smaller divisor, so it is prime.",
+                 "No prime up to the square root of {i0} divides it, so {i0} is prime.",
+                 "{i0} cannot be split [any further|into smaller factors]: it is prime."),
+    "factorization": ("Collecting the primes gives the factorization of {i0}.",
+                      "Gathering the prime factors, {i0} is written as a product of primes."),
+    "powers": ("We list the powers of {i0} that do not exceed {i1}.",
+               "The powers of {i0} up to {i1} are the place values we need."),
+    "start": ("We begin with the leading digit, {r}.", "The first digit, {r}, starts the total."),
+    "+": ("{i0} + {i1} = {r} replaces that part.", "[Adding|Summing] {i0} and {i1} " + _GIVES + " {r}.",
+          "The sum {i0} + {i1} becomes {r}.", "{i0} plus {i1} is {r}, written in its place."),
+    "-": ("{i0} - {i1} = {r}; watch the sign.", "Subtracting {i1} from {i0} " + _GIVES + " {r}.",
+          "{i0} minus {i1} is {r}.", "The part {i0} - {i1} becomes {r}."),
+    "*": ("{i0} * {i1} = {r}; products come before sums.", "[Multiplying|Multiply] {i0} by {i1}: {r}.",
+          "{i0} times {i1} is {r}, done before any addition.", "The product {i0} * {i1} becomes {r}."),
+    "/": ("{i0} / {i1} = {r} is done before adding or subtracting.", "Dividing {i0} by {i1} " + _GIVES + " {r}.",
+          "{i0} divided by {i1} is {r}.", "The quotient {i0} / {i1} becomes {r}."),
+    "simplify": ("First we expand the brackets and collect like terms on each side.",
+                 "Expanding the brackets and gathering like terms tidies both sides.",
+                 "We multiply out the brackets and combine the x terms and the numbers on each side."),
+    "sub_x": ("Next we move the x terms to one side.", "We collect every x term on the left.",
+              "Subtracting the same x term from both sides gathers the unknowns together."),
+    "plan": ("Before computing, we note which amounts we need first.",
+             "We first work out what this amount depends on.",
+             "This amount depends on what {i0} has, so that comes first."),
+    "plan/2": ("Before computing, we note which amounts we need first.",
+               "This amount depends on two others: {i0} and {i1}.",
+               "We must know what {i0} and {i1} have before this one."),
+    "substitute": ("We substitute the given truth values for the letters.",
+                   "Each letter is replaced by its truth value.",
+                   "Replacing the letters by True or False leaves a formula of constants."),
     "and": ("'and' is true only if both sides are true, so this part is {r}.",
             "Both sides must hold for 'and'; here the result is {r}.",
             "This conjunction evaluates to {r}.",
             "An 'and' needs two true sides, so we get {r}."),
+    "and/2": ("{i0} and {i1} is {r}, since 'and' needs both sides true.",
+              "With {i0} on one side and {i1} on the other, the 'and' gives {r}.",
+              "'and' of {i0} and {i1}: {r}.", "This conjunction evaluates to {r}."),
     "or": ("'or' is true if either side is true, so this part is {r}.",
            "One true side is enough for 'or'; the value is {r}.",
            "This disjunction evaluates to {r}.",
            "An 'or' is false only when both sides are false, so we get {r}."),
+    "or/2": ("{i0} or {i1} is {r}, since one true side is enough.",
+             "With {i0} and {i1} on the two sides, the 'or' gives {r}.",
+             "'or' of {i0} and {i1}: {r}.", "This disjunction evaluates to {r}."),
     "not": ("'not' flips the value, giving {r}.", "Negating gives {r}.",
             "The negation turns the value into {r}."),
 }
-_GENERIC = ("This step gives {r}.", "This line records the next step.")
+_GENERIC = ("This step gives {r}.", "This line records the next step.", "The result of this line is {r}.")
 
 
 # Modular steps (``rtt_jax.tasks.modular``): "add"/"sub" with inputs (x, y)
@@ -245,7 +324,8 @@ _GENERIC = ("This step gives {r}.", "This line records the next step.")
 # and a reduction happens only between lines (named with the next line, given
 # the trace) or at the end.
 _MODULAR: dict[str, tuple[str, ...]] = {
-    "plain": ("{expr} = {r}.", "Exactly, {expr} = {r}.", "The line is exact: {expr} = {r}."),
+    "plain": ("{expr} = {r}.", "Exactly, {expr} = {r}.", "The line is exact: {expr} = {r}.",
+              "[We get|This gives] {expr} = {r}."),
     # A result reduced inside its line (valid, but no solver writes it any more).
     "wrap": ("{expr} = {e}, and keeping only the last digit leaves {r}.",
              "{expr} is {e}, which is {r} mod 10."),
@@ -253,12 +333,15 @@ _MODULAR: dict[str, tuple[str, ...]] = {
                  "{expr} is {e}, and {e} mod 10 is {r}, because {e} + {k} = {r}."),
     "exact": ("We keep the exact value: {expr} = {r}, with no reduction yet.",
               "{expr} = {r}; the total is kept exact and reduced only at the end.",
-              "Exactly, {expr} is {r}; the mod 10 step comes last."),
+              "Exactly, {expr} is {r}; the mod 10 step comes last.",
+              "{expr} = {r}[, kept exact for now|; no reduction yet]."),
     "exact_negative": ("{expr} = {r}; the exact total may go below zero, and we reduce only at the end.",
-                       "Exactly, {expr} = {r}; a negative total is fine until the last step."),
+                       "Exactly, {expr} = {r}; a negative total is fine until the last step.",
+                       "{expr} = {r}[, below zero for now|; negative is allowed until the end]."),
     "mod": ("{t} mod 10 = {r}: the last digit of {t} is {r}.",
             "Reducing at the end, {t} leaves remainder {r} on division by 10.",
-            "The final reduction keeps only the last digit: {t} mod 10 is {r}."),
+            "The final reduction keeps only the last digit: {t} mod 10 is {r}.",
+            "[Finally|At the end], {t} mod 10 = {r}."),
     "mod_small": ("{t} is already between 0 and 9, so {t} mod 10 = {r}.",
                   "The total {t} is a single digit, so reducing it mod 10 leaves {r}."),
     "mod_negative": ("{t} is negative, so we add {k} to land between 0 and 9: {t} mod 10 = {r}.",
@@ -267,13 +350,16 @@ _MODULAR: dict[str, tuple[str, ...]] = {
     # An operand carried on from the earlier result z as v = z mod 10.
     "carry_negative": ("{z} carries on as {v}, since {z} + {k} = {v}",
                        "the earlier result {z} is negative, so it counts as {z} + {k} = {v}",
-                       "{z} mod 10 is {v}, so {v} is what we use"),
+                       "{z} mod 10 is {v}, so {v} is what we use",
+                       "[from|after] {z}, {z} carries on as {v}"),
     "carry_big": ("{z} carries on as its last digit, {v}",
                   "only the last digit of the earlier result {z} counts, which is {v}",
-                  "{z} mod 10 is {v}, so {v} is what we use"),
+                  "{z} mod 10 is {v}, so {v} is what we use",
+                  "[we keep|what matters is] the last digit of {z}: {z} carries on as {v}"),
     # The last line of a style that reduces at the very end (not exact's).
     "answer": (" That is a single digit, so it is the answer.",
-               " It lies between 0 and 9, so it is already the answer."),
+               " It lies between 0 and 9, so it is already the answer.",
+               " [A single digit|Between 0 and 9]: that is the answer."),
     "answer_reduced": (" The answer is {r} mod 10 = {a}.",
                        " So the answer is {a}, since {r} mod 10 = {a}."),
 }
@@ -319,7 +405,7 @@ def _carry_clauses(step: Step, nums: list[int], trace, index: int, variant: int)
         if isinstance(z, bool) or not isinstance(z, int) or z == v or z % 10 != v:
             continue  # carried on as is (the exact style), or not a carry this describes
         options = _MODULAR["carry_negative" if z < 0 else "carry_big"]
-        out.append(options[variant % len(options)].format(z=z, v=v, k=v - z))
+        out.append(vary(options[variant % len(options)], random.Random(variant)).format(z=z, v=v, k=v - z))
     return out
 
 
@@ -332,7 +418,7 @@ def _explain_modular(step: Step, variant: int, trace=None, index: int | None = N
         t = nums[0]
         kind = "mod_negative" if t < 0 else "mod_small" if 0 <= t < 10 else "mod"
         options = _MODULAR[kind]
-        return options[variant % len(options)].format(t=t, r=r, k=r - t)
+        return vary(options[variant % len(options)], random.Random(variant)).format(t=t, r=r, k=r - t)
     x, y = nums
     pair = step.op == "add" and isinstance(step.inputs[1], str)  # pairwise: signed terms
     if pair:
@@ -357,10 +443,10 @@ def _explain_modular(step: Step, variant: int, trace=None, index: int | None = N
     else:
         kind = "plain"
     options = _MODULAR[kind]
-    body = options[variant % len(options)].format(expr=expr, e=e, r=r, k=r - e)
+    body = vary(options[variant % len(options)], random.Random(variant)).format(expr=expr, e=e, r=r, k=r - e)
     if placed and style != "exact" and index == len(trace.steps) - 1 and str(r % 10) == trace.answer:
         ending = _MODULAR["answer" if 0 <= r < 10 else "answer_reduced"]
-        body += ending[variant % len(ending)].format(r=r, a=r % 10)
+        body += vary(ending[variant % len(ending)], random.Random(variant)).format(r=r, a=r % 10)
     if pair:
         lead = _PAIR_LEADS[variant % len(_PAIR_LEADS)].format(x=step.inputs[0], y=step.inputs[1])
     elif step.text.startswith("="):
@@ -401,9 +487,13 @@ def explain(step: Step, variant: int, family: str | None = None,
         if used and used != set(range(n_inputs)):
             continue
         try:
-            fitting.append(template.format(**fields))
+            template.format(**fields)
         except (KeyError, IndexError):
-            pass
+            continue
+        fitting.append(template)
     if not fitting:
-        fitting = [t.format(**fields) for t in _GENERIC if "{r}" not in t or "r" in fields]
-    return fitting[variant % len(fitting)]
+        fitting = [t for t in _GENERIC if "{r}" not in t or "r" in fields]
+    # ``variant`` picks the phrasing and, through a generator seeded by it,
+    # each "[a|b]" choice inside it (``templates.vary``).
+    template = vary(fitting[variant % len(fitting)], random.Random(variant))
+    return template.format(**fields)

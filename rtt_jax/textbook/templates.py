@@ -1,13 +1,18 @@
 """The wording and layout choices a textbook section is composed from.
 
 Sections vary along independent axes so that no two read alike: heading
-style, title phrasing, introduction, part headings, the order of the parts,
-how a worked step is laid out (line then explanation, explanation then line,
-numbered, "Step k:"), connective phrases, how many worked examples and
-exercises, and whether exercise solutions follow each exercise or are
-collected at the end. ``TemplateChoice`` records one draw of every axis; its
-``template_id`` is a short stable string so corpora can report template
-entropy.
+style, title phrasing, introduction (an opening and a purpose sentence drawn
+separately), part headings, which parts a section has and in what order
+(rule, worked examples, a common mistake, exercises, and optional notes: key
+terms, why the method works, tips), how a worked step is laid out (line then
+explanation, explanation then line, numbered, "Step k:", or the explanations
+told as one paragraph before or after the lines), whether a worked example
+comes with a setting (``contexts``), an estimate and a check
+(``checks``), connective phrases, how many examples and exercises, whether
+exercise solutions are worked in words, lines only or just answers (as an
+answer key), and whether they follow each exercise or are collected at the end.
+``TemplateChoice`` records one draw of every axis; its ``template_id`` is a
+short stable string so corpora can report template entropy.
 
 Trace lines are always printed verbatim on a line of their own (possibly
 after a prefix such as "Step 2:"), so the numbers a reader sees are exactly
@@ -17,47 +22,74 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
+
+_ALTERNATIVES = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
+
+
+def vary(text: str, rng: random.Random) -> str:
+    """Pick one option of every ``[a|b|c]`` group in ``text`` (groups do not
+    nest; brackets without a ``|`` are left alone): one sentence template
+    says the same thing in several ways, so repeated use does not repeat
+    the same words."""
+    return _ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), text)
+
 
 HEADINGS = (
-    "## {title}", "# {title}", "{title}\n{underline}", "Section {num}: {title}",
+    "## {title}", "# {title}", "Section {num}: {title}",
     "{num}. {title}", "### {title} (level {level})", "Lesson {num} - {title}",
-    "{upper}",
+    "{upper}", "Topic {num}: {title}", "{title}", "Unit {num} | {title}", "Chapter {num}. {title}",
 )
 TITLE_FORMS = (
     "{skill}", "{skill}: {lead}", "Understanding {skill_lc}", "A closer look at {skill_lc}",
     "{skill} step by step", "Practice with {skill_lc}", "{skill} ({stage} problems)",
-    "How to use {skill_lc}",
+    "How to use {skill_lc}", "Getting started with {skill_lc}", "{skill}, explained",
+    "Learning {skill_lc}", "{skill} in practice", "Mastering {skill_lc}", "{skill}: {stage} examples",
 )
 LEADS = ("the idea", "a guided tour", "rules and examples", "from rule to practice",
-         "worked examples", "what to remember")
+         "worked examples", "what to remember", "method and practice", "a first look",
+         "the method explained", "examples and exercises")
 STAGES = {1: "first", 2: "warm-up", 3: "standard", 4: "longer", 5: "challenging", 6: "advanced"}
-INTROS = (
-    "In this section we study {skill_lc}. {level_sentence}",
-    "{level_sentence} This section explains {skill_lc} and shows it at work.",
-    "This lesson is about {skill_lc}. We state the rule, apply it carefully, and look at a mistake worth avoiding.",
-    "Many problems of this kind can be solved with {skill_lc}. {level_sentence}",
-    "Here we learn {skill_lc}, a method that turns a long problem into a sequence of small, checkable steps.",
-    "",  # some sections start straight away
-    "Before practising, it helps to see why {skill_lc} works. {level_sentence}",
+# An introduction is an opening sentence, then a purpose sentence (either may be empty).
+INTRO_OPENINGS = (
+    "[In this section|Here|This lesson] [we study|we learn|is about] {skill_lc}.",
+    "Many problems can be solved with {skill_lc}.",
+    "{skill} is [one of the basic tools|a basic tool] for problems like these.",
+    "We now turn to {skill_lc}.",
+    "", "", "", "", "", "",
 )
-LEVEL_SENTENCES = (
-    "The examples here are at level {level}.",
-    "All numbers in this section are of level {level} size.",
-    "We work with level-{level} problems throughout.",
-    "The problems below are pitched at level {level}.",
+INTRO_PURPOSES = (
+    "[Each|Every] step [below|that follows] is [short enough|small enough] to check on its own.",
+    "[One small step per line|A small step on each line] is the key.",
+    "", "", "", "", "", "", "", "",
 )
 RULE_HEADS = ("The rule", "Key idea", "Definition", "What to remember", "The method",
-              "Background", "Rule of thumb", "")
+              "Background", "Rule of thumb", "How it works", "The main idea", "In brief", "")
 WORKED_HEADS = ("Worked example", "Example", "An example, step by step", "Let us try one",
-                "Seeing it in action", "A full solution", "Walkthrough")
+                "Seeing it in action", "A full solution", "Walkthrough", "Example problem",
+                "Working it through", "A solved problem", "Demonstration", "Following the method")
 MISTAKE_HEADS = ("A common mistake", "Watch out", "Where people go wrong", "Pitfall",
-                 "Spot the error", "A mistake to avoid", "Careful!")
+                 "Spot the error", "A mistake to avoid", "Careful!", "Error analysis",
+                 "What can go wrong", "Find the slip")
 EXERCISE_HEADS = ("Exercises", "Practice", "Try these", "Your turn", "Problems",
-                  "Check your understanding")
-ANSWER_HEADS = ("Solutions", "Answers to the exercises", "Worked solutions", "Answer key")
+                  "Check your understanding", "Practice problems", "On your own", "Drill",
+                  "Questions")
+ANSWER_HEADS = ("Solutions", "Answers to the exercises", "Worked solutions", "Answer key",
+                "Answers", "Solutions to the practice problems")
+TERM_HEADS = ("Key terms", "Vocabulary", "Words to know", "Glossary", "Terms used here")
+WHY_HEADS = ("Why it works", "Why does this work?", "The reason behind the method",
+             "Understanding the method", "A closer look")
+TIP_HEADS = ("Tips", "Good habits", "Hints", "Remember", "Helpful advice")
 PROBLEM_LEADS = ("Consider the problem: {q}", "Problem. {q}", "We are asked: {q}",
-                 "Take this question. {q}", "{q}", "Suppose we want to answer: {q}")
-CONNECTIVES = ("Next, ", "Then ", "After that, ", "Now ", "Moving on, ", "", "", "Following on, ")
+                 "Take this question. {q}", "{q}", "Suppose we want to answer: {q}",
+                 "Here is the task: {q}", "Question: {q}", "Let us solve: {q}",
+                 "Our problem is this. {q}", "Try this one: {q}", "The question reads: {q}")
+RULE_EXAMPLE_LEADS = ("For example: {q}", "{q}", "{q}", "Example: {q}", "For instance: {q}")
+SOLUTION_LABELS = ("Solution:", "Solution:", "Answer:", "Worked answer:", "", "Solution.", "How to do it:")
+# After a setting, the question itself (most often on its own).
+CONTEXT_BRIDGES = ("{q}", "{q}", "{q}", "{q}", "In symbols: {q}", "So: {q}")
+CONNECTIVES = ("Next, ", "Then ", "After that, ", "Now ", "Moving on, ", "Following on, ",
+               "From there, ", "Also, ")
 # How one worked step is laid out; {line} is the trace line, {why} the words.
 STEP_LAYOUTS = (
     "{line}\n{why}",
@@ -65,36 +97,63 @@ STEP_LAYOUTS = (
     "{n}. {line}\n   {why}",
     "Step {n}: {line}\n{why}",
     "{line}\n({why})",
-    "{why} We write:\n{line}",
+    "{line}   <- {why}",
+    "Line {n}. {why}\n{line}",
 )
-CONCLUSIONS = ("So the answer is {a}.", "The final answer is {a}.", "This gives {a}.",
-               "Therefore the answer is {a}.", "We conclude that the answer is {a}.",
-               "The result is {a}.")
+# The same layouts for a step left unexplained (a repeat of a kind already
+# explained): numbering kept, so "Step 1", "Step 2", "Step 3" stay in sequence.
+STEP_LINE_ONLY = ("{line}", "{line}", "{n}. {line}", "Step {n}: {line}", "{line}", "{line}",
+                  "Line {n}. {line}")
+# Or the explanations as one paragraph, before or after the lines.
+NARRATIONS = ("before", "after")
+NARRATION_LEADS = ("In words:", "", "", "")
+# Short on purpose: a long stock phrase repeated after every solution is filler.
+CONCLUSIONS = ("So the answer is {a}.", "The answer is {a}.", "This gives {a}.", "Answer: {a}.",
+               "Result: {a}.", "We get {a}.", "So we find {a}.", "Final answer: {a}.",
+               "Hence {a}.", "That makes {a}.", "{a} is the answer.", "The answer: {a}.")
 MISTAKE_OPENERS = (
+    "{name} [wrote|tried|handed in] this:", "Here is {name}'s [work|attempt|solution]:",
+    "{name} [made|slipped into] {kind} here:", "[Look at|Read] {name}'s [answer|working]:",
     "Here is a solution with an error in it:",
     "A student solving a similar problem wrote the following:",
     "Look at this attempt, which contains {kind}:",
-    "It is easy to make {kind}. Consider this work:",
+    "It is easy to slip here ({kind}). Consider this work:",
     "One slip can spoil the whole answer. Here is an example:",
+    "The work below looks fine at first glance, but one line is wrong:",
+    "Someone tried the next problem and made {kind}:",
+    "Read this solution carefully and look for the mistake:",
 )
 MISTAKE_FIXES = (
     "The mistake is in the line\n{wrong}\nThe trouble: {why}. The line should read\n{right}",
     "Can you find it? The faulty line is\n{wrong}\nWhat went wrong is {kind}: {why}. Corrected:\n{right}",
     "The error is {kind}. In\n{wrong}\n{why}. The correct line is\n{right}",
     "Checking each line finds the problem:\n{wrong}\nHere {why}. Fixing it gives\n{right}",
+    "Line by line, everything holds until\n{wrong}\nwhere {why}. The right version is\n{right}",
+    "The slip is here:\n{wrong}\nHere {why}. It should say\n{right}",
+    # Naming the line instead of quoting it again.
+    "The mistake is in line {k}: {why}. It should read\n{right}",
+    "Line {k} is wrong; {why}. [Corrected|Fixed], it reads\n{right}",
+    "Everything is right up to line {k}, where {why}. The correct line is\n{right}",
+    "[Look at|Check] line {k}: {why}. [The right version|What it should say]:\n{right}",
 )
-MISTAKE_MORALS = ("Once a step is wrong, every later step inherits the error.",
+MISTAKE_MORALS = ("", "", "Once a step is wrong, every later step inherits the error.",
                   "Checking each step as you go catches this early.",
                   "A quick estimate of the size of the answer often reveals such slips.",
-                  "", "Always recheck a step before building on it.")
-EXERCISE_LEADS = ("Solve the following.", "Work these out, showing each step.",
-                  "Use the same method on these problems.", "Try these on your own first.", "")
-CLOSINGS = ("", "With practice this method becomes quick and reliable.",
-            "Every step above can be checked on its own, which is what makes the method trustworthy.",
-            "In the next section we will build on this.", "")
-SUBHEADS = ("{h}:", "**{h}**", "### {h}", "{h}.", "{h}\n{dashes}", "[{h}]")
-EXERCISE_LABELS = ("Exercise {k}.", "{k})", "({letter})", "Q{k}.", "Problem {k}:")
-# Part orders: "rule", "worked", "mistake", "exercises".
+                  "", "Always recheck a step before building on it.",
+                  "Slips like this are common, which is why every line should be checked.",
+                  "The fix changes only one line, but the final answer depends on it.", "")
+EXERCISE_LEADS = ("", "", "Solve the following.", "Work these out, showing each step.",
+                  "Use the same method on these problems.", "Try these on your own first.", "",
+                  "Show every step, as in the examples.", "Cover the solutions and try each one.",
+                  "These use exactly the method above.", "")
+CLOSINGS = ("", "", "", "", "", "", "", "", "[Practice|Use] makes this method [quick|fast] and [reliable|safe].",
+            "[Next|In the next section] we build on this.")
+SUBHEADS = ("{h}:", "**{h}**", "{h}.", "[{h}]", "_{h}_", "## {h}", "")  # "": no part headings
+EXERCISE_LABELS = ("Exercise {k}.", "{k})", "({letter})", "Q{k}.", "Problem {k}:", "#{k}.",
+                   "Task {k}.")
+# Part orders, from full lessons to shorter kinds of section a textbook also
+# has: a worked-examples page, a practice set, an error clinic, a concept
+# note. Parts: "rule", "worked", "mistake", "exercises", "why", "terms", "tips".
 ORDERS = (
     ("rule", "worked", "mistake", "exercises"),
     ("rule", "mistake", "worked", "exercises"),
@@ -102,35 +161,69 @@ ORDERS = (
     ("rule", "worked", "exercises", "mistake"),
     ("mistake", "rule", "worked", "exercises"),
     ("rule", "worked", "exercises"),  # some sections skip the pitfall
+    ("worked", "rule", "exercises"),
+    ("worked", "mistake", "rule", "exercises"),
+    ("worked", "rule"),  # worked examples first, the rule drawn from them
+    ("rule", "exercises"),  # a practice set
+    ("rule", "mistake", "worked"),  # an error clinic
+    ("why", "rule", "worked"),  # a concept note
+    ("terms", "rule", "worked", "exercises"),
 )
+# Optional notes, each inserted at a drawn position among the core parts.
+NOTES = ("terms", "why", "tips")
+_NOTE_AXES = {"terms": "g", "why": "y", "tips": "p"}  # template_id letters
 
 
 @dataclasses.dataclass(frozen=True)
 class TemplateChoice:
     heading: int
     title: int
-    intro: int
+    intro: int  # opening * len(INTRO_PURPOSES) + purpose
     order: int
-    layout: int
+    layout: int  # index into STEP_LAYOUTS, or len(STEP_LAYOUTS) + k for NARRATIONS[k]
     n_worked: int  # 1 or 2
-    n_exercises: int  # 1 to 4
+    n_exercises: int  # 1 to 3
     answers_at_end: bool
-    explain_exercises: bool  # exercise solutions with words, or lines only
+    solutions: int  # exercise solutions: 0 answers only, 1 lines only, 2 lines with words
     subhead: int
     label: int
+    context: bool  # worked examples open with a setting (where the family has one)
+    check: bool  # worked examples end with a check (where the family has one)
+    estimate: bool  # worked examples start with an estimate (where the family has one)
+    notes: tuple[tuple[str, int], ...] = ()  # (note, position among the parts)
+
+    @property
+    def narrated(self) -> str | None:
+        k = self.layout - len(STEP_LAYOUTS)
+        return NARRATIONS[k] if k >= 0 else None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The section's parts in order, notes included."""
+        out = list(ORDERS[self.order])
+        for note, pos in self.notes:
+            out.insert(min(pos, len(out)), note)
+        return tuple(out)
 
     @property
     def template_id(self) -> str:
+        notes = "".join(f"{_NOTE_AXES[n]}{p}" for n, p in self.notes)
         return (f"h{self.heading}t{self.title}i{self.intro}o{self.order}l{self.layout}"
                 f"w{self.n_worked}e{self.n_exercises}{'A' if self.answers_at_end else 'a'}"
-                f"{'X' if self.explain_exercises else 'x'}s{self.subhead}n{self.label}")
+                f"x{self.solutions}s{self.subhead}n{self.label}"
+                f"c{int(self.context)}k{int(self.check)}m{int(self.estimate)}{notes}")
 
 
 def choose(rng: random.Random) -> TemplateChoice:
+    order = rng.randrange(len(ORDERS))
+    n_parts = len(ORDERS[order])
+    notes = tuple((n, rng.randint(0, n_parts)) for n in NOTES
+                  if n not in ORDERS[order] and rng.random() < 0.15)
     return TemplateChoice(
         heading=rng.randrange(len(HEADINGS)), title=rng.randrange(len(TITLE_FORMS)),
-        intro=rng.randrange(len(INTROS)), order=rng.randrange(len(ORDERS)),
-        layout=rng.randrange(len(STEP_LAYOUTS)), n_worked=rng.choice((1, 1, 2)),
-        n_exercises=rng.randint(1, 4), answers_at_end=rng.random() < 0.4,
-        explain_exercises=rng.random() < 0.5, subhead=rng.randrange(len(SUBHEADS)),
-        label=rng.randrange(len(EXERCISE_LABELS)))
+        intro=rng.randrange(len(INTRO_OPENINGS) * len(INTRO_PURPOSES)), order=order,
+        layout=rng.randrange(len(STEP_LAYOUTS) + len(NARRATIONS)), n_worked=rng.choice((1, 1, 2)),
+        n_exercises=rng.choice((1, 2, 2, 3)), answers_at_end=rng.random() < 0.4,
+        solutions=rng.choice((0, 1, 2, 2)), subhead=rng.randrange(len(SUBHEADS)),
+        label=rng.randrange(len(EXERCISE_LABELS)), context=rng.random() < 0.9,
+        check=rng.random() < 0.75, estimate=rng.random() < 0.8, notes=notes)

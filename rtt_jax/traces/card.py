@@ -6,14 +6,20 @@ The JSON card is the machine-readable truth::
      "records": int, "problems": int,
      "counts": {family: {"records": int, "by_level": {level: n}, "by_style": {style: n},
                          "by_source": {source: n}}},
-     "filter_report": FilterReport.to_json(),
+     "filter_report": FilterReport.to_json(),  # drops by first failed rule, and
+                                               # "step_problems": every step finding
+                                               # per family (kept records too)
      "noise": {"wrong_step": n, "skipped_step": n, "wrong_answer": n, "clean": n, "no_place": n},
      "diversity": DiversityStats.to_json(),
      "timing": {"seconds": float, "problems_per_sec": float},
      "files": {"jsonl": path, "tfds_builder_dir": path | null},
      "teacher": {...}}  # only for remote teachers (kind "openai": model, tokens, requests)
 
-The Markdown card renders the same figures as tables for people.
+The Markdown card renders the same figures as tables for people. Step
+checks get two views: the drop reasons (``steps_invalid:wrong_arithmetic``
+apart from ``steps_invalid:ungrounded``, ``:answer_not_derived`` ...) and
+every finding per family, so that with ``filters.require_grounded_steps``
+off the card still says how many kept traces have ungrounded steps.
 """
 from __future__ import annotations
 
@@ -71,6 +77,17 @@ def render_markdown(card: dict[str, Any]) -> str:
     out.append(_table(["family", "seen", "kept", *reasons], [
         [fam, f["seen"], f["kept"], *(f["dropped"].get(r, 0) for r in reasons)]
         for fam, f in rep["by_family"].items()]))
+    problems = rep.get("step_problems") or {}
+    kinds = sorted({k for f in problems.values() for k in f})
+    if kinds:
+        grounding = card.get("config", {}).get("filters", {}).get("require_grounded_steps", True)
+        out += ["", "## Step checks", "",
+                "Records (kept or dropped) in which the family's step checker found each "
+                "problem; a record may have several. Ungrounded steps "
+                + ("are dropped." if grounding else "are kept (filters.require_grounded_steps "
+                   "is off)."), ""]
+        out.append(_table(["family", *kinds], [
+            [fam, *(f.get(k, 0) for k in kinds)] for fam, f in problems.items()]))
     teacher = card.get("teacher")
     if teacher:
         tok = teacher.get("tokens", {})

@@ -8,8 +8,15 @@ and the report counts that one reason:
    ``max_lines`` lines and ``max_line_chars`` per line; no control
    characters other than newline and tab, and valid Unicode (no lone surrogates).
 2. ``answer_wrong``: the family's ``check_answer`` rejects the text.
-3. ``steps_invalid``: some step is invalid, unparseable or ungrounded, or
-   the final answer is not what the steps computed (``check_steps``).
+3. ``steps_invalid:<kind>``: the family's ``check_steps`` finds, worst
+   first, ``wrong_arithmetic`` (a step computes wrongly), ``unparseable``
+   (a step it cannot read), ``ungrounded`` (a step uses a number from
+   nowhere; only with ``require_grounded_steps``), ``no_steps`` (nothing to
+   check) or ``answer_not_derived`` (the final answer is not what the steps
+   computed). Wrong arithmetic and ungrounded numbers are separate reasons,
+   so a card shows which one a dataset loses, and the grounding requirement
+   can be switched off (human solutions state numbers in prose that the
+   checker cannot trace) without letting wrong arithmetic through.
 4. ``style_cap``: the problem already has ``max_traces_per_problem`` kept
    traces (several styles per problem are wanted, unbounded repeats are not).
 5. ``exact_duplicate`` / ``near_duplicate``: the text (with its question) is
@@ -18,7 +25,9 @@ and the report counts that one reason:
 
 Noise-injected records (``record.noise`` set) skip rules 2 and 3 on purpose:
 the flawed-traces experiment trains on them. ``FilterConfig`` fields are the
-``filters`` block of ``configs/traces/*.py``.
+``filters`` block of ``configs/traces/*.py``. ``FilterReport.step_problems``
+counts every problem the step check saw (not only the first), kept records
+included: with grounding off, how many kept traces have ungrounded steps.
 """
 from __future__ import annotations
 
@@ -40,6 +49,9 @@ _CONTROL = frozenset(chr(c) for c in range(32)) - {"\n", "\t"}
 class FilterConfig:
     require_correct_answer: bool = True
     require_valid_steps: bool = True
+    # With False, a step whose arithmetic is right but whose numbers the
+    # checker cannot trace to the question or earlier steps still passes.
+    require_grounded_steps: bool = True
     require_marker: bool = True  # only for styles whose text has a marker
     max_chars: int = 6000
     max_lines: int = 400
@@ -88,6 +100,13 @@ class FilterReport:
     kept: int = 0
     dropped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     by_family: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # Every step problem of every checked record ("ungrounded" counted even
+    # when the switch lets it through), per family: kind -> records.
+    step_problems: dict[str, collections.Counter] = dataclasses.field(default_factory=dict)
+
+    def flag(self, family: str, problems: list[str]) -> None:
+        counter = self.step_problems.setdefault(family, collections.Counter())
+        counter.update(problems)
 
     def count(self, family: str, reason: str | None) -> None:
         self.seen += 1
@@ -102,7 +121,9 @@ class FilterReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"seen": self.seen, "kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
-                "by_family": {k: v for k, v in sorted(self.by_family.items())}}
+                "by_family": {k: v for k, v in sorted(self.by_family.items())},
+                "step_problems": {k: dict(sorted(v.items()))
+                                  for k, v in sorted(self.step_problems.items())}}
 
 
 class TraceFilter:
@@ -152,8 +173,13 @@ class TraceFilter:
                 v = record.verdicts
                 if cfg.require_correct_answer and not v.answer_correct:
                     return "answer_wrong", record
-                if cfg.require_valid_steps and not (v.all_steps_valid and v.answer_follows):
-                    return "steps_invalid", record
+                if cfg.require_valid_steps:
+                    problems = v.step_problems(require_grounded=True)
+                    self.report.flag(record.family, problems)
+                    if not cfg.require_grounded_steps and "ungrounded" in problems:
+                        problems.remove("ungrounded")
+                    if problems:
+                        return f"steps_invalid:{problems[0]}", record
         problem_key = (record.family, record.problem.seed, record.problem.level,
                        record.problem.index, record.problem.question)
         if self._per_problem[problem_key] >= cfg.max_traces_per_problem:

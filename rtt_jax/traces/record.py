@@ -20,7 +20,8 @@ JSONL schema ``rtt_jax.trace/1`` (one JSON object per line, UTF-8)::
       "noise":   null | "wrong_step" | "skipped_step" | "wrong_answer",
       "verdicts": null | {"answer_correct": bool, "all_steps_valid": bool,
                           "answer_follows": bool, "steps_valid": int,
-                          "steps_invalid": int, "steps_unparseable": int}
+                          "steps_invalid": int, "steps_unparseable": int,
+                          "steps_ungrounded": int}
     }
 
 A problem can be given *by reference* on import: ``family``, ``seed``,
@@ -55,17 +56,44 @@ class TraceFormatError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Verdicts:
+    """The checkers' findings on one record. Steps fall in four kinds:
+    ``steps_valid`` (right and grounded), ``steps_invalid`` (wrong
+    arithmetic), ``steps_ungrounded`` (right, but using a number from
+    nowhere) and ``steps_unparseable``. ``all_steps_valid``: every step right
+    and grounded. Records written before ``steps_ungrounded`` existed counted
+    ungrounded steps in ``steps_invalid`` (and read back with 0 here)."""
+
     answer_correct: bool
     all_steps_valid: bool
     answer_follows: bool
     steps_valid: int
     steps_invalid: int
     steps_unparseable: int
+    steps_ungrounded: int = 0
 
     @classmethod
     def from_checks(cls, answer_correct: bool, report: StepReport) -> "Verdicts":
         return cls(bool(answer_correct), report.all_valid, bool(report.answer_follows),
-                   report.valid, report.invalid, report.unparseable)
+                   report.valid, report.wrong, report.unparseable, report.ungrounded)
+
+    def step_problems(self, require_grounded: bool = True) -> list[str]:
+        """What is wrong with the steps, worst first (empty: they verify):
+        ``wrong_arithmetic``, ``unparseable``, ``ungrounded`` (only when
+        ``require_grounded``), ``no_steps``, ``answer_not_derived`` (the final
+        answer is not what the steps computed)."""
+        out = []
+        if self.steps_invalid:
+            out.append("wrong_arithmetic")
+        if self.steps_unparseable:
+            out.append("unparseable")
+        if self.steps_ungrounded and require_grounded:
+            out.append("ungrounded")
+        if not (self.steps_valid or self.steps_ungrounded or self.steps_invalid
+                or self.steps_unparseable):
+            out.append("no_steps")
+        if not self.answer_follows:
+            out.append("answer_not_derived")
+        return out
 
     @property
     def verified(self) -> bool:

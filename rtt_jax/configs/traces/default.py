@@ -15,7 +15,10 @@ Fields:
 * ``styles.<family>``: comma-separated styles to write (``""``: all styles).
 * ``teacher``: ``program`` (the families' solvers) or ``jsonl`` (import the
   trace records in ``jsonl_paths``; ``jsonl_teacher`` relabels their teacher).
-* ``filters.*``: ``rtt_jax.traces.filters.FilterConfig`` fields.
+* ``filters.*``: ``rtt_jax.traces.filters.FilterConfig`` fields;
+  ``filters.require_grounded_steps=False`` keeps traces whose arithmetic is
+  right but whose numbers the checker cannot trace (human solutions state
+  numbers in prose); wrong arithmetic is still dropped.
 * ``noise.*``: rates of ``wrong_step``, ``skipped_step``, ``wrong_answer``
   (exclusive shares, sum <= 1) and the noise ``seed``.
 * ``write_tfds``: also write the ArrayRecord TFDS dataset (``split`` names it).

@@ -1,0 +1,303 @@
+"""Settings for a worked example: the problem's own numbers in a small story.
+
+(For counting, word problems and expressions: a recap of what the question
+gives, counted from ``problem.data``.)
+
+``context(problem, rng)`` returns a short paragraph that puts the numbers of
+``problem`` into a situation where the family's operation is the natural
+question (putting groups together is addition, sharing equally is division,
+two blinking lights meet at the least common multiple ...) and ends by
+naming the calculation. It returns None for a family without one.
+
+Correctness by construction: every number in a story is a number of the
+problem (``problem.data``), the story asks for exactly what the problem
+asks, and a count of one takes the singular. Names, things and places vary
+so that examples read as different situations; the arithmetic does not.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from rtt_jax.tasks.base import Problem
+from rtt_jax.textbook.templates import vary
+
+NAMES = ("Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jamal", "Kira",
+         "Leo", "Maya", "Nils", "Olu", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
+         "Wei", "Ximena", "Yusuf", "Zoe", "Aiko", "Bruno", "Carmen", "Dmitri", "Esi", "Felix",
+         "Gita", "Hugo", "Ivy", "Jonas", "Kofi", "Lena", "Mateo", "Nadia", "Omar", "Paula",
+         "Rafael", "Sofia", "Tomas", "Uma", "Viktor", "Wren", "Yara", "Zane")
+# (singular, plural) things people collect, carry or count.
+THINGS = (("marble", "marbles"), ("sticker", "stickers"), ("stamp", "stamps"), ("shell", "shells"),
+          ("book", "books"), ("pencil", "pencils"), ("apple", "apples"), ("coin", "coins"),
+          ("card", "cards"), ("button", "buttons"), ("bead", "beads"), ("cookie", "cookies"),
+          ("seed", "seeds"), ("brick", "bricks"), ("ticket", "tickets"), ("photo", "photos"),
+          ("leaf", "leaves"), ("cherry", "cherries"), ("nail", "nails"), ("tile", "tiles"),
+          ("toy car", "toy cars"), ("paper crane", "paper cranes"), ("pebble", "pebbles"),
+          ("balloon", "balloons"), ("carrot", "carrots"), ("egg", "eggs"))
+# Things counted in large numbers.
+BIG_THINGS = (("visitor", "visitors"), ("ticket", "tickets"), ("step", "steps"), ("litre", "litres"),
+              ("dollar", "dollars"), ("grain of rice", "grains of rice"), ("brick", "bricks"),
+              ("page", "pages"), ("seat", "seats"), ("vote", "votes"), ("metre", "metres"),
+              ("download", "downloads"), ("kilogram", "kilograms"), ("letter", "letters"))
+CONTAINERS = (("box", "boxes"), ("bag", "bags"), ("crate", "crates"), ("jar", "jars"),
+              ("shelf", "shelves"), ("tray", "trays"), ("basket", "baskets"), ("row", "rows"),
+              ("packet", "packets"), ("drawer", "drawers"))
+GROUPS = (("friend", "friends"), ("team", "teams"), ("table", "tables"), ("class", "classes"),
+          ("bus", "buses"), ("family", "families"), ("shelf", "shelves"), ("group", "groups"))
+PLACES = ("library", "school fair", "farm shop", "museum", "bakery", "harbour", "garden centre",
+          "stadium", "post office", "toy shop", "bike shop", "train station")
+# Stories use third-person singular verbs ("she finds"), so no singular "they".
+_PRONOUNS = {"she": ("she", "her"), "he": ("he", "his")}
+
+
+def count(n: int, noun: tuple[str, str]) -> str:
+    """"1 apple", "3 apples"."""
+    return f"{n} {noun[0] if n == 1 else noun[1]}"
+
+
+def _noun(n: int, rng: random.Random) -> tuple[str, str]:
+    return rng.choice(THINGS if n < 1000 else BIG_THINGS)
+
+
+def _person(rng: random.Random) -> tuple[str, str, str]:
+    """(name, subject pronoun, possessive)."""
+    subject, possessive = _PRONOUNS[rng.choice(tuple(_PRONOUNS))]
+    return rng.choice(NAMES), subject, possessive
+
+
+TIMES = ("On Monday", "Last week", "In the morning", "Yesterday", "At the weekend", "Before lunch",
+         "After school", "On Friday", "In spring", "Early on Sunday", "During the holidays",
+         "One afternoon", "Last month", "On the first day", "This year", "At the start of the day")
+GAIN_VERBS = ("finds", "is given", "buys", "collects", "wins", "picks up", "gets", "receives",
+              "makes", "brings home")
+LOSS_VERBS = ("gives away", "uses", "sells", "loses", "hands out", "eats", "gives to a friend",
+              "trades away", "spends")
+_ADD_TAILS = ("", "", "Putting two amounts together is addition.", "So we add.", "That calls for addition.",
+              "The two amounts are combined.")
+_SUB_TAILS = ("", "", "Taking away is subtraction.", "So we subtract.", "That calls for subtraction.")
+_MUL_TAILS = ("", "", "Equal groups call for multiplication.", "So we multiply.",
+              "Groups times group size gives the total.")
+_DIV_TAILS = ("", "", "Sharing equally is division.", "So we divide, keeping the remainder.",
+              "The quotient is each share and the remainder what is left.")
+
+
+def _sentence(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def _addition(p: Problem, rng: random.Random) -> str:
+    a, b = int(p.data["a"]), int(p.data["b"])
+    noun, (name, she, her) = _noun(max(a, b), rng), _person(rng)
+    when, place = rng.choice(TIMES), rng.choice(PLACES)
+    story = rng.choice((
+        f"{name} has {count(a, noun)}. {when} {she} {rng.choice(GAIN_VERBS)} {b} more. "
+        f"How many {noun[1]} does {name} have now?",
+        f"{when} the {place} counts {count(a, noun)}, and the next day {b} more. How many in all?",
+        f"One {rng.choice(CONTAINERS)[0]} holds {count(a, noun)} and another holds {count(b, noun)}. "
+        "How many are there together?",
+        f"{name} walks {count(a, ('step', 'steps'))} to the {place}, then {count(b, ('step', 'steps'))} "
+        f"more to {her} friend's house. How long is the whole walk?",
+        f"{when} {name} {rng.choice(GAIN_VERBS)} {count(a, noun)}; later {she} {rng.choice(GAIN_VERBS)} "
+        f"another {b}. What is {her} total?",
+    ))
+    return _sentence(story, rng.choice(_ADD_TAILS))
+
+
+def _subtraction(p: Problem, rng: random.Random) -> str:
+    a, b = int(p.data["a"]), int(p.data["b"])  # a >= b
+    noun, (name, she, _her) = _noun(a, rng), _person(rng)
+    other = rng.choice([n for n in NAMES if n != name])
+    when = rng.choice(TIMES)
+    story = rng.choice((
+        f"{name} has {count(a, noun)}. {when} {she} {rng.choice(LOSS_VERBS)} {b}. How many are left?",
+        f"{name} has {count(a, noun)} and {other} has {count(b, noun)}. How many more does {name} have?",
+        f"{when} a {rng.choice(PLACES)} has {count(a, noun)}, and {b} are used up. What remains?",
+        f"{name} needs {count(a, noun)} and already has {b}. How many are still missing?",
+        f"A {rng.choice(CONTAINERS)[0]} held {count(a, noun)} until {name} took out {b}. How many "
+        "are still inside?",
+    ))
+    return _sentence(story, rng.choice(_SUB_TAILS))
+
+
+def _multiplication(p: Problem, rng: random.Random) -> str:
+    a, b = int(p.data["a"]), int(p.data["b"])
+    noun, box = _noun(a * b, rng), rng.choice(CONTAINERS)
+    name, she, her = _person(rng)
+    story = rng.choice((
+        f"There are {count(a, box)} with {count(b, noun)} in each. How many {noun[1]} in all?",
+        f"A hall has {count(a, ('row', 'rows'))} of {count(b, ('seat', 'seats'))}. How many seats?",
+        f"{name} buys {count(a, noun)} at {count(b, ('coin', 'coins'))} each. What does {she} pay?",
+        f"A floor is {a} tiles long and {b} tiles wide. How many tiles cover it?",
+        f"{rng.choice(TIMES)} {name} packs {count(a, box)}, putting {count(b, noun)} in each one. "
+        "How many are packed?",
+    ))
+    return _sentence(story, rng.choice(_MUL_TAILS))
+
+
+def _division(p: Problem, rng: random.Random) -> str:
+    n, d = int(p.data["n"]), int(p.data["d"])
+    noun, group = _noun(n, rng), rng.choice(GROUPS)
+    name, she, her = _person(rng)
+    story = rng.choice((
+        f"{name} shares {count(n, noun)} equally among {count(d, group)}. Each share, and what is left?",
+        f"{count(n, noun).capitalize()} are packed {d} to a {rng.choice(CONTAINERS)[0]}. How many full, "
+        "how many over?",
+        f"A ribbon {n} cm long is cut into {d} cm pieces. How many pieces, and how much is left?",
+        f"{rng.choice(TIMES)} {name} hands out {count(n, noun)}, {d} per person. How many people, how "
+        "many left?",
+    ))
+    return _sentence(story, rng.choice(_DIV_TAILS))
+
+
+def _gcd_lcm(p: Problem, rng: random.Random) -> str:
+    a, b = int(p.data["a"]), int(p.data["b"])
+    name, she, her = _person(rng)
+    if p.data["ask"] == "gcd":
+        return rng.choice((
+            f"{name} cuts two ribbons, {a} cm and {b} cm long, into pieces of one equal length, as "
+            "long as possible, with nothing left. That length is the greatest common divisor.",
+            f"{a} pencils and {b} erasers go into identical packs with none left over. The largest "
+            "number of packs is the greatest common divisor.",
+            f"A garden {a} m by {b} m is tiled with equal squares as large as possible. Their side is "
+            "the greatest common divisor.",
+        ))
+    return rng.choice((
+        f"Two lights blink together now, one every {a} seconds and one every {b}. They next blink "
+        "together after the least common multiple.",
+        f"{name} buys buns in packs of {a} and sausages in packs of {b} and wants equal numbers. The "
+        "smallest such number is the least common multiple.",
+        f"Two buses leave the {rng.choice(PLACES)} together; one returns every {a} minutes and one "
+        f"every {b}. They meet again after the least common multiple of {a} and {b}.",
+    ))
+
+
+def _base_conversion(p: Problem, rng: random.Random) -> str:
+    base = int(p.data["base"])
+    if p.data["direction"] == "to_decimal":
+        return rng.choice((
+            f"A machine displays the numeral {p.data['digits']} in base {base}. To know what number it "
+            "means in everyday notation, we convert it to base 10.",
+            f"In a number system with {base} digits, {p.data['digits']} counts powers of {base}. Writing "
+            "the same amount in base 10 lets us compare it with ordinary numbers.",
+        ))
+    return rng.choice((
+        f"A counter that works in base {base} must show the amount {p.data['n']}. Which digits does it "
+        "display?",
+        f"To store {p.data['n']} on a device that only knows {base} digits, we rewrite it in base {base}.",
+    ))
+
+
+def _linear_equation(p: Problem, rng: random.Random) -> str:
+    eq = p.data["equation"]
+    name, she, her = _person(rng)
+    return rng.choice((
+        f"Think of {eq} as a balance with an unknown weight x; both pans weigh the same.",
+        f"{name} thinks of a number x and says: {eq}. Which number is it?",
+        f"Solving {eq} means finding the x that makes it true.",
+        f"{rng.choice(TIMES)} {name} wrote the puzzle {eq} on the board. What is x?",
+        f"A number x satisfies {eq}. We undo what was done to x, one operation at a time.",
+    ))
+
+
+# Statements for logic letters: a subject and something that is true or false of it.
+_SUBJECTS = {
+    "vehicle": ("the bus", "the train", "the ferry", "the taxi", "the tram", "the night train",
+                "the school bus", "the last bus", "the cable car", "the ferry to the island"),
+    "place": ("the library", "the bakery", "the museum", "the pool", "the post office", "the cafe",
+              "the market", "the gym", "the cinema", "the park gate", "the bike shop", "the pharmacy"),
+    "device": ("the lamp", "the heater", "the radio", "the fan", "the printer", "the oven",
+               "the kettle", "the alarm", "the porch light", "the dishwasher", "the laptop"),
+}
+_PREDICATES = {
+    "vehicle": ("is late", "is full", "has left", "is running", "is on time", "has stopped"),
+    "place": ("is open", "is busy", "is closed", "is quiet", "is crowded", "is being cleaned"),
+    "device": ("is on", "is broken", "is plugged in", "is warm", "is switched off", "is working"),
+}
+_PERSON_PREDICATES = ("is at home", "has a ticket", "is awake", "is on holiday", "has finished",
+                      "is hungry", "is in the team", "has a bike", "is reading", "is outside")
+
+
+def _statement(rng: random.Random, used: set[str]) -> str:
+    while True:
+        if rng.random() < 0.35:
+            text = f"{rng.choice(NAMES)} {rng.choice(_PERSON_PREDICATES)}"
+        else:
+            kind = rng.choice(tuple(_SUBJECTS))
+            text = f"{rng.choice(_SUBJECTS[kind])} {rng.choice(_PREDICATES[kind])}"
+        if text not in used:
+            used.add(text)
+            return text
+
+
+def _logic(p: Problem, rng: random.Random) -> str | None:
+    facts = p.data["facts"]
+    letters = sorted(facts)
+    used: set[str] = set()
+    parts = [f"{v}: {_statement(rng, used)} ({str(facts[v]).lower()})" for v in letters]
+    said = "; ".join(parts)
+    return rng.choice((f"Read {said}.", f"The letters stand for statements. {said}.",
+                       f"Suppose {said}.", f"{said}."))
+
+
+def _modular(p: Problem, rng: random.Random) -> str:
+    terms, ops = [int(t) for t in p.data["terms"]], list(p.data["ops"])
+    moves = [f"{'add' if op == '+' else 'take away'} {t}" for op, t in zip(ops, terms[1:])]
+    said = ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1] if moves else ""
+    name, she, her = _person(rng)
+    return rng.choice((
+        f"{name}'s counter shows only its last digit. It starts at {terms[0]}; then we {said}. "
+        "Where does it stop?",
+        f"On a dial with the digits 0 to 9, start at {terms[0]}, then {said}.",
+        f"Only the ones digit matters: begin with {terms[0]} and {said}.",
+    ))
+
+
+def _counting(p: Problem, rng: random.Random) -> str:
+    counts = p.data["counts"]
+    name, she, her = _person(rng)
+    kinds = list(counts)
+    listed = ", ".join(kinds[:-1]) + (" and " if len(kinds) > 1 else "") + kinds[-1]
+    return rng.choice((f"{rng.choice(TIMES)} {name} counts the legs of the {listed} at the farm.",
+                       f"{name} [visits|walks round] a farm with {listed}.",
+                       f"{name} wants to know how many legs the {listed} have together."))
+
+
+def _word_problem(p: Problem, rng: random.Random) -> str:
+    nodes, item = p.data["nodes"], p.data["item"]
+    goal = nodes[int(p.data["goal"])]["name"]
+    known = ", ".join(f"{n['name']} has {n['value']}" for n in nodes if n["op"] == "given")
+    return rng.choice((f"Given: {known}. Wanted: {goal}'s {item}.",
+                       f"We know {known}, and want the {item} of {goal}.",
+                       f"Start from what is stated ({known}) and work towards {goal}."))
+
+
+def _expressions(p: Problem, rng: random.Random) -> str:
+    expr = p.data["expression"]
+    n_ops = {"addition": expr.count("+"), "multiplication": expr.count("*"),
+             "division": expr.count("/"),
+             # a binary minus has spaces round it; a negative number does not
+             "subtraction": sum(1 for i, ch in enumerate(expr) if ch == "-" and expr[i - 1:i] == " "
+                                and expr[i + 1:i + 2] == " ")}
+    listed = ", ".join(count(n, (k, k + "s")) for k, n in n_ops.items() if n)
+    brackets = expr.count("(")
+    pairs = f", {count(brackets, ('pair of brackets', 'pairs of brackets'))}" if brackets else ""
+    return rng.choice((f"It has {listed}{pairs}: one line each.", f"Operations to do: {listed}{pairs}.",
+                       f"{listed.capitalize()}{pairs}, so {count(sum(n_ops.values()), ('line', 'lines'))}."))
+
+
+_CONTEXTS: dict[str, Callable[[Problem, random.Random], str | None]] = {
+    "addition": _addition, "subtraction": _subtraction, "multiplication": _multiplication,
+    "division": _division, "gcd_lcm": _gcd_lcm, "base_conversion": _base_conversion,
+    "linear_equation": _linear_equation, "logic": _logic, "modular": _modular,
+    "counting": _counting, "word_problem": _word_problem, "expressions": _expressions,
+}
+
+
+def context(problem: Problem, rng: random.Random) -> str | None:
+    """A setting for ``problem``; for families whose questions are already
+    stories (counting, word problems) or plain calculations (expressions), a
+    recap of what the question gives. None for a family with neither."""
+    make = _CONTEXTS.get(problem.family)
+    text = make(problem, rng) if make else None
+    return vary(text, rng) if text else None
