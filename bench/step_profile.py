@@ -1,6 +1,6 @@
 """Where the train step's time goes, by kind of op (jax.profiler, XLA:CPU).
 
-    python bench/step_profile.py [--size demo] [--steps 5] [--top 15]
+    python bench/step_profile.py [--size demo] [--steps 5] [--top 15] [--model '{"scan_layers": true}']
 
 Traces ``--steps`` steps of rtt_jax's train step at a ``bench/train_throughput``
 shape, sums each XLA op's time from the trace (ops on the 2 cores overlap, so
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import glob
 import gzip
 import json
@@ -50,8 +51,10 @@ def main() -> None:
     ap.add_argument("--size", default="demo", choices=sorted(tt.SIZES))
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--model", default="{}", help="JSON of ModelConfig fields to override")
     args = ap.parse_args()
     cfg, seq, batch = tt.SIZES[args.size]
+    cfg = dataclasses.replace(cfg, **json.loads(args.model))
     batches = curriculum_batches(batch, seq, 4)
     timer = tt.JaxTimer(tt.rtt_stepper, cfg, batches)
     wall_ms = 1e3 / max(timer.window(args.steps) for _ in range(3))

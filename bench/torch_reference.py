@@ -110,7 +110,11 @@ def ours_model(cfg):
 
         def forward(self, tok, seg, pos):
             t = tok.shape[1]
-            mask = ((seg[:, :, None] == seg[:, None, :]) & torch.ones(t, t, dtype=torch.bool).tril())[:, None]
+            eye = torch.eye(t, dtype=torch.bool)
+            # Causal, same segment; padding (segment 0) sees itself only, as
+            # rtt_jax.model.transformer.attention_mask.
+            mask = ((seg[:, :, None] == seg[:, None, :]) & torch.ones(t, t, dtype=torch.bool).tril()
+                    & ((seg != 0)[:, :, None] | eye))[:, None]
             ang = pos[..., None].float() * 10000.0 ** (-torch.arange(hd // 2) / (hd // 2))
             cos, sin = ang.cos()[:, None], ang.sin()[:, None]
             x = self.emb(tok)

@@ -17,9 +17,11 @@ and taking each one's median round:
 
 MFU is model FLOPs/s (``train_flops_per_token``) over this machine's measured
 float32 matmul peak (``bench/matmul_peak.py``, which also caches it for the
-trainer's MFU). The last line is
-``rtt_vs_nanogpt=<min ratio over the shapes> mfu=<rtt's MFU at the demo shape>``
-(with --torch), else ``sharded_vs_plain=...``.
+trainer's MFU). With --torch the last line is
+``rtt_vs_nanogpt=<min over the shapes> rtt_vs_torch_same_arch=<min over the
+shapes> mfu=<rtt's MFU at the demo shape>``, where ``torch_same_arch`` is
+``torch_ours`` (the like-for-like ratio); else ``sharded_vs_plain=...``.
+About 2 minutes on 2 idle cores with the defaults.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ SIZES = {
     "large": (ModelConfig(vocab_size=384, d_model=256, n_layers=6, n_heads=8), 128, 32),
 }
 RULES = [("batch", ("data", "fsdp")), ("vocab", "tensor"), ("embed", "fsdp"), ("heads", "tensor"),
-         ("kv_heads", "tensor"), ("kv", None), ("mlp", "tensor"), ("norm", None)]
+         ("kv_heads", "tensor"), ("kv", None), ("mlp", "tensor"), ("norm", None), ("layers", None)]
 
 
 def _optimizer():
@@ -149,11 +151,11 @@ class JaxTimer:
         jax.block_until_ready(out)
 
     def window(self, steps: int) -> float:
-        t = time.perf_counter()
+        t = CLOCK[0]()
         for i in range(steps):
             self.state, out = self.step(self.state, self.batches[(i + 1) % len(self.batches)])
         jax.block_until_ready(out)
-        return steps / (time.perf_counter() - t)
+        return steps / (CLOCK[0]() - t)
 
 
 class TorchTimer:
@@ -164,10 +166,10 @@ class TorchTimer:
         self.step(self.batches[0])  # warm-up
 
     def window(self, steps: int) -> float:
-        t = time.perf_counter()
+        t = CLOCK[0]()
         for i in range(steps):
             self.step(self.batches[(i + 1) % len(self.batches)])
-        return steps / (time.perf_counter() - t)
+        return steps / (CLOCK[0]() - t)
 
 
 def run_sharded(cfg, batches, steps):
@@ -176,7 +178,13 @@ def run_sharded(cfg, batches, steps):
     return max(timer.window(steps) for _ in range(3))
 
 
-def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool) -> dict:
+# What a window is timed by: wall seconds, or (--cpu_time) this process's CPU
+# seconds, the steadier figure for one thread on a loaded machine.
+CLOCK = [time.perf_counter]
+
+
+def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool,
+            stat=statistics.median) -> dict:
     """Median steps/s per implementation, alternating them round by round so
     that a noisy neighbour hits all of them alike."""
     timers = {"rtt": JaxTimer(rtt_stepper, cfg, batches)}
@@ -192,17 +200,29 @@ def measure(cfg, batches, steps: int, rounds: int, torch: bool, plain: bool) -> 
     for _ in range(rounds):
         for k, timer in timers.items():
             runs[k].append(timer.window(steps))
-    return {k: statistics.median(v) for k, v in runs.items()}
+    return {k: stat(v) for k, v in runs.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10, help="steps per timed window")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median taken)")
+    ap.add_argument("--steps", type=int, default=6, help="steps per timed window")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (median taken)")
     ap.add_argument("--torch", action="store_true", help="also time the PyTorch references")
     ap.add_argument("--plain", action="store_true", help="also time the plain jax.numpy step")
     ap.add_argument("--sizes", default="demo,deep")
+    ap.add_argument("--cpu_time", action="store_true",
+                    help="time windows in process CPU seconds (one thread on a loaded machine: "
+                    "with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false and --torch_threads 1)")
+    ap.add_argument("--torch_threads", type=int, default=0, help="torch.set_num_threads (0: its default)")
+    ap.add_argument("--stat", choices=("median", "best"), default="median",
+                    help="each implementation's median round, or its best (fastest)")
     args = ap.parse_args()
+    if args.cpu_time:
+        CLOCK[0] = time.process_time
+    if args.torch_threads:
+        import torch
+        torch.set_num_threads(args.torch_threads)
+    stat = statistics.median if args.stat == "median" else max  # rounds are steps/s
     peak = matmul_peak()
     print(f"backend={jax.default_backend()} threads={len(os.sched_getaffinity(0))} "
           f"measured float32 matmul peak={peak / 1e9:.1f} GFLOP/s")
@@ -212,20 +232,22 @@ def main() -> None:
         batches = curriculum_batches(batch, seq, 4)
         tokens = batch * seq
         fpt = train_flops_per_token(cfg, seq)
-        rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain)
+        rows = measure(cfg, batches, args.steps, args.rounds, args.torch, args.plain, stat)
         for k, sps in rows.items():
             tps = sps * tokens
             print(f"{name:>6} d={cfg.d_model} L={cfg.n_layers} seq={seq} batch={batch}  {k:>10}: "
                   f"{tps:>9,.0f} tok/s  {1e3 / sps:7.1f} ms/step  mfu={fpt * tps / peak:.3f}")
         mfus[name] = fpt * rows["rtt"] * tokens / peak
-        parts = [f"{other}={rows['rtt'] / rows[other]:.3f}" for other in ("nanogpt", "torch_ours", "plain")
-                 if other in rows]
+        label = {"torch_ours": "torch_same_arch"}
+        parts = [f"{label.get(other, other)}={rows['rtt'] / rows[other]:.3f}"
+                 for other in ("nanogpt", "torch_ours", "plain") if other in rows]
         print(f"{name:>6}: rtt_vs_" + " rtt_vs_".join(parts) if parts else f"{name:>6}")
         ratios[name] = {k: rows["rtt"] / v for k, v in rows.items() if k != "rtt"}
     mfu = mfus.get("demo", next(iter(mfus.values())))
     nano = [r["nanogpt"] for r in ratios.values() if "nanogpt" in r]
+    same = [r["torch_ours"] for r in ratios.values() if "torch_ours" in r]
     if nano:
-        print(f"rtt_vs_nanogpt={min(nano):.3f} mfu={mfu:.3f}")
+        print(f"rtt_vs_nanogpt={min(nano):.3f} rtt_vs_torch_same_arch={min(same):.3f} mfu={mfu:.3f}")
     else:
         plain = [r["plain"] for r in ratios.values() if "plain" in r]
         print(f"sharded_vs_plain={min(plain):.3f} mfu={mfu:.3f}" if plain else f"mfu={mfu:.3f}")

@@ -92,6 +92,8 @@ def main(argv) -> int:
         cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
     except (OSError, ValueError) as e:
         return cli_errors.report(e)
+    from rtt_jax.train import gpu_determinism
+    gpu_determinism.request(config.train.gpu_deterministic)  # before the backend starts
     _maybe_initialize_distributed(config)
     import jax
     from rtt_jax.data.sources import BadRecordError

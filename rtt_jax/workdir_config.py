@@ -39,6 +39,10 @@ from rtt_jax.config_error import ConfigError
 CONFIG_JSON = "config.json"
 # Fields a checkpoint is bound to: a reader cannot change them.
 BOUND = ("model.", "data.tokenizer")
+# Model fields a checkpoint follows: how the step computes, not its parameters
+# (the checkpointer stacks or splits the layers when scan_layers changes:
+# train/layer_layout.py; the attention band is the same maths).
+FOLLOWED = ("model.scan_layers", "model.attention_block", "model.attention_window_blocks")
 _SHOWN = 8  # differing fields named in one line; the rest are counted
 
 
@@ -107,8 +111,9 @@ def differences(saved: Any, new: Any) -> list[tuple[str, Any, Any]]:
 
 
 def bound(diffs: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
-    """The differences a checkpoint cannot follow: model and tokenizer."""
-    return [d for d in diffs if d[0].startswith(BOUND)]
+    """The differences a checkpoint cannot follow: model and tokenizer
+    (less ``FOLLOWED``)."""
+    return [d for d in diffs if d[0].startswith(BOUND) and d[0] not in FOLLOWED]
 
 
 def describe(diffs: list[tuple[str, Any, Any]]) -> str:

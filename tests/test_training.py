@@ -121,8 +121,9 @@ def test_gradient_accumulation_equals_large_batch(tiny_config):
             state, metrics = step(state, batch)
         results.append((float(metrics["loss"]), jax.device_get(state["params"])))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
-    # Adam divides by sqrt(v): float noise in tiny gradients shows at ~1e-6.
-    _assert_tree_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+    # Adam divides by sqrt(v): float noise in tiny gradients shows at ~1e-6
+    # (one element of 24,576 at 1.2e-5 after issue 30's fused QKV matmul).
+    _assert_tree_close(results[0][1], results[1][1], rtol=1e-4, atol=2e-5)
 
 
 def test_golden_first_losses(tiny_config, tmp_path, monkeypatch):

@@ -120,6 +120,16 @@ def _base() -> ml_collections.ConfigDict:
         # at a random cut, staying below max_position.
         positions="rope", position_skip=False, max_position=0, coupling_anchor=0,
         coupling_stride=0, coupling_prompt="question",
+        # Run the blocks under nnx.scan, their parameters stacked on a leading
+        # "layers" axis: compile time flat in depth, a slower step on CPU
+        # (docs/benchmarks.md); on for the GPU/TPU-sized variants below.
+        # Checkpoints restore under either setting (train/layer_layout.py).
+        scan_layers=False,
+        # Packed rows of short segments: the train step attends within a band
+        # of attention_window_blocks blocks of attention_block queries when a
+        # batch's segments all fit it (checked per batch; the same maths). XLA
+        # attention kernel only; attention_block=0 turns it off.
+        attention_block=64, attention_window_blocks=2,
     ))
 
     # kind: "curriculum", the one data path (rtt_jax.data.pipeline: stages
@@ -154,6 +164,11 @@ def _base() -> ml_collections.ConfigDict:
         microbatches=1,  # gradient accumulation; global_batch_size must divide
         z_loss=0.0,
         log_every_steps=1,
+        # GPU only: XLA's --xla_gpu_deterministic_ops, so that a resumed run
+        # equals the uninterrupted one bit for bit (rtt_jax/train/gpu_determinism.py;
+        # bench/gpu_check.py checks it and its cost, not yet run on a GPU).
+        # CPU and TPU are deterministic anyway.
+        gpu_deterministic=False,
     ))
 
     c.checkpoint = ml_collections.ConfigDict(dict(
@@ -189,6 +204,7 @@ def _base() -> ml_collections.ConfigDict:
         ("kv", None),
         ("mlp", "tensor"),
         ("norm", None),
+        ("layers", None),  # model.scan_layers' stacked axis: never sharded
     ]
 
     # Peak FLOP/s per device for MFU. 0: look up peak_flops_by_platform for the
@@ -223,7 +239,7 @@ def _base() -> ml_collections.ConfigDict:
 # parameter whole on every device. The batch is split over data x fsdp in both.
 _DATA_PARALLEL_RULES = [("batch", ("data", "fsdp")), ("vocab", None), ("embed", None),
                         ("heads", None), ("kv_heads", None), ("kv", None), ("mlp", None),
-                        ("norm", None)]
+                        ("norm", None), ("layers", None)]
 
 # Real sizes: the model and its data/optimizer numbers.
 _SIZES = {
@@ -258,7 +274,7 @@ def _sized(c: ml_collections.ConfigDict, size: str, topology: str) -> None:
         known = ", ".join(f"{s}/{t}" for s, t in _PARALLELISM)
         raise ValueError(f"configs/base.py: no layout for {size}/{topology}; known: {known}")
     s, p = _SIZES[size], _PARALLELISM[(size, topology)]
-    c.model.update(dtype="bfloat16", param_dtype="float32", **s["model"])
+    c.model.update(dtype="bfloat16", param_dtype="float32", scan_layers=True, **s["model"])
     c.data.update(seq_len=s["seq_len"], global_batch_size=p["batch"])
     c.train.update(steps=20_000, warmup_steps=1000, learning_rate=s["learning_rate"],
                    microbatches=p["microbatches"])
@@ -294,7 +310,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.checkpoint.every_steps = 100
     elif variant == "gpu":  # one H100/H200: a 303M-parameter bf16 model, cuDNN attention
         c.model.update(d_model=1024, n_layers=24, n_heads=16, n_kv_heads=0,
-                       dtype="bfloat16", attention="auto")
+                       dtype="bfloat16", attention="auto", scan_layers=True)
         c.data.update(seq_len=1024, global_batch_size=32)
         c.hardware.update(chip="h100", device_count=1)
         c.train.update(steps=20_000, warmup_steps=1000, learning_rate=3e-4)
@@ -302,7 +318,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.checkpoint.every_steps = 1000
     elif variant == "v5e-64":
         c.model.update(d_model=1024, n_layers=16, n_heads=16, n_kv_heads=4,
-                       dtype="bfloat16", vocab_size=384)
+                       dtype="bfloat16", vocab_size=384, scan_layers=True)
         c.data.update(seq_len=1024, global_batch_size=512)
         # 4 microbatches (2 rows per device each): without them compile_only
         # puts the step at 25.7 GiB per device (as compiled for CPU), over the

@@ -36,10 +36,15 @@ def _matmul_fwd(x, w):
 def _matmul_bwd(res, dy):
     x, w = res
     dx = dy @ w.T
-    xt = x.T
-    if jax.default_backend() == "cpu":
-        xt = jax.lax.optimization_barrier(xt)
-    return dx, (xt @ dy).astype(w.dtype)
+    if jax.default_backend() != "cpu":
+        return dx, (x.T @ dy).astype(w.dtype)
+    if x.shape[-1] <= dy.shape[-1]:  # x^T is the smaller copy
+        return dx, (jax.lax.optimization_barrier(x.T) @ dy).astype(w.dtype)
+    # x is the wider operand (w_down's [tokens, d_ff] input): transpose dy
+    # instead, and the small [N, K] product after, dw = (dy^T x)^T (its own
+    # barrier keeps that transpose out of the dot, which would then be generic).
+    dwt = jax.lax.optimization_barrier(jax.lax.optimization_barrier(dy.T) @ x)
+    return dx, dwt.T.astype(w.dtype)
 
 
 _matmul.defvjp(_matmul_fwd, _matmul_bwd)

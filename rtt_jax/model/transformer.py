@@ -13,6 +13,12 @@ Design points (see docs/design.md):
   whose training ids the train step draws with ``model/positions.py``;
   ``coupled``, ids tied to the question's terms; ``none``, no rotary
   embedding), and ``model.position_skip`` adds a random skip in training.
+  Padding (segment 0) attends to itself only. The train step may run the
+  banded kernel (``banded=True``, ``model.attention_block``) when a batch's
+  segments fit its band.
+* ``model.scan_layers`` stacks the blocks' parameters on a leading ``layers``
+  axis and runs them under ``nnx.scan`` (``stack_layers``): the same values
+  and maths as the unrolled loop, one compiled block.
 * Logits and log-softmax are float32 whatever the compute dtype.
 * ``forward_cached`` (and ``cached`` on Block/Attention) is the KV-cache path
   used by ``rtt_jax.model.sampler``; it reuses the same projections and
@@ -69,6 +75,20 @@ class ModelConfig:
     coupling_stride: int = 0
     coupling_prompt: str = "question"  # or contiguous: the prompt's ids (model/positions.py)
     newline_id: int = -1
+    # Stack the blocks' parameters along a leading "layers" axis and run them
+    # under nnx.scan: one compiled block, so compile time stays flat in depth
+    # (docs/benchmarks.md). Off by default: on a CPU the scanned step is
+    # slower (the loop's stacked residuals are zero-filled and copied). The
+    # parameter tree differs (blocks.attn.wq is [layers, ...] instead of
+    # blocks.<i>.attn.wq); checkpoints convert (train/layer_layout.py).
+    scan_layers: bool = False
+    # Packed rows of short segments: the train step runs attention in blocks
+    # of attention_block queries against their own and the previous
+    # attention_window_blocks - 1 blocks' keys whenever every segment of the
+    # batch fits that band (checked per batch; else the full kernel). The XLA
+    # kernel only; 0: off. model/attention.py, "Packed rows of short segments".
+    attention_block: int = 64
+    attention_window_blocks: int = 2
 
     def __post_init__(self):
         for name in ("dtype", "param_dtype"):
@@ -103,6 +123,9 @@ class ModelConfig:
         if self.coupling_prompt not in position_ids.COUPLING_PROMPTS:
             raise ValueError(f"model.coupling_prompt={self.coupling_prompt!r}: expected one of "
                              f"{position_ids.COUPLING_PROMPTS}")
+        if self.attention_block < 0 or self.attention_window_blocks < 1:
+            raise ValueError(f"model.attention_block={self.attention_block} must be >= 0 and "
+                             f"model.attention_window_blocks={self.attention_window_blocks} >= 1")
         if not callable(getattr(jax.checkpoint_policies, self.remat_policy, None)):
             raise ValueError(f"model.remat_policy={self.remat_policy!r}: not a "
                              "jax.checkpoint_policies name (e.g. nothing_saveable, "
@@ -156,7 +179,8 @@ def attention_mask(segment_ids, q_segment_ids=None, q_offset=None):
     """Boolean [B, Tq, Tk]: key k visible to query q iff same segment and k <= q.
 
     ``q_offset`` ([B]) places queries at absolute row indices (used when
-    queries are a suffix of the keys, as in cached decoding).
+    queries are a suffix of the keys, as in cached decoding). Padding
+    (segment id 0) sees only itself.
     """
     q_seg = segment_ids if q_segment_ids is None else q_segment_ids
     tq, tk = q_seg.shape[1], segment_ids.shape[1]
@@ -165,9 +189,14 @@ def attention_mask(segment_ids, q_segment_ids=None, q_offset=None):
         q_idx = q_idx + q_offset[:, None]
     else:
         q_idx = jnp.broadcast_to(q_idx, (q_seg.shape[0], tq))
-    causal = jnp.arange(tk)[None, None, :] <= q_idx[:, :, None]
+    k_idx = jnp.arange(tk)[None, None, :]
+    causal = k_idx <= q_idx[:, :, None]
     same = q_seg[:, :, None] == segment_ids[:, None, :]
-    return causal & same
+    # Padding (segment 0) sees itself only: its outputs are never read (no
+    # target, no other segment attends to it), and a run of padding then
+    # spans no band (attention.band_fits).
+    pad = (q_seg == 0)[:, :, None] & (k_idx != q_idx[:, :, None])
+    return causal & same & ~pad
 
 
 class Attention(nnx.Module):
@@ -184,13 +213,28 @@ class Attention(nnx.Module):
 
     def project_qkv(self, x, positions):
         dt = DTYPES[self.cfg.dtype]
-        q = jnp.einsum("btd,dhk->bthk", x, self.wq[...].astype(dt))
-        k = jnp.einsum("btd,dhk->bthk", x, self.wk[...].astype(dt))
-        v = jnp.einsum("btd,dhk->bthk", x, self.wv[...].astype(dt))
+        if jax.default_backend() == "cpu":
+            q, k, v = self._fused_qkv(x, dt)
+        else:
+            q = jnp.einsum("btd,dhk->bthk", x, self.wq[...].astype(dt))
+            k = jnp.einsum("btd,dhk->bthk", x, self.wk[...].astype(dt))
+            v = jnp.einsum("btd,dhk->bthk", x, self.wv[...].astype(dt))
         if self.cfg.positions == "none":  # NoPE: order comes from the causal mask alone
             return q, k, v
         theta = self.cfg.rope_theta
         return rotary(q, positions, theta), rotary(k, positions, theta), v
+
+    def _fused_qkv(self, x, dt):
+        """q, k, v from one [d, (H + 2K) * D] matmul: on XLA:CPU one wide
+        product runs faster than three narrow ones (the weights are
+        concatenated per step, a copy of d * (H + 2K) * D numbers)."""
+        b, t, d = x.shape
+        ws = [w[...].astype(dt).reshape(d, -1) for w in (self.wq, self.wk, self.wv)]
+        qkv = dense(x, jnp.concatenate(ws, axis=1))
+        hd = self.cfg.head_dim_resolved
+        sizes = [w.shape[1] for w in ws]
+        q, k, v = jnp.split(qkv, [sizes[0], sizes[0] + sizes[1]], axis=-1)
+        return q.reshape(b, t, -1, hd), k.reshape(b, t, -1, hd), v.reshape(b, t, -1, hd)
 
     def attend(self, q, k, v, mask, kv_head_major: bool = False):
         """q: [B,Tq,H,D]; k, v: [B,Tk,K,D] (or [B,K,Tk,D] with ``kv_head_major``,
@@ -269,6 +313,25 @@ class Block(nnx.Module):
         return x + self.mlp(self.mlp_norm(x)), cache_k, cache_v
 
 
+def stack_layers(blocks: list[Block]) -> Block:
+    """One Block holding every layer's parameters stacked on a leading axis,
+    logical name ``layers`` (the sharding rules map it to None: every device
+    holds all layers of its shard), for ``nnx.scan``.
+
+    The blocks are initialised one by one first, as in the unrolled model, so
+    the stacked values are exactly the unrolled model's (same random draws in
+    the same order) and the two settings train identically."""
+    graphdef, first = nnx.split(blocks[0])
+    states = [first] + [nnx.split(b)[1] for b in blocks[1:]]
+
+    def stack(*variables):
+        names = variables[0].get_metadata().get("out_sharding") or ()
+        return variables[0].replace(jnp.stack([v[...] for v in variables]),
+                                    out_sharding=("layers", *names))
+    stacked = jax.tree.map(stack, *states, is_leaf=lambda v: isinstance(v, nnx.Variable))
+    return nnx.merge(graphdef, stacked)
+
+
 class Transformer(nnx.Module):
     """Pre-norm decoder: embed -> blocks (RMSNorm, GQA attention, SwiGLU) -> norm -> logits."""
 
@@ -276,7 +339,8 @@ class Transformer(nnx.Module):
         pd = DTYPES[cfg.param_dtype]
         self.cfg = cfg
         self.embed = _param(rngs, (cfg.vocab_size, cfg.d_model), ("vocab", "embed"), cfg.init_std, pd)
-        self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
+        blocks = [Block(cfg, rngs) for _ in range(cfg.n_layers)]
+        self.blocks = stack_layers(blocks) if cfg.scan_layers else nnx.List(blocks)
         self.final_norm = RMSNorm(cfg.d_model, cfg.norm_eps, pd)
         if not cfg.tie_embeddings:
             self.lm_head = _param(rngs, (cfg.d_model, cfg.vocab_size), ("embed", "vocab"), cfg.init_std, pd)
@@ -292,17 +356,49 @@ class Transformer(nnx.Module):
         return jnp.einsum("btd,dv->btv", x, self.lm_head[...].astype(x.dtype),
                           preferred_element_type=jnp.float32)
 
-    def __call__(self, tokens, positions, segment_ids):
-        """tokens, positions, segment_ids: int [B, T] -> float32 logits [B, T, vocab]."""
-        mask = attention_mask(segment_ids)
+    def __call__(self, tokens, positions, segment_ids, banded: bool = False):
+        """tokens, positions, segment_ids: int [B, T] -> float32 logits [B, T, vocab].
+
+        ``banded``: attention within the band of ``model.attention_block``
+        (attention.banded); the caller checks ``band_fits`` first (the train
+        step does, per batch), else results differ."""
+        if banded:
+            mask = attention_kernels.band_mask(segment_ids, self.cfg.attention_block,
+                                               self.cfg.attention_window_blocks)
+        else:
+            mask = attention_mask(segment_ids)
         x = self.embed_tokens(tokens)
-        for block in self.blocks:
-            if self.cfg.remat:
-                policy = getattr(jax.checkpoint_policies, self.cfg.remat_policy)
-                x = nnx.remat(lambda blk, y: blk(y, positions, mask), policy=policy)(block, x)
-            else:
-                x = block(x, positions, mask)
+
+        def layer(block, y):
+            return block(y, positions, mask)
+        if self.cfg.remat:
+            policy = getattr(jax.checkpoint_policies, self.cfg.remat_policy)
+            layer = nnx.remat(layer, policy=policy)
+        if self.cfg.scan_layers:
+            x = nnx.scan(layer, in_axes=(0, nnx.Carry), out_axes=nnx.Carry)(self.blocks, x)
+        else:
+            for block in self.blocks:
+                x = layer(block, x)
         return self.logits(x)
+
+    def band_applies(self, seq_len: int) -> bool:
+        """Whether the banded kernel can save work at this length: on, the
+        XLA kernel, and more blocks than the window."""
+        c, w = self.cfg.attention_block, self.cfg.attention_window_blocks
+        impl = attention_kernels.resolve(self.cfg.attention, DTYPES[self.cfg.dtype])
+        return bool(c) and impl == "xla" and seq_len % c == 0 and seq_len // c > w
+
+    def band_fits(self, segment_ids):
+        """Scalar bool: the band holds every visible pair of these rows."""
+        return attention_kernels.band_fits(attention_mask(segment_ids), self.cfg.attention_block,
+                                           self.cfg.attention_window_blocks)
+
+    def layer(self, i: int) -> Block:
+        """Block ``i`` as a module of its own (a slice of the stack when scanned)."""
+        if not self.cfg.scan_layers:
+            return self.blocks[i]
+        graphdef, state = nnx.split(self.blocks)
+        return nnx.merge(graphdef, jax.tree.map(lambda a: a[i], state))
 
     def init_cache(self, batch: int, length: int) -> dict:
         """An empty KV cache: ``{"k", "v"}``, each a tuple of one array per layer
@@ -329,8 +425,10 @@ class Transformer(nnx.Module):
         mask = jnp.arange(cache["k"][0].shape[2])[None, None, :] <= slots[:, :, None]
         x = self.embed_tokens(tokens)
         ks, vs = [], []
-        for block, ck, cv in zip(self.blocks, cache["k"], cache["v"]):
-            x, ck, cv = block.cached(x, positions, ck, cv, mask, slots)
+        # A Python loop over layers whether or not they are scanned: each layer
+        # keeps its own cache array, updated in place (a scan would stack them).
+        for i, (ck, cv) in enumerate(zip(cache["k"], cache["v"])):
+            x, ck, cv = self.layer(i).cached(x, positions, ck, cv, mask, slots)
             ks.append(ck)
             vs.append(cv)
         return x, {"k": tuple(ks), "v": tuple(vs)}

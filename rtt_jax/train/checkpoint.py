@@ -37,6 +37,12 @@ the next older step is tried. A run never trains from a step it could not
 verify. Readers (``read_only=True``, used by eval) verify the same way but
 rename and clean nothing: they do not hold the workdir's lock.
 
+Layer layout. ``model.scan_layers`` stacks the blocks' parameters (and so
+their optimizer moments): a step saved under one setting is restored under
+the other by restoring and verifying it as saved, then re-arranging it
+(``layer_layout.py``; one log line says so). Any other difference in the
+tree is the config error above.
+
 ``final_params`` restores the newest verified step's params alone onto a mesh
 of this process's choosing: what evaluation, serving and the checkpoint
 teacher start from.
@@ -55,6 +61,7 @@ from etils import epath
 from rtt_jax import paths
 from rtt_jax.train import checkpoint_faults
 from rtt_jax.train import checkpoint_quiet as quiet
+from rtt_jax.train import layer_layout
 from rtt_jax.train.checkpoint_damage import (CheckpointError, Damaged, check_structure,
                                              first_line, raise_if_environmental,
                                              remove_unfinished)
@@ -163,12 +170,12 @@ class Checkpointer:
 
     def _restore_verified(self, abstract_state, step: int, where, with_data: bool = True
                           ) -> tuple[Any, dict | None, int]:
-        check_structure(abstract_state, where)
+        saved_abstract = check_structure(abstract_state, where)
         if not (where / "checksums").exists():
             raise Damaged(f"{where}: no checksums item, cannot be verified")
         saved_by = saved_process_count(where / "data") if with_data else None
         holder = IteratorState()
-        items = dict(state=ocp.args.StandardRestore(abstract_state),
+        items = dict(state=ocp.args.StandardRestore(saved_abstract),
                      checksums=ocp.args.JsonRestore())
         if saved_by == jax.process_count():  # this host's file, through Grain's handler
             items["data"] = grain.checkpoint.CheckpointRestore(holder)
@@ -183,8 +190,12 @@ class Checkpointer:
         if bad:
             raise Damaged(f"{where}: checksum mismatch in {len(bad)} array(s): "
                           f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+        state = restored["state"]
+        if saved_abstract is not abstract_state:  # verified as saved; now re-arranged
+            state = jax.device_put(layer_layout.convert(state, layer_layout.scanned(abstract_state)),
+                                   jax.tree.map(lambda a: a.sharding, abstract_state))
         if not with_data:
-            return restored["state"], None, step
+            return state, None, step
         sums = expected.get("data")
         if not isinstance(sums, list) or len(sums) != saved_by:
             raise Damaged(f"{where}: checksum mismatch in the data item")
@@ -192,8 +203,8 @@ class Checkpointer:
             data = holder.state
             if not isinstance(data, dict) or sums[jax.process_index()] != data_checksum(data):
                 raise Damaged(f"{where}: checksum mismatch in the data item")
-            return restored["state"], data, step
-        return restored["state"], read_every_process(where, saved_by, sums), step
+            return state, data, step
+        return state, read_every_process(where, saved_by, sums), step
 
     def restore_newest_intact(self, abstract_state: Any, with_data: bool = True
                               ) -> tuple[Any, dict | None, int]:

@@ -5,7 +5,8 @@ whose restored arrays or data item do not match the checksums saved with it
 is *damaged* (``Damaged``): the checkpointer sets it aside and tries the next
 older step. Two other failures are not damage, and nothing is set aside for
 them: a checkpoint whose *structure* does not fit this run's model/optimizer
-(``check_structure``: a config change, a ``CheckpointError`` at once), and a
+(``check_structure``: a config change, a ``CheckpointError`` at once; a
+step saved under the other ``model.scan_layers`` setting does fit, re-arranged), and a
 failure of the machine or the storage service (``raise_if_environmental``:
 out of memory, permission denied, an unavailable bucket), which says nothing
 about the step's bytes; otherwise a run out of device memory, or a flaky
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 from etils import epath
+
+from rtt_jax.train import layer_layout
 
 TMP_SUFFIX = ".orbax-checkpoint-tmp"
 
@@ -66,26 +70,39 @@ def _dotted(path) -> str:
                     for k in path)
 
 
-def check_structure(abstract_state, where) -> None:
+def check_structure(abstract_state, where):
     """A checkpoint of another model/optimizer is a config error, not damage.
 
     Compares leaf names (orbax's dotted key paths) and shapes with the
-    checkpoint's metadata, which orbax writes before the arrays."""
+    checkpoint's metadata, which orbax writes before the arrays. Returns the
+    abstract state to restore the step as: ``abstract_state`` itself, or its
+    layers stacked/split when the step was saved under the other
+    ``model.scan_layers`` setting (the caller converts after verifying)."""
     try:
         meta = ocp.StandardCheckpointHandler().metadata(where / "state")
         have = {m.name: tuple(m.shape) for m in jax.tree.leaves(meta)}
     except Exception as e:
         raise_if_environmental(e, where)
         raise Damaged(f"{where}: unreadable state metadata ({first_line(e)})") from e
-    want = {_dotted(p): tuple(a.shape)
-            for p, a in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+
+    def shapes(tree):
+        return {_dotted(p): tuple(a.shape) for p, a in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    want = shapes(abstract_state)
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    stacked = layer_layout.scanned(abstract_state)
+    if diff and stacked is not None:
+        other = layer_layout.convert(abstract_state, not stacked)
+        if shapes(other) == have:
+            logging.info("%s: saved with %s, restored as %s", where,
+                         layer_layout.setting(not stacked), layer_layout.setting(stacked))
+            return other
     if diff:
         k = diff[0]
         raise CheckpointError(
             f"{where}: cannot restore checkpoint into this run's model/optimizer "
             f"({len(diff)} leaves differ; first {k}: checkpoint "
             f"{have.get(k, 'absent')}, run {want.get(k, 'absent')})")
+    return abstract_state
 
 
 def remove_unfinished(directory: epath.Path) -> list[str]:

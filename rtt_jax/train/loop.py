@@ -47,7 +47,7 @@ from rtt_jax.train.checkpoint import Checkpointer
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.peak_flops import peak_flops
-from rtt_jax.train import workdir_lock
+from rtt_jax.train import gpu_determinism, workdir_lock
 from rtt_jax.train.sharding import run_mesh
 from rtt_jax.train.state import init_state, state_layout
 from rtt_jax.train.step import make_train_step
@@ -113,6 +113,7 @@ def train(spec, workdir: str, devices=None, stop_at_step: int | None = None,
 
 def _train_locked(spec, workdir: str, devices, stop_at_step, make_eval) -> dict:
     config, model_cfg = spec.config, spec.model
+    gpu_determinism.check(config.train.gpu_deterministic, jax.default_backend())
     mesh = run_mesh(config, devices)
     logging.info("process %d/%d, %d devices (%d local), mesh %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.local_device_count(),

@@ -47,7 +47,10 @@ def make_mesh(spec: dict[str, int], devices: Sequence[jax.Device] | None = None)
 
 
 def rules_dict(axis_rules: Iterable[Sequence[Any]]) -> dict[str, Any]:
-    rules = {}
+    """``axis_rules`` as {logical name: mesh axes}. ``layers`` (the stacked
+    axis of ``model.scan_layers``) defaults to None, so rules written before
+    it existed still apply: every device holds all layers of its shard."""
+    rules = {"layers": None}
     for rule in axis_rules:
         if len(rule) != 2:
             raise ValueError(f"axis_rules: each rule is (logical_name, mesh_axes), got {rule!r}")

@@ -23,7 +23,11 @@ def token_losses(logits, targets, mask, z_loss: float = 0.0):
     """Sums over masked tokens: (objective, cross-entropy). logits float32 [B,T,V]."""
     logits = logits.astype(jnp.float32)
     lse = jax.nn.logsumexp(logits, axis=-1)
-    target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    # A select and a sum, not take_along_axis: its gradient is a scatter-add,
+    # which XLA:CPU runs as a slow serial loop; this one fuses (exact: one
+    # non-zero term per row).
+    vocab = jnp.arange(logits.shape[-1], dtype=targets.dtype)
+    target_logit = jnp.sum(jnp.where(vocab == targets[..., None], logits, 0.0), axis=-1)
     ce = (lse - target_logit) * mask
     objective = ce.sum()
     if z_loss:
@@ -39,10 +43,10 @@ def target_mask(batch):
 
 
 def make_loss_fn(layout: StateLayout, z_loss: float = 0.0):
-    def loss_sums(params, batch):
+    def loss_sums(params, batch, banded: bool = False):
         model = layout.merge(params)
         logits = model(batch["tokens"][:, :-1], batch["positions"][:, :-1],
-                       batch["segment_ids"][:, :-1])
+                       batch["segment_ids"][:, :-1], banded=banded)
         mask = target_mask(batch)
         objective, ce = token_losses(logits, batch["tokens"][:, 1:], mask, z_loss)
         return objective, (ce, mask.sum())
@@ -60,7 +64,18 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
     ``model.position_skip``), drawn from (seed, step, row) over the whole
     global batch before it is split into microbatches."""
     loss_sums = make_loss_fn(layout, z_loss)
-    grad_fn = jax.value_and_grad(loss_sums, has_aux=True)
+    value_and_grad = jax.value_and_grad(loss_sums, has_aux=True)
+
+    def grad_fn(params, batch):
+        """Gradients with the banded attention kernel when this batch's
+        segments fit its band (model.attention_block), else the full one:
+        both are compiled, one runs (the same maths either way)."""
+        model = layout.merge(params)  # at trace time only
+        if not model.band_applies(batch["tokens"].shape[1] - 1):
+            return value_and_grad(params, batch)
+        return jax.lax.cond(model.band_fits(batch["segment_ids"][:, :-1]),
+                            lambda p, b: value_and_grad(p, b, banded=True),
+                            lambda p, b: value_and_grad(p, b), params, batch)
 
     def accumulate(params, batch):
         if microbatches == 1:
