@@ -59,6 +59,8 @@ def validate(config) -> RunSpec:
     require(t.microbatches >= 1, "train.microbatches", t.microbatches, ">= 1")
     require(t.log_every_steps >= 1, "train.log_every_steps", t.log_every_steps, ">= 1")
     require(t.z_loss >= 0, "train.z_loss", t.z_loss, ">= 0")
+    require(isinstance(t.get("init_from", ""), str), "train.init_from", t.get("init_from"),
+            "a workdir path (text) or ''")
     require(c.every_steps >= 1, "checkpoint.every_steps", c.every_steps, ">= 1")
     require(c.max_to_keep >= 1, "checkpoint.max_to_keep", c.max_to_keep, ">= 1")
     data = data_spec(config.data, config.seed)

@@ -104,12 +104,20 @@ def main(argv) -> int:
     logging.info("process %d of %d; %d devices; backend %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.default_backend())
     try:
+        stopped_early = False
         if _MODE.value in ("train", "train_eval"):
             last = train(spec, _WORKDIR.value,
                          make_eval=lambda layout: make_periodic_eval(spec, layout))
+            steps = spec.config.train.steps
+            # Preempted (SIGTERM): the checkpoint is saved, the run is not done. No
+            # report.json, or the experiment runner would take the run as complete.
+            stopped_early = last.get("step", steps) < steps
             if jax.process_index() == 0:
-                print(f"done: step {last.get('step')} loss {last.get('loss', float('nan')):.4f}")
-        if _MODE.value in ("eval", "train_eval"):
+                print(f"stopped early at step {last.get('step')} of {steps}: checkpoint saved; "
+                      f"rerun the same command to continue (not evaluating)" if stopped_early
+                      else f"done: step {last.get('step')} loss "
+                           f"{last.get('loss', float('nan')):.4f}")
+        if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(spec, _WORKDIR.value)
     except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,

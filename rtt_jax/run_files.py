@@ -66,10 +66,11 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
 
 
 def write_samples(workdir: str, step: int | None,
-                  samples: Iterable[Mapping[str, Any]]) -> str:
+                  samples: Iterable[Mapping[str, Any]], name: str = SAMPLES_JSONL) -> str:
     """Write ``samples`` as step ``step``'s rows of ``workdir/samples.jsonl``
-    (see the module docstring for what is kept); returns the file's path."""
-    path = os.path.join(workdir, SAMPLES_JSONL)
+    (see the module docstring for what is kept); returns the file's path.
+    ``name``: another file kept by the same rule (RL's ``rollouts.jsonl``)."""
+    path = os.path.join(workdir, name)
     kept = [] if step is None else [r for r in _rows(path)
                                     if isinstance(r.get("step"), int) and r["step"] < step]
     new = [{**dict(s), "step": step} for s in samples]

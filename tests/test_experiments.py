@@ -91,7 +91,7 @@ def test_experiment_definition_errors_name_the_problem():
     with pytest.raises(ExperimentError, match="duplicate arm"):
         Experiment("e", "c", (Arm("a"), Arm("a")), baseline="a")
     with pytest.raises(ExperimentError, match="budget"):
-        Experiment("e", "c", (Arm("a"),), baseline="a", budget="flops")
+        Experiment("e", "c", (Arm("a"),), baseline="a", budget="seconds")  # not a budget ("flops" is one)
 
 
 # --- the shipped experiments ------------------------------------------------------------

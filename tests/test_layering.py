@@ -11,6 +11,8 @@ when called. The contract (issue 18):
   ``rtt_jax.config_validation`` (anywhere: data never needs the model);
 * ``rtt_jax/train/`` does not import ``rtt_jax.evaluation`` at module level
   (the entry point hands the loop its evaluation);
+* nothing below ``rtt_jax/rl/`` (tasks, data, model, train, evaluation)
+  imports it: RL is a top-level part, like the entry points;
 * the parts (``rtt_jax.<first name>``: a package or a top-level module)
   import each other at module level without a cycle;
 * the leaf modules (``LEAVES``), which any part may import, import no part
@@ -37,6 +39,8 @@ FORBIDDEN = [
     ("data", "model", "anywhere"),
     ("data", "config_validation", "anywhere"),
     ("train", "evaluation", "module level"),
+    # rl sits on top of train, evaluation, data and tasks (like main.py).
+    *((below, "rl", "anywhere") for below in ("tasks", "data", "model", "train", "evaluation")),
 ]
 
 

@@ -84,7 +84,10 @@ def test_config_overrides_apply(straight_run):
 
 
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
-    proc = subprocess.Popen(_cmd(tmp_path, "--config.checkpoint.every_steps=100"), cwd=REPO,
+    # train_eval: a preempted run must not evaluate, or its report.json would tell
+    # the experiment runner that the run is complete.
+    proc = subprocess.Popen(_cmd(tmp_path, "--config.checkpoint.every_steps=100",
+                                 "--mode=train_eval"), cwd=REPO,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = os.path.join(tmp_path, "metrics.jsonl")
     with hang_guard(300, "step 3 never came"):
@@ -93,7 +96,9 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
                 break
             time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     steps = [int(d) for d in os.listdir(os.path.join(tmp_path, "checkpoints")) if d.isdigit()]
     assert steps and max(steps) < STEPS  # saved where it stopped, not at the end
+    assert not os.path.exists(os.path.join(tmp_path, "report.json"))
+    assert "stopped early at step" in out and "not evaluating" in out

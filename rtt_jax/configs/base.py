@@ -164,6 +164,11 @@ def _base() -> ml_collections.ConfigDict:
         microbatches=1,  # gradient accumulation; global_batch_size must divide
         z_loss=0.0,
         log_every_steps=1,
+        # A workdir whose newest verified params start a fresh run (step 0,
+        # a fresh optimizer): continued training, the RL policy and its
+        # reference (rtt_jax/train/init_from.py). "" = random init. A run with
+        # its own checkpoint resumes that and ignores this.
+        init_from="",
         # GPU only: XLA's --xla_gpu_deterministic_ops, so that a resumed run
         # equals the uninterrupted one bit for bit (rtt_jax/train/gpu_determinism.py;
         # bench/gpu_check.py checks it and its cost, not yet run on a GPU).
@@ -193,6 +198,31 @@ def _base() -> ml_collections.ConfigDict:
     ))
 
     # -1 takes all remaining devices. Batch is split over data x fsdp.
+    # Reinforcement from verified steps (python -m rtt_jax.rl; docs/rl.md):
+    # GRPO from train.init_from's params, prompts from data.stages' synthetic
+    # sources and levels, rewards from the family checkers. rl.steps counts
+    # rollout iterations (prompts_per_step x group_size samples each, then
+    # `minibatches` optimizer steps); checkpoint.every_steps and
+    # train.log_every_steps count iterations too. The optimizer is train's
+    # AdamW with rl's learning_rate, warmup_steps and min_lr_ratio.
+    c.rl = ml_collections.ConfigDict(dict(
+        steps=100, prompts_per_step=8, group_size=8,
+        temperature=1.0, top_p=1.0, max_new_tokens=48,
+        seq_len=0,  # update rows: prompt + completion <= seq_len + 1 tokens; 0 = data.seq_len
+        # outcome: 1 for the right answer; process: that plus the share of
+        # valid grounded steps (of max(written, the reference's)); mix: the
+        # share weighted by steps_weight. Unparsed output loses format_penalty.
+        reward="outcome", steps_weight=0.5, format_penalty=0.5,
+        clip_eps=0.2,  # the ratio's clip range (1 +- clip_eps)
+        kl_coef=0.0,  # k3 KL to the initial policy (always logged)
+        # sequence: mean over each completion's tokens, then over completions
+        # (DeepSeekMath); token: one mean over all sampled tokens (DAPO).
+        length_norm="sequence",
+        scale_advantages=True,  # divide by the group's std (False: Dr. GRPO)
+        minibatches=1,  # optimizer steps per rollout batch (> 1: off-policy ratios)
+        learning_rate=1e-4, warmup_steps=0, min_lr_ratio=1.0,
+    ))
+
     c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
     # Logical axis -> mesh axis (or None: replicated). One rule per logical name.
     c.axis_rules = [

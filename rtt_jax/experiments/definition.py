@@ -38,9 +38,18 @@ file) and ``{step:NAME}`` (that step's output directory for this seed), so an
 arm can train on what a step wrote (``--config.data.sources.x.path``).
 
 Budgets: ``tokens`` (every arm trains ``steps x global_batch_size x seq_len``
-token positions: the same compute; checked by ``check_budget``) or
+token positions: the same compute; checked by ``check_budget``),
 ``examples`` (every arm sees the same number of examples; arms set their
-steps so that holds and the runner reports the examples each run counted).
+steps so that holds and the runner reports the examples each run counted) or
+``flops`` (every arm's planned FLOPs agree within ``FLOPS_TOLERANCE``: a
+training run's forward and backward passes, an RL run's sampling passes and
+updates too, ``rtt_jax.rl.accounting``; for arms that compute differently).
+
+An arm's run is ``python -m rtt_jax.main`` unless ``Arm.module`` names
+another entry point with the same flags (``rtt_jax.rl``); ``Arm.args`` adds
+flags to its command line, as templates (``{"init_from":
+"{runs}/sft/seed_{seed}"}``, with ``needs=("sft",)``: start from that arm's
+workdir).
 """
 from __future__ import annotations
 
@@ -50,7 +59,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 
-BUDGETS = ("tokens", "examples")
+BUDGETS = ("tokens", "examples", "flops")
+FLOPS_TOLERANCE = 0.02  # "flops": arms within 2% (whole steps rarely meet exactly)
 
 
 class ExperimentError(ValueError):
@@ -70,6 +80,12 @@ class Arm:
     seeds: Mapping[str, tuple[int, ...]] | None = None
     # False: trained and reported, but not held to the equal budget (a teacher).
     in_budget: bool = True
+    # The run's entry module: rtt_jax.main, or another that takes the same
+    # --config, --workdir and --mode flags and writes report.json (rtt_jax.rl).
+    module: str = "rtt_jax.main"
+    # Extra flags of the run's command line, as templates (module doc):
+    # {"init_from": "{runs}/sft/seed_{seed}"} -> --init_from=<that workdir>.
+    args: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,13 +278,34 @@ def tokens_per_run(config) -> int:
     return int(config.train.steps) * int(config.data.global_batch_size) * int(config.data.seq_len)
 
 
+def flops_per_run(config, module: str = "rtt_jax.main") -> float:
+    """Planned FLOPs of one run of ``module`` (rtt_jax.main or rtt_jax.rl) with ``config``."""
+    from rtt_jax.rl import accounting
+    if module == "rtt_jax.rl":
+        return accounting.rl_run_flops(config)
+    if module == "rtt_jax.main":
+        return accounting.train_run_flops(config)
+    raise ExperimentError(f"budget 'flops': no FLOPs count for runs of {module!r}")
+
+
 def check_budget(experiment: Experiment, configs: Mapping[str, Any]) -> dict[str, Any]:
     """The budget statement for ``{arm: config}``; for ``tokens`` every arm must
-    train the same token positions (else ExperimentError naming the arms)."""
+    train the same token positions, for ``flops`` plan the same FLOPs (else
+    ExperimentError naming the arms)."""
     tokens = {arm: tokens_per_run(c) for arm, c in configs.items()
               if experiment.arm(arm).in_budget}
-    steps = {arm: int(c.train.steps) for arm, c in configs.items()}
+    steps = {arm: int(c.rl.steps if experiment.arm(arm).module == "rtt_jax.rl"
+                      else c.train.steps) for arm, c in configs.items()}
     if experiment.budget == "tokens" and len(set(tokens.values())) > 1:
         raise ExperimentError(f"experiment {experiment.name!r}: budget 'tokens' but the arms "
                               f"train different token positions: {tokens}")
-    return {"kind": experiment.budget, "tokens_per_run": tokens, "steps": steps}
+    out = {"kind": experiment.budget, "tokens_per_run": tokens, "steps": steps}
+    if experiment.budget == "flops":
+        flops = {arm: flops_per_run(c, experiment.arm(arm).module) for arm, c in configs.items()}
+        held = [v for arm, v in flops.items() if experiment.arm(arm).in_budget]
+        if held and max(held) > (1 + FLOPS_TOLERANCE) * min(held):
+            raise ExperimentError(f"experiment {experiment.name!r}: budget 'flops' but the arms "
+                                  f"plan different FLOPs (more than {FLOPS_TOLERANCE:.0%} "
+                                  f"apart): { {a: f'{v:.4g}' for a, v in flops.items()} }")
+        out["flops_per_run"] = flops
+    return out

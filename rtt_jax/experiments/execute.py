@@ -23,6 +23,7 @@ from typing import Sequence
 
 from rtt_jax import paths
 from rtt_jax.experiments.plan import LOG, REPO_ROOT, STATUS, Run
+from rtt_jax.experiments.definition import ExperimentError
 
 # Starts a run on every worker of the slice $TPU_NAME in $TPU_ZONE and waits for it (docs/tpu.md).
 TPU_LAUNCHER = "python3 launch/tpu.py run --wait"
@@ -197,7 +198,10 @@ def tpu_commands(runs: Sequence[Run], launcher: str = TPU_LAUNCHER) -> list[str]
         if run.kind == "step":
             lines.append(f"python3 {shlex.join(argv)}")
             continue
-        main_args = argv[2:] if argv[:2] == ["-m", "rtt_jax.main"] else argv
+        if argv[:2] != ["-m", "rtt_jax.main"]:  # launch/tpu.py starts rtt_jax.main only
+            raise ExperimentError(f"{run.key}: runs {argv[1]}; the TPU launcher starts "
+                                  "rtt_jax.main runs only (run this arm locally)")
+        main_args = argv[2:]
         lines.append(f"{launcher} -- {shlex.join(main_args)}")
     return lines
 

@@ -1,6 +1,7 @@
 """Planning an experiment: which runs, with which commands, in which order.
 
-A run is one (arm, seed): one ``rtt_jax.main --mode=train_eval`` command with
+A run is one (arm, seed): one ``rtt_jax.main --mode=train_eval`` command (or
+the arm's ``module``, e.g. ``rtt_jax.rl``, with its ``args`` flags) with
 ``--config=<experiment file>:<variant>/<arm> --config.seed=<seed>`` and its own
 workdir ``<out>/runs/<arm>/seed_<seed>``. It is *complete* when its workdir
 holds ``report.json`` (``run_status.json`` beside it records the exit code,
@@ -205,9 +206,10 @@ def plan(path: str, experiment: Experiment, variant: str, out: str,
             workdir = f"{root}/{name}/seed_{seed}"
             run_sets = [f"--config.{k}={_fill(v, where, **fields(seed))}"
                         for k, v in arm.run_sets.items()]
-            argv = ("-m", "rtt_jax.main", "--mode=train_eval",
+            args = [f"--{k}={_fill(v, where, **fields(seed))}" for k, v in arm.args.items()]
+            argv = ("-m", arm.module, "--mode=train_eval",
                     f"--config={config_path}:{variant}/{name}", f"--config.seed={seed}",
-                    *run_sets, *extra, f"--workdir={workdir}")
+                    *run_sets, *extra, *args, f"--workdir={workdir}")
             run = Run(name, seed, workdir, argv, needs=needs)
         del planned[key]  # re-insert after its needs: the list is in dependency order
         planned[key] = run

@@ -80,6 +80,10 @@ def _budget_text(results: Mapping) -> str:
         head = (f"**Budget: equal training tokens.** Every compared run trains {tokens[0]:,} "
                 f"token positions ({steps:,} steps)" +
                 (f"; {', '.join(outside)} outside the budget." if outside else "."))
+    elif b["kind"] == "flops":
+        head = "**Budget: equal planned FLOPs** (RL: sampling and updates). Per run: " + \
+            ", ".join(f"{a} {f:.3g}" + ("" if a in b["tokens_per_run"] else " (outside)")
+                      for a, f in b.get("flops_per_run", {}).items()) + "."
     else:
         head = "**Budget: equal training examples.** Token positions per run: " + \
             ", ".join(f"{a} {t:,}" for a, t in b["tokens_per_run"].items()) + "."

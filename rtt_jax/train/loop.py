@@ -24,7 +24,8 @@ resolved config (``rtt_jax.workdir_config``), so every reader of the workdir
 needs only ``--workdir``; a resume whose config differs logs the differing
 fields in one line. It resumes from the newest checkpoint that verifies against its
 checksums (checkpoint.py sets damaged steps aside), and a NaN stop names the
-newest *verified* step.
+newest *verified* step. A fresh run with ``train.init_from`` starts from that
+workdir's params (init_from.py).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from rtt_jax.data.pipeline import make_curriculum_data
 from rtt_jax.data.tokenizer import save_run_tokenizer
 from rtt_jax.model import train_flops_per_token
 from rtt_jax.train.checkpoint import Checkpointer
+from rtt_jax.train.init_from import restore_params, state_from_params
 from rtt_jax.train.metrics import MetricWriter, Progress
 from rtt_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from rtt_jax.train.peak_flops import peak_flops
@@ -135,6 +137,10 @@ def _train_locked(spec, workdir: str, devices, stop_at_step, make_eval) -> dict:
         state, data_state, step = ckpt.restore_newest_intact(layout.abstract)
         data.set_state(data_state)
         logging.info("resumed from %s at step %d", ckpt.directory, step)
+    elif tc.get("init_from"):  # a fresh run from another run's params (continued training)
+        params, source_step = restore_params(layout, tc.init_from)
+        state, step = state_from_params(layout, optimizer, params), 0
+        logging.info("started from %s (step %d)", tc.init_from, source_step)
     else:
         state, step = init_state(layout, model_cfg, optimizer, config.seed), 0
 

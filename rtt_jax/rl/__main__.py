@@ -1,0 +1,105 @@
+"""Reinforcement from verified steps: GRPO with the family checkers as rewards.
+
+    python -m rtt_jax.rl --config=configs/base.py:tiny --workdir=W --init_from=SFT_WORKDIR \
+        [--mode=train|eval|train_eval] [--config.rl.reward=process] [--config.rl.steps=50]
+
+Starts the policy from the newest verified params of ``--init_from`` (the
+same as ``--config.train.init_from``; a resumed run keeps the step it first
+started from), samples ``rl.group_size`` completions per prompt from the
+curriculum's synthetic sources and levels (``data.stages``), rewards them
+with the families' checkers and updates with GRPO (``rtt_jax/rl/loop.py``;
+usage and fields: docs/rl.md). ``--mode=train_eval`` then evaluates the
+final policy on ``config.eval`` exactly as ``rtt_jax.main --mode=eval``
+does (``W/report.json``), so an experiment arm can be an RL run.
+
+A bad field or flag is one line, ``error: ...``, before any work.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from rtt_jax import cli_errors
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "RL run directory (local path or gs://).")
+_INIT_FROM = flags.DEFINE_string("init_from", None, "Workdir of the run to start from "
+                                 "(sets config.train.init_from).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval"],
+                          "Train with GRPO, evaluate the latest checkpoint, or both in turn.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _maybe_initialize_distributed(config) -> None:
+    import jax
+    if os.environ.get("RTT_JAX_DISTRIBUTED") == "1" or config.distributed.initialize:
+        d = config.distributed
+        kwargs = dict(coordinator_address=d.coordinator_address, num_processes=d.num_processes,
+                      process_id=d.process_id) if d.coordinator_address else {}
+        jax.distributed.initialize(**kwargs)
+
+
+class _QuietLibraries:
+    """Keep orbax's per-save INFO chatter out of the console (as rtt_jax.main does)."""
+
+    def filter(self, record) -> bool:
+        return record.levelno >= 30 or "/orbax/" not in record.pathname
+
+
+def main(argv) -> int:
+    del argv
+    logging.get_absl_handler().addFilter(_QuietLibraries())
+    config = _CONFIG.value
+    if _INIT_FROM.value is not None:
+        config.train.init_from = _INIT_FROM.value
+    from rtt_jax.config_validation import ConfigError, validate
+    from rtt_jax.rl.spec import rl_spec
+    training = _MODE.value in ("train", "train_eval")
+    try:  # once, before any work; starts no JAX backend
+        spec = validate(config)
+        rl = rl_spec(config) if training else None
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
+    except (OSError, ValueError) as e:
+        return cli_errors.report(e)
+    _maybe_initialize_distributed(config)
+    import jax
+    from rtt_jax.evaluation.during_training import make_periodic_eval
+    from rtt_jax.rl.loop import train_rl
+    from rtt_jax.train.checkpoint import CheckpointError
+    from rtt_jax.train.loop import NonFiniteLossError
+    from rtt_jax.train.workdir_lock import WorkdirLockedError
+    try:
+        stopped_early = False
+        if training:
+            last = train_rl(spec, rl, _WORKDIR.value,
+                            make_eval=lambda layout: make_periodic_eval(spec, layout))
+            # Preempted (SIGTERM): saved, not done; no report.json (the runner's "complete").
+            stopped_early = last.get("step", rl.steps) < rl.steps
+            if jax.process_index() == 0 and stopped_early:
+                print(f"stopped early at iteration {last.get('step')} of {rl.steps}: checkpoint "
+                      f"saved; rerun the same command to continue (not evaluating)")
+            elif jax.process_index() == 0:
+                print(f"done: iteration {last.get('step')} reward "
+                      f"{last.get('reward', float('nan')):.4f} accuracy "
+                      f"{last.get('accuracy', float('nan')):.4f}")
+        if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
+            from rtt_jax.evaluation.standalone import evaluate_workdir
+            evaluate_workdir(spec, _WORKDIR.value)
+    except (ConfigError, CheckpointError, NonFiniteLossError, WorkdirLockedError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        return cli_errors.report(e, _WORKDIR.value)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli_errors.flags_parser(_CONFIG))
