@@ -80,6 +80,18 @@ def validate(config) -> RunSpec:
     require(model.vocab_size >= tokenizer.vocab_size, "model.vocab_size", model.vocab_size,
             f">= the tokenizer's {tokenizer.vocab_size}")
     evals = eval_spec(config.eval, config.seed, trace_metrics=trained_with_traces(data))
+    if model.positions == "coupled":  # ids follow completion lines: the tokenizer's newline
+        newline = list(tokenizer.encode("\n"))
+        require(len(newline) == 1, "model.positions", model.positions,
+                f"a tokenizer whose newline is one token (data.tokenizer={data.tokenizer!r})")
+        model = dataclasses.replace(model, newline_id=int(newline[0]))
+    if model.positions == "random_rope" or model.position_skip:  # every id met was drawn
+        # Coupled decoding never counts past what the row and its lines hold.
+        longest = data.seq_len + 1 if model.positions == "coupled" else \
+            max(data.seq_len + 1, evals.max_len)
+        what = "random_rope" if model.positions == "random_rope" else "position_skip"
+        require(model.max_position >= longest, "model.max_position", model.max_position,
+                f">= {longest} (data.seq_len + 1{'' if model.positions == 'coupled' else ' and eval.max_len'}) with {what}")
     gated = [k for k, st in enumerate(data.stages) if st.until is not None]
     require(not gated or evals.every_steps > 0, "eval.every_steps", evals.every_steps,
             f"> 0: data.stages[{gated[0] if gated else 0}] ends on an eval metric (until), "

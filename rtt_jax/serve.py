@@ -175,7 +175,11 @@ class Engine:
         if stream_chunk < 1:
             raise ValueError(f"stream_chunk={stream_chunk}: expected at least 1 token")
         self.sampler, self.model_name, self.max_n = sampler, model_name, max_n
-        self.stream_chunk = stream_chunk
+        # A round continues a row by reading its tokens so far as prompt. Under
+        # model.positions=coupled a completion's ids follow its lines and a
+        # prompt's do not, so such a model streams in one round (sent at the end).
+        coupled = getattr(getattr(sampler, "cfg", None), "positions", "rope") == "coupled"
+        self.stream_chunk = None if coupled else stream_chunk
         self.batcher = Batcher(sampler, window_s=window_s, max_batch=max_batch)
         self.created = int(time.time())
 

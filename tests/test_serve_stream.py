@@ -196,3 +196,19 @@ def test_a_job_without_chunk_is_one_round_and_an_abandoned_stream_stops():
     assert len(sampler.calls) == 1
     with pytest.raises(ValueError, match="Job.chunk=0"):
         Job([np.arange(3)], limit=2, chunk=0)
+
+
+def test_a_coupled_positions_model_streams_in_one_round():
+    """Continuing a row reads its tokens so far as prompt, which coupled
+    position ids would number differently: such a model is not chunked."""
+    import types
+
+    from rtt_jax.serve import Engine
+    for positions, chunk in (("rope", 5), ("random_rope", 5), ("coupled", None)):
+        sampler = ScriptedSampler()
+        sampler.cfg = types.SimpleNamespace(positions=positions)
+        engine = Engine(sampler, "m", window_s=0.0, stream_chunk=5)
+        try:
+            assert engine.stream_chunk == chunk, positions
+        finally:
+            engine.close()

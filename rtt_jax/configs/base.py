@@ -108,6 +108,18 @@ def _base() -> ml_collections.ConfigDict:
         # auto: cuDNN flash attention on GPU in bf16/fp16, else the XLA kernel
         # (rtt_jax/model/attention.py); or xla | dot_product_attention | cudnn.
         attention="auto",
+        # Position ids for RoPE (rtt_jax/model/positions.py): rope; random_rope
+        # (Ruoss et al. 2023: training ids a sorted random subset of
+        # [0, max_position), which must cover the longest row and decode);
+        # coupled (position coupling: completion line k starts at id
+        # coupling_anchor + coupling_stride * k; a task family's
+        # position_coupling(style) gives the pair; coupling_prompt: "question"
+        # lays the prompt's lines after the question just before the
+        # completion, "contiguous" leaves the prompt 0, 1, 2, ...); none (NoPE).
+        # position_skip (rope, coupled; PoSE): training ids jump ahead once,
+        # at a random cut, staying below max_position.
+        positions="rope", position_skip=False, max_position=0, coupling_anchor=0,
+        coupling_stride=0, coupling_prompt="question",
         # Run the blocks under nnx.scan, their parameters stacked on a leading
         # "layers" axis: compile time flat in depth, a slower step on CPU
         # (docs/benchmarks.md); on for the GPU/TPU-sized variants below.

@@ -72,6 +72,10 @@ def calculator_generate(sampler, prompt_ids: Sequence[Sequence[int]], max_new_to
     if sampler.processes > 1:
         raise ValueError("calculator runs a host loop per prompt and is single-host "
                          "only; sample without it on several hosts")
+    if getattr(sampler.cfg, "positions", "rope") == "coupled":  # cfg: None for a scripted model
+        raise ValueError("calculator resumes decoding from a longer prompt, which moves "
+                         "where model.positions=coupled starts its completion ids; sample "
+                         "without it")
     prompts = sampler.check_prompts(prompt_ids, max_new_tokens)
     stops = {**(stops or {}), CALCULATOR.name: True}
     n = len(prompts)

@@ -14,7 +14,8 @@ changes the model or tokenizer that round trained with (one error line).
 1. **Mastery.** The previous round's ``report.json`` gives answer accuracy per
    level of ``--family``; the mastered level is the highest L such that every
    level 1..L reaches ``--mastery``. The round targets L+1 (at most
-   ``--max_level``).
+   ``--max_level``), or ``--level`` when given (a schedule of one level
+   further per round, as the length-generalisation rounds use).
 2. **Sampling.** For ``--problems`` fresh problems at the target level, ``--k``
    samples each at ``--temperature`` from the previous round's checkpoint
    (the KV-cache sampler, ``ModelTeacher``); a sample is kept when its answer
@@ -61,6 +62,8 @@ def _define_flags():
     flags.DEFINE_string("style", "running", "Trace style prompted and required.")
     flags.DEFINE_float("mastery", 0.9, "Accuracy at which a level counts as mastered.")
     flags.DEFINE_integer("max_level", 8, "Highest level sampled.", lower_bound=1)
+    flags.DEFINE_integer("level", 0, "Sample at this level (0: one past the mastered "
+                         "level, at most --max_level).", lower_bound=0)
     flags.DEFINE_integer("problems", 256, "Fresh problems sampled at the target level.",
                          lower_bound=1)
     flags.DEFINE_integer("k", 8, "Samples per problem.", lower_bound=1)
@@ -129,7 +132,7 @@ def _origin(record) -> str:
 def run_round(out: str, round_: int, config, workdir: str, previous: str,
               family_name: str, style: str, mastery: float, max_level: int, problems: int,
               k: int, temperature: float, max_new_tokens: int, rationalize: bool,
-              weights: dict[str, float], seed: int) -> dict:
+              weights: dict[str, float], seed: int, level: int = 0) -> dict:
     """Mastery, sampling, rationalisation and the cumulative dataset (module
     doc); returns done.json's dict."""
     from rtt_jax.evaluation.checkpoint_teacher import sample_fn_from_workdir
@@ -140,7 +143,7 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
     with open(os.path.join(workdir, "report.json"), encoding="utf-8") as f:
         report = json.load(f)
     mastered, accuracy = mastered_level(report, family_name, mastery)
-    target = min(mastered + 1, max_level)
+    target = level or min(mastered + 1, max_level)
     family = tasks.get(family_name)
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
@@ -212,7 +215,7 @@ def main(argv) -> int:
         weights = parse_weights(f.weights)
         s = run_round(f.out, f.round, f.config, f.workdir, f.previous, f.family, f.style,
                       f.mastery, f.max_level, f.problems, f.k, f.temperature,
-                      f.max_new_tokens, f.rationalize, weights, f.seed)["totals"]
+                      f.max_new_tokens, f.rationalize, weights, f.seed, f.level)["totals"]
         print(f"round {s['round']}: mastered {s['mastered']}, sampled level "
               f"{s['target_level']}: kept {s['kept_sampled']} sampled and "
               f"{s['kept_rationalized']} rationalized traces; {s['records']} in all -> {f.out}")

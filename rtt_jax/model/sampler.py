@@ -3,8 +3,10 @@
 Layout (see ``Transformer.forward_cached``): prompts are right-padded to a
 bucket of length P; cache slot i of a row holds its token at position i, so
 RoPE positions are exactly those of an unpadded run and a query at position p
-sees slots <= p only (padding is masked until it is overwritten). The cache is
-``{"k", "v"}``, one ``[B, kv_heads, max_len, head_dim]`` array per layer
+sees slots <= p only (padding is masked until it is overwritten). With
+``model.positions=coupled`` tokens take RoPE ids that follow their lines
+(``model/positions.py``; the decode state carries each row's line and
+offset) while slots stay as above. The cache is ``{"k", "v"}``, one ``[B, kv_heads, max_len, head_dim]`` array per layer
 (head-major, the layout attention multiplies, so decode steps never slice
 or transpose it).
 
@@ -49,6 +51,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
+from rtt_jax.model.positions import coupled_positions, coupled_step
 from rtt_jax.model.stop_rules import StopRule
 from rtt_jax.model.transformer import ModelConfig
 
@@ -201,19 +204,42 @@ class Sampler:
         batch, width = tokens.shape
         positions = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (batch, width))
         cache = self._constrain_cache(model.init_cache(batch, self.max_len))
-        hidden, cache = model.forward_cached(tokens, positions, cache)
+        hidden, cache = model.forward_cached(tokens, self.prompt_ids(tokens, positions, lengths),
+                                             cache, positions)
         # Only each row's last prompt position needs logits.
         last = jnp.take_along_axis(hidden, (lengths - 1)[:, None, None], axis=1)
         first_logits = model.logits(last)[:, 0]
 
-        def step(cache, tok, pos):
-            h, cache = model.forward_cached(tok[:, None], pos[:, None], cache)
-            return model.logits(h)[:, 0], self._constrain_cache(cache)
+        c = self.cfg
+        coupled = c.positions == "coupled"
+
+        def step(state, tok, pos):
+            if not coupled:
+                h, cache = model.forward_cached(tok[:, None], pos[:, None], state)
+                return model.logits(h)[:, 0], self._constrain_cache(cache)
+            cache, line, offset = state  # the new token's id follows its line, not its slot
+            ids, line, offset = coupled_step(tok, line, offset, c.coupling_anchor,
+                                             c.coupling_stride, c.newline_id)
+            h, cache = model.forward_cached(tok[:, None], ids[:, None], cache, pos[:, None])
+            return model.logits(h)[:, 0], (self._constrain_cache(cache), line, offset)
+
+        zeros = jnp.zeros((batch,), jnp.int32)
+        state = (cache, zeros, zeros) if coupled else cache
 
         prompt_last = jnp.take_along_axis(tokens, (lengths - 1)[:, None], axis=1)[:, 0]
-        return decode_loop(step, cache, first_logits, lengths, prompt_last, rows["active"],
+        return decode_loop(step, state, first_logits, lengths, prompt_last, rows["active"],
                            rows["row_ids"], opts, ids, self.max_len, rules=self.stop_rules,
                            states=rows["states"], step0=rows["step0"], limit=rows["limit"])
+
+    def prompt_ids(self, tokens, positions, lengths):
+        """The prompt's RoPE ids: its indices, except under ``coupled``
+        (``model/positions.py``; the completion starts at each row's end)."""
+        c = self.cfg
+        if c.positions != "coupled":
+            return positions
+        return coupled_positions(tokens, positions, positions >= lengths[:, None],
+                                 c.coupling_anchor, c.coupling_stride, c.newline_id,
+                                 tail=c.coupling_prompt == "question")
 
     def _recompute_program(self, params, tokens, lengths, rows, opts, ids):
         """The naive reference: every step reruns ``Transformer.__call__`` on
@@ -227,7 +253,7 @@ class Sampler:
         segments = jnp.ones_like(seq)  # right padding sits after each row's end: causally unseen
 
         def logits_at(seq, pos):
-            logits = model(seq, positions, segments)
+            logits = model(seq, self.prompt_ids(seq, positions, lengths), segments)
             return jnp.take_along_axis(logits, pos[:, None, None], axis=1)[:, 0]
 
         def step(seq, tok, pos):

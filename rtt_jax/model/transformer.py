@@ -9,6 +9,10 @@ Design points (see docs/design.md):
 * Packed rows: the attention mask is causal *and* block-diagonal over
   ``segment_ids``, and rotary embeddings are driven by explicit per-segment
   ``positions``, so a packed row computes exactly what its segments would alone.
+  ``model.positions`` says what those ids are (``rope``; ``random_rope``,
+  whose training ids the train step draws with ``model/positions.py``;
+  ``coupled``, ids tied to the question's terms; ``none``, no rotary
+  embedding), and ``model.position_skip`` adds a random skip in training.
   Padding (segment 0) attends to itself only. The train step may run the
   banded kernel (``banded=True``, ``model.attention_block``) when a batch's
   segments fit its band.
@@ -30,6 +34,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rtt_jax.model import attention as attention_kernels
+from rtt_jax.model import positions as position_ids
 from rtt_jax.model.dense import dense
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
@@ -56,6 +61,20 @@ class ModelConfig:
     # projections' outputs and recomputes attention; ...).
     remat_policy: str = "nothing_saveable"
     attention: str = "auto"  # auto | xla | dot_product_attention | cudnn (model/attention.py)
+    # Position ids for RoPE (model/positions.py): rope | random_rope (training
+    # ids a sorted random subset of [0, max_position)) | coupled (completion
+    # lines on the question's ids) | none (NoPE).
+    positions: str = "rope"
+    # rope, coupled: in training, ids jump ahead once at a random cut (PoSE).
+    position_skip: bool = False
+    max_position: int = 0  # random_rope, position_skip: the ids' upper bound (exclusive)
+    # coupled: completion line k starts at id anchor + stride * k (the task
+    # family's position_coupling); newline_id is the run tokenizer's "\n",
+    # filled in by config validation.
+    coupling_anchor: int = 0
+    coupling_stride: int = 0
+    coupling_prompt: str = "question"  # or contiguous: the prompt's ids (model/positions.py)
+    newline_id: int = -1
     # Stack the blocks' parameters along a leading "layers" axis and run them
     # under nnx.scan: one compiled block, so compile time stays flat in depth
     # (docs/benchmarks.md). Off by default: on a CPU the scanned step is
@@ -86,6 +105,24 @@ class ModelConfig:
         if self.attention not in attention_kernels.IMPLEMENTATIONS:
             raise ValueError(f"model.attention={self.attention!r}: expected one of "
                              f"{attention_kernels.IMPLEMENTATIONS}")
+        if self.positions not in position_ids.MODES:
+            raise ValueError(f"model.positions={self.positions!r}: expected one of "
+                             f"{position_ids.MODES}")
+        if self.position_skip and self.positions not in position_ids.SKIPPABLE:
+            raise ValueError(f"model.position_skip=True: skips apply to model.positions in "
+                             f"{position_ids.SKIPPABLE}, not {self.positions!r}")
+        if (self.positions == "random_rope" or self.position_skip) and self.max_position < 2:
+            what = "random_rope" if self.positions == "random_rope" else "position_skip"
+            raise ValueError(f"model.max_position={self.max_position}: {what} draws "
+                             "ids from [0, max_position); set it to at least the longest "
+                             "sequence (row or decode) the model sees")
+        if self.positions == "coupled" and (self.coupling_stride < 1 or self.coupling_anchor < 0):
+            raise ValueError(f"model.coupling_stride={self.coupling_stride}, model.coupling_anchor="
+                             f"{self.coupling_anchor}: coupled positions need a stride >= 1 and "
+                             "an anchor >= 0 (the task family's position_coupling)")
+        if self.coupling_prompt not in position_ids.COUPLING_PROMPTS:
+            raise ValueError(f"model.coupling_prompt={self.coupling_prompt!r}: expected one of "
+                             f"{position_ids.COUPLING_PROMPTS}")
         if self.attention_block < 0 or self.attention_window_blocks < 1:
             raise ValueError(f"model.attention_block={self.attention_block} must be >= 0 and "
                              f"model.attention_window_blocks={self.attention_window_blocks} >= 1")
@@ -182,6 +219,8 @@ class Attention(nnx.Module):
             q = jnp.einsum("btd,dhk->bthk", x, self.wq[...].astype(dt))
             k = jnp.einsum("btd,dhk->bthk", x, self.wk[...].astype(dt))
             v = jnp.einsum("btd,dhk->bthk", x, self.wv[...].astype(dt))
+        if self.cfg.positions == "none":  # NoPE: order comes from the causal mask alone
+            return q, k, v
         theta = self.cfg.rope_theta
         return rotary(q, positions, theta), rotary(k, positions, theta), v
 
@@ -215,22 +254,24 @@ class Attention(nnx.Module):
         q, k, v = self.project_qkv(x, positions)
         return self.attend(q, k, v, mask)
 
-    def cached(self, x, positions, cache_k, cache_v, mask):
+    def cached(self, x, positions, cache_k, cache_v, mask, slots=None):
         """Attention of new tokens against this layer's KV cache (see
         ``Transformer.forward_cached``).
 
-        Writes k/v for ``x`` into slots ``positions`` of ``cache_k``/``cache_v``
+        Writes k/v for ``x`` (rotated by ``positions``) into ``slots``
+        (default: ``positions``) of ``cache_k``/``cache_v``
         (``[B, kv_heads, S, head_dim]``, head-major: the layout ``attend``
         multiplies) and attends over all S slots under ``mask`` ([B, T, S]).
         One array per layer: an in-place scatter and no per-step slice or
         transpose of the cache (each was a copy of it per layer and step).
         """
         q, k, v = self.project_qkv(x, positions)
+        slots = positions if slots is None else slots
         rows = jnp.arange(x.shape[0])[:, None]
         # Index arrays around a slice: the [B, T] index dims come first, so the
         # update has k's own layout [B, T, kv_heads, head_dim].
-        cache_k = cache_k.at[rows, :, positions].set(k.astype(cache_k.dtype))
-        cache_v = cache_v.at[rows, :, positions].set(v.astype(cache_v.dtype))
+        cache_k = cache_k.at[rows, :, slots].set(k.astype(cache_k.dtype))
+        cache_v = cache_v.at[rows, :, slots].set(v.astype(cache_v.dtype))
         out = self.attend(q, cache_k.astype(q.dtype), cache_v.astype(q.dtype), mask,
                           kv_head_major=True)
         return out, cache_k, cache_v
@@ -264,9 +305,10 @@ class Block(nnx.Module):
         x = x + self.attn(self.attn_norm(x), positions, mask)
         return x + self.mlp(self.mlp_norm(x))
 
-    def cached(self, x, positions, cache_k, cache_v, mask):
+    def cached(self, x, positions, cache_k, cache_v, mask, slots=None):
         """``__call__`` with attention read from and written to this layer's KV cache."""
-        a, cache_k, cache_v = self.attn.cached(self.attn_norm(x), positions, cache_k, cache_v, mask)
+        a, cache_k, cache_v = self.attn.cached(self.attn_norm(x), positions, cache_k, cache_v, mask,
+                                               slots)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), cache_k, cache_v
 
@@ -366,25 +408,27 @@ class Transformer(nnx.Module):
         zeros = tuple(jnp.zeros(shape, DTYPES[c.dtype]) for _ in range(c.n_layers))
         return {"k": zeros, "v": zeros}
 
-    def forward_cached(self, tokens, positions, cache):
+    def forward_cached(self, tokens, positions, cache, slots=None):
         """Run new tokens [B, T] at ``positions`` [B, T] against a KV cache.
 
-        Cache slot i holds the token at position i of its row, so the new
-        tokens' k/v land at slots ``positions`` and a query at position p sees
-        slots <= p. Slots past a row's current position (right padding of a
-        prompt, stale values) are therefore masked until they are overwritten.
+        Cache slot i holds the token at index i of its row, so the new
+        tokens' k/v land at ``slots`` (default: ``positions``, which is the
+        index for every position mode but ``coupled``, whose ids are not)
+        and a query in slot p sees slots <= p. Slots past a row's current
+        index (right padding of a prompt, stale values) are therefore masked
+        until they are overwritten.
         Prefill (T = prompt bucket) and one decode step (T = 1) are the same
         call. Returns hidden states [B, T, d_model] before the final norm, and
         the updated cache.
         """
-        slots = cache["k"][0].shape[2]
-        mask = jnp.arange(slots)[None, None, :] <= positions[:, :, None]
+        slots = positions if slots is None else slots
+        mask = jnp.arange(cache["k"][0].shape[2])[None, None, :] <= slots[:, :, None]
         x = self.embed_tokens(tokens)
         ks, vs = [], []
         # A Python loop over layers whether or not they are scanned: each layer
         # keeps its own cache array, updated in place (a scan would stack them).
         for i, (ck, cv) in enumerate(zip(cache["k"], cache["v"])):
-            x, ck, cv = self.layer(i).cached(x, positions, ck, cv, mask)
+            x, ck, cv = self.layer(i).cached(x, positions, ck, cv, mask, slots)
             ks.append(ck)
             vs.append(cv)
         return x, {"k": tuple(ks), "v": tuple(vs)}

@@ -8,9 +8,10 @@ fixed-depth transformer cannot compute long such chains in one forward pass
 no shortcut, while each line of a trace is a local one-digit computation.
 Answers are uniform over 0-9: chance is 10%.
 
-Level ``L`` (1 to 16; training 1 to 8) has ``L`` operations, ``L + 1``
+Level ``L`` (1 to 32; training 1 to 8) has ``L`` operations, ``L + 1``
 terms; each operation is ``+`` or ``-`` with equal odds. The question is
-``7+5-9+3 mod 10``; the prompt adds the style's cue line.
+``7+5-9+3 mod 10``; the prompt adds the style's cue line. (Levels 17-32 were
+added for length generalisation, issue 27: levels 1-16 are unchanged.)
 
 Each line of every style does one exact operation (``7+5=12``, ``2-9=-7``),
 and a result is reduced mod 10 only when a later line starts from it (12
@@ -56,6 +57,18 @@ results carry on mod 10, and an odd one out moves up to the next round)::
     2+4=6
     #### 6
 
+``hinted`` (``running`` with index hints, Zhou et al. 2024, arXiv
+2402.09371: the prompt labels every term with a letter, ``n7+o5-p9+q3 mod
+10``, and each line names the term it adds by its letter, so a model finds
+the next operand by matching the letter, not by counting terms; the letters
+run on from a random start through a-z then A-Z, cyclically, drawn from
+(seed, level, index) apart from the problem itself)::
+
+    7+o5=12
+    2-p9=-7
+    3+q3=6
+    #### 6
+
 ``check_steps`` replays the lines. A line ``x±y=z`` is *valid* when ``z`` is
 ``x±y`` exactly or reduced mod 10 (both are true statements), and a line
 ``t mod 10=r`` when ``r`` is ``t`` mod 10. It is *grounded* when its operands
@@ -76,7 +89,7 @@ import random
 import re
 from typing import Sequence
 
-from rtt_jax.tasks.base import Problem, Step
+from rtt_jax.tasks.base import Problem, Step, make_rng_seed
 from rtt_jax.tasks.digits import MAX_DIGITS
 from rtt_jax.tasks.family import Family
 from rtt_jax.tasks.stepwise import LineChecker, solution_lines
@@ -87,12 +100,16 @@ STYLE_CUES = {  # short: the cue is in every prompt, trace or not
     "rewrite": "Rewrite, mod 10.",
     "exact": "Exact total, then mod 10.",
     "pairwise": "Pairs in rounds, mod 10.",
+    "hinted": "Running total by letter, mod 10.",
 }
+# Index hints (``hinted``): term i of a problem is labelled HINTS[(start + i) % 52].
+HINTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _N = r"[0-9]{1,%d}" % MAX_DIGITS
 _OP_RE = re.compile(rf"^(-?{_N}) ?([+-]) ?({_N}) ?= ?(-?{_N})\.?$", re.ASCII)
 _MOD_RE = re.compile(rf"^(-?{_N}) mod {MODULUS} ?= ?(-?{_N})\.?$", re.ASCII)
 _REWRITE_RE = re.compile(rf"^= ?(-?{_N}(?: ?[+-] ?{_N}){{0,64}})\.?$", re.ASCII)
 _TERM_RE = re.compile(rf"([+-]?) ?({_N})", re.ASCII)
+_HINTED_RE = re.compile(rf"^(-?{_N}) ?([+-]) ?([A-Za-z])({_N}) ?= ?(-?{_N})\.?$", re.ASCII)
 
 
 def signed_terms(problem: Problem) -> list[tuple[str, int]]:
@@ -145,6 +162,25 @@ def pairwise_rounds(terms: Sequence) -> list[list[tuple]]:
     return rounds
 
 
+def hints(problem: Problem) -> str:
+    """The letters labelling the problem's terms in the ``hinted`` style: a run
+    of ``HINTS`` (cyclic) from a start drawn from (seed, level, index) with
+    its own stream, so the problem itself is what every other style sees."""
+    start = random.Random(make_rng_seed(problem.seed, "modular/hints", problem.level,
+                                        problem.index)).randrange(len(HINTS))
+    n = len(problem.data["terms"])
+    if n > len(HINTS):
+        raise ValueError(f"modular: {n} terms is more than the {len(HINTS)} index hints")
+    return "".join(HINTS[(start + i) % len(HINTS)] for i in range(n))
+
+
+def hinted_question(problem: Problem) -> str:
+    """``n7+o5-p9+q3 mod 10``: the question with every term labelled by its hint."""
+    labels = hints(problem)
+    return "".join(f"{'' if i == 0 else sign}{labels[i]}{v}"
+                   for i, (sign, v) in enumerate(signed_terms(problem))) + f" mod {MODULUS}"
+
+
 def _read_op(line: str):
     """``(x, (sign, y), z)`` of an ``x±y=z`` line; x keeps its sign as text."""
     m = _OP_RE.match(line)
@@ -160,9 +196,9 @@ def _from(x: int, claimed: int | None) -> bool:
 
 class Modular(Family):
     name = "modular"
-    styles = ("running", "rewrite", "exact", "pairwise")
+    styles = ("running", "rewrite", "exact", "pairwise", "hinted")
     style_cues = STYLE_CUES
-    levels = range(1, 17)
+    levels = range(1, 33)
     train_levels = range(1, 9)
 
     def make_problem(self, rng: random.Random, seed: int, index: int, level: int) -> Problem:
@@ -182,17 +218,46 @@ class Modular(Family):
                 steps += [Step("add", (_text(x), _text(y)), z, _line(x, y, z))
                           for x, y, z in pairs]
             return steps
+        labels = hints(problem) if style == "hinted" else ""
         total = terms[0][1]
         for k, term in enumerate(terms[1:], 2):
             x = total if style == "exact" else _carried(total)
             total = x + _value(term)
-            text = "=" + _expression(total, terms[k:]) if style == "rewrite" \
-                else _line(x, term, total)
+            if style == "rewrite":
+                text = "=" + _expression(total, terms[k:])
+            elif style == "hinted":
+                text = f"{x}{term[0]}{labels[k - 1]}{term[1]}={total}"
+            else:
+                text = _line(x, term, total)
             steps.append(Step("add" if term[0] == "+" else "sub", (x, term[1]), total, text))
         if style == "exact":
             steps.append(Step("mod", (total, MODULUS), _carried(total),
                               f"{total} mod {MODULUS}={_carried(total)}"))
         return steps
+
+    def position_coupling(self, style: str) -> tuple[int, int]:
+        """``(anchor, stride)`` for ``model.positions=coupled`` (position
+        coupling, Cho et al. 2024): with ids 0 (BOS), 1, 2, ... over the
+        prompt, completion line k starting at ``anchor + stride * k`` puts
+        each ``running`` line on the ids of the question's text it works on:
+        its carry on the previous term, its sign and digit on the term it
+        adds (``7+5-9``: 7 at id 1, +5 at 2-3, -9 at 4-5; line ``2-9=-7`` at
+        3, 4, 5, ...). ``hinted`` terms take three characters (``-p9``), so
+        its lines step by 3 from the first digit (id 2). Other styles' lines
+        do not follow the question term by term."""
+        if style == "running":
+            return 1, 2
+        if style == "hinted":
+            return 2, 3
+        raise ValueError(f"modular: style {style!r} has no position coupling "
+                         "(running and hinted have)")
+
+    def format_example(self, problem: Problem, style: str) -> tuple[str, str]:
+        """As every family's, except that ``hinted`` asks the hinted question."""
+        prompt, completion = super().format_example(problem, style)
+        if style == "hinted":
+            prompt = hinted_question(problem) + prompt[len(problem.question):]
+        return prompt, completion
 
     # --- reading model text ------------------------------------------------
     def check_lines(self, problem: Problem, text: str, style: str,
@@ -202,14 +267,20 @@ class Modular(Family):
             return self._check_pairwise(terms, text, out)
         if style == "rewrite":
             return self._check_rewrite(terms, text, out)
+        labels = hints(problem) if style == "hinted" else None
         total = terms[0][1]  # the running total the text has claimed
         k = 1  # the next term
         for line in solution_lines(text):
-            read = _read_op(line)
+            read, label = _read_op(line), None
+            if labels is not None:  # a hinted line names its term: x±hy=z
+                m = _HINTED_RE.match(line)
+                read = m and (m[1], (m[2], int(m[4])), int(m[5]))
+                label = m and m[3]
             if read:
                 x, term, z = read
                 exact = int(x) + _value(term)
-                grounded = k < len(terms) and _from(int(x), total) and term == terms[k]
+                grounded = k < len(terms) and _from(int(x), total) and term == terms[k] \
+                    and (labels is None or label == labels[k])
                 out.claim(line, z == exact or z == exact % MODULUS, grounded)
                 total, k = z, k + 1
                 continue

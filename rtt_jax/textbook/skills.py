@@ -149,6 +149,10 @@ SKILLS: dict[str, tuple[Skill, ...]] = {
            "Instead of one long chain, a sum mod 10 can be computed like a tournament. Treat each number with its sign as a term and add neighbouring terms in pairs, exactly: -9 and 3 make -6. The next round pairs up those results taken mod 10, so -6 carries on as 4 and 12 as 2. When a round has an odd number of terms, the last one moves up to the next round unchanged. The answer is the last result mod 10.",
            "The pairwise (tree) method adds terms in rounds. In the first round each pair is two neighbouring signed terms, such as -9 and 3, whose exact sum is -6. Each later round adds pairs of the previous round's results, each carried on mod 10 (-6 counts as 4, 15 as 5), until one result is left; that result mod 10 is the answer.",
            "Addition can be grouped in any way without changing the total, and so can addition mod 10. Grouping neighbours in pairs halves the number of terms each round, so even a long chain needs only a few rounds; each pair is added exactly, and only its value mod 10 goes on to the next round. A term with a minus sign keeps it: subtracting 0 is still written -0."),
+        _s("modular", "hinted", "A running total mod 10, term by letter", "adding the term with the wrong letter",
+           "In a long chain it is easy to lose your place. Label every term with a letter, as in n7+o5-p9+q3 mod 10, and keep a running total that names the term it adds: 7+o5=12, then 2-p9=-7, then 3+q3=6. Each line starts from the last result mod 10 and adds the term whose letter comes next; the answer is the last result mod 10.",
+           "Letters mark the place of each term, so the next term is found by its letter, not by counting. Each line does one operation exactly; the number it starts from is the previous result mod 10 (its last digit, or the result plus 10 if it is negative), and the letter after the sign says which term is added.",
+           "Naming the term a line uses makes the order of the work checkable: the letters of the lines must follow the letters of the question one by one. A skipped term shows at once as a skipped letter."),
     ),
 }
 

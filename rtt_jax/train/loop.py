@@ -145,7 +145,7 @@ def _train_locked(spec, workdir: str, devices, stop_at_step, make_eval) -> dict:
         state, step = init_state(layout, model_cfg, optimizer, config.seed), 0
 
     train_step = make_train_step(layout, optimizer, schedule, tc.microbatches, tc.z_loss,
-                                 config.debug.inject_nan_at_step)
+                                 config.debug.inject_nan_at_step, seed=config.seed)
     writer = MetricWriter(workdir, resume_step=step)
     if jax.process_index() == 0:
         save_run_tokenizer(spec.tokenizer, workdir)

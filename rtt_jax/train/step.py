@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from rtt_jax.batch_sharding import batch_sharding
+from rtt_jax.model.positions import train_positions
 from rtt_jax.train.state import StateLayout
 from rtt_jax.train import sharding as shd
 
@@ -54,9 +55,14 @@ def make_loss_fn(layout: StateLayout, z_loss: float = 0.0):
 
 def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation,
                     schedule: Callable, microbatches: int = 1, z_loss: float = 0.0,
-                    inject_nan_at_step: int = -1):
+                    inject_nan_at_step: int = -1, seed: int = 0):
     """Returns ``step(state, batch) -> (state, metrics)``, jitted once with
-    explicit shardings and the state donated."""
+    explicit shardings and the state donated.
+
+    The RoPE ids come from ``model/positions.train_positions`` (the packer's
+    for ``rope``, untouched); ``seed`` keys the random ones (``random_rope``,
+    ``model.position_skip``), drawn from (seed, step, row) over the whole
+    global batch before it is split into microbatches."""
     loss_sums = make_loss_fn(layout, z_loss)
     value_and_grad = jax.value_and_grad(loss_sums, has_aux=True)
 
@@ -95,7 +101,9 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
 
     def step(state, batch):
         params = state["params"]
-        grads, ce, n = accumulate(params, batch)
+        cfg = layout.merge(params).cfg  # trace time only
+        rope_ids = train_positions(cfg, batch, seed, state["step"])
+        grads, ce, n = accumulate(params, dict(batch, positions=rope_ids))
         denom = jnp.maximum(n, 1.0)
         grads = jax.tree.map(lambda g: g / denom, grads)
         loss = ce / denom
