@@ -33,7 +33,10 @@ setup(
         # httpx, fastapi, uvicorn: the OpenAI teacher against rtt_jax.serve on loopback;
         # openai: the official client against rtt_jax.serve (streaming, errors, API key).
         # nbconvert and friends: tests/test_notebooks.py executes notebooks/ in a fresh venv.
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5", "pytest-timeout>=2.4.0",
+        # pytest < 9: pytest 9 keeps a node's id in Node._id, so pytest-xdist 3.8's
+        # --dist=loadgroup (which renames Node._nodeid) silently stops grouping and
+        # module fixtures are built once per worker instead of once.
+        "test": ["pytest>=8.0,<9", "hypothesis>=6.100", "pytest-xdist>=3.5", "pytest-timeout>=2.4.0",
                  "gcsfs>=2026.10.1",
                  "gcp-storage-emulator>=2026.7.19", "httpx>=0.28.1", "fastapi>=0.165.0",
                  "uvicorn>=0.54.0", "openai>=3.63.0", "matplotlib>=3.8", "nbconvert>=7.17.2",
