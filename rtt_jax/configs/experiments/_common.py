@@ -157,3 +157,21 @@ def grounded_cpu_config(task: dict, recipe: dict = GROUNDED_CPU_RECIPE,
     # samples.jsonl so the copy probe can be re-read from them.
     c.eval.update(n_per_level=50, samples_per_set=50)
     return c
+
+
+def grounded_variants(task: dict) -> dict:
+    """The cpu, tpu and smoke variants of a prompt-grounded experiment on
+    ``task``: the recipe on 2 cores, 20k steps on levels 1-6 on a TPU, and
+    the smoke run on levels 1-2 (``Experiment.config``'s ``variants``)."""
+    def cpu():
+        return grounded_cpu_config(task)
+
+    def tpu():
+        longer = dict(task, train_levels="1-6", eval_levels=list(range(1, 9)),
+                      trained_levels=list(range(1, 7)))
+        return one_task_source(tpu_config(steps=20_000), longer)
+
+    def smoke():
+        return grounded_smoke_config(cpu(), levels=[1, 2])
+
+    return dict(cpu=cpu, tpu=tpu, smoke=smoke)

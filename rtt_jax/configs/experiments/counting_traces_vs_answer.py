@@ -18,19 +18,5 @@ EXPERIMENT = dataclasses.replace(
           "traces beat answers alone under the prompt-grounded recipe.")
 
 
-def _cpu():
-    return _common.grounded_cpu_config(TASK)
-
-
-def _tpu():
-    task = dict(TASK, train_levels="1-6", eval_levels=list(range(1, 9)),
-                trained_levels=list(range(1, 7)))
-    return _common.one_task_source(_common.tpu_config(steps=20_000), task)
-
-
-def _smoke():
-    return _common.grounded_smoke_config(_cpu(), levels=[1, 2])
-
-
 def get_config(arg="cpu/traces"):
-    return EXPERIMENT.config(arg, variants=dict(cpu=_cpu, tpu=_tpu, smoke=_smoke))
+    return EXPERIMENT.config(arg, variants=_common.grounded_variants(TASK))
