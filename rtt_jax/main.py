@@ -22,17 +22,17 @@ config's target topology on this machine and prints per-device memory
 against the chip's HBM (rtt_jax/train/compile_only.py).
 
 Multi-host: pass --distributed (or set RTT_JAX_DISTRIBUTED=1, or
-config.distributed.initialize=True) to call jax.distributed.initialize().
+config.distributed.initialize=True) to call jax.distributed.initialize()
+(``rtt_jax.process_setup``, shared with ``rtt_jax.rl``).
 """
 from __future__ import annotations
 
-import os
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from rtt_jax import cli_errors
+from rtt_jax import cli_errors, process_setup
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local path or gs://).")
@@ -44,30 +44,9 @@ _MODE = flags.DEFINE_enum("mode", "train",
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize().")
 
 
-def _maybe_initialize_distributed(config) -> None:
-    import jax
-    want = (_DISTRIBUTED.value or os.environ.get("RTT_JAX_DISTRIBUTED") == "1"
-            or config.distributed.initialize)
-    if not want:
-        return
-    d = config.distributed
-    kwargs = {}
-    if d.coordinator_address:
-        kwargs = dict(coordinator_address=d.coordinator_address,
-                      num_processes=d.num_processes, process_id=d.process_id)
-    jax.distributed.initialize(**kwargs)
-
-
-class _QuietLibraries:
-    """Keep orbax's per-save INFO chatter out of the console; warnings still show."""
-
-    def filter(self, record) -> bool:
-        return record.levelno >= 30 or "/orbax/" not in record.pathname
-
-
 def main(argv) -> int:
     del argv
-    logging.get_absl_handler().addFilter(_QuietLibraries())
+    process_setup.quiet_libraries()
     from rtt_jax import workdir_config
     from rtt_jax.config_validation import ConfigError, validate
     try:  # once, before any work; starts no JAX backend
@@ -94,7 +73,7 @@ def main(argv) -> int:
         return cli_errors.report(e)
     from rtt_jax.train import gpu_determinism
     gpu_determinism.request(config.train.gpu_deterministic)  # before the backend starts
-    _maybe_initialize_distributed(config)
+    process_setup.maybe_initialize_distributed(config, _DISTRIBUTED.value)
     import jax
     from rtt_jax.data.sources import BadRecordError
     from rtt_jax.evaluation.during_training import make_periodic_eval

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from cli_fork import run_module
-from rtt_jax.tasks import answers, gsm8k
+from rtt_jax.tasks import answers, gsm8k, gsm8k_steps
 from rtt_jax.tasks.base import Problem
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "gsm8k_test_head50.jsonl"
@@ -159,8 +159,8 @@ def test_floor_division_annotations_verify(tmp_path):
     ("left over: 181 % 3 = <<181%3=2>>2 plums", "invalid"),
 ])
 def test_floor_division_and_remainder_claims(line, verdict):
-    verdicts, _ = gsm8k.judge_claims("560 crackers, 10 a night; 180 apples, 181 plums, 3 trees",
-                                     gsm8k.claims_in_line(line))
+    verdicts, _ = gsm8k_steps.judge_claims(
+        "560 crackers, 10 a night; 180 apples, 181 plums, 3 trees", gsm8k_steps.claims_in_line(line))
     assert [v.verdict for v in verdicts] == [verdict]
 
 
@@ -237,7 +237,7 @@ def test_answer_must_follow_from_steps():
     ("After 3 days, 4+5=9 remain", 1),         # sentence break before the expression
 ])
 def test_surface_claim_extraction(line, n_claims):
-    assert len(gsm8k.claims_in_line(line)) == n_claims
+    assert len(gsm8k_steps.claims_in_line(line)) == n_claims
 
 
 def test_mixed_number_and_fraction_results_are_valid():

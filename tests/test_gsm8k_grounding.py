@@ -11,6 +11,7 @@ import pytest
 
 from rtt_jax.tasks import gsm8k
 from rtt_jax.tasks import gsm8k_prose as prose
+from rtt_jax.tasks.gsm8k_grounding import ProseFacts
 from rtt_jax.tasks.base import Problem
 from rtt_jax.traces.card import render_markdown
 from rtt_jax.traces.filters import FilterConfig, TraceFilter
@@ -117,7 +118,7 @@ def test_numbers_the_prose_states_are_grounded_after_the_statement():
     assert _steps(q, "5 + 18 = 23") == [("valid", False)]
     assert _steps(q, "2 * 9 = 18\nSarah's name has 5 letters.\n5 + 18 = 23") == [
         ("valid", True), ("valid", True)]
-    facts = prose.ProseFacts({Fraction(9)})
+    facts = ProseFacts({Fraction(9)})
     facts.state([Fraction(5)])
     assert facts.grounded(5) and facts.by_statement_only(5) and not facts.by_statement_only(9)
 
@@ -136,7 +137,7 @@ def test_chains_and_forms():
 def test_gsm8k_prose_never_executes_text(tmp_path):
     sentinel = tmp_path / "pwned"
     line = f"__import__('os').system('touch {sentinel}') = 0 and x = eval('1') = 1"
-    prose.ProseFacts(set()).absorb(line)
+    ProseFacts(set()).absorb(line)
     assert gsm8k.FAMILY.check_steps(_problem(Q), line + "\n#### 0").steps == ()
     assert not sentinel.exists()
 

@@ -29,7 +29,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "rtt_jax"
 
 # Top-level modules any part may import: they import nothing of the package but
 # each other (a new leaf is registered here).
-LEAVES = ("config_error", "batch_sharding", "paths", "json_lines", "run_files",
+LEAVES = ("config_error", "batch_sharding", "paths", "json_lines", "run_files", "process_setup",
           "workdir_config", "external_data")
 
 # (importing part, imported part, where): "anywhere" or "module level".

@@ -105,7 +105,7 @@ def test_every_family_gets_sections_at_several_levels_and_numbers_verify(family)
 def test_checks_estimates_and_variations_state_true_arithmetic():
     """Every "a op b = c" a check, an estimate, a variation or a setting
     writes is true: read back with the GSM8K claim checker, none is invalid."""
-    from rtt_jax.tasks import gsm8k
+    from rtt_jax.tasks import gsm8k_steps
     from rtt_jax.textbook import checks, contexts, variations
 
     judged = 0
@@ -120,7 +120,7 @@ def test_checks_estimates_and_variations_state_true_arithmetic():
                              variations.variation(p, rng), contexts.context(p, rng)):
                     if not said:
                         continue
-                    j = gsm8k.judge_lines(p.question, said.split("\n"))
+                    j = gsm8k_steps.judge_lines(p.question, said.split("\n"))
                     judged += len(j.verdicts)
                     assert all(v.verdict != INVALID for v in j.verdicts), (family, said)
     assert judged >= 60  # the checks do write arithmetic to judge
@@ -355,9 +355,9 @@ def test_scores_rank_clean_sections_above_corrupted_ones(model_path):
 
 def test_claim_reader_catches_a_false_check():
     """The read-back above can fail: a check with a wrong sum is invalid."""
-    from rtt_jax.tasks import gsm8k
+    from rtt_jax.tasks import gsm8k_steps
 
-    j = gsm8k.judge_lines("What is 71 divided by 5?", ["Check: 14 * 5 + 1 = 72, the number we divided."])
+    j = gsm8k_steps.judge_lines("What is 71 divided by 5?", ["Check: 14 * 5 + 1 = 72, the number we divided."])
     assert [v.verdict for v in j.verdicts] == [INVALID]
 
 

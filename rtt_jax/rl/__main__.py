@@ -16,13 +16,12 @@ A bad field or flag is one line, ``error: ...``, before any work.
 """
 from __future__ import annotations
 
-import os
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from rtt_jax import cli_errors
+from rtt_jax import cli_errors, process_setup
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file[:variant].",
                                           lock_config=True)
@@ -34,25 +33,9 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "train_eval"],
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _maybe_initialize_distributed(config) -> None:
-    import jax
-    if os.environ.get("RTT_JAX_DISTRIBUTED") == "1" or config.distributed.initialize:
-        d = config.distributed
-        kwargs = dict(coordinator_address=d.coordinator_address, num_processes=d.num_processes,
-                      process_id=d.process_id) if d.coordinator_address else {}
-        jax.distributed.initialize(**kwargs)
-
-
-class _QuietLibraries:
-    """Keep orbax's per-save INFO chatter out of the console (as rtt_jax.main does)."""
-
-    def filter(self, record) -> bool:
-        return record.levelno >= 30 or "/orbax/" not in record.pathname
-
-
 def main(argv) -> int:
     del argv
-    logging.get_absl_handler().addFilter(_QuietLibraries())
+    process_setup.quiet_libraries()
     config = _CONFIG.value
     if _INIT_FROM.value is not None:
         config.train.init_from = _INIT_FROM.value
@@ -69,7 +52,7 @@ def main(argv) -> int:
         cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
     except (OSError, ValueError) as e:
         return cli_errors.report(e)
-    _maybe_initialize_distributed(config)
+    process_setup.maybe_initialize_distributed(config)
     import jax
     from rtt_jax.evaluation.during_training import make_periodic_eval
     from rtt_jax.rl.loop import train_rl

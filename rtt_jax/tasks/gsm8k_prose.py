@@ -1,29 +1,19 @@
-"""Equations in the prose of a GSM8K solution, and the numbers the prose derives.
+"""Equations in the prose of a GSM8K solution, read into parts a checker can use.
 
 Human solutions write much of their arithmetic outside the calculator
 annotations: chains such as ``$2,430 – ($1,250 + $850) = $2,430 – $2,100 =
 $330``, percentages (``100% - 40% = 60%``), mixed numbers (``1 and 1/4``) and
-algebra (``S + 2S + 4S = 7S = 847``, then ``S = 847 / 7``). This module reads
-them so that ``rtt_jax.tasks.gsm8k`` can check them and, above all, can tell
-a number the prose *derived* from one that came from nowhere:
+algebra (``S + 2S + 4S = 7S = 847``, then ``S = 847 / 7``). This module only
+reads them; ``rtt_jax.tasks.gsm8k_steps`` checks the calculations and
+``rtt_jax.tasks.gsm8k_grounding`` decides which numbers the prose derived:
 
 * ``chains(line)``: the ``A = B = C`` chains of a line, as ``Part`` objects
   (the expression text, parsed, with at most one variable).
 * ``Part.form``: an expression as ``(a, b)`` for ``a * v + b`` (its variable
   ``v``), when it is linear; numbers have ``a == 0``.
-* ``ProseFacts``: the numbers known so far (the question's, the common
-  constants, results claimed by earlier steps) plus what the prose derives:
-  the numbers of a rewrite ``A = B`` of a known expression (``7S`` after
-  ``S + 2S + 4S``), the values of sub-expressions of known expressions
-  (``215-55`` is 160), the solution of a linear equation whose numbers are
-  known (``7S = 847`` gives 121), and every number of a later equation with
-  the same solution (``2x = 16`` after ``2x - 5 = 11``). ``grounded(v)`` also
-  accepts a percent written as a fraction (``0.4`` once 40 is known, in a
-  problem about percent or cents), ``1 ± p`` for a known fraction ``p``
-  (``1.15`` or ``115%`` for "15% more", ``0.8`` for "20% off", ``1.5`` for
-  "half again") and reciprocals (5 for 20%). Numbers the prose states in
-  words outside any equation ("Together they skip 150 times a minute") are
-  grounded too: they are *stated*, and ``by_statement_only`` tells them apart.
+* ``statements(line)``: the numbers a line states in words outside every
+  equation, and its calculations written without "=".
+* ``is_numeric_claim(a, b)``: whether ``A = B`` is a calculation to check.
 
 Nothing here executes text: parts go through ``safe_arith``'s parser, and
 forms are found by evaluating the parsed tree at a few values of the
@@ -36,16 +26,13 @@ import dataclasses
 import functools
 import re
 from fractions import Fraction
-from typing import Iterable
 
-from rtt_jax.tasks.safe_arith import (NUMBER_PATTERN, Binary, Node, Num, SafeArithError,
-                                      Unary, Var, count_ops, evaluate_node, number_values,
-                                      parse)
+from rtt_jax.tasks.safe_arith import (NUMBER_PATTERN, Node, SafeArithError, count_ops,
+                                      evaluate_node, number_values, parse)
 
 MAX_LINE_CHARS = 2_000
 MAX_PARTS = 200
 MAX_UNIT_WORDS = 4
-MAX_CLOCK_TIMES = 12
 
 # Tokens of a line: a number; a word; "="; a sentence break (",", ".", ":" ...
 # before a space or the end, or ";?!" anywhere); spaces; an arithmetic
@@ -92,15 +79,8 @@ _VERBAL_OPS = tuple((re.compile(_NUM_BEFORE + r"\s+" + words + r"\s+" + _NUM_AFT
                                       ("divided by", " / "), ("equals", " = "),
                                       ("is equal to", " = ")))
 _PERCENT_OF_RE = re.compile(r"%\s+of" + _NUM_AFTER)
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")s?\b", re.IGNORECASE)
-_WEEKDAY_RANGE_RE = re.compile(
-    r"\b(" + "|".join(_WEEKDAYS) + r")s?(?:\s+(?:to|through|thru|until)\s+|\s*[-–]\s*)("
-    + "|".join(_WEEKDAYS) + r")s?\b", re.IGNORECASE)
 VULGAR_FRACTIONS = str.maketrans({"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3",
                                    "⅕": " 1/5", "⅛": " 1/8"})
-# "8:00 AM", "10 pm", "13:00".
-_CLOCK_TIME_RE = re.compile(r"(?<![0-9.,:])([0-9]{1,2})(?::([0-9]{2})(?:\s*([ap])\.?m\b)?|\s*([ap])\.?m\b)")
 _CURRENCY = str.maketrans({"$": "", "€": "", "£": "", "−": "-", "–": "-", "·": "*"})
 
 
@@ -130,43 +110,6 @@ def to_arithmetic(text: str) -> str:
     text = _PERCENT_RE.sub(r"(\1/100)", text)
     text = _SPACED_SLASH_FRACTION_RE.sub(r"/(\1)", text)
     return _MIXED_RE.sub(r"(\1+\2/\3)", text)
-
-
-def day_counts(text: str) -> set[Fraction]:
-    """Counts of days a text names: "Monday, Wednesday, and Friday" are 3
-    days, "Monday to Friday" 5."""
-    out = set()
-    days = {d.lower() for d in _WEEKDAY_RE.findall(text)}
-    if days:
-        out.add(Fraction(len(days)))
-    for first, last in _WEEKDAY_RANGE_RE.findall(text):
-        out.add(Fraction((_WEEKDAYS.index(last.lower()) - _WEEKDAYS.index(first.lower())) % 7 + 1))
-    return out
-
-
-def clock_durations(text: str) -> set[Fraction]:
-    """Times between the clock times a text names, in minutes and in hours:
-    "starts at 8:00 AM ... done by noon" gives 240 and 4."""
-    times = []
-    for h, m, half_after_minutes, half in _CLOCK_TIME_RE.findall(text[:MAX_LINE_CHARS].lower()):
-        hour, minute, half = int(h), int(m or 0), half or half_after_minutes
-        if hour > 24 or minute > 59:
-            continue
-        if half == "p" and hour < 12:
-            hour += 12
-        elif half == "a" and hour == 12:
-            hour = 0
-        times.append(60 * hour + minute)
-    if "noon" in text.lower():
-        times.append(12 * 60)
-    out = set()
-    times = times[:MAX_CLOCK_TIMES]
-    for i, a in enumerate(times):  # from each time to every later one
-        for b in times[i + 1:]:
-            if a != b:
-                d = Fraction((b - a) % (24 * 60))
-                out |= {d, d / 60}
-    return out
 
 
 def percent_literal(text: str) -> Fraction | None:
@@ -456,194 +399,6 @@ def _chains(tokens: list[tuple[str, str, int]], covered: set[int],
         i += 1
     close()
     return out
-
-
-def subtree_values(node: Node) -> list[Fraction]:
-    """Values of the sub-expressions of ``node`` that have no variable."""
-    out: list[Fraction] = []
-
-    def walk(n: Node) -> bool:  # whether n is constant
-        if isinstance(n, Num):
-            return True
-        if isinstance(n, Var):
-            return False
-        if isinstance(n, Unary):
-            return walk(n.operand)
-        if isinstance(n, Binary):
-            left, right = walk(n.left), walk(n.right)
-            if left and right:
-                try:
-                    out.append(abs(Fraction(evaluate_node(n))))
-                except (SafeArithError, ZeroDivisionError, RecursionError):
-                    return False
-                return True
-        return False
-
-    walk(node)
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class AlgebraStep:
-    """One ``A = B`` with an unknown that derives numbers: a ``rewrite`` of
-    a known expression (``S + 2S + 4S = 7S``), an equation ``solved`` from
-    known numbers (``7S = 847``), or one ``consistent`` with the value
-    already solved for (``2x = 16`` after ``2x - 5 = 11``). Algebra only
-    ever grounds: an equation that fits none of these is no step at all
-    (letters get reused, and a wrong setup shows in the answer anyway)."""
-
-    left: str
-    right: str
-    variable: str
-    status: str
-    solution: Fraction | None = None
-
-
-def _magnitude(value):
-    """|value| as an int when whole (ints hash and compare like Fractions, faster)."""
-    if type(value) is int:
-        return -value if value < 0 else value
-    v = abs(Fraction(value))
-    return v.numerator if v.denominator == 1 else v
-
-
-class ProseFacts:
-    """What a solution has established so far, line by line.
-
-    ``known`` holds absolute values. ``percent`` says whether the problem
-    talks about percent or cents, where ``k/100`` of a known ``k`` is the
-    same number written another way.
-    """
-
-    def __init__(self, known: Iterable[Fraction], percent: bool = False):
-        self.known: set = {_magnitude(v) for v in known}
-        self.percent = percent
-        self.solutions: dict[str, Fraction] = {}  # variable -> solved value
-        self.derived: list[Fraction] = []  # every derived number, in order (for reports)
-        self.stated: set[Fraction] = set()  # numbers the prose stated, not derived
-
-    def _base(self, v) -> bool:
-        if v in self.known or v in self.stated:
-            return True
-        # Percent and fraction, cents and dollars: the same number, scaled.
-        return self.percent and any(w in self.known or w in self.stated
-                                    for w in (v * 100, Fraction(v) / 100))
-
-    def by_statement_only(self, value) -> bool:
-        """Grounded, but only through a number the prose stated."""
-        if not self.grounded(value):
-            return False
-        stated, self.stated = self.stated, set()
-        try:
-            return not self.grounded(value)
-        finally:
-            self.stated = stated
-
-    def grounded(self, value) -> bool:
-        v = _magnitude(value)
-        if v in self.known or self._base(v):
-            return True
-        if v == 0:
-            return False
-        # 1 ± p: "15% more" is 1.15 (or 115 in percent), "20% off" is 0.8.
-        for one in (1, 100) if self.percent else (1,):
-            if 0 < v < 2 * one and v != one and self._base(abs(one - Fraction(v)) / one):
-                return True
-        # A reciprocal: 20% is a fifth, so 6 women are a fifth: 6 * 5.
-        inverse = 1 / Fraction(v)
-        return inverse in self.known or inverse in self.stated
-
-    def part_grounded(self, part: Part) -> bool:
-        return part.node is not None and not self.ungrounded(part.node)
-
-    def ungrounded(self, node: Node) -> list[Fraction]:
-        """The numbers of ``node`` that are not grounded. A written proper
-        fraction counts as one number: 6/12 is grounded when a half is."""
-        if isinstance(node, Num):
-            return [] if self.grounded(node.value) else [abs(Fraction(node.value))]
-        if isinstance(node, Unary):
-            return self.ungrounded(node.operand)
-        if isinstance(node, Binary):
-            if (node.op == "/" and isinstance(node.left, Num) and isinstance(node.right, Num)
-                    and 0 < node.left.value < node.right.value
-                    and self.grounded(Fraction(node.left.value) / Fraction(node.right.value))):
-                return []
-            return self.ungrounded(node.left) + self.ungrounded(node.right)
-        return []
-
-    def add(self, value) -> None:
-        v = _magnitude(value)
-        if v not in self.known:
-            self.known.add(v)
-            self.derived.append(v)
-
-    def _learn(self, part: Part) -> None:
-        """Every number of ``part`` and of its constant sub-expressions."""
-        for v in part.numbers:
-            self.add(v)
-        if part.node is not None:
-            for v in subtree_values(part.node):
-                self.add(v)
-        form = part.form()
-        if form is not None:
-            self.add(form[0])
-            self.add(form[1])
-
-    def state(self, values: Iterable[Fraction]) -> None:
-        self.stated.update(m for m in map(_magnitude, values) if m not in self.known)
-
-    def compute(self, expressions: Iterable[Part]) -> None:
-        """Learn the values of calculations written without "=" whose numbers
-        are known: "(2+3+4+5+6+7+8) pastries" is 35 pastries."""
-        for part in expressions:
-            if self.part_grounded(part):
-                self._learn(part)
-
-    def absorb(self, line: str) -> list[AlgebraStep]:
-        """Learn what the chains of ``line`` derive, and the days it counts;
-        returns its steps of algebra (equations with an unknown)."""
-        for v in day_counts(line) | clock_durations(line):
-            self.add(v)
-        steps = []
-        for chain in chains(line):
-            for a, b in zip(chain, chain[1:]):
-                if a is None or b is None or a.node is None or b.node is None:
-                    continue
-                step = self._pair(a, b)
-                if step is not None:
-                    steps.append(step)
-        return steps
-
-    def _pair(self, a: Part, b: Part) -> AlgebraStep | None:
-        fa, fb = a.form(), b.form()
-        if fa is None or fb is None:
-            return None
-        ga, gb = self.part_grounded(a), self.part_grounded(b)
-        variable = a.variable or b.variable
-        if fa == fb:  # a rewrite: "S + 2S + 4S = 7S", "300/3 = 100"
-            if ga:
-                self._learn(a)
-                self._learn(b)
-                if variable is not None:
-                    return AlgebraStep(a.text, b.text, variable, "rewrite")
-            return None
-        if variable is None or (a.variable and b.variable and a.variable != b.variable):
-            return None  # two different numbers: wrong arithmetic is the claims' business
-        if fa[0] == fb[0]:
-            return None  # no solution or every value: nothing derived
-        solution = (fb[1] - fa[1]) / (fa[0] - fb[0])
-        # An equation that disagrees with the value solved for before is not
-        # called wrong: one letter often names two things in one solution
-        # (x for a price, then x for a percent). It is judged afresh.
-        consistent = self.solutions.get(variable) == solution
-        if consistent or ga and gb:
-            self.solutions[variable] = solution
-            self.add(solution)
-            self._learn(a)
-            self._learn(b)
-            return AlgebraStep(a.text, b.text, variable,
-                               "consistent" if consistent else "solved", solution)
-        return None  # an equation set up with numbers from nowhere: not derived
 
 
 def is_numeric_claim(a: Part | None, b: Part | None) -> bool:
