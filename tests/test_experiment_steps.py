@@ -315,3 +315,9 @@ def test_word_problems_smoke_end_to_end(tmp_path):
     assert set(res["sets"]) == {"word_problem/L1", "word_problem/L2"}
     with open(tmp_path / "word_problems" / "runs" / "answer_only" / "seed_0" / "report.json") as f:
         assert json.load(f)["summary"]["all"]["items_from_prompt"] is None
+    # Both arms trained with the recipe's tokenizer, learned from the family's
+    # text and saved with the run (evaluation read it back from there).
+    for arm in ("traces", "answer_only"):
+        with open(tmp_path / "word_problems" / "runs" / arm / "seed_0" / "tokenizer" /
+                  "tokenizer.json") as f:
+            assert json.load(f)["kind"] == "sentencepiece"

@@ -102,13 +102,16 @@ class SentencePieceTokenizer:
 def train_sentencepiece(texts: Iterable[str], vocab_size: int, *, model_type: str = "bpe",
                         split_digits: bool = True, num_threads: int = 1,
                         max_sentences: int = 2_000_000,
-                        max_sentence_chars: int = 1 << 16) -> SentencePieceTokenizer:
+                        max_sentence_chars: int = 1 << 16,
+                        hard_vocab_limit: bool = True) -> SentencePieceTokenizer:
     """Trains a round-tripping SentencePiece model on ``texts`` (one document each).
 
     ``vocab_size`` counts the 4 specials and 256 byte pieces, so it must be at
     least 261 for any learned piece. Documents longer than
     ``max_sentence_chars`` are cut for training only (SentencePiece skips
-    over-long sentences otherwise). Training on the same texts with
+    over-long sentences otherwise). ``hard_vocab_limit=False`` makes
+    ``vocab_size`` an upper bound: a corpus with fewer distinct pieces gets a
+    smaller vocabulary instead of an error. Training on the same texts with
     ``num_threads=1`` gives the same model.
     """
     if vocab_size < 4 + 256 + 1:
@@ -126,7 +129,7 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, *, model_type: st
             pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID, unk_id=UNK_ID,
             input_sentence_size=max_sentences, shuffle_input_sentence=False,
             max_sentence_length=4 * max_sentence_chars,  # bytes, UTF-8 is <= 4 per char
-            num_threads=num_threads, minloglevel=2)
+            num_threads=num_threads, hard_vocab_limit=hard_vocab_limit, minloglevel=2)
     except RuntimeError as e:
         # e.g. "Vocabulary size is too high": the corpus has too few distinct pieces.
         raise ValueError(f"sentencepiece training failed: {str(e).splitlines()[0]}") from None

@@ -9,6 +9,10 @@ The interface, the special ids and the saved form are
   ``sentencepiece_tokenizer.py``): trained by ``python -m
   rtt_jax.data.train_tokenizer``; the same PAD/BOS/EOS ids 0..2, UNK 3.
 
+``make_tokenizer(spec)`` builds the one ``config.data.tokenizer`` names:
+``"bytes"``, a saved directory, or ``"family:NAME:VOCAB"`` (trained on a task
+family's own text, ``family_tokenizer.py``).
+
 ``load_tokenizer(dir)`` restores whichever kind was saved; a missing or
 corrupt file gives one ``TokenizerFileError`` line that names the file.
 """
@@ -78,9 +82,16 @@ def load_tokenizer(directory: str) -> Tokenizer:
 
 
 def make_tokenizer(spec: str) -> Tokenizer:
-    """``config.data.tokenizer``: ``"bytes"`` or a directory written by ``Tokenizer.save``.
+    """``config.data.tokenizer``: ``"bytes"``, ``"family:NAME[,NAME...]:VOCAB"``
+    (a SentencePiece tokenizer trained now on those families' text,
+    ``family_tokenizer.py``) or a directory written by ``Tokenizer.save``.
     Built once per run (``config_validation.validate``) and passed down."""
-    return ByteTokenizer() if spec in ("", "bytes") else load_tokenizer(spec)
+    if spec in ("", "bytes"):
+        return ByteTokenizer()
+    if spec.startswith("family:"):
+        from rtt_jax.data.family_tokenizer import family_tokenizer
+        return family_tokenizer(spec)
+    return load_tokenizer(spec)
 
 
 RUN_TOKENIZER_DIR = "tokenizer"

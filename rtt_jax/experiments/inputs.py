@@ -67,7 +67,7 @@ def run_paths(arm_config: Mapping[str, Any], run: Run) -> list[tuple[str, str]]:
                 name == "config.data.tokenizer":
             found[name] = value
     return [(field, path) for field, path in found.items()
-            if path and not (field == "config.data.tokenizer" and path == "bytes")]
+            if path and not (field == "config.data.tokenizer" and _names_no_file(path))]
 
 
 def config_paths(config: Mapping[str, Any], prefix: str = "config") -> Iterator[tuple[str, str]]:
@@ -78,8 +78,15 @@ def config_paths(config: Mapping[str, Any], prefix: str = "config") -> Iterator[
             yield from config_paths(value, name)
         elif isinstance(value, str) and value and (key == "path" or key.endswith("_path")):
             yield name, value
-        elif name == "config.data.tokenizer" and isinstance(value, str) and value != "bytes":
+        elif name == "config.data.tokenizer" and isinstance(value, str) and \
+                not _names_no_file(value):
             yield name, value
+
+
+def _names_no_file(tokenizer: str) -> bool:
+    """A ``data.tokenizer`` that reads no file: the byte tokenizer, or one
+    trained at the run's start on a family's text (``"family:..."``)."""
+    return tokenizer in ("", "bytes") or tokenizer.startswith("family:")
 
 
 def step_paths(run: Run, roots: Sequence[str]) -> Iterator[tuple[str, str]]:
