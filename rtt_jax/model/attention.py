@@ -26,6 +26,16 @@ from [T, T] to [C, window * C] per block. At the demo shape (seq 256,
 segments of at most 47 tokens, C = 64) that halves the attention work; on
 one core the train step was 1.04x faster (docs/benchmarks.md).
 
+"The same maths" is checked, not assumed: tests/test_banded_attention.py
+compares the whole model's logits and loss gradients with the full kernel's
+(float32, 1e-5) on rows with segments across block edges, of exactly block
+and window length, longer than the window, with padding, and on best_fit's
+rows of 256, and checks that ``band_fits`` accepts exactly the rows whose
+segments lie in the band. The two kernels sum in different orders, so a
+training run with the band is not bitwise the run without it: like any such
+change (XLA's thread count is another), the rounding difference can grow
+into a different trajectory (docs/benchmarks.md).
+
 Segment ids, causal masking and GQA mean the same in every path; the tests
 check forward values and gradients of each against ``xla``.
 """

@@ -69,7 +69,8 @@ def make_train_step(layout: StateLayout, optimizer: optax.GradientTransformation
     def grad_fn(params, batch):
         """Gradients with the banded attention kernel when this batch's
         segments fit its band (model.attention_block), else the full one:
-        both are compiled, one runs (the same maths either way)."""
+        both are compiled, one runs (the same maths either way, to float
+        rounding: tests/test_banded_attention.py)."""
         model = layout.merge(params)  # at trace time only
         if not model.band_applies(batch["tokens"].shape[1] - 1):
             return value_and_grad(params, batch)
