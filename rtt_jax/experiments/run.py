@@ -38,7 +38,9 @@ Flags: ``--seeds=0,1`` and ``--arms=a,b`` pick a subset; ``--set=field=value``
 (repeatable) overrides a config field in every run (``--set=train.steps=20``);
 ``--run_timeout`` kills a run that takes longer (it is reported missing);
 ``--parallel=N`` runs N local runs at a time, each pinned to its share of the
-CPU cores (results are the same; on 2 cores ``--parallel=2`` is ~1.3x faster).
+CPU cores (on 2 cores ``--parallel=2`` is ~1.3x faster; results agree in
+distribution, not bit for bit: a run rounds differently on one core than on
+two, docs/experiments.md).
 Experiments live in ``configs/experiments/NAME.py`` (``--experiment`` also
 takes a path to such a file).
 
