@@ -52,8 +52,11 @@ def main(argv) -> int:
         cli_errors.make_output_dir(_WORKDIR.value, "--workdir")
     except (OSError, ValueError) as e:
         return cli_errors.report(e)
+    from rtt_jax.train import gpu_determinism
+    gpu_determinism.request(config.train.gpu_deterministic)  # before the backend starts
     process_setup.maybe_initialize_distributed(config)
     import jax
+    from rtt_jax.data.sources import BadRecordError
     from rtt_jax.evaluation.during_training import make_periodic_eval
     from rtt_jax.rl.loop import train_rl
     from rtt_jax.train.checkpoint import CheckpointError
@@ -76,7 +79,8 @@ def main(argv) -> int:
         if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
             from rtt_jax.evaluation.standalone import evaluate_workdir
             evaluate_workdir(spec, _WORKDIR.value)
-    except (ConfigError, CheckpointError, NonFiniteLossError, WorkdirLockedError) as e:
+    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,
+            WorkdirLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except OSError as e:

@@ -11,8 +11,8 @@ deterministic and turns off the timing-based autotuning of GEMM fusions, so
 the restarted process compiles and computes the same thing.
 
 The policy: ``train.gpu_deterministic=True`` asks for it, and ``rtt_jax.main``
-adds the flag to ``XLA_FLAGS`` before JAX starts its backend (flags are read
-once, then). ``bench/gpu_check.py`` measures its cost on the `gpu` config
+and ``rtt_jax.rl`` add the flag to ``XLA_FLAGS`` before JAX starts its
+backend (flags are read once, then). ``bench/gpu_check.py`` measures its cost on the `gpu` config
 (docs/benchmarks.md; not yet run on a GPU). Off, a resumed GPU run follows
 the uninterrupted one only to float32 rounding, growing with the steps.
 Code that starts JAX itself (a notebook) sets the flag in ``XLA_FLAGS``
