@@ -26,7 +26,7 @@ MODULE = re.compile(r"^rtt_jax(?:\.[A-Za-z_]\w*)+$")
 
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-'."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[`*]", "", heading.strip().lower())  # GitHub keeps underscores
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
