@@ -2,10 +2,21 @@
 
 Recipe: ``_common.GROUNDED_CPU_RECIPE`` (swept in docs/recipes.md, "Prompt-grounded
 tasks"): a tokenizer of at most 640 ids trained on the family's own text
-(``family:word_problem:640``), 2 layers, d=128, rows of 256 x 4, lr 1e-3, 4,800
-steps, loss on the completion only. Budget: equal token positions per arm.
+(``family:word_problem:640``), 2 layers, d=192 (6 heads, 3 kv), rows of
+256 x 4, lr 1e-3, 4,800 steps, loss on the completion only. Budget: equal
+token positions per arm.
 
-Prediction for this recipe, 3 seeds (written 2026-12-06 06:25 UTC, before
+Prediction for d=192, 3 seeds (written 2026-12-06 07:08 UTC, before any
+answer-only run at this width and before traces seeds 1-2; traces seed 0
+gave 62.7% in the sweep): traces ~62% at the trained levels (L1 ~100, L2
+~60, L3 ~25), answer-only ~22% (width helps a one-token answer less than a
+copy), so about +38 to +42: the +40 line met or missed by a few points
+again, each seed's interval above +25. Level 4 under 10% for both.
+
+At d=128 (3 seeds, run 06:23-06:53 UTC; the prediction below held): traces
+57.6 +- 2.0, answer-only 20.0 +- 2.9, +37.6 [+26.3, +48.8].
+
+Prediction for d=128, 3 seeds (written 2026-12-06 06:25 UTC, before
 seeds 1-2; seed 0 of both arms is the sweep's, 61.3% and 21.3%): at the
 trained levels (1-3) traces ~60% (L1 ~100, L2 ~60, L3 ~20) and answer-only
 ~25% (L1 ~45, L2 ~20, L3 ~6), so traces minus answer-only about +35 to +40
