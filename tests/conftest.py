@@ -1,8 +1,20 @@
 """Test set-up: 8 fake CPU devices, set before jax is imported anywhere."""
+import dataclasses
+import fcntl
 import os
+import pathlib
+import shutil
+from typing import Any
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=8").strip()
+import pytest
+
+from xla_flags import CHEAP_COMPILE  # nothing above imports JAX: the flags below come first
+
+
+# Cheap compiles (tests/xla_flags.py) unless the caller set an optimisation level.
+_cheap = "" if "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "") else CHEAP_COMPILE
+os.environ["XLA_FLAGS"] = " ".join(
+    [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=8", _cheap]).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Many tests compile the same tiny programs; a persistent cache shared by the
 # test processes (and subprocesses) turns repeat compiles into cache hits. Every
@@ -10,14 +22,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # on how loaded the machine was when they first compiled.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "/tmp/rtt_jax_test_jax_cache")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-
-import dataclasses
-import fcntl
-import pathlib
-import shutil
-from typing import Any
-
-import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]  # the checkout: subprocess cwd, fixtures
 

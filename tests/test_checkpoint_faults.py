@@ -23,6 +23,7 @@ import pytest
 from conftest import REPO
 from hang_guard import hang_guard
 from run_outputs import losses as run_losses
+from xla_flags import xla_flags
 
 # Subprocesses, several processes or real training runs: `make test` only.
 # One xdist worker runs this module (make test: --dist=loadgroup), so its module
@@ -158,7 +159,7 @@ def _main_cmd(workdir, *extra):
 
 
 def test_second_run_on_a_workdir_stops_at_once(tmp_path):
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env = {**os.environ, "XLA_FLAGS": xla_flags(1)}
     steps = 6
     run1 = subprocess.Popen(_main_cmd(tmp_path, f"--config.train.steps={steps}",
                                       "--config.checkpoint.every_steps=3"),

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from rtt_jax.experiments import Arm, execute, Experiment, ExperimentError, plan, results, definition, Step, tables
+from xla_flags import xla_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -247,7 +248,7 @@ def test_plain_prompts_for_our_own_models():
 def _run_experiment(tmp_path, name: str, arms: str) -> dict:
     out = tmp_path / name
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["XLA_FLAGS"] = ""  # one device per subprocess: faster start-up
+    env["XLA_FLAGS"] = xla_flags()  # one device per subprocess: faster start-up
     proc = subprocess.run(
         [sys.executable, "-m", "rtt_jax.experiments.run", f"--experiment={name}",
          "--variant=smoke", f"--out={out}", f"--arms={arms}"],

@@ -23,6 +23,7 @@ import pytest
 
 from conftest import REPO
 from run_outputs import free_port
+from xla_flags import xla_flags
 
 BUCKET = "rtt-test"
 _LOGS = itertools.count()  # a name for each run's log files
@@ -105,7 +106,7 @@ def emulator(tmp_path):
             pytest.skip(f"GCS emulator did not start on 127.0.0.1:{port}: {why}")
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ,
-               "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+               "XLA_FLAGS": xla_flags(1),
                "STORAGE_EMULATOR_HOST": url,            # gcsfs, google-cloud-storage
                "TENSORSTORE_GCS_HTTP_URL": url,         # orbax's tensorstore
                "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",  # no gRPC bucket-type probe

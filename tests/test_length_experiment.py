@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from rtt_jax.experiments import plan
+from xla_flags import xla_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,7 +39,7 @@ def test_star_rounds_sample_one_level_further_each_round(tmp_path):
 @pytest.mark.slow
 def test_smoke_variant_runs_the_recommended_arm(tmp_path):
     out = tmp_path / "lg"
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags())
     proc = subprocess.run(
         [sys.executable, "-m", "rtt_jax.experiments.run", "--experiment=length_generalization",
          "--variant=smoke", f"--out={out}", "--arms=traces"],

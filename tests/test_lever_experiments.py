@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from xla_flags import xla_flags
 
 ARMS = {"curriculum": "mastery", "data_quality": "web_filtered",
         "flawed_traces": "retry_60", "diverse_traces": "surface"}
@@ -22,7 +23,7 @@ ARMS = {"curriculum": "mastery", "data_quality": "web_filtered",
 @pytest.mark.parametrize("name", sorted(ARMS))
 def test_lever_experiment_smoke_runs_end_to_end(tmp_path, name):
     arm = ARMS[name]
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")  # one device: fast start-up
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags())  # one device: fast start-up
     proc = subprocess.run(
         [sys.executable, "-m", "rtt_jax.experiments.run", f"--experiment={name}",
          "--variant=smoke", f"--out={tmp_path}", f"--arms={arm}"],

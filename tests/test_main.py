@@ -18,6 +18,7 @@ import pytest
 from cli_fork import run_module
 from conftest import REPO
 from hang_guard import hang_guard
+from xla_flags import xla_flags
 
 # Subprocesses, several processes or real training runs: `make test` only.
 # One xdist worker runs this module (make test: --dist=loadgroup), so its module
@@ -35,7 +36,7 @@ def _cmd(workdir, *extra):
 
 def _env(devices=8):
     env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["XLA_FLAGS"] = xla_flags(devices)
     return env
 
 

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from run_outputs import free_port, losses as _losses
+from xla_flags import xla_flags
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ["12+5=", "a longer prompt of 21", "7", "3*4=", "hello", "99-1=", "(2+3)*4=",
@@ -70,7 +71,7 @@ def _worker(port: int, pid: int, out: str) -> None:
 def test_two_processes_sample_the_tokens_of_one():
     import tempfile
     port = free_port()
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    env = dict(os.environ, XLA_FLAGS=xla_flags(4),
                JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         outs = [os.path.join(tmp, f"p{i}.json") for i in range(2)]
@@ -101,7 +102,7 @@ def _main_cmd(workdir, *extra):
 @pytest.mark.slow
 def test_train_eval_on_two_hosts_matches_one(tmp_path):
     port = free_port()
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    env = dict(os.environ, XLA_FLAGS=xla_flags(4),
                JAX_PLATFORMS="cpu")
     two = str(tmp_path / "two")
     procs = [subprocess.Popen(_main_cmd(two, "--distributed",

@@ -15,6 +15,7 @@ from in_process import curriculum, data_pipeline as make_curriculum_data
 from rtt_jax.data.packing import PackStats
 from rtt_jax.data.sources import BadRecordError, JsonlSource, TfdsSource, TracesSource
 from run_outputs import free_port
+from xla_flags import xla_flags
 
 REPO = pathlib.Path(__file__).resolve().parents[1]  # not from conftest: the worker must not import it
 
@@ -283,7 +284,7 @@ def test_two_processes_build_exactly_the_one_process_global_batches(tmp_path, wo
     in this process."""
     from rtt_jax.data.lane_packing import lane_states
     port = free_port()
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    env = dict(os.environ, XLA_FLAGS=xla_flags(2),
                JAX_PLATFORMS="cpu", PYTHONPATH=f"{REPO}:{REPO / 'tests'}", WORKERS=str(workers))
     procs = [subprocess.Popen([sys.executable, __file__, str(port), str(i), str(tmp_path / f"p{i}")],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from xla_flags import xla_flags
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_rl_after_sft_smoke_runs_an_rl_arm_after_the_sft_arm(tmp_path):
     out = tmp_path / "rl"
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["XLA_FLAGS"] = ""  # one device per subprocess: faster start-up
+    env["XLA_FLAGS"] = xla_flags()  # one device per subprocess: faster start-up
     proc = subprocess.run(
         [sys.executable, "-m", "rtt_jax.experiments.run", "--experiment=rl_after_sft",
          "--variant=smoke", f"--out={out}", "--arms=grpo_process"],
