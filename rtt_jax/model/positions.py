@@ -19,10 +19,11 @@
   relative distance however long the chain. The same rule runs in training
   (``coupled_positions``, from the tokens and the loss mask: a segment's
   completion starts at its first target) and in decoding (``coupled_step``),
-  where a token's id is no longer its KV-cache slot. The prompt's lines
-  after the question (a style's cue) are laid just before the anchor
-  (``model.coupling_prompt="question"``; ``"contiguous"`` leaves the prompt
-  counting 0, 1, 2, ...), so the prompt's last token, where the first line
+  where a token's id is no longer its KV-cache slot; scoring a sampled
+  completion in one pass (RL) takes decoding's ids (``decode_positions``).
+  The prompt's lines after the question (a style's cue) are laid just
+  before the anchor (``model.coupling_prompt="question"``; ``"contiguous"``
+  leaves the prompt counting 0, 1, 2, ...), so the prompt's last token, where the first line
   is predicted, sits one id before it at every length: counted from the
   question's start, the prompt's end moves with the question's length.
 * ``none`` (NoPE, Kazemnejad et al. 2023): no rotary embedding at all; the
@@ -142,6 +143,23 @@ def coupled_step(tokens, line, offset, anchor: int, stride: int, newline: int):
     return ids, jnp.where(ends, line + 1, line), jnp.where(ends, 0, offset + 1)
 
 
+def decode_positions(cfg, tokens, positions, completion):
+    """The ids decoding feeds RoPE for rows of ``[prompt, completion]``: the
+    sampler's prefill and decode steps together (``Sampler.prompt_ids`` is
+    this), so that scoring a sampled completion in one forward pass (RL's
+    update, ``rtt_jax.rl.update``) gives the log-probabilities it was sampled
+    with. ``positions``: 0, 1, ... per row; ``completion``: 1 from the row's
+    first completion token on (only where it starts matters). ``coupled``
+    ids follow the completion's lines; every other mode counts, as decoding
+    does (``random_rope`` ids and ``model.position_skip`` are training's
+    only). ``cfg``: the ``ModelConfig``."""
+    if cfg.positions != "coupled":
+        return positions
+    return coupled_positions(tokens, positions, completion, cfg.coupling_anchor,
+                             cfg.coupling_stride, cfg.newline_id,
+                             tail=cfg.coupling_prompt == "question")
+
+
 def step_keys(seed: int, step, rows: int):
     """One key per row for training step ``step``: fold_in(seed, step, row)."""
     base = jax.random.fold_in(jax.random.key(_STREAM), seed)
@@ -171,5 +189,6 @@ def train_positions(cfg, batch, seed: int, step):
     return ids
 
 
-__all__ = ["COUPLING_PROMPTS", "MODES", "SKIPPABLE", "coupled_positions", "coupled_step", "random_positions",
-           "skip_positions", "step_keys", "train_positions"]
+__all__ = ["COUPLING_PROMPTS", "MODES", "SKIPPABLE", "coupled_positions", "coupled_step",
+           "decode_positions", "random_positions", "skip_positions", "step_keys",
+           "train_positions"]

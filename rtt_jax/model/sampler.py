@@ -51,7 +51,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rtt_jax.batch_sharding import BATCH_AXES, batch_sharding
-from rtt_jax.model.positions import coupled_positions, coupled_step
+from rtt_jax.model.positions import coupled_step, decode_positions
 from rtt_jax.model.stop_rules import StopRule
 from rtt_jax.model.transformer import ModelConfig
 
@@ -234,12 +234,7 @@ class Sampler:
     def prompt_ids(self, tokens, positions, lengths):
         """The prompt's RoPE ids: its indices, except under ``coupled``
         (``model/positions.py``; the completion starts at each row's end)."""
-        c = self.cfg
-        if c.positions != "coupled":
-            return positions
-        return coupled_positions(tokens, positions, positions >= lengths[:, None],
-                                 c.coupling_anchor, c.coupling_stride, c.newline_id,
-                                 tail=c.coupling_prompt == "question")
+        return decode_positions(self.cfg, tokens, positions, positions >= lengths[:, None])
 
     def _recompute_program(self, params, tokens, lengths, rows, opts, ids):
         """The naive reference: every step reruns ``Transformer.__call__`` on

@@ -15,7 +15,9 @@ tokens include its stop token: the policy chose it, so it is trained too.
 Rows (``pack_rows``): ``[BOS] prompt completion`` then padding, ``seq_len +
 1`` tokens, laid out as training's rows (``tokens``, ``positions``,
 ``segment_ids``: 1 on real tokens, 0 on padding) plus ``completion``: 1 on
-the sampled tokens, the only ones with a loss.
+the sampled tokens, the only ones with a loss. ``positions`` count 0, 1, ...
+along the row; the update turns them into the ids the sampler used
+(``model.positions.decode_positions``: line-coupled under ``coupled``).
 """
 from __future__ import annotations
 

@@ -10,7 +10,12 @@ split over the mesh's batch axes (``batch_sharding``), as in training.
 Log-probabilities are those of the *sampling* distribution, softmax(logits /
 temperature), so that the ratio compares the policy with the one that
 sampled; the model reads ``tokens[:, :-1]`` and token t + 1 is scored where
-``completion[t + 1]`` is 1 (a sampled token).
+``completion[t + 1]`` is 1 (a sampled token). RoPE ids are decoding's
+(``model.positions.decode_positions``), not training's: under ``coupled``
+the completion's ids follow its lines from where the completion starts, as
+the sampler fed them; ``random_rope`` and ``model.position_skip`` draw ids
+in supervised training only, and the sampler counts 0, 1, 2, ... there, so
+the update does too (the policy it scores is the one that sampled).
 
 With one minibatch per rollout batch the update is on-policy: the old
 log-probabilities are the current ones, held constant (``stop_gradient``),
@@ -27,6 +32,7 @@ import jax.numpy as jnp
 import optax
 
 from rtt_jax.batch_sharding import batch_sharding
+from rtt_jax.model.positions import decode_positions
 from rtt_jax.rl.grpo import grpo_loss
 from rtt_jax.rl.spec import RLSpec
 from rtt_jax.train import sharding as shd
@@ -34,9 +40,11 @@ from rtt_jax.train.state import StateLayout
 
 
 def sampled_logprobs(layout: StateLayout, params, batch, temperature: float):
-    """log pi(token t + 1 | tokens <= t) at temperature, float32 [B, T]."""
+    """log pi(token t + 1 | tokens <= t) at temperature, float32 [B, T], with
+    the RoPE ids the sampler gave the row (``decode_positions``)."""
     model = layout.merge(params)
-    logits = model(batch["tokens"][:, :-1], batch["positions"][:, :-1],
+    ids = decode_positions(model.cfg, batch["tokens"], batch["positions"], batch["completion"])
+    logits = model(batch["tokens"][:, :-1], ids[:, :-1],
                    batch["segment_ids"][:, :-1]).astype(jnp.float32) / temperature
     targets = batch["tokens"][:, 1:]
     target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
