@@ -13,6 +13,10 @@ gave 62.7% in the sweep): traces ~62% at the trained levels (L1 ~100, L2
 copy), so about +38 to +42: the +40 line met or missed by a few points
 again, each seed's interval above +25. Level 4 under 10% for both.
 
+Result at d=192 (3 seeds; docs/results.md): traces 59.8 +- 2.7, answer-only
+20.2 +- 3.1, +39.6 [+34.8, +44.3]: the prediction held, the +40 line missed
+by 0.4 points.
+
 At d=128 (3 seeds, run 06:23-06:53 UTC; the prediction below held): traces
 57.6 +- 2.0, answer-only 20.0 +- 2.9, +37.6 [+26.3, +48.8].
 
