@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from rtt_jax import paths
+from rtt_jax.data.family_tokenizer import family_tokenizer, is_family_spec
 from rtt_jax.data.tokenizer_protocol import (BOS_ID, EOS_ID, META_FILE, PAD_ID, Tokenizer,
                                              TokenizerFileError, write_meta)
 
@@ -88,8 +89,7 @@ def make_tokenizer(spec: str) -> Tokenizer:
     Built once per run (``config_validation.validate``) and passed down."""
     if spec in ("", "bytes"):
         return ByteTokenizer()
-    if spec.startswith("family:"):
-        from rtt_jax.data.family_tokenizer import family_tokenizer
+    if is_family_spec(spec):
         return family_tokenizer(spec)
     return load_tokenizer(spec)
 

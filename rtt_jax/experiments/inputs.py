@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import ml_collections
 
 from rtt_jax import external_data, paths
+from rtt_jax.data.family_tokenizer import is_family_spec
 from rtt_jax.experiments.plan import REPO_ROOT, Run
 from rtt_jax.experiments.definition import ExperimentError
 
@@ -86,7 +87,7 @@ def config_paths(config: Mapping[str, Any], prefix: str = "config") -> Iterator[
 def _names_no_file(tokenizer: str) -> bool:
     """A ``data.tokenizer`` that reads no file: the byte tokenizer, or one
     trained at the run's start on a family's text (``"family:..."``)."""
-    return tokenizer in ("", "bytes") or tokenizer.startswith("family:")
+    return tokenizer in ("", "bytes") or is_family_spec(tokenizer)
 
 
 def step_paths(run: Run, roots: Sequence[str]) -> Iterator[tuple[str, str]]:

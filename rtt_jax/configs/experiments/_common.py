@@ -13,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from rtt_jax.configs.base import get_config as base_config
+from rtt_jax.data.family_tokenizer import PREFIX
 
 
 # best_fit with shuffled rows (the base default): best-fit decreasing packs
@@ -146,11 +147,11 @@ GROUNDED_CPU_RECIPE = dict(steps=4800, seq_len=256, batch=4, learning_rate=1e-3,
                            tokenizer_vocab=640)
 
 
-def family_tokenizer(c: ml_collections.ConfigDict, task: dict, vocab: int
+def with_family_tokenizer(c: ml_collections.ConfigDict, task: dict, vocab: int
                      ) -> ml_collections.ConfigDict:
     """``c`` tokenized by a vocabulary of at most ``vocab`` ids trained on
     ``task``'s family's text (``rtt_jax.data.family_tokenizer``)."""
-    c.data.tokenizer = f"family:{task['family']}:{vocab}"
+    c.data.tokenizer = f"{PREFIX}{task['family']}:{vocab}"
     c.model.vocab_size = vocab
     return c
 
@@ -174,7 +175,7 @@ def grounded_cpu_config(task: dict, recipe: dict = GROUNDED_CPU_RECIPE,
                    warmup_steps=r["warmup_steps"], b2=r["b2"])
     c.model.update(d_model=r["d_model"], n_heads=r["n_heads"], n_kv_heads=r["n_kv_heads"])
     c = one_task_source(c, task, prompt_loss=r["prompt_loss"])
-    c = family_tokenizer(c, task, r["tokenizer_vocab"])
+    c = with_family_tokenizer(c, task, r["tokenizer_vocab"])
     c = task_eval(c, task, max_new_tokens=max_new_tokens)
     # 50 problems per level (the sweep's), every completion kept in
     # samples.jsonl so the copy probe can be re-read from them.
@@ -192,8 +193,8 @@ def grounded_variants(task: dict) -> dict:
     def tpu():
         longer = dict(task, train_levels="1-6", eval_levels=list(range(1, 9)),
                       trained_levels=list(range(1, 7)))
-        return family_tokenizer(one_task_source(tpu_config(steps=20_000), longer), longer,
-                                GROUNDED_CPU_RECIPE["tokenizer_vocab"])
+        return with_family_tokenizer(one_task_source(tpu_config(steps=20_000), longer), longer,
+                                     GROUNDED_CPU_RECIPE["tokenizer_vocab"])
 
     def smoke():
         return grounded_smoke_config(cpu(), levels=[1, 2])
