@@ -141,6 +141,7 @@ def one_task_source(c, task: dict = TASK, **fields):
 # answer-only +39.6 against +37.6; lr 2e-3 at d=128: 46.0%.
 # prompt_loss False: loss on the prompt too cost accuracy in bytes (10.7%
 # against 26.7%).
+CURVE_EVERY = 600  # steps between the evaluations that draw the learning curve
 GROUNDED_CPU_RECIPE = dict(steps=4800, seq_len=256, batch=4, learning_rate=1e-3,
                            n_layers=2, d_model=192, n_heads=6, n_kv_heads=3,
                            warmup_steps=150, b2=0.95, prompt_loss=False,
@@ -161,7 +162,7 @@ def grounded_smoke_config(c: ml_collections.ConfigDict, levels: list[int]
     """``smoke_config`` with rows and eval room for prompts of ~200 bytes."""
     c = smoke_config(c, levels)
     c.data.seq_len = 256
-    c.eval.update(max_new_tokens=48, max_len=256 + 48)
+    c.eval.update(max_new_tokens=48, max_len=256 + 48, every_steps=0)
     return c
 
 
@@ -178,8 +179,14 @@ def grounded_cpu_config(task: dict, recipe: dict = GROUNDED_CPU_RECIPE,
     c = with_family_tokenizer(c, task, r["tokenizer_vocab"])
     c = task_eval(c, task, max_new_tokens=max_new_tokens)
     # 50 problems per level (the sweep's), every completion kept in
-    # samples.jsonl so the copy probe can be re-read from them.
-    c.eval.update(n_per_level=50, samples_per_set=50)
+    # samples.jsonl so the copy probe can be re-read from them. The same
+    # problems of the trained levels every ``CURVE_EVERY`` steps give the
+    # accuracy-against-tokens curve (results.json's ``eval_curves``,
+    # accuracy_vs_tokens.png): where the effect starts. Greedy decoding reads
+    # the live params and draws no randomness, so training is the same with
+    # or without it.
+    c.eval.update(n_per_level=50, samples_per_set=50, every_steps=CURVE_EVERY,
+                  periodic_levels=list(task["trained_levels"]))
     return c
 
 

@@ -1,8 +1,15 @@
 """Traces vs answer-only on leg counting, under the prompt-grounded recipe.
 
-NOT RUN YET (issue 26, item 3): shipped so the recipe's second and third
-families are one command away; write the prediction here before the first
-run.
+Prediction (written 2026-12-06 08:46 UTC, before any run of this
+experiment; the recipe is word_problems' unchanged, 3 seeds per arm): a
+line copies a count and the legs of its kind (named in a second sentence,
+capitalised), multiplies one or two digits by 2-8 and the last line adds
+two or three products. Traces ~65% at the trained levels (L1 ~98, L2 ~65,
+L3 ~30: the sum of three two-digit products is where digits slip);
+answer-only ~30% (L1 ~75: a product is a times-table lookup; L2 ~10, L3
+~3: a sum of products in one go). So about +35 points, each seed's
+interval above +20. Level 4 (four kinds, never trained): traces under 10%
+(no four-line trace seen), answer-only under 5%.
 """
 import dataclasses
 

@@ -1,8 +1,13 @@
 """Traces vs answer-only on arithmetic expressions, under the prompt-grounded recipe.
 
-NOT RUN YET (issue 26, item 3): shipped so the recipe's second and third
-families are one command away; write the prediction here before the first
-run.
+Prediction (written 2026-12-06 08:46 UTC, before any run of this
+experiment; the recipe is word_problems' unchanged, 3 seeds per arm): a
+line copies two operands (or a previous result) in order of precedence
+and applies one operation to small numbers. Traces ~80% at the trained
+levels (L1 ~98, L2 ~85, L3 ~60: brackets reorder the lines); answer-only
+~40% (L1 ~90: one operation on one-digit numbers is a lookup; L2 ~25,
+L3 ~8). So about +40 points, each seed's interval above +25. Level 4
+(one more operation): traces ~25%, answer-only under 10%.
 """
 import dataclasses
 
