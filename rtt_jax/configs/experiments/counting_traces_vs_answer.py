@@ -1,6 +1,6 @@
 """Traces vs answer-only on leg counting, under the prompt-grounded recipe.
 
-Prediction (written 2026-12-06 08:46 UTC, before any run of this
+Prediction (written 2026-12-06 08:32 UTC, before any run of this
 experiment; the recipe is word_problems' unchanged, 3 seeds per arm): a
 line copies a count and the legs of its kind (named in a second sentence,
 capitalised), multiplies one or two digits by 2-8 and the last line adds

@@ -1,6 +1,6 @@
 """Traces vs answer-only on arithmetic expressions, under the prompt-grounded recipe.
 
-Prediction (written 2026-12-06 08:46 UTC, before any run of this
+Prediction (written 2026-12-06 08:32 UTC, before any run of this
 experiment; the recipe is word_problems' unchanged, 3 seeds per arm): a
 line copies two operands (or a previous result) in order of precedence
 and applies one operation to small numbers. Traces ~80% at the trained
