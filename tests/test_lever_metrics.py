@@ -179,7 +179,8 @@ def test_probe_rates_from_samples_and_from_log_probabilities():
     completions = ["7+5=12\n2-9=7\n7+3=10\n#### 0",  # buggy
                    "1-8=7\n[retry]\n1-8=-7\n3-2=1\n#### 1"]  # buggy, then retracted
 
-    def logprob_fn(contexts, continuations):  # the buggy result twice as likely as each other
+    def logprob_fn(contexts, continuations, prompts):  # the buggy result twice as likely
+        assert all(c.startswith(p) for c, p in zip(contexts, prompts))
         return [math.log(2.0) if c in ("7\n",) else 0.0 for c in continuations]
 
     ev = Evaluator([eval_set], lambda prompts: completions, probes=[

@@ -120,3 +120,25 @@ def test_non_coupled_modes_score_with_the_rows_own_ids(coupled):
                  dict(positions="none")):
         cfg = dataclasses.replace(model_cfg, **mode)
         assert decode_positions(cfg, rows["tokens"], positions, rows["completion"]) is positions
+
+
+def test_probe_log_probs_use_decodings_ids(coupled):
+    """``evaluation.logprobs`` (probes' teacher-forced scores) gives a
+    completion's later tokens the log-probabilities the coupled sampler
+    gave them; counting ids over the whole row (the context taken as all
+    prompt) do not."""
+    from rtt_jax.evaluation.logprobs import continuation_logprobs, score_rows
+    _, _, params, sampler, prompts, completions, _ = coupled
+    rows, masks, wants = [], [], []
+    for prompt, completion in zip(prompts, completions):
+        want, _ = _decode_logprobs(sampler, params, prompt, completion)
+        first = len(completion) // 2  # the scored continuation: the second half
+        rows.append(list(prompt) + list(completion))
+        masks.append([0] * (len(prompt) + first) + [1] * (len(completion) - first))
+        wants.append(want[first:].sum())
+    got = score_rows(sampler, rows, masks, [len(p) for p in prompts])
+    np.testing.assert_allclose(got, wants, atol=1e-3, rtol=0)
+    contiguous = score_rows(sampler, rows, masks, [len(r) for r in rows])
+    assert np.abs(np.array(contiguous) - np.array(wants)).max() > 1e-2
+    with pytest.raises(ValueError, match="does not start with its prompt"):
+        continuation_logprobs(sampler, ["1+2 mod 10\n3\n"], ["4\n"], ["9+9 mod 10\n"])

@@ -3,9 +3,11 @@
 A probe is a small pluggable piece (big_vision's evaluators in miniature):
 ``name`` and ``measure(completions, logprob_fn) -> dict``, where
 ``completions`` maps each eval set's name to ``(EvalSet, prompts, raw
-completions, scored texts)`` and ``logprob_fn(contexts, continuations) ->
-[log p(continuation | context)]`` is the model's (None when the evaluator
-has no model, e.g. an API). ``probes_from_spec`` builds the ones a checked
+completions, scored texts)`` and ``logprob_fn(contexts, continuations,
+prompts) -> [log p(continuation | context)]`` is the model's (None when the
+evaluator has no model, e.g. an API); each context is its prompt followed by
+the first lines of a completion, so a model that numbers positions by line
+(``model.positions=coupled``) scores the lines where it would write them. ``probes_from_spec`` builds the ones a checked
 ``config.eval`` asks for.
 
 ``MisconceptionProbe`` (``eval.misconception``): how much of a
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-LogprobFn = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
+LogprobFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], Sequence[float]]
 # At most this many log-probability probes per evaluation (a trace of level 8
 # has up to 8 lines; each probe scores 2-3 continuations).
 MAX_LOGPROB_PROBES = 400
@@ -77,23 +79,24 @@ class MisconceptionProbe:
 
     def _logprobs(self, eval_set, prompts, logprob_fn: LogprobFn) -> dict[str, Any]:
         from rtt_jax.traces import misconception as bug
-        items = []  # (context, [correct continuations], buggy continuation)
+        items = []  # (prompt, context, [correct continuations], buggy continuation)
         for problem, prompt in zip(eval_set.problems, prompts):
             for probe in bug.probes(problem):
-                items.append((prompt + probe.prefix, [c + "\n" for c in probe.correct],
+                items.append((prompt, prompt + probe.prefix, [c + "\n" for c in probe.correct],
                               probe.buggy + "\n"))
                 if len(items) >= self.max_logprob_probes:
                     break
             if len(items) >= self.max_logprob_probes:
                 break
-        contexts, continuations = [], []
-        for context, correct, buggy in items:
+        contexts, continuations, item_prompts = [], [], []
+        for prompt, context, correct, buggy in items:
             for c in (*correct, buggy):
                 contexts.append(context)
                 continuations.append(c)
-        scores = list(logprob_fn(contexts, continuations))
+                item_prompts.append(prompt)
+        scores = list(logprob_fn(contexts, continuations, item_prompts))
         shares, preferred, k = [], 0, 0
-        for _, correct, _ in items:
+        for _, _, correct, _ in items:
             lp = scores[k:k + len(correct) + 1]
             k += len(correct) + 1
             top = max(lp)

@@ -67,9 +67,9 @@ def evaluate_workdir(spec, workdir: str) -> dict:
     from rtt_jax.evaluation.probes import probes_from_spec
     probes = probes_from_spec(ec)
 
-    def logprob_fn(contexts, continuations):
+    def logprob_fn(contexts, continuations, prompts):
         from rtt_jax.evaluation.logprobs import continuation_logprobs
-        return continuation_logprobs(sampler, contexts, continuations)
+        return continuation_logprobs(sampler, contexts, continuations, prompts)
 
     report = Evaluator(sets, generate, batch_size=ec.batch_size,
                        samples_per_set=ec.samples_per_set,
