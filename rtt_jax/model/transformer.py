@@ -86,8 +86,9 @@ class ModelConfig:
     # of attention_block queries against their own and the previous
     # attention_window_blocks - 1 blocks' keys whenever every segment of the
     # batch fits that band (checked per batch; else the full kernel). The XLA
-    # kernel only; 0: off. model/attention.py, "Packed rows of short segments".
-    attention_block: int = 64
+    # kernel only; 0: off, as in configs/base.py (it gained nothing on make
+    # demo). model/attention.py, "Packed rows of short segments".
+    attention_block: int = 0
     attention_window_blocks: int = 2
 
     def __post_init__(self):
