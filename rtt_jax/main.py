@@ -75,37 +75,17 @@ def main(argv) -> int:
     gpu_determinism.request(config.train.gpu_deterministic)  # before the backend starts
     process_setup.maybe_initialize_distributed(config, _DISTRIBUTED.value)
     import jax
-    from rtt_jax.data.sources import BadRecordError
     from rtt_jax.evaluation.during_training import make_periodic_eval
-    from rtt_jax.train.checkpoint import CheckpointError
-    from rtt_jax.train.workdir_lock import WorkdirLockedError
-    from rtt_jax.train.loop import NonFiniteLossError, train
+    from rtt_jax.train.loop import train
+    from rtt_jax.train_and_evaluate import train_then_evaluate
     logging.info("process %d of %d; %d devices; backend %s", jax.process_index(),
                  jax.process_count(), jax.device_count(), jax.default_backend())
-    try:
-        stopped_early = False
-        if _MODE.value in ("train", "train_eval"):
-            last = train(spec, _WORKDIR.value,
-                         make_eval=lambda layout: make_periodic_eval(spec, layout))
-            steps = spec.config.train.steps
-            # Preempted (SIGTERM): the checkpoint is saved, the run is not done. No
-            # report.json, or the experiment runner would take the run as complete.
-            stopped_early = last.get("step", steps) < steps
-            if jax.process_index() == 0:
-                print(f"stopped early at step {last.get('step')} of {steps}: checkpoint saved; "
-                      f"rerun the same command to continue (not evaluating)" if stopped_early
-                      else f"done: step {last.get('step')} loss "
-                           f"{last.get('loss', float('nan')):.4f}")
-        if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
-            from rtt_jax.evaluation.standalone import evaluate_workdir
-            evaluate_workdir(spec, _WORKDIR.value)
-    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,
-            WorkdirLockedError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:  # a full disk, a workdir made read-only mid-run: name the path
-        return cli_errors.report(e, _WORKDIR.value)
-    return 0
+    return train_then_evaluate(
+        spec, _WORKDIR.value, _MODE.value,
+        lambda: train(spec, _WORKDIR.value,
+                      make_eval=lambda layout: make_periodic_eval(spec, layout)),
+        spec.config.train.steps, "step",
+        lambda last: f"loss {last.get('loss', float('nan')):.4f}")
 
 
 if __name__ == "__main__":

@@ -55,37 +55,16 @@ def main(argv) -> int:
     from rtt_jax.train import gpu_determinism
     gpu_determinism.request(config.train.gpu_deterministic)  # before the backend starts
     process_setup.maybe_initialize_distributed(config)
-    import jax
-    from rtt_jax.data.sources import BadRecordError
     from rtt_jax.evaluation.during_training import make_periodic_eval
     from rtt_jax.rl.loop import train_rl
-    from rtt_jax.train.checkpoint import CheckpointError
-    from rtt_jax.train.loop import NonFiniteLossError
-    from rtt_jax.train.workdir_lock import WorkdirLockedError
-    try:
-        stopped_early = False
-        if training:
-            last = train_rl(spec, rl, _WORKDIR.value,
-                            make_eval=lambda layout: make_periodic_eval(spec, layout))
-            # Preempted (SIGTERM): saved, not done; no report.json (the runner's "complete").
-            stopped_early = last.get("step", rl.steps) < rl.steps
-            if jax.process_index() == 0 and stopped_early:
-                print(f"stopped early at iteration {last.get('step')} of {rl.steps}: checkpoint "
-                      f"saved; rerun the same command to continue (not evaluating)")
-            elif jax.process_index() == 0:
-                print(f"done: iteration {last.get('step')} reward "
-                      f"{last.get('reward', float('nan')):.4f} accuracy "
-                      f"{last.get('accuracy', float('nan')):.4f}")
-        if _MODE.value == "eval" or (_MODE.value == "train_eval" and not stopped_early):
-            from rtt_jax.evaluation.standalone import evaluate_workdir
-            evaluate_workdir(spec, _WORKDIR.value)
-    except (ConfigError, CheckpointError, NonFiniteLossError, BadRecordError,
-            WorkdirLockedError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        return cli_errors.report(e, _WORKDIR.value)
-    return 0
+    from rtt_jax.train_and_evaluate import train_then_evaluate
+    return train_then_evaluate(
+        spec, _WORKDIR.value, _MODE.value,
+        lambda: train_rl(spec, rl, _WORKDIR.value,
+                         make_eval=lambda layout: make_periodic_eval(spec, layout)),
+        rl.steps if training else 0, "iteration",
+        lambda last: (f"reward {last.get('reward', float('nan')):.4f} accuracy "
+                      f"{last.get('accuracy', float('nan')):.4f}"))
 
 
 if __name__ == "__main__":
