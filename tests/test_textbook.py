@@ -166,6 +166,7 @@ def test_sections_pick_every_wording_alternative():
     src = sections.TextbookSource(seed=3)
     for i in range(150):
         assert not re.search(r"\[[^\]]*\|[^\]]*\]", src[i].text), src[i].text
+        assert not re.search(r"[{}]", src[i].text), src[i].text  # no unfilled "{name}"
     assert templates.vary("[a|b] c [d]", random.Random(0)) in ("a c [d]", "b c [d]")
 
 

@@ -17,6 +17,10 @@ problem and run the family's ``check_steps`` on them. Mistakes come from
 flags it. Settings, estimates and checks (``contexts``, ``checks``) compute
 their numbers from the problem's data, and are recorded in ``parts`` too.
 
+A problem's question is printed as ``questions.restate`` words it (recorded
+as ``asked`` beside the generator's ``question``): the same numbers and
+formulas in one of several phrasings.
+
 Problems are drawn with a seed derived from ("textbook-problems", seed), not
 ``seed`` itself, so textbook examples are not the training or evaluation
 problems of the same seed.

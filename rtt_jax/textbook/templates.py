@@ -12,7 +12,9 @@ comes with a setting (``contexts``), an estimate and a check
 exercise solutions are worked in words, lines only or just answers (as an
 answer key), and whether they follow each exercise or are collected at the end.
 ``TemplateChoice`` records one draw of every axis; its ``template_id`` is a
-short stable string so corpora can report template entropy.
+short stable string so corpora can report template entropy. ``vary`` picks
+the wording inside a template: its ``[a|b]`` groups, then one of the
+equivalent wordings of each stock phrase in ``REWORDINGS``.
 
 Trace lines are always printed verbatim on a line of their own (possibly
 after a prefix such as "Step 2:"), so the numbers a reader sees are exactly
