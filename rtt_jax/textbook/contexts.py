@@ -144,6 +144,11 @@ def _division(p: Problem, rng: random.Random) -> str:
         f"{count(n, noun).capitalize()} are packed {d} to a {rng.choice(CONTAINERS)[0]}. How many full, "
         "how many over?",
         f"A ribbon {n} cm long is cut into {d} cm pieces. How many pieces, and how much is left?",
+        f"{name} has {count(n, noun)} and puts {d} on each {rng.choice(CONTAINERS)[0]}. How many are filled, "
+        "and how many are left over?",
+        f"A {rng.choice(PLACES)} has {count(n, ('seat', 'seats'))} to set out in rows of {d}. How many "
+        "full rows, and how many seats are left over?",
+        f"{n} days is how many whole periods of {d} days, with how many days to spare?",
         f"{rng.choice(TIMES)} {name} hands out {count(n, noun)}, {d} per person. How many people, how "
         "many left?",
     ))
@@ -161,6 +166,12 @@ def _gcd_lcm(p: Problem, rng: random.Random) -> str:
             "number of packs is the greatest common divisor.",
             f"A garden {a} m by {b} m is tiled with equal squares as large as possible. Their side is "
             "the greatest common divisor.",
+            f"{name} wants to split {a} red beads and {b} blue beads into identical bags, each bag the "
+            f"same, using every bead. The most bags {she} can make is the greatest common divisor.",
+            f"A class of {a} and a class of {b} are split into teams of one equal size with nobody left "
+            "out. The largest team size that works is the greatest common divisor.",
+            f"Two planks, {a} cm and {b} cm, are sawn into pieces of one length with no waste. The "
+            "longest possible piece is the greatest common divisor of the two lengths.",
         ))
     return rng.choice((
         f"Two lights blink together now, one every {a} seconds and one every {b}. They next blink "
@@ -169,6 +180,12 @@ def _gcd_lcm(p: Problem, rng: random.Random) -> str:
         "smallest such number is the least common multiple.",
         f"Two buses leave the {rng.choice(PLACES)} together; one returns every {a} minutes and one "
         f"every {b}. They meet again after the least common multiple of {a} and {b}.",
+        f"{name} stacks boxes {a} cm tall in one pile and boxes {b} cm tall in another. The first "
+        "height at which the two piles are level is the least common multiple.",
+        f"Two runners start a lap together; one takes {a} seconds a lap, the other {b}. They are "
+        "next side by side at the start line after the least common multiple.",
+        f"One gear has {a} teeth and another {b}. The same two teeth meet again after the least "
+        "common multiple of the tooth counts.",
     ))
 
 

@@ -114,7 +114,7 @@ WHY: dict[str, tuple[str, ...]] = {
     "subtraction": (
         "Borrowing does not change the number: taking one ten away and adding ten ones keeps the same value, just written so each column can be subtracted.",
         "Counting up works because subtraction asks for a distance. The distance from the smaller number to the larger is the same whether we walk down or up.",
-        "Every subtraction can be checked with addition, since the difference plus the number taken away gives back the start.",
+        "Every subtraction can be checked with addition, since the difference plus the number taken away [gives back the start|returns the starting number].",
     ),
     "multiplication": (
         "Long multiplication is the distributive law in disguise: multiplying by each digit separately and adding the shifted rows is the same as multiplying by the whole number.",
@@ -129,7 +129,7 @@ WHY: dict[str, tuple[str, ...]] = {
     "gcd_lcm": (
         "Euclid's algorithm works because any number dividing both a and b also divides the remainder of a divided by b, so the common divisors never change as the numbers shrink.",
         "Prime factorizations show every divisor at once: a common divisor can only use primes both numbers have, and no more copies than either has.",
-        "The product of the gcd and the lcm equals the product of the two numbers, because every prime power is counted once in each.",
+        "The product of the gcd and the lcm [equals|is the same as] the product of the two numbers, because every prime power is counted once in each.",
     ),
     "base_conversion": (
         "Repeated division by the base works because each division peels off the lowest place: the remainder is the ones digit, and the quotient is what the higher places still hold.",
@@ -148,8 +148,8 @@ WHY: dict[str, tuple[str, ...]] = {
     ),
     "word_problem": (
         "Writing each sentence as one calculation turns a story into a chain of small, checkable steps.",
-        "An amount can only be computed once everything it depends on is known, which is why the order of the steps matters.",
-        "Naming each quantity before computing it makes it easy to see which numbers the question actually needs.",
+        "An amount can only be [computed|worked out] once everything it depends on is known, which is why the order of the steps matters.",
+        "Naming each quantity before computing it makes it easy to see which numbers the question [actually needs|really uses].",
     ),
     "logic": (
         "An 'and' is false as soon as one side is false, and an 'or' is true as soon as one side is true; that is what makes short-circuit evaluation safe.",

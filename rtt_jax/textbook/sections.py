@@ -17,6 +17,10 @@ problem and run the family's ``check_steps`` on them. Mistakes come from
 flags it. Settings, estimates and checks (``contexts``, ``checks``) compute
 their numbers from the problem's data, and are recorded in ``parts`` too.
 
+A problem's question is printed as ``questions.restate`` words it (recorded
+as ``asked`` beside the generator's ``question``): the same numbers and
+formulas in one of several phrasings.
+
 Problems are drawn with a seed derived from ("textbook-problems", seed), not
 ``seed`` itself, so textbook examples are not the training or evaluation
 problems of the same seed.
@@ -30,7 +34,7 @@ from typing import Any, Mapping, Sequence
 
 from rtt_jax import tasks
 from rtt_jax.tasks.base import Problem, Trace, make_rng_seed
-from rtt_jax.textbook import checks, contexts, mistakes, notes, variations
+from rtt_jax.textbook import checks, contexts, mistakes, notes, questions, variations
 from rtt_jax.textbook import skills as skills_lib
 from rtt_jax.textbook import templates as T
 
@@ -123,10 +127,12 @@ class _Composer:
                          else bare.format(line=step.text, n=n)
                          for n, (step, why) in enumerate(zip(trace.steps, whys), 1))
 
-    @staticmethod
-    def record(p: Problem, t: Trace) -> dict[str, Any]:
-        return {"question": p.question, "seed": p.seed, "index": p.index, "level": p.level,
-                "style": t.style, "lines": [s.text for s in t.steps], "answer": t.answer}
+    def record(self, p: Problem, t: Trace) -> dict[str, Any]:
+        """The problem's identity and lines, and ``asked``: the question as the
+        section words it (``questions.restate``)."""
+        return {"question": p.question, "asked": questions.restate(p, self.rng), "seed": p.seed,
+                "index": p.index, "level": p.level, "style": t.style,
+                "lines": [s.text for s in t.steps], "answer": t.answer}
 
     def rule_text(self) -> str:
         """One phrasing of the skill's rule in full, or the rule in brief:
@@ -152,9 +158,10 @@ class _Composer:
             whys = [skills_lib.explain(st, self.rng.randrange(2 ** 30), self.fam.name, t, i)
                     for i, st in enumerate(t.steps[:k])]
             lines = "\n".join(st.text for st in t.steps[:k])
-            example = (f"{self.pick(T.RULE_EXAMPLE_LEADS).format(q=p.question)}\n{lines}\n"
+            rec = self.record(p, t) | {"shown": k}
+            example = (f"{self.pick(T.RULE_EXAMPLE_LEADS).format(q=rec['asked'])}\n{lines}\n"
                        + " ".join(whys))
-            parts["rule_example"] = self.record(p, t) | {"shown": k}
+            parts["rule_example"] = rec
         return "\n".join(x for x in (self.subhead(self.pick(T.RULE_HEADS)), text, example) if x)
 
     def worked(self, parts: dict) -> str:
@@ -170,8 +177,8 @@ class _Composer:
             rec.update(context=setting, estimate=guess, check=check, variation=twist)
             parts["worked"].append(rec)
             title = head if self.c.n_worked == 1 else f"{head} {k + 1}"
-            ask = (f"{setting} {self.pick(T.CONTEXT_BRIDGES).format(q=p.question)}" if setting
-                   else self.pick(T.PROBLEM_LEADS).format(q=p.question))
+            ask = (f"{setting} {self.pick(T.CONTEXT_BRIDGES).format(q=rec['asked'])}" if setting
+                   else self.pick(T.PROBLEM_LEADS).format(q=rec['asked']))
             body = [self.subhead(title), ask, guess, self.steps(t, explained=True),
                     self.pick(T.CONCLUSIONS).format(a=t.answer), check, twist]
             blocks.append("\n".join(x for x in body if x))
@@ -189,7 +196,7 @@ class _Composer:
         pool = notes.WHY.get(self.fam.name, ())
         if not pool:
             return ""
-        chosen = self.rng.sample(pool, self.rng.randint(1, min(2, len(pool))))
+        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(1, min(2, len(pool))))]
         parts["why"] = chosen
         return "\n".join(x for x in [self.subhead(self.pick(T.WHY_HEADS)), " ".join(chosen)] if x)
 
@@ -197,7 +204,7 @@ class _Composer:
         pool = notes.TIPS.get(self.fam.name, ())
         if not pool:
             return ""
-        chosen = self.rng.sample(pool, self.rng.randint(2, len(pool)))
+        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(2, len(pool)))]
         parts["tips"] = chosen
         bullet = self.pick(("- ", "* ", "", "+ "))
         return "\n".join([x for x in [self.subhead(self.pick(T.TIP_HEADS))] if x]
@@ -211,12 +218,13 @@ class _Composer:
             return ""
         attempt = [s.text for s in t.steps[:m.step_index]] + [m.wrong_line]
         m = dataclasses.replace(m, why=T.vary(m.why, self.rng))  # "[a|b]" wording picked here
-        parts["mistake"] = self.record(p, t) | dataclasses.asdict(m)
+        rec = self.record(p, t)
+        parts["mistake"] = rec | dataclasses.asdict(m)
         fix = self.pick(T.MISTAKE_FIXES).format(wrong=m.wrong_line, right=m.right_line,
                                                 why=m.why, kind=m.kind, k=m.step_index + 1)
         body = [self.subhead(self.pick(T.MISTAKE_HEADS)),
                 self.pick(T.MISTAKE_OPENERS).format(kind=m.kind, name=self.rng.choice(contexts.NAMES)),
-                p.question, "\n".join(attempt),
+                rec["asked"], "\n".join(attempt),
                 fix, self.pick(T.MISTAKE_MORALS)]
         return "\n".join(x for x in body if x)
 
@@ -234,7 +242,7 @@ class _Composer:
             label = T.EXERCISE_LABELS[self.c.label].format(k=k, letter="abcdefgh"[k - 1])
             work = self.steps(t, self.c.solutions == 2) if shown else ""
             body = "\n".join(x for x in (work, self.pick(T.CONCLUSIONS).format(a=t.answer), check) if x)
-            qs.append(f"{label} {setting} {p.question}" if setting else f"{label} {p.question}")
+            qs.append(f"{label} {setting} {rec['asked']}" if setting else f"{label} {rec['asked']}")
             sols.append((label, body))
         lead = self.pick(T.EXERCISE_LEADS)
         head = [self.subhead(self.pick(T.EXERCISE_HEADS))] + ([lead] if lead else [])

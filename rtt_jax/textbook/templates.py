@@ -12,7 +12,9 @@ comes with a setting (``contexts``), an estimate and a check
 exercise solutions are worked in words, lines only or just answers (as an
 answer key), and whether they follow each exercise or are collected at the end.
 ``TemplateChoice`` records one draw of every axis; its ``template_id`` is a
-short stable string so corpora can report template entropy.
+short stable string so corpora can report template entropy. ``vary`` picks
+the wording inside a template: its ``[a|b]`` groups, then one of the
+equivalent wordings of each stock phrase in ``REWORDINGS``.
 
 Trace lines are always printed verbatim on a line of their own (possibly
 after a prefix such as "Step 2:"), so the numbers a reader sees are exactly
@@ -27,12 +29,58 @@ import re
 _ALTERNATIVES = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
 
 
+# Phrases that recur across rules, explanations, settings and notes, each
+# with wordings that mean exactly the same wherever the phrase stands (names
+# of the same quantity, the same connective). ``vary`` picks one per use, so a
+# stock phrase does not become a stock 4-gram (issue 28, item 5). Matched
+# case-sensitively as whole words; never numbers, symbols or trace lines
+# (those are filled in after ``vary``, or never pass through it).
+REWORDINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the greatest common divisor", ("the greatest common divisor", "the highest common factor",
+                                     "the greatest common factor", "the largest common divisor")),
+    ("the least common multiple", ("the least common multiple", "the lowest common multiple",
+                                   "the smallest common multiple")),
+    ("So the answer is", ("So the answer is", "Therefore the answer is", "Thus the answer is",
+                          "So the result is", "This means the answer is")),
+    ("step by step", ("step by step", "one step at a time", "a step at a time")),
+    ("both sides by the", ("both sides by the", "each side by the", "both sides of the equation by the")),
+    ("for problems like these", ("for problems like these", "for questions of this kind",
+                                 "for such problems", "for this kind of problem")),
+    ("Many problems can be solved with", ("Many problems can be solved with",
+                                          "A whole family of problems yields to",
+                                          "Plenty of problems can be handled with")),
+    ("We now turn to", ("We now turn to", "Next we look at", "Now we come to", "This section takes up")),
+    ("on its own", ("on its own", "by itself", "in isolation")),
+    ("which is why", ("which is why", "and that is why", "and so")),
+    ("as a product of primes", ("as a product of primes", "as a product of prime numbers",
+                                "as primes multiplied together")),
+    ("from left to right", ("from left to right", "left to right", "starting from the left")),
+    ("from right to left", ("from right to left", "right to left", "starting from the right")),
+    ("one at a time", ("one at a time", "one by one", "in turn")),
+    ("place value", ("place value", "place value", "positional value")),
+    ("The correct line is", ("The correct line is", "The right line is", "The line should be")),
+    ("every line should be checked", ("every line should be checked", "each line deserves a check",
+                                      "every line is worth checking")),
+    ("Use the same method on these problems", ("Use the same method on these problems",
+                                               "Apply the method to these problems",
+                                               "Solve these the same way")),
+    ("Try these on your own first", ("Try these on your own first", "Attempt each one before reading on",
+                                     "Work each one out before looking")),
+    ("the total number of", ("the total number of", "the whole number of", "the overall number of")),
+    ("for example", ("for example", "for instance")),
+    ("in total", ("in total", "altogether", "in all")),
+)
+_REWORD_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p, _ in REWORDINGS) + r")\b")
+_REWORD = dict(REWORDINGS)
+
+
 def vary(text: str, rng: random.Random) -> str:
     """Pick one option of every ``[a|b|c]`` group in ``text`` (groups do not
-    nest; brackets without a ``|`` are left alone): one sentence template
-    says the same thing in several ways, so repeated use does not repeat
-    the same words."""
-    return _ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), text)
+    nest; brackets without a ``|`` are left alone), then one wording of every
+    phrase in ``REWORDINGS``: one sentence template says the same thing in
+    several ways, so repeated use does not repeat the same words."""
+    text = _ALTERNATIVES.sub(lambda m: rng.choice(m.group(1).split("|")), text)
+    return _REWORD_RE.sub(lambda m: rng.choice(_REWORD[m.group(1)]), text)
 
 
 HEADINGS = (
@@ -115,11 +163,11 @@ MISTAKE_OPENERS = (
     "{name} [wrote|tried|handed in] this:", "Here is {name}'s [work|attempt|solution]:",
     "{name} [made|slipped into] {kind} here:", "[Look at|Read] {name}'s [answer|working]:",
     "Here is a solution with an error in it:",
-    "A student solving a similar problem wrote the following:",
+    "A student solving a similar problem [wrote the following|handed in this work]:",
     "Look at this attempt, which contains {kind}:",
     "It is easy to slip here ({kind}). Consider this work:",
-    "One slip can spoil the whole answer. Here is an example:",
-    "The work below looks fine at first glance, but one line is wrong:",
+    "One slip can [spoil|ruin] the whole answer. Here is an example:",
+    "The work below [looks fine|seems right] at first glance, but one line is wrong:",
     "Someone tried the next problem and made {kind}:",
     "Read this solution carefully and look for the mistake:",
 )
@@ -136,16 +184,16 @@ MISTAKE_FIXES = (
     "Everything is right up to line {k}, where {why}. The correct line is\n{right}",
     "[Look at|Check] line {k}: {why}. [The right version|What it should say]:\n{right}",
 )
-MISTAKE_MORALS = ("", "", "Once a step is wrong, every later step inherits the error.",
-                  "Checking each step as you go catches this early.",
-                  "A quick estimate of the size of the answer often reveals such slips.",
-                  "", "Always recheck a step before building on it.",
+MISTAKE_MORALS = ("", "", "Once a step is wrong, every later step [inherits the error|carries the error forward].",
+                  "Checking each step as you go [catches this early|finds it before it spreads].",
+                  "A quick estimate of the [size of the answer|answer's size] [often reveals|will often expose] such slips.",
+                  "", "Always recheck a step before [building on it|using its result].",
                   "Slips like this are common, which is why every line should be checked.",
-                  "The fix changes only one line, but the final answer depends on it.", "")
-EXERCISE_LEADS = ("", "", "Solve the following.", "Work these out, showing each step.",
+                  "The fix changes only one line, but the [final answer|answer] depends on it.", "")
+EXERCISE_LEADS = ("", "", "Solve the following.", "Work these out, [showing each step|one step per line].",
                   "Use the same method on these problems.", "Try these on your own first.", "",
-                  "Show every step, as in the examples.", "Cover the solutions and try each one.",
-                  "These use exactly the method above.", "")
+                  "Show every step, as in the [examples|worked examples].", "[Cover|Hide] the solutions and try each one.",
+                  "These use [exactly the method above|the same method as above].", "")
 CLOSINGS = ("", "", "", "", "", "", "", "", "[Practice|Use] makes this method [quick|fast] and [reliable|safe].",
             "[Next|In the next section] we build on this.")
 SUBHEADS = ("{h}:", "**{h}**", "{h}.", "[{h}]", "_{h}_", "## {h}", "")  # "": no part headings

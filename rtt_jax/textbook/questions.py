@@ -1,0 +1,141 @@
+"""A problem's question asked in a textbook's words, not always the generator's.
+
+Every task family asks its questions in one fixed form ("What is 71 divided
+by 5? Give the quotient and the remainder.", "A farm has ... How many legs
+are there in total?"). Printed verbatim in every worked example, exercise
+and mistake, those few forms were the largest block of repeated 4-grams in
+the generated sections (issue 28, item 5). A textbook asks the same thing in
+many ways: "Divide 71 by 5: find the quotient and the remainder", "Find
+gcd(76, 22)", "Solve 3x = 18 for x".
+
+``restate(problem, rng)`` matches the family's question form and returns one
+of several phrasings, the generator's own among them. Each phrasing copies
+every number, expression, equation or formula of the question unchanged
+(the named groups of the pattern), so it asks exactly what the original
+asks; ``tests/test_textbook.py`` checks that the numbers and symbols match.
+A question that matches no pattern is returned as it is.
+"""
+from __future__ import annotations
+
+import random
+import re
+from typing import Callable
+
+from rtt_jax.tasks.base import Problem
+from rtt_jax.textbook.templates import vary
+
+_Forms = Callable[[dict[str, str]], tuple[str, ...]]
+
+
+def _sum(g):
+    return ("Find {a} + {b}.", "Work out {a} + {b}.", "Add {a} and {b}.",
+            "Compute the sum {a} + {b}.", "How much is {a} + {b}?", "What do {a} and {b} add up to?")
+
+
+def _difference(g):
+    return ("Find {a} - {b}.", "Work out {a} - {b}.", "Subtract {b} from {a}.",
+            "Compute the difference {a} - {b}.", "How much is {a} - {b}?", "Take {b} away from {a}.")
+
+
+def _product(g):
+    return ("Find {a} * {b}.", "Multiply {a} by {b}.", "Compute the product {a} * {b}.",
+            "What is {a} times {b}?", "How much is {a} * {b}?", "Work out {a} * {b}.")
+
+
+def _division(g):
+    return ("Divide {n} by {d}. [Give|State|Find] the quotient and the remainder.",
+            "Find the quotient and the remainder when {n} is divided by {d}.",
+            "How many times does {d} go into {n}, and what is left over?",
+            "Split {n} into groups of {d}: how many [full groups|groups] are there, and how many are left?",
+            "[Work out|Compute] {n} / {d} as a quotient and a remainder.")
+
+
+def _gcd_lcm(g):
+    short = "gcd" if g["what"].startswith("greatest") else "lcm"
+    return ("Find the {what} of {a} and {b}.", f"Compute {short}({{a}}, {{b}}).",
+            f"What is {short}({{a}}, {{b}})?", "Which number is the {what} of {a} and {b}?",
+            "[Work out|Determine] the {what} of {a} and {b}.")
+
+
+def _to_base(g):
+    return ("Write {n} in base {base}.", "Express {n} in base {base}.", "What is {n} in base {base}?",
+            "[Rewrite|Give] the number {n} in base {base}.")
+
+
+def _from_base(g):
+    return ("Write the base-{base} number {d} in base 10.", "What is {d} (base {base}) in base 10?",
+            "Express the base {base} numeral {d} in base 10.",
+            "[Find|Give] the base-10 value of {d}, written in base {base}.")
+
+
+def _expression(g):
+    return ("Find the value of {e}.", "Work out {e}.", "Compute {e}.", "What is {e}?",
+            "[Simplify|Calculate] {e}.")
+
+
+def _equation(g):
+    return ("Find x if {eq}.", "Solve {eq} for x.", "What value of x makes {eq} true?",
+            "Find the x that satisfies {eq}.", "[Solve|Solve the equation] {eq}.")
+
+
+def _logic(g):
+    return ("Let {given}. What is {f}?", "With {given}, find the value of {f}.",
+            "Evaluate {f} when {given}.", "Take {given}. Is {f} True or False?",
+            "Suppose {given}. [Work out|Decide] whether {f} is True or False.")
+
+
+def _modular(g):
+    return ("What is {e} mod 10?", "Find {e} mod 10.", "Compute {e}, then reduce it mod 10.",
+            "[Work out|Give] the value of {e} mod 10.")
+
+
+def _counting(g):
+    heads = ("A farm has {herd}.", "On a farm there are {herd}.", "A farmer keeps {herd}.",
+             "A farm is home to {herd}.")
+    tails = ("How many legs are there in total?", "How many legs [do they have|are there] "
+             "[altogether|in all]?", "Find the total number of legs.", "Count all the legs.",
+             "What is the total number of legs?", "How many legs do the animals have [in total|together]?")
+    return tuple(f"{h} {{legs}}. {t}" for h in heads for t in tails)
+
+
+def _word_problem(g):
+    return ("{story} How many {x} does {who} have?", "{story} Find how many {x} {who} has.",
+            "{story} Work out the number of {x} {who} has.", "{story} How many {x} [has|does] {who} [got|have]?")
+
+
+_ID = r"[A-Za-z0-9]+"
+_PATTERNS: dict[str, tuple[tuple[re.Pattern, _Forms], ...]] = {
+    "addition": ((re.compile(r"What is (?P<a>\d+) \+ (?P<b>\d+)\?"), _sum),),
+    "subtraction": ((re.compile(r"What is (?P<a>\d+) - (?P<b>\d+)\?"), _difference),),
+    "multiplication": ((re.compile(r"What is (?P<a>\d+) \* (?P<b>\d+)\?"), _product),),
+    "division": ((re.compile(r"What is (?P<n>\d+) divided by (?P<d>\d+)\? "
+                             r"Give the quotient and the remainder\."), _division),),
+    "gcd_lcm": ((re.compile(r"What is the (?P<what>greatest common divisor|least common multiple) "
+                            r"of (?P<a>\d+) and (?P<b>\d+)\?"), _gcd_lcm),),
+    "base_conversion": ((re.compile(rf"Convert (?P<n>{_ID}) to base (?P<base>\d+)\."), _to_base),
+                        (re.compile(rf"Convert (?P<d>{_ID}) from base (?P<base>\d+) to base 10\."),
+                         _from_base)),
+    "expressions": ((re.compile(r"Evaluate: (?P<e>.+)"), _expression),),
+    "linear_equation": ((re.compile(r"Solve for x: (?P<eq>.+)"), _equation),),
+    "logic": ((re.compile(r"Given (?P<given>.+), evaluate: (?P<f>.+)"), _logic),),
+    "modular": ((re.compile(r"(?P<e>[0-9+\-]+) mod 10"), _modular),),
+    "counting": ((re.compile(r"A farm has (?P<herd>.+?)\. (?P<legs>[^.]+)\. "
+                             r"How many legs are there in total\?"), _counting),),
+    "word_problem": ((re.compile(r"(?P<story>.+\.) How many (?P<x>\w+) does (?P<who>\w+) have\?"),
+                      _word_problem),),
+}
+
+
+def restate(problem: Problem, rng: random.Random) -> str:
+    """The question of ``problem`` in one of several phrasings (its own form
+    about one time in four); every number and formula copied as it is."""
+    q = problem.question
+    for pattern, forms in _PATTERNS.get(problem.family, ()):
+        m = pattern.fullmatch(q)
+        if m is None:
+            continue
+        if rng.random() < 0.25:
+            return q
+        g = m.groupdict()
+        return vary(rng.choice(forms(g)).format(**g), rng)
+    return q
