@@ -49,6 +49,17 @@ MDE of ``clean``'s and its retracted buggy lines are many.
 
     python -m rtt_jax.experiments.run --experiment=flawed_traces --variant=cpu --parallel=2 \\
         --out=workdirs/flawed_traces
+
+Result (5 paired seeds; docs/results.md, "flawed_traces"): held for
+``bug_60`` (83% of applicable lines buggy, P(buggy) 0.76, -77.1 points
+where the bug applies, control within its MDE) and for answer filtering
+(0.3% buggy lines, P(buggy) 0.09, accuracy +0.3 [-8.0, +8.6] from
+``clean``: better than predicted). ``bug_30`` lost more than predicted
+(-13.7 [-21.9, -5.5], 14% of lines buggy). Step filtering removed every
+buggy line and all of the belief (P 0.00), but one seed of five did not
+learn the task at this budget (27%), so its accuracy interval is wide
+(-7.9 [-40.0, +24.2]). ``retry_60`` failed the prediction: it retracts,
+yet loses 38.2 points where the bug applies and 9.7 on the control set.
 """
 from rtt_jax.configs.experiments import _common, _pools
 from rtt_jax.evaluation import run_metrics as rm
