@@ -70,7 +70,7 @@ def continuation_logprobs(sampler, contexts: Sequence[str], continuations: Seque
             raise ValueError(f"continuation_logprobs: context {i} does not start with its "
                              f"prompt {prompt[:40]!r}")
         p = [bos] + list(tok.encode(prompt))
-        lines = list(tok.encode(context[len(prompt):])) if len(context) > len(prompt) else []
+        lines = list(tok.encode(context[len(prompt):]))  # [] when the context is the prompt
         t = list(tok.encode(continuation))
         if not t:
             raise ValueError(f"continuation_logprobs: empty continuation after {context!r}")

@@ -7,8 +7,8 @@ completions, scored texts)`` and ``logprob_fn(contexts, continuations,
 prompts) -> [log p(continuation | context)]`` is the model's (None when the
 evaluator has no model, e.g. an API); each context is its prompt followed by
 the first lines of a completion, so a model that numbers positions by line
-(``model.positions=coupled``) scores the lines where it would write them. ``probes_from_spec`` builds the ones a checked
-``config.eval`` asks for.
+(``model.positions=coupled``) scores the lines where it would write them.
+``probes_from_spec`` builds the ones a checked ``config.eval`` asks for.
 
 ``MisconceptionProbe`` (``eval.misconception``): how much of a
 misconception (``rtt_jax.traces.misconception``) a model holds, on the
