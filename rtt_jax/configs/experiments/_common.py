@@ -132,18 +132,23 @@ def one_task_source(c, task: dict = TASK, **fields):
 # from 26.7% to 61.3% at the trained levels (one seed; answer-only 21.3%).
 # Rows of 256 ids hold a level-3 problem (~130 ids) whole; 4 rows a step did
 # better than 2 rows for twice the steps (61.3% against 57.3%, same
-# positions), and 3 layers no better than 2 (52.0% against 57.3%). Steps
+# positions), and 3 layers at d=128 no better than 2 there (52.0% against
+# 57.3%, rows of 256 x 2). Steps
 # 4,800: at 7,200 the traces arm stayed put (62.0%) while answer-only rose
 # (30.7%), so the extra budget narrows the gap (+31.3 against +40.0, seed 0);
 # 4,800 steps train in about 7.5 minutes on one idle core at d=128. Width
-# 192 (6 heads, 3 kv): traces 62.7% at seed 0 against d=128's 55.3%, about
-# 12 minutes a run; over 3 seeds 59.8 +- 2.7 against 57.6 +- 2.0, the gap to
-# answer-only +39.6 against +37.6; lr 2e-3 at d=128: 46.0%.
+# 192 (6 heads, 3 kv): over 3 seeds traces 59.8 +- 2.7 against d=128's 57.6
+# +- 2.0, the gap to answer-only +39.6 against +37.6; lr 2e-3 at d=128: 46.0%;
+# rows of 256 x 8 for 2,400 steps: no better (62.0%, answer-only 25.3%, seed
+# 0). Depth 3 at d=160 (5 heads, 5 kv; about d=192's matmul work): over 3
+# seeds traces 62.9 +- 4.5, answer-only 20.2 +- 3.7, +42.7 (the second hop
+# of levels 2-3 gains), about 14 minutes a run on one core; 4 layers at
+# d=128: 60.7% at seed 0.
 # prompt_loss False: loss on the prompt too cost accuracy in bytes (10.7%
 # against 26.7%).
 CURVE_EVERY = 600  # steps between the evaluations that draw the learning curve
 GROUNDED_CPU_RECIPE = dict(steps=4800, seq_len=256, batch=4, learning_rate=1e-3,
-                           n_layers=2, d_model=192, n_heads=6, n_kv_heads=3,
+                           n_layers=3, d_model=160, n_heads=5, n_kv_heads=5,
                            warmup_steps=150, b2=0.95, prompt_loss=False,
                            tokenizer_vocab=640)
 

@@ -2,9 +2,21 @@
 
 Recipe: ``_common.GROUNDED_CPU_RECIPE`` (swept in docs/recipes.md, "Prompt-grounded
 tasks"): a tokenizer of at most 640 ids trained on the family's own text
-(``family:word_problem:640``), 2 layers, d=192 (6 heads, 3 kv), rows of
+(``family:word_problem:640``), 3 layers, d=160 (5 heads, 5 kv), rows of
 256 x 4, lr 1e-3, 4,800 steps, loss on the completion only. Budget: equal
 token positions per arm.
+
+Prediction for 3 layers at d=160, 3 seeds (written 2026-12-06 12:03 UTC,
+after the seed-0 pilot of the traces arm gave 68.0% and before its seeds
+1-2 or any answer-only run at this point; kept with the runs in
+/work/sweeps/s6): traces 63-68%, answer-only 19-24% (added 12:16 UTC, after
+traces seeds 1-2 gave 59.3 and 61.3), gap +39 to +44; the recipe to change
+only if the 3-seed gap came out at least 2 points above d=192's +39.6.
+
+Result (3 seeds; docs/results.md): traces 62.9 +- 4.5 (68.0, 59.3, 61.3),
+answer-only 20.2 +- 3.7 (20.0, 24.0, 16.7), +42.7 [+26.4, +59.0]: traces
+just under the predicted range, answer-only and the gap inside theirs;
+the recipe changed to this point.
 
 Prediction for d=192, 3 seeds (written 2026-12-06 07:08 UTC, before any
 answer-only run at this width and before traces seeds 1-2; traces seed 0
