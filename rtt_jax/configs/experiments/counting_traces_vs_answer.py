@@ -17,7 +17,18 @@ families"): traces 76.7 +- 2.3 (L1 100, L2 80.7, L3 49.3), answer-only
 failed. Traces copy without fault (every copied item right) and fail on
 the final sum, which is the whole of the answer-only arm's task too; the
 copy an answer needs here is short enough to do without writing it down.
-Level 4: 0.7% and 0%.
+Level 4: 0.7% and 0%. (That result was under the recipe's earlier model,
+2 layers at d=192.)
+
+Prediction for the shipped model, 3 layers at d=160 (written 2026-12-06
+12:16 UTC, before any run of this experiment with it): no change in kind,
++0 to +6 points, each arm within 5 points of its d=192 figure.
+
+Result (3 seeds): traces 80.4 +- 5.7 (L1 100, L2 90.7, L3 50.7),
+answer-only 83.3 +- 2.9 (L1 100, L2 90.7, L3 59.3), -2.9 [-10.7, +4.9]:
+no effect again, but the prediction failed on the answer-only arm, which
+gained 8.6 points from depth (traces 3.7). All 88 wrong traces at levels
+2-3 first go wrong on the final sum. Level 4: 0% for both.
 """
 import dataclasses
 
