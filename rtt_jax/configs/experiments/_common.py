@@ -138,12 +138,10 @@ def one_task_source(c, task: dict = TASK, **fields):
 # (30.7%), so the extra budget narrows the gap (+31.3 against +40.0, seed 0);
 # 4,800 steps train in about 7.5 minutes on one idle core at d=128. Width
 # 192 (6 heads, 3 kv): over 3 seeds traces 59.8 +- 2.7 against d=128's 57.6
-# +- 2.0, the gap to answer-only +39.6 against +37.6; lr 2e-3 at d=128: 46.0%;
-# rows of 256 x 8 for 2,400 steps: no better (62.0%, answer-only 25.3%, seed
-# 0). Depth 3 at d=160 (5 heads, 5 kv; about d=192's matmul work): over 3
-# seeds traces 62.9 +- 4.5, answer-only 20.2 +- 3.7, +42.7 (the second hop
-# of levels 2-3 gains), about 14 minutes a run on one core; 4 layers at
-# d=128: 60.7% at seed 0.
+# +- 2.0, the gap to answer-only +39.6 against +37.6; lr 2e-3 at d=128: 46.0%.
+# Depth 3 at d=160 (5 heads, 5 kv; about d=192's matmul work) gains the
+# second hop: over 3 seeds +42.7 against d=192's +39.6, about 14 minutes a
+# run on one core (recipes.md also has rows of 256 x 8 and 4 layers at d=128).
 # prompt_loss False: loss on the prompt too cost accuracy in bytes (10.7%
 # against 26.7%).
 CURVE_EVERY = 600  # steps between the evaluations that draw the learning curve

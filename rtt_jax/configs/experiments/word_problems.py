@@ -8,8 +8,7 @@ token positions per arm.
 
 Prediction for 3 layers at d=160, 3 seeds (written 2026-12-06 12:03 UTC,
 after the seed-0 pilot of the traces arm gave 68.0% and before its seeds
-1-2 or any answer-only run at this point; kept with the runs in
-/work/sweeps/s6): traces 63-68%, answer-only 19-24% (added 12:16 UTC, after
+1-2 or any answer-only run at this point): traces 63-68%, answer-only 19-24% (added 12:16 UTC, after
 traces seeds 1-2 gave 59.3 and 61.3), gap +39 to +44; the recipe to change
 only if the 3-seed gap came out at least 2 points above d=192's +39.6.
 
