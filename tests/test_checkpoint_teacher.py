@@ -79,3 +79,17 @@ def test_star_round_reads_its_workdir_alone(trained, tmp_path):
     assert alone == given and alone["sampling"]["samples"] == 6
     assert (tmp_path / "alone/traces/traces.jsonl").read_text() == \
         (tmp_path / "given/traces/traces.jsonl").read_text()
+    assert alone["totals"]["levels"] == [1]
+    # The frontier from level 1: level 1 fails, so it alone is sampled; with
+    # level 1 held, up to one past it (at most max_level), problems spread.
+    frontier = run_round(str(tmp_path / "frontier"), config=None,
+                         **dict(args, frontier_from=1, problems=4))
+    assert frontier["totals"]["levels"] == [1]
+    with open(f"{wd}/report.json", "w") as f:
+        json.dump({"sets": {"addition/L1": {"family": "addition", "level": 1,
+                                            "answer_accuracy": 1.0}}}, f)
+    frontier = run_round(str(tmp_path / "frontier2"), config=None,
+                         **dict(args, frontier_from=1, problems=4))
+    assert frontier["totals"]["levels"] == [1, 2]
+    assert frontier["sampling"]["samples"] == 8
+    assert "sampled level 1-2" in frontier["title"]

@@ -182,6 +182,23 @@ def test_mastery_is_the_highest_unbroken_level():
     assert mastered_level({"sets": {}}, "modular", 0.9) == (0, {})
 
 
+def test_frontier_reaches_the_first_level_below_mastery():
+    from rtt_jax.experiments.star_round import frontier_levels
+    acc = {**{lv: 1.0 for lv in range(1, 9)}, 12: 1.0, 16: 0.99, 24: 0.83, 32: 0.28}
+    assert frontier_levels(acc, 0.9, 9, 24) == list(range(9, 25))
+    assert frontier_levels(acc, 0.9, 9, 20) == list(range(9, 21))   # capped
+    assert frontier_levels(acc, 0.8, 9, 40) == list(range(9, 33))   # 32 fails at 0.8
+    demo = {**{lv: 1.0 for lv in range(1, 9)}, 12: 0.09, 16: 0.06}
+    assert frontier_levels(demo, 0.9, 9, 24) == [9, 10, 11, 12]
+    # No evaluated level past `first` fails: one past the highest evaluated.
+    assert frontier_levels({lv: 1.0 for lv in range(1, 9)}, 0.9, 9, 24) == [9]
+    assert frontier_levels({**acc, 24: 0.95, 32: 0.95}, 0.9, 9, 40) == list(range(9, 34))
+    # A failing trained level (below `first`) does not stop the frontier.
+    assert frontier_levels({**acc, 3: 0.5}, 0.9, 9, 24) == list(range(9, 25))
+    assert frontier_levels({9: 0.1}, 0.9, 9, 24) == [9]
+    assert frontier_levels({}, 0.9, 9, 24) == [9]
+
+
 def test_weights_and_data_share():
     import collections
     from rtt_jax.experiments.star_round import data_share, parse_weights

@@ -1,5 +1,6 @@
 """The length_generalization experiment: its self-improvement rounds are wired
-one level further per round, and its smoke variant runs end to end."""
+to sample the frontier from round to round, and its smoke variant runs end to
+end."""
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ def _flags(run) -> dict:
     return dict(a[2:].split("=", 1) for a in run.argv if a.startswith("--") and "=" in a)
 
 
-def test_star_rounds_sample_one_level_further_each_round(tmp_path):
+def test_star_rounds_sample_the_frontier_of_the_previous_round(tmp_path):
     path = plan.experiment_path("length_generalization")
     exp = plan.load_experiment(path).EXPERIMENT
     runs = plan.plan(path, exp, "cpu", str(tmp_path), seeds=[0], arms=["traces_star2"])
@@ -25,7 +26,9 @@ def test_star_rounds_sample_one_level_further_each_round(tmp_path):
     assert order == ["traces/seed_0", "traces_sample1/seed_0", "traces_star1/seed_0",
                      "traces_sample2/seed_0", "traces_star2/seed_0"]
     first, second = (_flags(r) for r in runs if r.kind == "step")
-    assert (first["level"], second["level"]) == ("9", "10")
+    assert "level" not in first and "level" not in second
+    assert (first["frontier_from"], first["max_level"]) == ("9", "24")
+    assert first["frontier_from"] == second["frontier_from"]
     assert first["previous"] == "" and second["previous"].endswith("traces_sample1/seed_0/traces")
     assert first["workdir"].endswith("runs/traces/seed_0")
     assert second["config"].endswith(":cpu/traces_star1")

@@ -14,9 +14,16 @@ changes the model or tokenizer that round trained with (one error line).
 1. **Mastery.** The previous round's ``report.json`` gives answer accuracy per
    level of ``--family``; the mastered level is the highest L such that every
    level 1..L reaches ``--mastery``. The round targets L+1 (at most
-   ``--max_level``), or ``--level`` when given (a schedule of one level
-   further per round, as the length-generalisation rounds use).
-2. **Sampling.** For ``--problems`` fresh problems at the target level, ``--k``
+   ``--max_level``), or ``--level`` when given (a fixed schedule of one level
+   further per round). With ``--frontier_from=F`` it targets every level from
+   F up to the frontier instead: the first level at or past F that the report
+   scores below ``--mastery`` (one past the highest level evaluated if none
+   is), at most ``--max_level``. When a report evaluates every level this is
+   again one level past the mastered one; when it skips levels (1-8, 12, 16,
+   24, ...), the round reaches as far as the evidence says the model holds
+   up, and the checker keeps only what verifies there.
+2. **Sampling.** For ``--problems`` fresh problems spread evenly over the
+   target levels, ``--k``
    samples each at ``--temperature`` from the previous round's checkpoint
    (the KV-cache sampler, ``ModelTeacher``); a sample is kept when its answer
    and every step verify *in the prompted style* (so it trains with that
@@ -64,8 +71,11 @@ def _define_flags():
     flags.DEFINE_integer("max_level", 8, "Highest level sampled.", lower_bound=1)
     flags.DEFINE_integer("level", 0, "Sample at this level (0: one past the mastered "
                          "level, at most --max_level).", lower_bound=0)
-    flags.DEFINE_integer("problems", 256, "Fresh problems sampled at the target level.",
-                         lower_bound=1)
+    flags.DEFINE_integer("frontier_from", 0, "Sample every level from this one up to the "
+                         "first one the report scores below --mastery (0: one level, "
+                         "--level or one past the mastered one).", lower_bound=0)
+    flags.DEFINE_integer("problems", 256, "Fresh problems, spread evenly over the target "
+                         "levels.", lower_bound=1)
     flags.DEFINE_integer("k", 8, "Samples per problem.", lower_bound=1)
     flags.DEFINE_float("temperature", 0.8, "Sampling temperature.")
     flags.DEFINE_integer("max_new_tokens", 112, "Completion tokens per sample.")
@@ -91,6 +101,17 @@ def mastered_level(report: dict, family: str, threshold: float) -> tuple[int, di
     while acc.get(level + 1, -1.0) >= threshold:
         level += 1
     return level, dict(sorted(acc.items()))
+
+
+def frontier_levels(accuracy: dict[int, float], threshold: float, first: int,
+                    max_level: int) -> list[int]:
+    """Levels ``first``..frontier: the frontier is the first level >= ``first``
+    whose accuracy is below ``threshold`` (one past the highest level in
+    ``accuracy`` when none is), at most ``max_level``; always at least
+    ``[first]``."""
+    failing = [lv for lv, a in sorted(accuracy.items()) if lv >= first and a < threshold]
+    top = failing[0] if failing else max(accuracy, default=first - 1) + 1
+    return list(range(first, max(first, min(top, max_level)) + 1))
 
 
 def parse_weights(spec: str) -> dict[str, float]:
@@ -132,7 +153,8 @@ def _origin(record) -> str:
 def run_round(out: str, round_: int, config, workdir: str, previous: str,
               family_name: str, style: str, mastery: float, max_level: int, problems: int,
               k: int, temperature: float, max_new_tokens: int, rationalize: bool,
-              weights: dict[str, float], seed: int, level: int = 0) -> dict:
+              weights: dict[str, float], seed: int, level: int = 0,
+              frontier_from: int = 0) -> dict:
     """Mastery, sampling, rationalisation and the cumulative dataset (module
     doc); returns done.json's dict."""
     from rtt_jax.evaluation.checkpoint_teacher import sample_fn_from_workdir
@@ -143,7 +165,10 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
     with open(os.path.join(workdir, "report.json"), encoding="utf-8") as f:
         report = json.load(f)
     mastered, accuracy = mastered_level(report, family_name, mastery)
-    target = level or min(mastered + 1, max_level)
+    if frontier_from:
+        levels = frontier_levels(accuracy, mastery, frontier_from, max_level)
+    else:
+        levels = [level or min(mastered + 1, max_level)]
     family = tasks.get(family_name)
     if style not in family.styles:
         raise ValueError(f"--style={style}: {family_name} has styles {list(family.styles)}")
@@ -154,7 +179,7 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
     spec = validate(config)
     sample_fn = sample_fn_from_workdir(spec, workdir, max_new_tokens=max_new_tokens,
                                        temperature=temperature, seed=1000 * seed + round_)
-    pool = [family.generate(PROBLEM_SEED + 1000 * seed + round_, i, target)
+    pool = [family.generate(PROBLEM_SEED + 1000 * seed + round_, i, levels[i % len(levels)])
             for i in range(problems)]
     teacher = ModelTeacher(sample_fn, k, name=f"star_r{round_}_sampled",
                            prompt_style={family_name: style}, style_label="prompted")
@@ -187,9 +212,10 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
         row[_origin(r)] = row.get(_origin(r), 0) + 1
     summary = {
         "title": f"round {round_}: mastered level {mastered} at >= {mastery:g}, "
-                 f"sampled level {target} ({problems} problems x k={k})",
+                 f"sampled level {_span(levels)} ({problems} problems x k={k})",
         "traces": os.path.join(out, "traces"),
-        "totals": {"round": round_, "mastered": mastered, "target_level": target,
+        "totals": {"round": round_, "mastered": mastered, "target_level": levels[-1],
+                   "levels": levels,
                    "solved_rate": len(solved) / max(problems, 1),
                    "kept_sampled": len(sampled), "kept_rationalized": len(rationalized),
                    "rationalized_problems": len({r.problem.index for r in rationalized}),
@@ -205,6 +231,10 @@ def run_round(out: str, round_: int, config, workdir: str, previous: str,
     return summary
 
 
+def _span(levels: list[int]) -> str:
+    return str(levels[0]) if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
+
+
 def main(argv) -> int:
     del argv
     f = flags.FLAGS
@@ -212,12 +242,16 @@ def main(argv) -> int:
     def body() -> None:
         if not 0 < f.mastery <= 1:
             raise ValueError(f"--mastery={f.mastery}: expected a share in (0, 1]")
+        if f.level and f.frontier_from:
+            raise ValueError(f"--level={f.level} and --frontier_from={f.frontier_from}: "
+                             "give one of them")
         weights = parse_weights(f.weights)
         s = run_round(f.out, f.round, f.config, f.workdir, f.previous, f.family, f.style,
                       f.mastery, f.max_level, f.problems, f.k, f.temperature,
-                      f.max_new_tokens, f.rationalize, weights, f.seed, f.level)["totals"]
+                      f.max_new_tokens, f.rationalize, weights, f.seed, f.level,
+                      f.frontier_from)["totals"]
         print(f"round {s['round']}: mastered {s['mastered']}, sampled level "
-              f"{s['target_level']}: kept {s['kept_sampled']} sampled and "
+              f"{_span(s['levels'])}: kept {s['kept_sampled']} sampled and "
               f"{s['kept_rationalized']} rationalized traces; {s['records']} in all -> {f.out}")
     return cli_errors.run_reporting(body, path=f.out)
 

@@ -39,14 +39,28 @@ and a skip was added; coupling with both reached 68% at level 12 and 26% at
 
 Self-improvement arms (``*_star1``, ``*_star2``; STaR machinery,
 ``rtt_jax/experiments/star_round.py``): round R samples k traces for fresh
-problems at level 8 + R from round R-1's model, keeps those whose every step
-verifies (and rationalised ones), and retrains from scratch on program
-traces of levels 1-8 (70%) and every trace kept so far (30%), at the same
-token budget: once from ``running_rope`` (self-improvement alone) and once
-from ``traces`` (both together).
+problems from round R-1's model, keeps those whose every step verifies (and
+rationalised ones), and retrains from scratch on program traces of levels
+1-8 (70%) and every trace kept so far (30%), at the same token budget: once
+from ``running_rope`` (self-improvement alone) and once from ``traces``
+(both together). A round samples the frontier (``--frontier_from=9``):
+every level from 9 up to the first evaluated level that round R-1's model
+scores below 90%, at most level 24, the longest chain whose trace still fits
+a training row (256 bytes). One rule for both routes: the demo's model fails
+at level 12, so its rounds sample 9-12; a model that holds level 16 and
+fails at 24 samples 9-24. Level 32 stays beyond every trace either route
+ever trains on (1.33x the longest).
 
 Trained on levels 1-8; evaluated at 1-8, 12, 16, 24 and 32 (``modular``'s
 levels 17-32 were added for this).
+
+Prediction for the self-improvement arms, 3 seeds, round 1 and 2 (written
+2026-12-06 14:38 UTC, before any of them ran): from ``traces``, round 1
+keeps most samples at levels 9-16 and some at 17-24, and its model scores
+>= 95% at level 16, >= 80% at 24 and 40-70% at level 32 (against 21% for
+``traces``); round 2 adds up to 10 points more at 32. From ``running_rope``,
+round 1 keeps a few level-9 traces and almost none at 10-12, and neither
+round moves levels 16-32 off chance (<= 15%).
 
 Prediction (written before the cpu variant ran): ``running_rope`` stays at
 chance beyond level 8, as in the demo; ``running_random`` and
@@ -96,13 +110,19 @@ COUPLED_SKIP = {"model.position_skip": True, "model.max_position": lambda c: 2 *
 HINTED = {"data.sources.task.styles": "hinted", "eval.styles.modular": "hinted"}
 
 # Self-improvement, the second route (STaR machinery, rtt_jax/experiments/
-# star_round.py): round R samples at level 8 + R from round R-1's model (round
-# 0: the arm itself), keeps the traces that verify (and rationalised ones),
-# and retrains from scratch on the program traces of levels 1-8 (70%) and
-# every trace kept so far (30%), at the same token budget.
+# star_round.py): round R samples the frontier (levels 9 up to the first one
+# round R-1's model scores below mastery; round 0: the arm itself), keeps the
+# traces that verify (and rationalised ones), and retrains from scratch on the
+# program traces of levels 1-8 (70%) and every trace kept so far (30%), at the
+# same token budget.
 STAR_ROUNDS = 2
 STAR_WEIGHTS = dict(task=0.7, star=0.3)
-STAR = dict(family="modular", mastery="0.9", temperature="0.8", max_new_tokens="160",
+# The longest chain whose running trace always fits a cpu training row: a
+# level-24 example is at most 248 bytes plus BOS and EOS, of a row of 257
+# tokens; level 25's can pass it (3,000 problems each).
+STAR_MAX_LEVEL = 24
+STAR = dict(family="modular", mastery="0.9", temperature="0.8", max_new_tokens="224",
+            frontier_from="9", max_level=str(STAR_MAX_LEVEL),
             problems={"cpu": "256", "tpu": "2048", "smoke": "4"},
             k={"cpu": "4", "tpu": "8", "smoke": "2"})
 
@@ -124,14 +144,15 @@ def star_route(base: str, overrides: dict, style: str) -> tuple[list[Arm], list[
         previous = base if r == 1 else f"{base}_star{r - 1}"
         step = f"{base}_sample{r}"
         steps.append(Step(step, "rtt_jax.experiments.star_round", dict(
-            round=str(r), level=str(8 + r), style=style, seed="{seed}",
+            round=str(r), style=style, seed="{seed}",
             config=f"{{experiment}}:{{variant}}/{previous}",
             workdir=f"{{runs}}/{previous}/seed_{{seed}}",
             previous="" if r == 1 else f"{{step:{base}_sample{r - 1}}}/traces",
             weights=",".join(f"{k}:{v}" for k, v in STAR_WEIGHTS.items()), **STAR),
-            needs=(previous,), description=f"{base}, round {r}: sample level {8 + r}, verify"))
+            needs=(previous,), description=f"{base}, round {r}: sample the frontier, verify"))
         arms.append(Arm(f"{base}_star{r}", overrides | STAR_DATA,
-                        f"{base} + verified self-written traces of levels 9-{8 + r}",
+                        f"{base} + {r} round(s) of verified self-written traces "
+                        f"(levels 9-{STAR_MAX_LEVEL} at most)",
                         needs=(step,),
                         run_sets={"data.sources.star.path": f"{{step:{step}}}/traces"}))
     return arms, steps
