@@ -123,8 +123,12 @@ STAR_WEIGHTS = dict(task=0.7, star=0.3)
 STAR_MAX_LEVEL = 24
 STAR = dict(family="modular", mastery="0.9", temperature="0.8", max_new_tokens="224",
             frontier_from="9", max_level=str(STAR_MAX_LEVEL),
-            problems={"cpu": "256", "tpu": "2048", "smoke": "4"},
-            k={"cpu": "4", "tpu": "8", "smoke": "2"})
+            problems={"cpu": "1024", "tpu": "4096", "smoke": "4"},
+            k={"cpu": "2", "tpu": "4", "smoke": "2"})
+# A running trace is unique for its problem: extra samples of a problem only
+# help where the model errs, and distinct problems are what the retrained
+# model needs (a round's ~1,000 kept traces fill 30% of 3.7M positions about
+# 6 times over). A probe of 32 problems x 2 from traces/seed_0 kept 30.
 
 
 def _with_star_source(c):
