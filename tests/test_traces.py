@@ -171,7 +171,8 @@ def test_model_teacher_keeps_only_verified_samples():
                for r in kept)
     s = teacher.stats
     assert (s.problems, s.samples, s.kept, s.problems_solved) == (4, 20, 4, 4)
-    assert s.answer_wrong == 8 and s.steps_invalid == 4
+    assert s.answer_wrong == 8 and s.steps_invalid == 4 and s.duplicates == 4
+    assert s.samples == s.kept + s.answer_wrong + s.steps_invalid + s.duplicates
 
 
 def test_model_teacher_rejects_wrong_shapes():

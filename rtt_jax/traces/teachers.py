@@ -136,7 +136,9 @@ class SamplingStats:
     kept: int = 0
     answer_wrong: int = 0
     steps_invalid: int = 0
+    duplicates: int = 0  # a problem's repeated sample, dropped unchecked
     problems_solved: int = 0  # with at least one kept sample
+    # samples == kept + answer_wrong + steps_invalid + duplicates
 
 
 class ModelTeacher:
@@ -213,6 +215,7 @@ class ModelTeacher:
                     self.stats.answer_wrong += 1
                     continue
                 if self._dedupe and text in seen:
+                    self.stats.duplicates += 1
                     continue
                 seen.add(text)
                 record = TraceRecord(problem=problem, style=label, text=text,
