@@ -126,6 +126,70 @@ _PATTERNS: dict[str, tuple[tuple[re.Pattern, _Forms], ...]] = {
 }
 
 
+# The facts inside a question are reworded too, one sentence or item at a
+# time, where the family writes them in one fixed form: a word problem's
+# relations ("Tom has 4 more books than Finn.") and a farm's legs per kind
+# ("dogs have 4 legs, ants have 6 legs"). Every name and number is copied in
+# its place, so each rewording states the same fact.
+_N, _W = r"(?P<n>[A-Z][a-z]+)", r"(?P<i>[a-z]+)"
+_STATEMENTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = (
+    (re.compile(rf"{_N} has (?P<v>\d+) {_W}\."),
+     ("{n} has {v} {i}.", "{n} owns {v} {i}.")),
+    (re.compile(rf"{_N} has as many {_W} as (?P<a>[A-Z][a-z]+) and (?P<b>[A-Z][a-z]+) together\."),
+     ("{n} has as many {i} as {a} and {b} together.", "{n} has as many {i} as {a} and {b} combined.",
+      "{n} has the same number of {i} as {a} and {b} put together.")),
+    (re.compile(rf"{_N} has as many {_W} as (?P<a>[A-Z][a-z]+) has more than (?P<b>[A-Z][a-z]+)\."),
+     ("{n} has as many {i} as {a} has more than {b}.",
+      "{n} has as many {i} as the difference between {a}'s and {b}'s.",
+      "{n} has as many {i} as {a} has over and above {b}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) more {_W} than (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} more {i} than {a}.", "{n} has {c} {i} more than {a}.",
+      "{n} has {c} more {i} than {a} does.", "{n} owns {c} more {i} than {a}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) fewer {_W} than (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} fewer {i} than {a}.", "{n} has {c} {i} fewer than {a}.",
+      "{n} has {c} fewer {i} than {a} does.", "{n} owns {c} fewer {i} than {a}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) times as many {_W} as (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} times as many {i} as {a}.", "{n} has {c} times the number of {i} that {a} has.",
+      "{n} owns {c} times as many {i} as {a}.")),
+)
+
+
+def _reword_story(story: str, rng: random.Random) -> str:
+    """Each statement of a word problem in one of its wordings (others as they are)."""
+    out = []
+    for sentence in re.split(r"(?<=\.) ", story):
+        for pattern, forms in _STATEMENTS:
+            m = pattern.fullmatch(sentence)
+            if m:
+                sentence = rng.choice(forms).format(**m.groupdict())
+                break
+        out.append(sentence)
+    return " ".join(out)
+
+
+_LEGS_RE = re.compile(r"([A-Za-z]+) have (\d+) legs")
+
+
+def _reword_legs(legs: str, rng: random.Random) -> str:
+    """'Dogs have 4 legs, ants have 6 legs and cows have 4 legs' in another
+    of its forms; kinds and leg counts copied in order."""
+    pairs = [(k.lower(), n) for k, n in _LEGS_RE.findall(legs)]
+    if len(pairs) < 2 or rng.random() < 0.4:
+        return legs
+
+    def join(items):
+        return ", ".join(items[:-1]) + " and " + items[-1]
+
+    (k0, n0), rest = pairs[0], pairs[1:]
+    said = rng.choice((
+        f"{k0.capitalize()} have {n0} legs each, " + join([f"{k} {n}" for k, n in rest]),
+        "Legs per animal: " + join([f"{k} {n}" for k, n in pairs]),
+        f"Each of the {k0} has {n0} legs, " + join([f"each of the {k} {n}" for k, n in rest]),
+        "The legs per animal are " + join([f"{n} for the {k}" for k, n in pairs]),
+    ))
+    return said
+
+
 def restate(problem: Problem, rng: random.Random) -> str:
     """The question of ``problem`` in one of several phrasings (its own form
     about one time in four); every number and formula copied as it is."""
@@ -137,5 +201,9 @@ def restate(problem: Problem, rng: random.Random) -> str:
         if rng.random() < 0.25:
             return q
         g = m.groupdict()
+        if problem.family == "word_problem":
+            g["story"] = _reword_story(g["story"], rng)
+        elif problem.family == "counting":
+            g["legs"] = _reword_legs(g["legs"], rng)
         return vary(rng.choice(forms(g)).format(**g), rng)
     return q

@@ -204,7 +204,7 @@ class _Composer:
         pool = notes.TIPS.get(self.fam.name, ())
         if not pool:
             return ""
-        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(2, len(pool)))]
+        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(2, min(4, len(pool))))]
         parts["tips"] = chosen
         bullet = self.pick(("- ", "* ", "", "+ "))
         return "\n".join([x for x in [self.subhead(self.pick(T.TIP_HEADS))] if x]

@@ -25,6 +25,7 @@ import re
 from typing import Any
 
 from rtt_jax.tasks.base import Step
+from rtt_jax.textbook.rule_phrasings import MORE as _MORE_RULES
 from rtt_jax.textbook.templates import vary
 
 
@@ -38,7 +39,8 @@ class Skill:
 
 
 def _s(family, style, title, mistake, *rules):
-    return Skill(family, style, title, tuple(rules), mistake)
+    # The phrasings written here, then the further ones of ``rule_phrasings``.
+    return Skill(family, style, title, tuple(rules) + _MORE_RULES.get((family, style), ()), mistake)
 
 
 SKILLS: dict[str, tuple[Skill, ...]] = {
@@ -191,13 +193,13 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                    "{i0} and {i1} with a carry of {i2} [come to|make|add up to] {r}.",
                    "[Adding|Summing] {i0}, {i1} and the [incoming|previous] carry {i2} " + _GIVES + " {r}, which leaves {rd} here and [sends|carries] {rc} to the left.",
                    "This [place|column] holds {i0} and {i1}, and {i2} was carried in: {r} in all, digit {rd}, carry {rc}.",
-                   "[Sum of the column|Column sum]: {r}. Only the ones digit {rd} [fits|is written], so {rc} is carried."),
+                   "[Sum of the column|Column sum]: {r}. Only the ones digit {rd} [fits|is written], so {rc} is carried.", "{i0} over {i1}, plus {i2} carried in, is {r}: {rd} stays in [the column|this place] and {rc} moves left.", "[Here|This time] the column holds {i0} and {i1}; with the carry {i2} that is {r}, so we write {rd} and carry {rc}."),
     "sub_column": ("[Here|In this column] the top digit is {i0}, the bottom digit is {i1} and the borrow owed is {i2}; the digit written is {r}.",
                    "We take {i1} and the borrow {i2} away from {i0}, borrowing ten if needed, and write {r}.",
                    "Top {i0}, bottom {i1}, borrow {i2}: the [column's|place's] digit is {r}.",
                    "[From|Out of] {i0} we remove {i1} and the {i2} owed; borrowing a ten when that goes below zero, the digit is {r}.",
                    "{i0} minus {i1} minus the borrow {i2}, with a ten borrowed if needed, leaves {r} in this [place|column].",
-                   "The digits {i0} over {i1}, with {i2} still owed, [give|leave] {r} for this [place|column]."),
+                   "The digits {i0} over {i1}, with {i2} still owed, [give|leave] {r} for this [place|column].", "Take {i1} and the owed {i2} from {i0}, borrowing ten if that would go negative: the digit is {r}.", "With {i0} on top and {i1} below, and {i2} owed to the right, [this place|the column] ends up with {r}.", "[This column|This place] reads {i0} over {i1} with a borrow of {i2}, and its digit is {r}."),
     "read_digits": ("Reading the digits in order " + _GIVES + " [the result|the answer], {r}.",
                     "[In order|Read in order], the digits [give|spell|form] {r}.",
                     "[Together|Side by side], the written digits [give|make] {r}."),
@@ -220,7 +222,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
     "mul/3": ("{i0} times the digit {i1}, shifted by the place value {i2}, is {r}.",
               "This row is {i0} * {i1} * {i2} = {r}.",
               "The digit {i1} stands for {i1} times {i2}, so this row is {i0} times that: {r}.",
-              "[Multiplying|We multiply] {i0} by {i1} and by the place value {i2}[, which gives|:] the row {r}."),
+              "[Multiplying|We multiply] {i0} by {i1} and by the place value {i2}[, which gives|:] the row {r}.", "The digit {i1} here is worth {i1} * {i2}, so its row is {i0} times that: {r}.", "{i0} * {i1} * {i2} = {r} is the partial product for this digit and its place.", "Because the digit {i1} sits in the place worth {i2}, this row is {i0} * {i1} * {i2}, that is {r}."),
     "mul_add": ("Multiply {i0} by {i1} and add the next digit {i2} to get {r}.",
                 "{i0} times the base {i1}, plus the digit {i2}, is {r}.",
                 "[Shifting|Moving] {i0} up one place (times {i1}) and adding {i2} gives {r}."),
@@ -239,7 +241,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                "[Dividing|Division of] {i0} by {i1} gives {r0} [with|and a] remainder {r1}.",
                "{i0} holds {r0} whole copies of {i1}, and {r1} is left.",
                "{r0} times {i1} fits into {i0}; [what remains|the rest] is {r1}.",
-               "Taking {r0} copies of {i1} out of {i0} leaves {r1}."),
+               "Taking {r0} copies of {i1} out of {i0} leaves {r1}.", "{i0} divided by {i1} is {r0}, remainder {r1}.", "{r0} copies of {i1} make up most of {i0}, and {r1} is left over.", "Sharing {i0} into groups of {i1} gives {r0} groups and {r1} over."),
     "sub": ("Taking away leaves {r}.", "Subtracting gives {r}.", "What remains is {r}."),
     # linear_equation: a number moved to the other side. Its one input is the
     # moved number in the balance style but the right side in the inverse
@@ -283,15 +285,15 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
           "{i0} divided by {i1} is {r}.", "The quotient {i0} / {i1} becomes {r}."),
     "simplify": ("First we expand the brackets and collect like terms on each side.",
                  "Expanding the brackets and gathering like terms tidies both sides.",
-                 "We multiply out the brackets and combine the x terms and the numbers on each side."),
+                 "We multiply out the brackets and combine the x terms and the numbers on each side.", "To begin, we tidy each side: brackets out, like terms together.", "The first line writes each side in its simplest form, with every bracket expanded.", "Multiplying out and collecting terms turns each side into at most one x term and one number."),
     "sub_x": ("Next we move the x terms to one side.", "We collect every x term on the left.",
               "Subtracting the same x term from both sides gathers the unknowns together."),
     "plan": ("Before computing, we note which amounts we need first.",
              "We first work out what this amount depends on.",
-             "This amount depends on what {i0} has, so that comes first."),
+             "This amount depends on what {i0} has, so that comes first.", "To compute this amount we first need to know what {i0} has.", "This line of the plan names what must be known first: what {i0} has."),
     "plan/2": ("Before computing, we note which amounts we need first.",
                "This amount depends on two others: {i0} and {i1}.",
-               "We must know what {i0} and {i1} have before this one."),
+               "We must know what {i0} and {i1} have before this one.", "Planning first: this amount needs what {i0} and {i1} have.", "Here the plan notes two amounts to find before this one: what {i0} has and what {i1} has."),
     "substitute": ("We substitute the given truth values for the letters.",
                    "Each letter is replaced by its truth value.",
                    "Replacing the letters by True or False leaves a formula of constants."),
@@ -325,7 +327,9 @@ _GENERIC = ("This step gives {r}.", "This line records the next step.", "The res
 # the trace) or at the end.
 _MODULAR: dict[str, tuple[str, ...]] = {
     "plain": ("{expr} = {r}.", "Exactly, {expr} = {r}.", "The line is exact: {expr} = {r}.",
-              "[We get|This gives] {expr} = {r}."),
+              "[We get|This gives] {expr} = {r}.", "Worked out exactly, {expr} comes to {r}.",
+              "The exact value of {expr} is {r}.", "Computing {expr} exactly gives {r}.",
+              "This line works out {expr}, which is {r}.", "{expr} makes {r}[, exactly|]."),
     # A result reduced inside its line (valid, but no solver writes it any more).
     "wrap": ("{expr} = {e}, and keeping only the last digit leaves {r}.",
              "{expr} is {e}, which is {r} mod 10."),

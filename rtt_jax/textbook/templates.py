@@ -158,11 +158,14 @@ NARRATION_LEADS = ("In words:", "", "", "")
 # Short on purpose: a long stock phrase repeated after every solution is filler.
 CONCLUSIONS = ("So the answer is {a}.", "The answer is {a}.", "This gives {a}.", "Answer: {a}.",
                "Result: {a}.", "We get {a}.", "So we find {a}.", "Final answer: {a}.",
-               "Hence {a}.", "That makes {a}.", "{a} is the answer.", "The answer: {a}.")
+               "Hence {a}.", "That makes {a}.", "{a} is the answer.", "The answer: {a}.",
+               "The result is {a}.", "Our answer: {a}.", "This leaves {a} as the answer.",
+               "The solution is {a}.", "We arrive at {a}.", "So it comes to {a}.", "That is, {a}.",
+               "And so we have {a}.")
 MISTAKE_OPENERS = (
     "{name} [wrote|tried|handed in] this:", "Here is {name}'s [work|attempt|solution]:",
     "{name} [made|slipped into] {kind} here:", "[Look at|Read] {name}'s [answer|working]:",
-    "Here is a solution with an error in it:",
+    "Here is a [solution|worked answer] with [an error|a mistake|a slip] in it:",
     "A student solving a similar problem [wrote the following|handed in this work]:",
     "Look at this attempt, which contains {kind}:",
     "It is easy to slip here ({kind}). Consider this work:",
@@ -170,6 +173,10 @@ MISTAKE_OPENERS = (
     "The work below [looks fine|seems right] at first glance, but one line is wrong:",
     "Someone tried the next problem and made {kind}:",
     "Read this solution carefully and look for the mistake:",
+    "{name} [checked|compared] an answer with a friend's, and the two did not agree. Here is {name}'s [work|working]:",
+    "One line of the [following|next] solution is wrong. [Which one?|Can you find it?]",
+    "Before reading on, try to find the faulty step in {name}'s [solution|work]:",
+    "[Here|Below] is a [typical|common] attempt by a student. It contains {kind}:",
 )
 MISTAKE_FIXES = (
     "The mistake is in the line\n{wrong}\nThe trouble: {why}. The line should read\n{right}",
@@ -183,13 +190,19 @@ MISTAKE_FIXES = (
     "Line {k} is wrong; {why}. [Corrected|Fixed], it reads\n{right}",
     "Everything is right up to line {k}, where {why}. The correct line is\n{right}",
     "[Look at|Check] line {k}: {why}. [The right version|What it should say]:\n{right}",
+    "Line {k} is where it breaks: {why}. Written correctly:\n{right}",
+    "Line {k} is the culprit ({kind}): {why}. Put right, it becomes\n{right}",
+    "The slip sits in line {k}. There {why}, and everything after it inherits the error. The line should be\n{right}",
+    "Compare line {k} with what the step should give: {why}. Replacing it with\n{right}\nrepairs the solution.",
+    "Did you spot it? The error in line {k} is {kind}; {why}. The corrected line reads\n{right}",
+    "The trouble in line {k} is {kind}: {why}. It ought to say\n{right}",
 )
-MISTAKE_MORALS = ("", "", "Once a step is wrong, every later step [inherits the error|carries the error forward].",
+MISTAKE_MORALS = ("", "", "[Once|As soon as] a step is wrong, every [later|following] step [inherits the error|carries the error forward].",
                   "Checking each step as you go [catches this early|finds it before it spreads].",
                   "A quick estimate of the [size of the answer|answer's size] [often reveals|will often expose] such slips.",
                   "", "Always recheck a step before [building on it|using its result].",
-                  "Slips like this are common, which is why every line should be checked.",
-                  "The fix changes only one line, but the [final answer|answer] depends on it.", "")
+                  "Slips like this are [common|easy to make], which is why every line should be checked.",
+                  "The [fix|correction] changes only one line, but the [final answer|answer|result] depends on it.", "")
 EXERCISE_LEADS = ("", "", "Solve the following.", "Work these out, [showing each step|one step per line].",
                   "Use the same method on these problems.", "Try these on your own first.", "",
                   "Show every step, as in the [examples|worked examples].", "[Cover|Hide] the solutions and try each one.",

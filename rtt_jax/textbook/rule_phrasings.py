@@ -1,0 +1,240 @@
+"""More ways to state each skill's rule (issue 28, item 5).
+
+``skills.SKILLS`` gives every skill two or three phrasings of its rule; with
+only those, the rule text of 500 sections had distinct-4 of 0.21 (each
+phrasing printed a dozen times). A textbook explains one method in many
+ways: as a definition, as a procedure, through an analogy, through the
+reason it works, by contrast with a wrong way, or with a small example
+worked in the sentence itself. ``MORE[(family, style)]`` holds such further
+phrasings; ``skills._s`` appends them to the skill's own.
+
+Every phrasing is a general statement about the method, true for every
+problem of the family; the few numbers in them are small examples whose
+arithmetic is exact. The first sentence of each stands on its own, because
+a section may give the rule in brief (its lead sentence only). ``[a|b]``
+groups are wording alternatives (``templates.vary``).
+"""
+from __future__ import annotations
+
+MORE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("addition", "column"): (
+        "Column addition [rests on|depends on] one fact: ten ones make a ten, ten tens make a hundred, and so on. We add the ones, write down what does not make a full ten, and send each full ten [into|on to] the tens column, then do the same for every column further left.",
+        "[Think of|Picture] the two numbers as stacks of coins sorted into ones, tens and hundreds. Adding means pouring the matching piles together; whenever a pile reaches ten coins, ten of them are swapped for a single coin of the next size, and that swap is the carry.",
+        "A carry is never more than one when two numbers are added, because two digits and a carry of one make at most 9 + 9 + 1 = 19. So every column writes one digit and passes on either 0 or 1.",
+        "Start at the right-hand end. In each column, add the top digit, the bottom digit and the carry that came in; if the total has two digits, the right one stays and the left one moves to the next column. When the last column is done, a final carry becomes the leading digit of the sum.",
+        "The [order|direction] matters in column addition: we work from the ones towards the larger places because a carry only ever moves left. Working from the left would force us to go back and fix digits we had already written.",
+        "Writing one digit per column keeps the sum in the same place-value layout as the numbers being added. The carry is how a column tells its left-hand neighbour that it [overflowed|went past nine].",
+        "Column addition [is|can be seen as] a loop over the places: add the two digits and the carry, keep one digit, pass the rest on. The loop ends when both numbers have run out of digits and no carry is left.",
+        "The written sum has a digit for every column of the longer number, and one more only when the last column carries. A sum with a missing or extra digit is a sign that a carry went wrong.",
+    ),
+    ("addition", "place_value"): (
+        "Adding by place value [splits|breaks] a hard sum into easy ones. A number such as 352 is 300 + 50 + 2, so a sum of two numbers becomes a sum of hundreds, a sum of tens and a sum of ones, each of which can be done in the head.",
+        "[Because|Since] addition can be done in any order and grouped in any way, we are free to add all the hundreds first, then all the tens, then all the ones. The three partial sums are then added to give the total.",
+        "Partial sums may be larger than one place can hold: 70 + 50 is 120, which has a hundred in it. That does no harm here, because the partial sums are added as whole numbers at the end rather than digit by digit.",
+        "To add by place value, write each number in expanded form, line up the parts that have the same place value, and add each line. The answer is the total of those line sums.",
+        "Many people add this way in their heads without noticing. Adding 46 and 38, they think 40 and 30 make 70, 6 and 8 make 14, and 70 and 14 make 84.",
+        "Place-value addition works from the largest place down, the way we read numbers, which makes it easy to estimate as we go: the hundreds alone already give a rough size of the answer.",
+        "In expanded form, 258 + 134 is 200 + 100, 50 + 30 and 8 + 4, that is 300, 80 and 12, which together make 392.",
+    ),
+    ("subtraction", "column_borrow"): (
+        "Column subtraction finds a difference one place at a time, starting from the ones. When the digit on top is smaller than the digit below it, the column takes a ten from its left-hand neighbour, which then has one less to give.",
+        "[Think of|Picture] the top number as bundles of sticks: ones, tens of sticks tied together, hundreds of sticks. If there are not enough single sticks to take away, one bundle of ten is untied, and that is a borrow.",
+        "A borrow changes how a number is written, not its value: 52 is 5 tens and 2 ones, and also 4 tens and 12 ones. Column subtraction uses the second way of writing it whenever the ones (or tens, or hundreds) on top are too few.",
+        "In each column, subtract the bottom digit and any borrow owed from the top digit. If the result would be negative, add ten to it and [record|note] a borrow of one for the next column to the left.",
+        "The classic slip in column subtraction is to take the smaller digit from the larger one whatever their order. That gives the wrong answer whenever the bottom digit is larger; the borrow is what handles that case correctly.",
+        "Every column of a subtraction writes exactly one digit, and passes on a borrow of either 0 or 1. Checking a difference is easy: the difference plus the number taken away must give back the starting number.",
+        "Subtracting in columns lines up the two numbers by place value, the smaller below the larger, and works through the columns from right to left, writing one digit of the difference in each.",
+        "A zero on top needs care: it has nothing to lend, so a borrow passes through it and turns it into a 9 while the ten comes from further left. In a column-by-column solution this shows as a borrow that continues over several places.",
+    ),
+    ("subtraction", "count_up"): (
+        "Counting up finds a - b by asking how far it is from b to a. It is how shopkeepers used to give change: from the price, they counted up to the money handed over.",
+        "[Instead of|Rather than] taking away, we add on. Jump from the smaller number to a round number, then on to the larger number in as few easy jumps as possible; the jumps together measure the gap.",
+        "The method works because subtraction and addition undo each other: if b plus the jumps reaches a, then the jumps are exactly a - b. Round numbers are chosen as stopping points only because jumps to them are easy to add.",
+        "Counting up avoids borrowing altogether. Each jump is to a friendlier number, such as the next multiple of ten or a hundred, and the last jump lands exactly on the larger number.",
+        "To subtract by counting up, start at the number being taken away, not at the larger one. Write down each jump as you go, and add the jumps at the end.",
+        "On a number line, a - b is the length of the stretch between b and a. Counting up walks along that stretch in a few long strides instead of one step at a time.",
+        "The best jumps are those that land on round numbers: first to the next ten, then to the next hundred or thousand, then straight to the target.",
+    ),
+    ("multiplication", "long"): (
+        "Long multiplication breaks one hard product into several easy ones. The first number is multiplied by each digit of the second, each row is worth its digit's place value, and the rows added together give the product.",
+        "A row of long multiplication is the first number times one digit, moved over by that digit's place. Multiplying by a tens digit moves the row one place left, by a hundreds digit two places, which is the same as multiplying by 10 or 100.",
+        "The rows of long multiplication are partial products. Adding them works because the second number is the sum of its digits times their place values, and multiplication spreads over that sum.",
+        "Set the work out carefully: one row per digit of the second number, with the place value of that digit built into the row. Most errors in long multiplication come from a row shifted by the wrong number of places.",
+        "To check a long multiplication, estimate first by rounding both numbers: 48 * 21 is about 50 * 20 = 1000, so an answer near 100 or near 10000 means a row is misplaced.",
+        "Long multiplication writes down the product of the first number with every digit of the second. Every row is shifted by its digit's place, and a digit of 0 gives a row of 0.",
+        "The number of rows in long multiplication equals the number of digits in the second number, so it is worth putting the number with fewer digits second.",
+    ),
+    ("multiplication", "distributive"): (
+        "Multiplying by parts [uses|relies on] the distributive law: 7 * 23 is 7 * 20 + 7 * 3. Each part of the second number is a single digit times a power of ten, so each partial product is quick.",
+        "[Picture|Imagine] a rectangle whose sides are the two numbers. Cutting one side into hundreds, tens and ones cuts the rectangle into smaller pieces; the areas of the pieces add up to the area of the whole, which is the product.",
+        "The distributive method writes the second number in expanded form, multiplies the first number by each place-value part, and adds the results. Nothing is carried between rows, so each step can be checked on its own.",
+        "Splitting into round parts works because multiplying by a number such as 40 is multiplying by 4 and then by 10. The partial products can be added in any order.",
+        "Multiplying by parts is how most people multiply in their heads. To find 6 * 45, they think 6 * 40 = 240 and 6 * 5 = 30, and add to get 270.",
+        "The distributive law [connects|links] multiplication and addition: multiplying a sum is the same as multiplying each part and adding the results. Splitting by place value is one convenient way to make the parts.",
+        "Multiplying by parts keeps every partial product in plain sight, and each can be checked on its own before they are added.",
+    ),
+    ("division", "long"): (
+        "Long division [shares out|divides] a number one digit at a time, from the left. At each step the divisor is compared with the part brought down so far, the largest multiple that fits is taken away, and what remains joins the next digit.",
+        "In long division the remainder at every step is smaller than the divisor. If it were not, another copy of the divisor would have fitted and the quotient digit was too small.",
+        "Each step of long division asks one small question: how many whole times does the divisor go into the number in front of us? The answers, written in order, are the digits of the quotient, and what is left after the last digit is the remainder.",
+        "Long division works because the dividend is a sum of its digits times their place values. Dividing the leading part first and carrying the remainder down as tens of the next place shares out the whole number without ever handling it all at once.",
+        "A quotient digit can be zero: when the part brought down is smaller than the divisor, the divisor fits no times, the digit is 0, and the whole part is carried on. Leaving that zero out is a common way to get a quotient that is ten times too small.",
+        "The answer to a division with a remainder can be checked by multiplying back: quotient times divisor, plus the remainder, must give the number we started with.",
+        "Long division turns a big division into a sequence of small ones, each with a one-digit answer. The remainder of each small division moves on, ten times larger, to join the next digit.",
+        "At each step of long division there are three small jobs: find the quotient digit, multiply it by the divisor, and subtract to find what is left.",
+    ),
+    ("division", "chunking"): (
+        "Chunking [treats|sees] division as repeated subtraction done in big bites. Instead of taking away one divisor at a time, we take away 10, 20 or 100 divisors at once, and keep a tally of how many were removed.",
+        "To divide by chunking, choose a multiple of the divisor that is easy to compute and not bigger than what is left, subtract it, and note the multiplier. When what is left is smaller than the divisor, the multipliers add up to the quotient and what is left is the remainder.",
+        "The chunks need not be the biggest possible; any multiple that fits will do. Smaller chunks mean more steps, but every step is still correct, which makes chunking forgiving.",
+        "Chunking works because taking away a multiple of the divisor never changes the remainder. Each subtraction just moves part of the number into the quotient.",
+        "A remainder must always be smaller than the divisor. If what is left at the end is still as large as the divisor, one more chunk fits, and the quotient is not finished.",
+        "Chunking suits divisors that are awkward to handle digit by digit. Multiples such as 10, 20 or 100 times the divisor are easy to form, and they take out large pieces of the dividend at once.",
+        "The tally of chunks is the quotient: if we removed 100, then 20, then 3 copies of the divisor, the divisor went in 123 times.",
+    ),
+    ("gcd_lcm", "euclid"): (
+        "Euclid's algorithm rests on one fact: any number that divides both a and b also divides the remainder of a divided by b. So the pair (a, b) can be swapped for the smaller pair (b, remainder) without changing the greatest common divisor.",
+        "To find the greatest common divisor with Euclid's method, divide the larger number by the smaller and keep the remainder. Then divide the old divisor by that remainder, and repeat. The divisor of the division that leaves remainder zero is the answer.",
+        "Euclid's algorithm is more than two thousand years old and is still one of the quickest ways to find a greatest common divisor by hand. It never needs the prime factors of the numbers, only divisions with remainders.",
+        "Each division in Euclid's algorithm makes the numbers smaller, so it must stop. It stops exactly when a remainder is zero, and the divisor of that last division divides everything before it.",
+        "Once the greatest common divisor is known, the least common multiple follows: multiply the two numbers and divide by their greatest common divisor. For 4 and 6 that is 4 * 6 / 2 = 12.",
+        "Euclid's method replaces a hard question about two large numbers by the same question about two smaller ones, over and over, until the answer is obvious.",
+        "Each line of Euclid's algorithm has the form a = q * b + r, with r smaller than b. The next line uses b and r, and the lines stop when r is zero.",
+    ),
+    ("gcd_lcm", "factorize"): (
+        "A prime factorization lists a number's primes with their powers, and both the gcd and the lcm can be read off it. Shared primes at their smaller power give the greatest common divisor; all primes at their larger power give the least common multiple.",
+        "To use prime factors, first split each number into primes by dividing out 2, then 3, then 5 and so on. Write the results as powers, then compare the two lists prime by prime.",
+        "A divisor of a number can only use that number's primes, and no more of each than the number has. That is why the greatest common divisor takes the smaller power of each shared prime.",
+        "A multiple of a number must contain all of its primes, at least as often as the number does. The least common multiple therefore takes every prime of either number at the larger of its two powers, and nothing more.",
+        "For 12 = 2^2 * 3 and 18 = 2 * 3^2, the gcd is 2 * 3 = 6 and the lcm is 2^2 * 3^2 = 36. Their product, 6 * 36 = 216, equals 12 * 18, as it always does.",
+        "Factorizing first takes more work for large numbers, but it shows the whole structure of both numbers at once, and the gcd and the lcm can then be read off together.",
+        "To factorize, divide by the smallest prime that goes in, write it down, and repeat with the quotient until the quotient is 1; the primes written down are the factorization.",
+    ),
+    ("base_conversion", "repeated_division"): (
+        "Repeated division finds the digits of a number in another base from the right. Dividing by the base splits the number into a remainder, which is its last digit, and a quotient, which holds all the other digits.",
+        "To convert to base b, divide by b and write down the remainder; divide the quotient by b again and write down the new remainder; stop when the quotient is 0. The remainders, last one first, are the digits.",
+        "Each remainder in repeated division is less than the base, so it is always a valid digit. In bases above ten, the remainders 10, 11, 12 and so on are written with letters or other single symbols.",
+        "Going back to base 10 is the reverse process, often called Horner's method: start with the first digit, and for each further digit multiply by the base and add that digit.",
+        "Repeated division works in any base for the same reason that dividing 473 by 10 leaves remainder 3 and quotient 47: the remainder is the last digit and the quotient is the rest of the number.",
+        "Converting by repeated division is a loop: divide, keep the remainder as a digit, carry on with the quotient. The number of divisions is the number of digits in the new base.",
+        "In base 2, repeated division by 2 gives a remainder of 0 or 1 at each step, so the digits come out as the answer to 'is the number odd?' at each stage.",
+    ),
+    ("base_conversion", "place_values"): (
+        "The place-value method builds a numeral from its largest place downwards. List the powers of the base, see how many times each fits into what is left of the number, and write that count as the digit for that place.",
+        "In base 10 the places are ones, tens, hundreds; in base 2 they are ones, twos, fours, eights; in base b they are 1, b, b^2 and so on. Converting a number means sharing it out among those places, largest first.",
+        "To read a numeral in base b, multiply each digit by its place value and add the results. The rightmost digit counts ones, the next counts b's, the next counts b^2's.",
+        "Every digit in base b is between 0 and b - 1. If some place would need b or more, the next place up was not filled enough; that is how to spot a mistake in a conversion.",
+        "Place values turn conversion into a greedy sharing-out: take as many of the biggest place as fit, then as many of the next, down to the ones.",
+        "To convert by place values, first write out the powers of the base up to the number. Then go down the list, dividing what is left by each power; each quotient is a digit and each remainder is passed on.",
+        "Reading a base-b numeral back into base 10 is the same idea run backwards: each digit counts how many of its place value the number holds.",
+    ),
+    ("expressions", "innermost_first"): (
+        "An expression with brackets is evaluated from the inside out. The innermost brackets contain no other brackets, so their value can be found at once and written in their place.",
+        "Working from the inside out keeps every step small: each new line replaces one simple part of the expression by its value and copies everything else unchanged.",
+        "[Think of|Picture] nested brackets as boxes inside boxes. The smallest box is opened first, its contents are worked out, and the result goes into the box around it.",
+        "A bracket only changes which operation comes first; it never changes what an operation means. Inside a bracket, the usual order still holds: multiplication and division before addition and subtraction.",
+        "Rewriting the whole expression after every step takes more lines, but it means each line can be checked against the one before it, and a slip shows up exactly where it happened.",
+        "The innermost-first method never needs to remember anything outside the current bracket: each line is a complete, shorter expression with the same value as the last.",
+        "Nested brackets are worked from the middle outwards, so the deepest bracket is always the next to go. When no brackets are left, the usual order of operations finishes the job.",
+    ),
+    ("expressions", "precedence"): (
+        "Without brackets, multiplication and division are done before addition and subtraction. That convention lets us write 3 + 4 * 5 and know that it means 3 + 20, which is 23.",
+        "The order of operations is an agreement about what an expression means, so that everyone gets the same value. Brackets come first, then products and quotients, then sums and differences, each group from left to right.",
+        "Operations of the same rank are done from left to right: 20 - 5 - 3 is 15 - 3, which is 12, not 20 - 2. The same holds for a chain of divisions.",
+        "To evaluate an expression by precedence, scan it for the operation that must come next, do that one operation, and write the shorter expression that results. Repeat until one number remains.",
+        "A minus sign in front of a bracket or a product applies to the whole value. Keeping track of signs is where most expression errors come from.",
+        "Precedence decides which of several operations comes next. Multiplication and division outrank addition and subtraction, and brackets outrank everything.",
+        "With precedence, an expression is simplified by repeatedly finding the highest-ranking operation, leftmost among equals, and replacing it by its result.",
+    ),
+    ("linear_equation", "balance"): (
+        "An equation says that two amounts are equal, like the two pans of a balanced scale. Any change made to both pans at once, adding the same amount or dividing both by the same number, keeps the scale level.",
+        "To solve a linear equation by balancing, first tidy each side: expand brackets and combine like terms. Then move all the x terms to one side and all the numbers to the other, and finally divide by what multiplies x.",
+        "Each step of a balanced solution produces a new equation with the same solution as the old one. When the equation has been reduced to x = a number, that number is the solution of the original equation too.",
+        "The aim of balancing is to get x on its own. Every step removes one thing that stands between x and its value: a term added to it, a term on the wrong side, or a factor in front of it.",
+        "A solution can always be checked by putting it back into the original equation: both sides must come out equal. If they do not, one of the balancing steps was not applied to both sides.",
+        "Balancing treats both sides of an equation alike. Whatever is added, subtracted, multiplied or divided on one side is done to the other, so the two sides stay equal at every step.",
+        "The balancing method can be summed up in three moves: simplify the sides, gather x on one side, and divide by its coefficient.",
+    ),
+    ("linear_equation", "inverse"): (
+        "Solving with inverse operations means undoing what was done to x, in the reverse order. If x was multiplied by 3 and then 5 was added, we first subtract 5 and then divide by 3.",
+        "Each operation on x has an inverse that cancels it: subtracting cancels adding, dividing cancels multiplying. Applying the inverses one by one peels the operations off x like layers.",
+        "[Think of|Picture] x as having gone through a machine of several steps. To find what went in, run the machine backwards: the last step done to x is the first one undone.",
+        "An inverse operation is applied to the whole of the other side, not just to one term of it. Writing that side in brackets, such as (c - b) / a, keeps this clear.",
+        "Inverse operations reach the same answer as balancing; they just describe each step as undoing rather than as doing the same thing to both sides.",
+        "To undo an equation, look at what happens to x and in what order, then reverse the list. The last operation applied to x is the first one to undo.",
+        "An equation of the form a(x + b) = c is undone from the outside in: divide by a first, then subtract b.",
+    ),
+    ("word_problem", "forward"): (
+        "A word problem is a set of facts about amounts, and each fact links an unknown amount to ones we know. Working forward means finding any amount whose facts are all known, writing it down, and repeating until the asked-for amount is found.",
+        "Read each sentence as an equation in words. 'Has 4 more than' becomes + 4, 'has 3 fewer than' becomes - 3, 'twice as many as' becomes * 2, and 'as many as A and B together' becomes A + B.",
+        "In a word problem with many people, the order of the sentences is rarely the order of the work. Some amounts can only be found once others are known, so the first job is to find an amount that can be computed right away.",
+        "Working forward from what is given keeps every calculation grounded: each line uses only numbers stated in the problem or found in an earlier line.",
+        "The words 'more', 'fewer', 'times' and 'together' each name one operation. Choosing the wrong one is the usual mistake, so it helps to ask whether the new amount should be bigger or smaller than the one it is compared with.",
+        "Forward working starts with what the problem states outright and builds on it. Each new amount is found from amounts already known, until the amount asked for is reached.",
+        "Word problems hide simple arithmetic in sentences. The art is to read each sentence as a rule for finding one amount, and to use the rules in an order that works.",
+    ),
+    ("word_problem", "backward"): (
+        "Planning backward starts from the question. To find the asked-for amount we need certain others; to find those we need others again, until every needed amount is given in the problem.",
+        "Backward planning [ignores|sets aside] the facts that the question never uses. A word problem may mention people whose amounts play no part in the answer, and a plan shows which ones those are.",
+        "A plan is a chain of needs: the answer needs B, B needs C and D, and C and D are given. Once the chain reaches the given numbers, the calculations run the other way, from the given numbers up to the answer.",
+        "[Think of|Picture] the amounts as a family tree with the asked-for amount at the top. Planning walks down the tree to the given numbers; solving walks back up, one calculation per branch.",
+        "Planning first and computing second separates two kinds of mistakes: choosing the wrong quantities, and doing the arithmetic wrong. Each can then be checked on its own.",
+        "Backward planning asks, for the amount wanted, 'what do I need to know first?', and asks it again for each of those amounts, until only given numbers remain.",
+        "A plan made backward lists the calculations in reverse; carrying them out from the bottom of the list to the top gives the answer.",
+    ),
+    ("logic", "innermost_first"): (
+        "A Boolean formula is evaluated much like an arithmetic expression. Letters are replaced by their truth values, and then the operators are applied one at a time, innermost brackets first.",
+        "Three operators are enough for most formulas. 'not A' is the opposite of A, 'A and B' is True only when both are True, and 'A or B' is False only when both are False.",
+        "Without brackets, 'not' applies first, then 'and', then 'or', just as multiplication comes before addition. So 'not p or q and r' means '(not p) or (q and r)'.",
+        "Evaluating from the inside out means rewriting the formula after each operation, one step shorter each time, until a single True or False is left.",
+        "A truth table lists every combination of values for the letters. Evaluating a formula for one combination is finding one row of that table.",
+        "Once the letters have been replaced by their truth values, a formula is just a calculation with True and False, and it is simplified one operator at a time like arithmetic.",
+        "A formula is true or false as a whole only once every letter has a value. Substituting the values first and then simplifying inside out gives that value.",
+    ),
+    ("logic", "short_circuit"): (
+        "Short-circuit evaluation stops as soon as the answer is certain. For 'A and B', if A is False there is no need to look at B; for 'A or B', if A is True the result is True whatever B is.",
+        "Computers evaluate 'and' and 'or' from left to right and skip the right side when the left side already decides the result. The same shortcut saves work by hand.",
+        "The shortcut is safe because False 'and' anything is False, and True 'or' anything is True. Only when the first side does not decide the result do we need the second side.",
+        "When a part of a formula is skipped, it is written as '...' to show that its value was never needed. The skipped part may be long, which is where the method saves the most work.",
+        "With short-circuiting, the order of the two sides matters for the amount of work, though not for the final value: putting the side that is more often decisive first saves more.",
+        "Short-circuiting looks at the left side of each 'and' or 'or' first. If that side settles the result, the right side is never evaluated; otherwise the right side decides.",
+        "'False and anything' is False and 'True or anything' is True. These two facts are all that short-circuit evaluation needs.",
+    ),
+    ("counting", "per_kind"): (
+        "Counting legs on a farm is a multiplication for each kind of animal and one addition at the end. Six ducks with 2 legs each have 6 * 2 = 12 legs, and the totals of the kinds are added to get the whole count.",
+        "Grouping by kind turns a long count into a few products. Instead of counting the legs animal by animal, we multiply the number of animals of each kind by the legs each one has.",
+        "Before computing, match each kind of animal with its number of legs; the problem usually lists the counts in one sentence and the legs in another. Mixing up a count and a number of legs is an easy slip.",
+        "A total over several kinds is a sum of products: the count of each kind times the legs of that kind. The products can be added in any order, since addition does not care about order.",
+        "When two kinds have the same number of legs, their counts can be added first and multiplied once; the result is the same, because multiplication spreads over addition.",
+        "Counting by kinds has two stages: a multiplication for each kind, then one addition of all the products. Keeping the stages apart makes each one easy to check.",
+        "To count legs on a farm, pair each kind's number of animals with its number of legs, multiply each pair, and add the results.",
+    ),
+    ("counting", "running"): (
+        "A running total [builds|grows] the answer one kind at a time. Start from zero, and for each kind of animal add the number of animals times their legs to what you have so far.",
+        "Keeping a running total means the whole count is never held in the head at once. Each line adds one product to the total of the line before, and the last line is the answer.",
+        "In each update of a running total, the product is worked out first and then added: 10 + 3 * 4 is 10 + 12, which is 22, not 13 * 4.",
+        "A running total is a good habit for any long sum. If you lose your place, the last line tells you how far you have got and which kind comes next.",
+        "A running total starts from nothing and adds one kind's legs at a time. After each kind, the total so far is written down, so the last line is the full count.",
+        "Counting with a running total mixes the multiplying and the adding: each line multiplies one kind's count by its legs and adds the product straight to the total.",
+    ),
+    ("modular", "rewrite"): (
+        "Two whole numbers are equal mod 10 when they differ by a multiple of 10, so 23, 13, 3 and -7 are all 3 mod 10. Rewriting a chain from the left uses this: after each operation the number in front may be replaced by its value mod 10, and the whole expression keeps its value mod 10.",
+        "Rewriting keeps the rest of the chain in view. Each line combines the front two numbers exactly and writes the remaining operations after the result; the line after that starts from the front result mod 10, so no number grows beyond two digits.",
+    ),
+    ("modular", "running"): (
+        "A running total mod 10 is like the last digit of a car's odometer: only the last digit is kept as the miles go by. Each line adds or subtracts the next term exactly, and the next line starts from that result's last digit, or from the result plus 10 if it went below zero.",
+        "Working mod 10 with a running total needs one fact: replacing a number by another that differs from it by a multiple of 10 never changes the final remainder. So each line may start from a single digit from 0 to 9, and the answer is the last result mod 10.",
+    ),
+    ("modular", "exact"): (
+        "Reducing only at the end treats the chain as ordinary arithmetic first: the terms are added and subtracted exactly, and the total is reduced mod 10 in one final step. The method is simple, though the total can grow large or fall below zero on the way.",
+        "A negative number has a remainder mod 10 from 0 to 9 too: add tens until it is no longer negative. So -23 is 7 mod 10, because -23 + 30 = 7, and exact totals below zero are reduced that way at the end.",
+    ),
+    ("modular", "pairwise"): (
+        "The pairwise method adds the terms like a knockout tournament: neighbours meet in pairs, each pair's exact sum goes through to the next round mod 10, and a term with no partner goes through as it is. The single result of the last round, taken mod 10, is the answer.",
+        "Because addition can be grouped freely, a chain of signed terms can be summed in pairs, then pairs of pairs, and so on. Each round roughly halves the number of terms, and carrying only each result mod 10 into the next round keeps every number small.",
+    ),
+    ("modular", "hinted"): (
+        "Lettered terms make a running total mod 10 easy to follow: each line names, by its letter, the term it adds or subtracts. The total is carried on mod 10 from line to line, and the letters must appear in the same order as in the question.",
+        "When each term of a chain carries a letter, a line such as 4-q6=-2 says exactly which term was used. The running total carries on mod 10, so -2 carries on as 8, and the last result mod 10 is the answer.",
+    ),
+}
