@@ -220,21 +220,31 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
     ("modular", "rewrite"): (
         "Two whole numbers are equal mod 10 when they differ by a multiple of 10, so 23, 13, 3 and -7 are all 3 mod 10. Rewriting a chain from the left uses this: after each operation the number in front may be replaced by its value mod 10, and the whole expression keeps its value mod 10.",
         "Rewriting keeps the rest of the chain in view. Each line combines the front two numbers exactly and writes the remaining operations after the result; the line after that starts from the front result mod 10, so no number grows beyond two digits.",
+        "To rewrite a chain such as 8-9+4 mod 10, work out the front pair exactly, 8-9 = -1, and copy what follows: =-1+4. Before the next operation the front number is taken mod 10, so -1 counts as 9, and 9+4 gives =13. With a single number left, 13 mod 10 = 3 is the answer.",
+        "Rewriting from the left is careful bookkeeping: each line is the whole remaining expression, one operation shorter than the line above. The only freedom taken is to replace the front number by its value mod 10, which never changes the final remainder.",
     ),
     ("modular", "running"): (
         "A running total mod 10 is like the last digit of a car's odometer: only the last digit is kept as the miles go by. Each line adds or subtracts the next term exactly, and the next line starts from that result's last digit, or from the result plus 10 if it went below zero.",
         "Working mod 10 with a running total needs one fact: replacing a number by another that differs from it by a multiple of 10 never changes the final remainder. So each line may start from a single digit from 0 to 9, and the answer is the last result mod 10.",
+        "For a chain such as 6+7-9 mod 10, a running total writes 6+7=13, then starts again from 3: 3-9=-6. The last result, -6, is 4 mod 10, because -6 + 10 = 4.",
+        "A running total mod 10 keeps one number in mind, the last digit of the total so far. Each new term is added to it or taken from it exactly, and the result is again cut down to a digit before the next term.",
     ),
     ("modular", "exact"): (
         "Reducing only at the end treats the chain as ordinary arithmetic first: the terms are added and subtracted exactly, and the total is reduced mod 10 in one final step. The method is simple, though the total can grow large or fall below zero on the way.",
         "A negative number has a remainder mod 10 from 0 to 9 too: add tens until it is no longer negative. So -23 is 7 mod 10, because -23 + 30 = 7, and exact totals below zero are reduced that way at the end.",
+        "For 9-4-8+2 mod 10, the exact way adds up the whole chain first: 9-4 = 5, 5-8 = -3, -3+2 = -1. Only then is -1 reduced: -1 + 10 = 9, so the answer is 9.",
+        "The exact method separates two jobs: ordinary addition and subtraction of the whole chain, and one reduction mod 10 at the end. A negative total is not a mistake along the way; it is only reduced at the last step.",
     ),
     ("modular", "pairwise"): (
         "The pairwise method adds the terms like a knockout tournament: neighbours meet in pairs, each pair's exact sum goes through to the next round mod 10, and a term with no partner goes through as it is. The single result of the last round, taken mod 10, is the answer.",
         "Because addition can be grouped freely, a chain of signed terms can be summed in pairs, then pairs of pairs, and so on. Each round roughly halves the number of terms, and carrying only each result mod 10 into the next round keeps every number small.",
+        "For -3, 8, -5 and 6, the first round pairs -3 with 8 and -5 with 6, giving 5 and 1 exactly; the next round adds 5 and 1 to get 6, so the chain is 6 mod 10.",
+        "Pairwise summing suits long chains: the number of rounds grows only slowly with the length. Every pair is added exactly, and only a result's value mod 10 is carried into the next round.",
     ),
     ("modular", "hinted"): (
         "Lettered terms make a running total mod 10 easy to follow: each line names, by its letter, the term it adds or subtracts. The total is carried on mod 10 from line to line, and the letters must appear in the same order as in the question.",
         "When each term of a chain carries a letter, a line such as 4-q6=-2 says exactly which term was used. The running total carries on mod 10, so -2 carries on as 8, and the last result mod 10 is the answer.",
+        "With lettered terms, the running total reads like a checklist: each line crosses off one letter. If the letters of the lines skip or repeat one, a term was missed or used twice.",
+        "The hinted running total works like the plain one: exact arithmetic on each line, carried on mod 10 between lines. The letter in each line is the hint that names the term being added or taken away.",
     ),
 }
