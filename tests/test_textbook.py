@@ -62,13 +62,29 @@ def test_sections_are_random_access_and_seeded():
     assert in_order[3] != sections.TextbookSource(seed=6)[3].text
 
 
+def _logic_facts(text: str) -> dict[str, str]:
+    """The truth values a question gives: "p = True, q = False", "p is True
+    and q is False", "p and r are True; q is False", "p, q and r are all True"."""
+    found = dict(re.findall(r"\b([a-z]) = (True|False)", text))
+    for letters, value in re.findall(r"((?:\b[a-z]\b(?:, | and )?)+) (?:is|are)(?: all| both)? (True|False)", text):
+        found |= {v: value for v in re.findall(r"\b[a-z]\b", letters)}
+    return found
+
+
 def _same_symbols(a: str, b: str) -> bool:
     """Wording ``a`` of question ``b`` holds the same numbers, and copies
     each formula of ``b`` (an expression, equation, mod-10 chain, or a logic
-    formula and its facts) verbatim."""
+    formula) verbatim; a logic question's facts may be said in words, with
+    the same letters and values."""
     if sorted(re.findall(r"\d+", a)) != sorted(re.findall(r"\d+", b)):
         return False
-    m = re.fullmatch(r"Given (.+), evaluate: (.+)|(?:Evaluate|Solve for x): (.+)|([0-9+-]+) mod 10", b)
+    logic = re.fullmatch(r"Given (.+), evaluate: (.+)", b)
+    if logic:
+        given, formula = logic.groups()
+        # the formula may recur inside the facts ("p and q ... p and q are both True")
+        cuts = [a[:i] + a[i + len(formula):] for i in range(len(a)) if a.startswith(formula, i)]
+        return any(_logic_facts(cut) == _logic_facts(given) for cut in cuts)
+    m = re.fullmatch(r"(?:Evaluate|Solve for x): (.+)|([0-9+-]+) mod 10", b)
     return m is None or all(g in a for g in m.groups() if g)
 
 

@@ -232,21 +232,24 @@ def _base_conversion(p: Problem, rng: random.Random) -> str:
 
 
 def _linear_equation(p: Problem, rng: random.Random) -> str:
+    # The equation itself follows in the question, so most settings point at
+    # it instead of printing it twice.
     eq = p.data["equation"]
     name, she, her = _person(rng)
     return rng.choice((
         f"Think of {eq} as a balance with an unknown weight x; both pans weigh the same.",
-        f"{name} thinks of a number x and says: {eq}. Which number is it?",
-        f"Solving {eq} means finding the x that makes it true.",
-        f"{rng.choice(TIMES)} {name} wrote the puzzle {eq} on the board. What is x?",
-        f"A number x satisfies {eq}. We undo what was done to x, one operation at a time.",
-        f"A sealed envelope holds a number x, and the card outside it says {eq}. Can we name the "
-        "number without opening it?",
-        f"{name} set the riddle {eq} for {her} class. Only one value of x works.",
-        f"The equation {eq} hides one number. Each step below brings x a little closer to "
-        "standing alone.",
-        f"{name} checked the statement {eq} with several guesses for x before deciding to solve it "
-        "properly.",
+        "Think of the equation below as a balance with an unknown weight x on it; both pans weigh "
+        "the same.",
+        f"{name} thinks of a number x and describes it with an equation. Which number is it?",
+        "Solving an equation means finding the x that makes it true.",
+        f"{rng.choice(TIMES)} {name} wrote this puzzle on the board. What is x?",
+        "A number x satisfies the equation below. We undo what was done to x, one operation at a time.",
+        "A sealed envelope holds a number x, and the card outside it gives the equation below. Can we "
+        "name the number without opening it?",
+        f"{name} set this riddle for {her} class; only one value of x works.",
+        "The equation hides one number. Each step below brings x a little closer to standing alone.",
+        f"{name} tried a few guesses for x in the equation below before deciding to solve it properly.",
+        "Two expressions in x are set equal. Only one value of x makes both sides give the same number.",
     ))
 
 
@@ -284,7 +287,10 @@ def _logic(p: Problem, rng: random.Random) -> str | None:
     facts = p.data["facts"]
     letters = sorted(facts)
     used: set[str] = set()
-    parts = [f"{v}: {_statement(rng, used)} ({str(facts[v]).lower()})" for v in letters]
+    # How a letter's truth value is told, one way per setting.
+    form = rng.choice(("{v}: {s} ({t})", "{v}: {s} ({t})", "{v} says that {s}, which is {t}",
+                       "{v} stands for '{s}', and that is {t}", "{v}: {s} - {t}"))
+    parts = [form.format(v=v, s=_statement(rng, used), t=str(facts[v]).lower()) for v in letters]
     said = "; ".join(parts)
     return rng.choice((f"Read {said}.", f"The letters stand for statements. {said}.",
                        f"Suppose {said}.", f"{said}."))

@@ -79,6 +79,11 @@ def _equation(g):
 
 
 def _logic(g):
+    if " = " not in g["given"]:  # facts said in words ("p is True and q is False")
+        return ("Suppose {given}. What is {f}?", "Evaluate {f} when {given}.",
+                "If {given}, what is the value of {f}?",
+                "Suppose {given}. [Work out|Decide] whether {f} is True or False.",
+                "When {given}, is {f} True or False?")
     return ("Let {given}. What is {f}?", "With {given}, find the value of {f}.",
             "Evaluate {f} when {given}.", "Take {given}. Is {f} True or False?",
             "Suppose {given}. [Work out|Decide] whether {f} is True or False.")
@@ -129,8 +134,9 @@ _PATTERNS: dict[str, tuple[tuple[re.Pattern, _Forms], ...]] = {
 # The facts inside a question are reworded too, one sentence or item at a
 # time, where the family writes them in one fixed form: a word problem's
 # relations ("Tom has 4 more books than Finn.") and a farm's legs per kind
-# ("dogs have 4 legs, ants have 6 legs"). Every name and number is copied in
-# its place, so each rewording states the same fact.
+# ("dogs have 4 legs, ants have 6 legs"), a logic problem's facts ("p = True,
+# q = False"). Every name, number and truth value is copied, so each
+# rewording states the same facts.
 _N, _W = r"(?P<n>[A-Z][a-z]+)", r"(?P<i>[a-z]+)"
 _STATEMENTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = (
     (re.compile(rf"{_N} has (?P<v>\d+) {_W}\."),
@@ -190,6 +196,31 @@ def _reword_legs(legs: str, rng: random.Random) -> str:
     return said
 
 
+_FACT_RE = re.compile(r"([a-z]) = (True|False)")
+
+
+def _reword_facts(given: str, rng: random.Random) -> str:
+    """'p = True, q = False, r = True' said another way: 'p is True, q is
+    False and r is True', or grouped by value, 'p and r are True and q is
+    False'. The same letters with the same values, letters in their order."""
+    facts = _FACT_RE.findall(given)
+    if not facts or ", ".join(f"{v} = {b}" for v, b in facts) != given or rng.random() < 0.4:
+        return given
+
+    def join(items):
+        return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+    if rng.random() < 0.5:
+        return join([f"{v} is {b}" for v, b in facts])
+    groups = []
+    for value in dict.fromkeys(b for _, b in facts):  # values in order of first use
+        letters = [v for v, b in facts if b == value]
+        groups.append(f"{join(letters)} {'are' if len(letters) > 1 else 'is'} {value}")
+    if len(groups) == 1 and len(facts) > 1:
+        return f"{join([v for v, _ in facts])} are {'both' if len(facts) == 2 else 'all'} {facts[0][1]}"
+    return " and ".join(groups) if len(groups) == 2 and " and " not in groups[0] else "; ".join(groups)
+
+
 def restate(problem: Problem, rng: random.Random) -> str:
     """The question of ``problem`` in one of several phrasings (its own form
     about one time in four); every number and formula copied as it is."""
@@ -205,5 +236,7 @@ def restate(problem: Problem, rng: random.Random) -> str:
             g["story"] = _reword_story(g["story"], rng)
         elif problem.family == "counting":
             g["legs"] = _reword_legs(g["legs"], rng)
+        elif problem.family == "logic":
+            g["given"] = _reword_facts(g["given"], rng)
         return vary(rng.choice(forms(g)).format(**g), rng)
     return q

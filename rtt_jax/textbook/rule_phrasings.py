@@ -26,6 +26,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Writing one digit per column keeps the sum in the same place-value layout as the numbers being added. The carry is how a column tells its left-hand neighbour that it [overflowed|went past nine].",
         "Column addition [is|can be seen as] a loop over the places: add the two digits and the carry, keep one digit, pass the rest on. The loop ends when both numbers have run out of digits and no carry is left.",
         "The written sum has a digit for every column of the longer number, and one more only when the last column carries. A sum with a missing or extra digit is a sign that a carry went wrong.",
+        "When one number is shorter than the other, its missing places count as zeros: adding 507 and 46 in columns is adding 507 and 046. Only the carries can make the sum longer than the longer number.",
+        "Column addition is the written form of counting in bundles of ten. Each time ten of one size pile up, they are exchanged for one of the next size, and the written digits record what is left over.",
     ),
     ("addition", "place_value"): (
         "Adding by place value [splits|breaks] a hard sum into easy ones. A number such as 352 is 300 + 50 + 2, so a sum of two numbers becomes a sum of hundreds, a sum of tens and a sum of ones, each of which can be done in the head.",
@@ -35,6 +37,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Many people add this way in their heads without noticing. Adding 46 and 38, they think 40 and 30 make 70, 6 and 8 make 14, and 70 and 14 make 84.",
         "Place-value addition works from the largest place down, the way we read numbers, which makes it easy to estimate as we go: the hundreds alone already give a rough size of the answer.",
         "In expanded form, 258 + 134 is 200 + 100, 50 + 30 and 8 + 4, that is 300, 80 and 12, which together make 392.",
+        "Partial sums are a safe way to add when carrying feels error-prone. Nothing is held in the head between steps; each partial sum is written down and the last line adds them.",
+        "Whichever place is added first, the total comes out the same. Adding by place value usually starts with the largest place, so the rough size of the sum is known from the first line.",
     ),
     ("subtraction", "column_borrow"): (
         "Column subtraction finds a difference one place at a time, starting from the ones. When the digit on top is smaller than the digit below it, the column takes a ten from its left-hand neighbour, which then has one less to give.",
@@ -45,6 +49,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Every column of a subtraction writes exactly one digit, and passes on a borrow of either 0 or 1. Checking a difference is easy: the difference plus the number taken away must give back the starting number.",
         "Subtracting in columns lines up the two numbers by place value, the smaller below the larger, and works through the columns from right to left, writing one digit of the difference in each.",
         "A zero on top needs care: it has nothing to lend, so a borrow passes through it and turns it into a 9 while the ten comes from further left. In a column-by-column solution this shows as a borrow that continues over several places.",
+        "In column subtraction the number on top must be the larger one, so that the last column never needs a borrow it cannot get. Each column then gives a digit from 0 to 9.",
+        "Borrowing is the reverse of carrying. Addition sends a ten to the left when a column overflows; subtraction brings a ten in from the left when a column runs short.",
     ),
     ("subtraction", "count_up"): (
         "Counting up finds a - b by asking how far it is from b to a. It is how shopkeepers used to give change: from the price, they counted up to the money handed over.",
@@ -54,6 +60,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "To subtract by counting up, start at the number being taken away, not at the larger one. Write down each jump as you go, and add the jumps at the end.",
         "On a number line, a - b is the length of the stretch between b and a. Counting up walks along that stretch in a few long strides instead of one step at a time.",
         "The best jumps are those that land on round numbers: first to the next ten, then to the next hundred or thousand, then straight to the target.",
+        "Counting up is especially quick when the number taken away is just below a round number. To find 403 - 198, jump 2 to reach 200 and then 203 to reach 403, so the difference is 205.",
+        "Each jump in counting up is a small addition that can be done in the head. Writing the jumps down, with the number reached after each, keeps the count honest.",
     ),
     ("multiplication", "long"): (
         "Long multiplication breaks one hard product into several easy ones. The first number is multiplied by each digit of the second, each row is worth its digit's place value, and the rows added together give the product.",
@@ -63,6 +71,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "To check a long multiplication, estimate first by rounding both numbers: 48 * 21 is about 50 * 20 = 1000, so an answer near 100 or near 10000 means a row is misplaced.",
         "Long multiplication writes down the product of the first number with every digit of the second. Every row is shifted by its digit's place, and a digit of 0 gives a row of 0.",
         "The number of rows in long multiplication equals the number of digits in the second number, so it is worth putting the number with fewer digits second.",
+        "Long multiplication needs only the times tables up to 9 and careful addition. Everything else is bookkeeping: which digit is being used, and how far its row is shifted.",
+        "In long multiplication the rows correspond to the digits of the second number, and each row's value is the first number times that digit times its place value.",
     ),
     ("multiplication", "distributive"): (
         "Multiplying by parts [uses|relies on] the distributive law: 7 * 23 is 7 * 20 + 7 * 3. Each part of the second number is a single digit times a power of ten, so each partial product is quick.",
@@ -72,6 +82,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Multiplying by parts is how most people multiply in their heads. To find 6 * 45, they think 6 * 40 = 240 and 6 * 5 = 30, and add to get 270.",
         "The distributive law [connects|links] multiplication and addition: multiplying a sum is the same as multiplying each part and adding the results. Splitting by place value is one convenient way to make the parts.",
         "Multiplying by parts keeps every partial product in plain sight, and each can be checked on its own before they are added.",
+        "The distributive law also explains why multiplying by 10 adds a zero: 10 * 37 is 10 * 30 + 10 * 7, which is 300 + 70, that is 370.",
+        "Breaking the second factor into hundreds, tens and ones gives a few products that each end in zeros. Adding those products gives the full answer.",
     ),
     ("division", "long"): (
         "Long division [shares out|divides] a number one digit at a time, from the left. At each step the divisor is compared with the part brought down so far, the largest multiple that fits is taken away, and what remains joins the next digit.",
@@ -82,6 +94,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "The answer to a division with a remainder can be checked by multiplying back: quotient times divisor, plus the remainder, must give the number we started with.",
         "Long division turns a big division into a sequence of small ones, each with a one-digit answer. The remainder of each small division moves on, ten times larger, to join the next digit.",
         "At each step of long division there are three small jobs: find the quotient digit, multiply it by the divisor, and subtract to find what is left.",
+        "In long division the quotient is built up digit by digit, from the left, just as the dividend is read. Each quotient digit answers the question for one place value.",
+        "The steps of long division repeat a cycle: bring down a digit, divide, multiply, subtract. The cycle runs once for every digit of the dividend.",
     ),
     ("division", "chunking"): (
         "Chunking [treats|sees] division as repeated subtraction done in big bites. Instead of taking away one divisor at a time, we take away 10, 20 or 100 divisors at once, and keep a tally of how many were removed.",
@@ -91,6 +105,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "A remainder must always be smaller than the divisor. If what is left at the end is still as large as the divisor, one more chunk fits, and the quotient is not finished.",
         "Chunking suits divisors that are awkward to handle digit by digit. Multiples such as 10, 20 or 100 times the divisor are easy to form, and they take out large pieces of the dividend at once.",
         "The tally of chunks is the quotient: if we removed 100, then 20, then 3 copies of the divisor, the divisor went in 123 times.",
+        "Chunking can be done with whatever multiples are easiest to work out, such as ten times or a hundred times the divisor. The quotient is the sum of the multipliers used.",
+        "Chunking makes the meaning of division plain: the quotient counts how many copies of the divisor have been taken out, and the remainder is what is left when no more copies fit.",
     ),
     ("gcd_lcm", "euclid"): (
         "Euclid's algorithm rests on one fact: any number that divides both a and b also divides the remainder of a divided by b. So the pair (a, b) can be swapped for the smaller pair (b, remainder) without changing the greatest common divisor.",
@@ -100,6 +116,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Once the greatest common divisor is known, the least common multiple follows: multiply the two numbers and divide by their greatest common divisor. For 4 and 6 that is 4 * 6 / 2 = 12.",
         "Euclid's method replaces a hard question about two large numbers by the same question about two smaller ones, over and over, until the answer is obvious.",
         "Each line of Euclid's algorithm has the form a = q * b + r, with r smaller than b. The next line uses b and r, and the lines stop when r is zero.",
+        "Euclid's algorithm needs only division with remainder. It never asks for a list of divisors, which is why it works so well for large numbers.",
+        "A remainder of zero means the divisor goes exactly into the number divided, so at that point the divisor divides both numbers of the current pair, and so both original numbers.",
     ),
     ("gcd_lcm", "factorize"): (
         "A prime factorization lists a number's primes with their powers, and both the gcd and the lcm can be read off it. Shared primes at their smaller power give the greatest common divisor; all primes at their larger power give the least common multiple.",
@@ -109,6 +127,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "For 12 = 2^2 * 3 and 18 = 2 * 3^2, the gcd is 2 * 3 = 6 and the lcm is 2^2 * 3^2 = 36. Their product, 6 * 36 = 216, equals 12 * 18, as it always does.",
         "Factorizing first takes more work for large numbers, but it shows the whole structure of both numbers at once, and the gcd and the lcm can then be read off together.",
         "To factorize, divide by the smallest prime that goes in, write it down, and repeat with the quotient until the quotient is 1; the primes written down are the factorization.",
+        "Prime factors make the link between the gcd and the lcm visible: each prime appears in the gcd at its smaller power and in the lcm at its larger power, so together they use every prime power of both numbers exactly once.",
+        "If two numbers share no prime, their greatest common divisor is 1 and their least common multiple is simply their product.",
     ),
     ("base_conversion", "repeated_division"): (
         "Repeated division finds the digits of a number in another base from the right. Dividing by the base splits the number into a remainder, which is its last digit, and a quotient, which holds all the other digits.",
@@ -118,6 +138,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Repeated division works in any base for the same reason that dividing 473 by 10 leaves remainder 3 and quotient 47: the remainder is the last digit and the quotient is the rest of the number.",
         "Converting by repeated division is a loop: divide, keep the remainder as a digit, carry on with the quotient. The number of divisions is the number of digits in the new base.",
         "In base 2, repeated division by 2 gives a remainder of 0 or 1 at each step, so the digits come out as the answer to 'is the number odd?' at each stage.",
+        "Repeated division produces the digits in reverse order because the first remainder is the ones digit. Writing each remainder to the left of the ones found so far puts them in the right order.",
+        "The process stops when the quotient reaches 0, and the last remainder is the leading digit. A number smaller than the base is a single digit in that base.",
     ),
     ("base_conversion", "place_values"): (
         "The place-value method builds a numeral from its largest place downwards. List the powers of the base, see how many times each fits into what is left of the number, and write that count as the digit for that place.",
@@ -127,6 +149,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Place values turn conversion into a greedy sharing-out: take as many of the biggest place as fit, then as many of the next, down to the ones.",
         "To convert by place values, first write out the powers of the base up to the number. Then go down the list, dividing what is left by each power; each quotient is a digit and each remainder is passed on.",
         "Reading a base-b numeral back into base 10 is the same idea run backwards: each digit counts how many of its place value the number holds.",
+        "The place values of base b grow by a factor of b from each place to the next: in base 3 they are 1, 3, 9, 27, 81 and so on.",
+        "Converting with place values is like paying an amount with coins of values 1, b, b^2 and so on, using as few coins as possible: at most b - 1 of each kind.",
     ),
     ("expressions", "innermost_first"): (
         "An expression with brackets is evaluated from the inside out. The innermost brackets contain no other brackets, so their value can be found at once and written in their place.",
@@ -136,6 +160,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Rewriting the whole expression after every step takes more lines, but it means each line can be checked against the one before it, and a slip shows up exactly where it happened.",
         "The innermost-first method never needs to remember anything outside the current bracket: each line is a complete, shorter expression with the same value as the last.",
         "Nested brackets are worked from the middle outwards, so the deepest bracket is always the next to go. When no brackets are left, the usual order of operations finishes the job.",
+        "An innermost bracket is one with no other bracket inside it. Its value can always be found on the spot, so working inside out never gets stuck.",
+        "The inside-out method and the order of operations agree: brackets first, and within a bracket, products and quotients before sums and differences.",
     ),
     ("expressions", "precedence"): (
         "Without brackets, multiplication and division are done before addition and subtraction. That convention lets us write 3 + 4 * 5 and know that it means 3 + 20, which is 23.",
@@ -145,6 +171,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "A minus sign in front of a bracket or a product applies to the whole value. Keeping track of signs is where most expression errors come from.",
         "Precedence decides which of several operations comes next. Multiplication and division outrank addition and subtraction, and brackets outrank everything.",
         "With precedence, an expression is simplified by repeatedly finding the highest-ranking operation, leftmost among equals, and replacing it by its result.",
+        "Precedence makes brackets unnecessary in many places: 2 * 3 + 4 * 5 needs none, since both products come first. It is 6 + 20, that is 26.",
+        "A common slip is to work strictly from left to right and ignore precedence. In 8 - 2 * 3 the product comes first, giving 8 - 6 = 2, not 6 * 3.",
     ),
     ("linear_equation", "balance"): (
         "An equation says that two amounts are equal, like the two pans of a balanced scale. Any change made to both pans at once, adding the same amount or dividing both by the same number, keeps the scale level.",
@@ -154,6 +182,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "A solution can always be checked by putting it back into the original equation: both sides must come out equal. If they do not, one of the balancing steps was not applied to both sides.",
         "Balancing treats both sides of an equation alike. Whatever is added, subtracted, multiplied or divided on one side is done to the other, so the two sides stay equal at every step.",
         "The balancing method can be summed up in three moves: simplify the sides, gather x on one side, and divide by its coefficient.",
+        "A linear equation has x only to the first power, so after collecting terms it always reads ax = b. Dividing both sides by a then gives x.",
+        "Moving a term across the equals sign is a shortcut for subtracting (or adding) it on both sides. Writing the step out on both sides shows why the sign changes.",
     ),
     ("linear_equation", "inverse"): (
         "Solving with inverse operations means undoing what was done to x, in the reverse order. If x was multiplied by 3 and then 5 was added, we first subtract 5 and then divide by 3.",
@@ -163,6 +193,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Inverse operations reach the same answer as balancing; they just describe each step as undoing rather than as doing the same thing to both sides.",
         "To undo an equation, look at what happens to x and in what order, then reverse the list. The last operation applied to x is the first one to undo.",
         "An equation of the form a(x + b) = c is undone from the outside in: divide by a first, then subtract b.",
+        "Inverse operations are the tools for getting x out of an expression: each undoes one operation and leaves the equation true.",
+        "To solve by inverses, read the expression around x from the outside: the outermost operation is undone first, and x is reached last.",
     ),
     ("word_problem", "forward"): (
         "A word problem is a set of facts about amounts, and each fact links an unknown amount to ones we know. Working forward means finding any amount whose facts are all known, writing it down, and repeating until the asked-for amount is found.",
@@ -172,6 +204,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "The words 'more', 'fewer', 'times' and 'together' each name one operation. Choosing the wrong one is the usual mistake, so it helps to ask whether the new amount should be bigger or smaller than the one it is compared with.",
         "Forward working starts with what the problem states outright and builds on it. Each new amount is found from amounts already known, until the amount asked for is reached.",
         "Word problems hide simple arithmetic in sentences. The art is to read each sentence as a rule for finding one amount, and to use the rules in an order that works.",
+        "Before calculating, it helps to list who is known and who is described through someone else. The known ones start the work; every description then turns into one line.",
+        "Working forward never computes an amount before the amounts it is built from. If a needed amount is not yet known, that line waits until it is.",
     ),
     ("word_problem", "backward"): (
         "Planning backward starts from the question. To find the asked-for amount we need certain others; to find those we need others again, until every needed amount is given in the problem.",
@@ -181,6 +215,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "Planning first and computing second separates two kinds of mistakes: choosing the wrong quantities, and doing the arithmetic wrong. Each can then be checked on its own.",
         "Backward planning asks, for the amount wanted, 'what do I need to know first?', and asks it again for each of those amounts, until only given numbers remain.",
         "A plan made backward lists the calculations in reverse; carrying them out from the bottom of the list to the top gives the answer.",
+        "Planning backward is useful when a word problem has many sentences, only some of which matter. The plan picks out the chain of amounts that leads to the question.",
+        "A backward plan names, for each amount, the amounts it comes from. Once the plan reaches numbers stated in the problem, the arithmetic can begin.",
     ),
     ("logic", "innermost_first"): (
         "A Boolean formula is evaluated much like an arithmetic expression. Letters are replaced by their truth values, and then the operators are applied one at a time, innermost brackets first.",
@@ -190,6 +226,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "A truth table lists every combination of values for the letters. Evaluating a formula for one combination is finding one row of that table.",
         "Once the letters have been replaced by their truth values, a formula is just a calculation with True and False, and it is simplified one operator at a time like arithmetic.",
         "A formula is true or false as a whole only once every letter has a value. Substituting the values first and then simplifying inside out gives that value.",
+        "The value of a formula depends only on the values of its letters. Putting those values in first turns the formula into a chain of small steps with True and False.",
+        "A common slip is to apply 'or' before 'and'. Just as 2 + 3 * 4 means 2 + 12, 'a or b and c' means 'a or (b and c)'.",
     ),
     ("logic", "short_circuit"): (
         "Short-circuit evaluation stops as soon as the answer is certain. For 'A and B', if A is False there is no need to look at B; for 'A or B', if A is True the result is True whatever B is.",
@@ -199,6 +237,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "With short-circuiting, the order of the two sides matters for the amount of work, though not for the final value: putting the side that is more often decisive first saves more.",
         "Short-circuiting looks at the left side of each 'and' or 'or' first. If that side settles the result, the right side is never evaluated; otherwise the right side decides.",
         "'False and anything' is False and 'True or anything' is True. These two facts are all that short-circuit evaluation needs.",
+        "Short-circuiting reads a formula from the left and stops as soon as the rest cannot matter. It gives the same value as evaluating everything, often with fewer steps.",
+        "For 'and', a False on the left decides the result; for 'or', a True on the left does. In every other case, the right side has to be worked out.",
     ),
     ("counting", "per_kind"): (
         "Counting legs on a farm is a multiplication for each kind of animal and one addition at the end. Six ducks with 2 legs each have 6 * 2 = 12 legs, and the totals of the kinds are added to get the whole count.",
@@ -208,6 +248,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "When two kinds have the same number of legs, their counts can be added first and multiplied once; the result is the same, because multiplication spreads over addition.",
         "Counting by kinds has two stages: a multiplication for each kind, then one addition of all the products. Keeping the stages apart makes each one easy to check.",
         "To count legs on a farm, pair each kind's number of animals with its number of legs, multiply each pair, and add the results.",
+        "Counting legs kind by kind is a sum of products. The products are independent of each other, so they can be worked out in any order and added at the end.",
+        "A farm problem gives two facts for each kind of animal: how many there are and how many legs each has. Multiplying the two facts for each kind is the heart of the method.",
     ),
     ("counting", "running"): (
         "A running total [builds|grows] the answer one kind at a time. Start from zero, and for each kind of animal add the number of animals times their legs to what you have so far.",
@@ -216,6 +258,8 @@ MORE: dict[tuple[str, str], tuple[str, ...]] = {
         "A running total is a good habit for any long sum. If you lose your place, the last line tells you how far you have got and which kind comes next.",
         "A running total starts from nothing and adds one kind's legs at a time. After each kind, the total so far is written down, so the last line is the full count.",
         "Counting with a running total mixes the multiplying and the adding: each line multiplies one kind's count by its legs and adds the product straight to the total.",
+        "A running total suits a long list: after each kind the count so far is written down, and the next kind's legs are added to it.",
+        "Whether the products are added at the end or one at a time to a running total, the final count is the same; the running total just spreads the additions out.",
     ),
     ("modular", "rewrite"): (
         "Two whole numbers are equal mod 10 when they differ by a multiple of 10, so 23, 13, 3 and -7 are all 3 mod 10. Rewriting a chain from the left uses this: after each operation the number in front may be replaced by its value mod 10, and the whole expression keeps its value mod 10.",

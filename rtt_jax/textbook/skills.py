@@ -241,7 +241,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                "[Dividing|Division of] {i0} by {i1} gives {r0} [with|and a] remainder {r1}.",
                "{i0} holds {r0} whole copies of {i1}, and {r1} is left.",
                "{r0} times {i1} fits into {i0}; [what remains|the rest] is {r1}.",
-               "Taking {r0} copies of {i1} out of {i0} leaves {r1}.", "{i0} divided by {i1} is {r0}, remainder {r1}.", "{r0} copies of {i1} make up most of {i0}, and {r1} is left over.", "Sharing {i0} into groups of {i1} gives {r0} groups and {r1} over."),
+               "Taking {r0} copies of {i1} out of {i0} leaves {r1}.", "{i0} divided by {i1} is {r0}, remainder {r1}.", "{r0} copies of {i1} make up most of {i0}, and {r1} is left over.", "Sharing {i0} into groups of {i1}: {r0} of them, and {r1} over."),
     "sub": ("Taking away leaves {r}.", "Subtracting gives {r}.", "What remains is {r}."),
     # linear_equation: a number moved to the other side. Its one input is the
     # moved number in the balance style but the right side in the inverse
