@@ -217,8 +217,10 @@ class _Composer:
         first = (parts.get("worked") or [None])[0]
         if first and len(first["lines"]) >= 2 and self.rng.random() < 0.5:
             ex = "the first worked example" if len(parts["worked"]) > 1 else "the worked example"
-            return self.pick(T.RECAPS).format(n=len(first["lines"]), a=first["answer"], ex=ex,
+            text = self.pick(T.RECAPS).format(n=len(first["lines"]), a=first["answer"], ex=ex,
                                               Ex=ex[0].upper() + ex[1:])
+            parts["recap"] = {"text": text, "lines": len(first["lines"]), "answer": first["answer"]}
+            return text
         return self.pick(T.CLOSINGS)
 
     def terms(self, parts: dict) -> str:
