@@ -397,8 +397,8 @@ def test_generated_sections_distinct_4_holds():
 def test_rule_phrasings_are_many_and_their_arithmetic_is_true():
     """Every skill has at least seven phrasings of its rule (``rule_phrasings``
     adds to ``skills``), each lead sentence stands alone (the rule in brief),
-    and every "a op b = c" a phrasing writes is true: read back with the
-    GSM8K claim checker, none is invalid."""
+    and every "a op b = c" a phrasing (or a note) writes is true: read back
+    with the GSM8K claim checker, none is invalid."""
     from rtt_jax.tasks import gsm8k_steps
     from rtt_jax.textbook import rule_phrasings, skills
 
@@ -416,6 +416,11 @@ def test_rule_phrasings_are_many_and_their_arithmetic_is_true():
                     j = gsm8k_steps.judge_lines("", [text])
                     judged += len(j.verdicts)
                     assert all(v.verdict != INVALID for v in j.verdicts), (family, text)
+    from rtt_jax.textbook import notes  # the notes' small examples too ("52 - 19 is ... 33")
+    for text in [x for pool in (notes.WHY, notes.TIPS) for v in pool.values() for x in v]:
+        j = gsm8k_steps.judge_lines("", [templates.vary(text, random.Random(0))])
+        judged += len(j.verdicts)
+        assert all(v.verdict != INVALID for v in j.verdicts), text
     assert judged >= 10  # the phrasings do write arithmetic to judge
     assert set(rule_phrasings.MORE) <= {(f, s.style) for f in tasks.names() for s in skills.skills(f)}
 
