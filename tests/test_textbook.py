@@ -31,7 +31,7 @@ GOOD_PROSE = (
 
 
 # distinct-4 of the 500 sections the generate CLI writes by default (seed 0):
-# 0.5024 (docs/results.md), less a small margin for wording edits; also the
+# 0.5041 (docs/results.md), less a small margin for wording edits; also the
 # contract's bound (issue 28, item 5).
 DISTINCT_4_BOUND = 0.50
 
@@ -250,7 +250,11 @@ def test_heuristic_rules_flag_bad_text_and_pass_good_text():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    texts, labels, _ = clf.labelled_corpus(120, seed=0)
+    # 160 sections (120 before issue 28's third pass): with many more rule
+    # phrasings and wordings, 120 left the held-out "one line repeated" kind
+    # at 6 of 10 (160: 7 of 10); the filter's heuristic rules reject all of
+    # those anyway (duplicate lines).
+    texts, labels, _ = clf.labelled_corpus(160, seed=0)
     path = str(tmp_path_factory.mktemp("model") / "quality_model.json")
     clf.train(texts, labels).save(path)
     return path

@@ -103,7 +103,7 @@ def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
             out.append(((t // 10) % 10, "keeping the wrong digit",
                         f"mod 10 keeps the [last|ones] digit of {t}, which is {r}[, not its tens digit|]"))
         out.append(((r + 1) % 10, "an arithmetic slip",
-                    f"[a small arithmetic slip|a slip in the reduction|a miscount]; {t} mod 10 [is|is really|should be] {r}"))
+                    f"there is [a small arithmetic slip|a slip in the reduction|a miscount]; {t} mod 10 [is|is really|should be] {r}"))
         return [o for o in out if o[0] != r]
     x, y = ins
     if step.op == "sub":
@@ -124,7 +124,7 @@ def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
                     f"{expr} is {e}, not {-e}: starting from {step.inputs[0]}, the result [keeps|still has] "
                     f"its minus sign"))
     out.append((e + 1 if e % 2 else e - 1, "an arithmetic slip",
-                f"[a small arithmetic slip|a miscalculation|one wrong sum]; [exactly|worked out exactly|done carefully], {expr} = {e}"))
+                f"there is [a small arithmetic slip|a miscalculation|one wrong sum]; [exactly|worked out exactly|done carefully], {expr} = {e}"))
     # z and z mod 10 both make a valid line, so a slip must differ from both.
     return [o for o in out if o[0] % 10 != e % 10]
 
@@ -206,7 +206,7 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     elif step.op == "sub":
         out.append((ri + 1, "a subtraction slip", f"the subtraction [was off by one|missed by one]; the [true|correct] value is {ri}"))
     out.append((ri + 1 if ri % 2 else ri - 1 if ri else 1, "an arithmetic slip",
-                f"[a small arithmetic slip|a miscalculation|a simple slip]; [recomputing|working it again|redoing it] gives {ri}"))
+                f"there is [a small arithmetic slip|a miscalculation|a simple slip]; [recomputing|working it again|redoing it] gives {ri}"))
     return [(str(w), k, why) for w, k, why in out if w != ri]
 
 

@@ -68,6 +68,9 @@ _MAX_NARRATED_STEPS = 8
 # enough to read beside the first.
 _SECOND_METHOD_P = 0.15
 _MIN_SECOND_STEPS, _MAX_SECOND_STEPS = 3, 10
+# How often a rule is given in brief (a lead sentence and the rule at work)
+# rather than whole: the many whole phrasings carry the most distinct text.
+_BRIEF_RULE_P = 0.3
 # A sentence that leans on the one before it cannot start a recombined rule's tail.
 _DEPENDENT = ("This", "That", "It ", "They", "These", "Then", "So ", "Each ", "Here", "Once")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z'])")
@@ -142,13 +145,16 @@ class _Composer:
 
     def rule_text(self) -> str:
         """One phrasing of the skill's rule in full, or the rule in brief:
-        its lead sentence, sometimes with one sentence of another phrasing
-        (not for families whose phrasings build one argument)."""
+        the lead sentence of one of its ``brief_rules``, sometimes with one
+        sentence of another (not for families whose phrasings build one
+        argument)."""
         rules = self.skill.rules
-        if self.fam.name in _WHOLE_RULES or self.rng.random() < 0.5:
+        if self.fam.name in _WHOLE_RULES or self.rng.random() >= _BRIEF_RULE_P:
             return self.pick(rules)
         # The rule in brief: the lead sentence of one phrasing, sometimes one
         # more sentence of another; the example after it shows the rest.
+        # Only phrasings written to be taken apart (``Skill.brief_rules``).
+        rules = self.skill.brief_rules or rules
         lead = _sentences(self.pick(rules))[0]
         rest = [x for r in rules for x in _sentences(r)[1:] if not x.startswith(_DEPENDENT)]
         more = [self.pick(rest)] if rest and self.rng.random() < 0.4 else []

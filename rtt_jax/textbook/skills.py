@@ -36,11 +36,16 @@ class Skill:
     title: str
     rules: tuple[str, ...]  # alternative phrasings of the rule or definition
     mistake: str  # short name of the classic slip this skill invites
+    # The phrasings whose sentences also stand alone: the rule in brief takes
+    # its lead sentence, and a sentence to add, only from these (the further
+    # phrasings of ``rule_phrasings`` build one argument and are given whole).
+    brief_rules: tuple[str, ...] = ()
 
 
 def _s(family, style, title, mistake, *rules):
     # The phrasings written here, then the further ones of ``rule_phrasings``.
-    return Skill(family, style, title, tuple(rules) + _MORE_RULES.get((family, style), ()), mistake)
+    return Skill(family, style, title, tuple(rules) + _MORE_RULES.get((family, style), ()), mistake,
+                 brief_rules=tuple(rules))
 
 
 SKILLS: dict[str, tuple[Skill, ...]] = {

@@ -204,7 +204,7 @@ MISTAKE_FIXES = (
     "[Look at|Check] line {k}: {why}. [The right version|What it should say]:\n{right}",
     "Line {k} is where it breaks: {why}. Written correctly:\n{right}",
     "Line {k} is the culprit ({kind}): {why}. Put right, it becomes\n{right}",
-    "The slip sits in line {k}. There {why}, and everything after it inherits the error. The line should be\n{right}",
+    "The slip sits in line {k}: {why}, and every line after it would inherit the error. The line should be\n{right}",
     "Compare line {k} with what the step should give: {why}. Replacing it with\n{right}\nrepairs the solution.",
     "Did you spot it? The error in line {k} is {kind}; {why}. The corrected line reads\n{right}",
     "The trouble in line {k} is {kind}: {why}. It ought to say\n{right}",
