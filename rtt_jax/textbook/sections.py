@@ -3,16 +3,19 @@
 ``section(family, seed, index, level)`` composes a section that teaches one
 skill of a task family: a rule or definition, one or two worked examples with
 every step explained in words (some set in a small story, estimated first
-and checked another way afterwards), a common mistake shown and corrected,
-exercises with worked solutions, and sometimes notes (key terms, why the
-method works, tips). ``TextbookSource`` exposes sections as a random-access
+and checked another way afterwards, some solved a second way by another
+skill of the family), a common mistake shown and corrected, exercises with
+worked solutions, sometimes notes (key terms, why the method works, tips)
+and a closing sentence (some look back at the first worked example). ``TextbookSource`` exposes sections as a random-access
 source (``source[i]``), in the same spirit as the synthetic trace sources:
 item ``i`` is a pure function of (families, levels, seed, i).
 
 Correctness by construction: every worked example and exercise solution is a
 solver trace (``fam.solve``) printed line for line, and ``parts`` records the
 problem's (seed, index, level) and the lines, so a test can regenerate the
-problem and run the family's ``check_steps`` on them. Mistakes come from
+problem and run the family's ``check_steps`` on them (a second method's
+lines too: ``parts["worked"][k]["second"]``; a closing recap's line count
+and answer: ``parts["recap"]``). Mistakes come from
 ``mistakes.find_mistake``, which keeps a corruption only if ``check_steps``
 flags it. Settings, estimates and checks (``contexts``, ``checks``) compute
 their numbers from the problem's data, and are recorded in ``parts`` too.

@@ -5,7 +5,9 @@ worked example in a section is a real solver trace for that style and every
 number in it is the solver's. This module holds the words only:
 
 * ``SKILLS[family]``: the skills of a family, each with several phrasings of
-  its rule or definition (a section picks one, so rule text varies too).
+  its rule or definition (a section picks one, so rule text varies too):
+  the two or three written here (``Skill.brief_rules``, whose sentences also
+  stand alone) and the further ones of ``rule_phrasings.MORE``.
 * ``explain(step, variant, family, trace=None, index=None)``: one sentence
   that says in words what a trace step does. Numbers come from the ``Step``'s
   own ``inputs`` and ``result`` (never recomputed here), so an explanation
