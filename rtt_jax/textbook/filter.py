@@ -105,13 +105,14 @@ def decide(texts: list[str], scores: np.ndarray, keep_fraction: float | None,
            threshold: float | None, dedup_threshold: float) -> tuple[list[bool], list[list[str]], dict]:
     """(kept flags, drop reasons per record, summary) for scored texts."""
     reasons: list[list[str]] = [list(quality.check(t).failures) for t in texts]
-    index = dedup.NearDuplicateIndex(threshold=dedup_threshold)
+    index = dedup.NearDuplicateIndex(threshold=dedup_threshold, lines_in_any_order=True)
     for i, t in enumerate(texts):
         if reasons[i]:
             continue  # failed heuristics: keep it out of the index
         dup = index.duplicate_of(t)
         if dup is not None:
-            reasons[i].append(f"near-duplicate of record {dup + 1} (MinHash Jaccard >= {dedup_threshold})")
+            reasons[i].append(f"near-duplicate of record {dup + 1} (MinHash Jaccard "
+                              f">= {dedup_threshold}, or its lines in another order)")
         else:
             index.add(i, t)
     alive = [i for i in range(len(texts)) if not reasons[i]]
