@@ -11,7 +11,8 @@ plain-text document) goes through, in order:
 1. the heuristic rules of ``quality.RULES`` (any failure drops it, with the
    rules' reason strings);
 2. near-duplicate removal with ``traces.dedup.NearDuplicateIndex`` over the
-   records that passed 1 (first occurrence wins);
+   records that passed 1 (first occurrence wins; the same lines in another
+   order count as a duplicate too);
 3. the classifier score P(good) of ``classifier.QualityClassifier``: kept if
    score >= ``--threshold`` (default 0.5), or, with ``--keep_fraction=F``, the
    ``round(F * records)`` best-scoring survivors of 1 and 2.
