@@ -30,9 +30,10 @@ GOOD_PROSE = (
     "fractions with different denominators, first rewrite them with a common denominator.\n")
 
 
-# distinct-4 of the 500 sections the generate CLI writes by default (seed 0);
-# measured value in docs/results.md, less a margin for small wording edits.
-DISTINCT_4_BOUND = 0.47
+# distinct-4 of the 500 sections the generate CLI writes by default (seed 0):
+# 0.5023 (docs/results.md), less a small margin for wording edits; also the
+# contract's bound (issue 28, item 5).
+DISTINCT_4_BOUND = 0.50
 
 
 def _digest(n: int = 24) -> str:
@@ -62,13 +63,29 @@ def test_sections_are_random_access_and_seeded():
     assert in_order[3] != sections.TextbookSource(seed=6)[3].text
 
 
+def _logic_facts(text: str) -> dict[str, str]:
+    """The truth values a question gives: "p = True, q = False", "p is True
+    and q is False", "p and r are True; q is False", "p, q and r are all True"."""
+    found = dict(re.findall(r"\b([a-z]) = (True|False)", text))
+    for letters, value in re.findall(r"((?:\b[a-z]\b(?:, | and )?)+) (?:is|are)(?: all| both)? (True|False)", text):
+        found |= {v: value for v in re.findall(r"\b[a-z]\b", letters)}
+    return found
+
+
 def _same_symbols(a: str, b: str) -> bool:
     """Wording ``a`` of question ``b`` holds the same numbers, and copies
     each formula of ``b`` (an expression, equation, mod-10 chain, or a logic
-    formula and its facts) verbatim."""
+    formula) verbatim; a logic question's facts may be said in words, with
+    the same letters and values."""
     if sorted(re.findall(r"\d+", a)) != sorted(re.findall(r"\d+", b)):
         return False
-    m = re.fullmatch(r"Given (.+), evaluate: (.+)|(?:Evaluate|Solve for x): (.+)|([0-9+-]+) mod 10", b)
+    logic = re.fullmatch(r"Given (.+), evaluate: (.+)", b)
+    if logic:
+        given, formula = logic.groups()
+        # the formula may recur inside the facts ("p and q ... p and q are both True")
+        cuts = [a[:i] + a[i + len(formula):] for i in range(len(a)) if a.startswith(formula, i)]
+        return any(_logic_facts(cut) == _logic_facts(given) for cut in cuts)
+    m = re.fullmatch(r"(?:Evaluate|Solve for x): (.+)|([0-9+-]+) mod 10", b)
     return m is None or all(g in a for g in m.groups() if g)
 
 
@@ -137,6 +154,37 @@ def test_every_family_gets_sections_at_several_levels_and_numbers_verify(family)
         sections.section(family, 0, 0, fam.levels[-1] + 1)
 
 
+@pytest.mark.parametrize("family", tasks.names())
+def test_second_methods_and_recaps_hold_the_right_numbers(family):
+    """A worked example solved a second way shows another skill's solver
+    lines for the same problem, which the family's checker accepts, with the
+    same answer; a closing recap names the first worked example's line count
+    and answer. Both turn up for every family within 120 sections."""
+    fam = tasks.get(family)
+    seconds = recaps = 0
+    for index in range(120):
+        level = fam.train_levels[index % len(fam.train_levels)]
+        s = sections.section(family, 0, index, level)
+        for rec in s.parts.get("worked", []):
+            again = rec.get("second")
+            if again is None:
+                continue
+            seconds += 1
+            assert again["style"] != s.parts["style"] and again["answer"] == rec["answer"]
+            assert "\n".join(again["lines"]) in s.text
+            p = _verify(fam, rec, s.text)
+            report = fam.check_steps(p, "\n".join(again["lines"]) + f"\n#### {again['answer']}")
+            assert report.all_valid and report.answer_follows, (family, again)
+        if s.parts.get("recap"):
+            recaps += 1
+            first = s.parts["worked"][0]
+            assert s.parts["recap"]["text"] in s.text
+            assert s.parts["recap"]["lines"] == len(first["lines"]) >= 2
+            assert s.parts["recap"]["answer"] == first["answer"]
+            assert str(first["answer"]) in s.parts["recap"]["text"]
+    assert seconds >= 1 and recaps >= 1, (family, seconds, recaps)
+
+
 def test_checks_estimates_and_variations_state_true_arithmetic():
     """Every "a op b = c" a check, an estimate, a variation or a setting
     writes is true: read back with the GSM8K claim checker, none is invalid."""
@@ -202,7 +250,11 @@ def test_heuristic_rules_flag_bad_text_and_pass_good_text():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    texts, labels, _ = clf.labelled_corpus(120, seed=0)
+    # 160 sections (120 before issue 28's third pass): with many more rule
+    # phrasings and wordings, 120 left the held-out "one line repeated" kind
+    # at 6 of 10 (160: 7 of 10); the filter's heuristic rules reject all of
+    # those anyway (duplicate lines).
+    texts, labels, _ = clf.labelled_corpus(160, seed=0)
     path = str(tmp_path_factory.mktemp("model") / "quality_model.json")
     clf.train(texts, labels).save(path)
     return path
@@ -344,6 +396,68 @@ def test_generated_sections_distinct_4_holds():
     src = sections.TextbookSource(seed=0)
     d = corpus_diversity.corpus_diversity([src[i].to_json() for i in range(500)])
     assert d["distinct_4"] >= DISTINCT_4_BOUND, d["distinct_4"]
+
+
+def test_rule_phrasings_are_many_and_their_arithmetic_is_true():
+    """Every skill has at least seven phrasings of its rule (``rule_phrasings``
+    adds to ``skills``), each lead sentence stands alone (the rule in brief),
+    and every "a op b = c" a phrasing (or a note) writes is true: read back
+    with the GSM8K claim checker, none is invalid."""
+    from rtt_jax.tasks import gsm8k_steps
+    from rtt_jax.textbook import rule_phrasings, skills
+
+    judged = 0
+    for family in tasks.names():
+        for skill in skills.skills(family):
+            assert len(skill.rules) >= 7, (family, skill.style, len(skill.rules))
+            for rule in skill.rules:
+                for seed in range(3):
+                    text = templates.vary(rule, random.Random(seed))
+                    assert not re.search(r"[\[\]{}]", text), text
+                    lead = sections._sentences(text)[0]
+                    # no pronoun pointing back at a sentence the brief rule lacks
+                    assert not lead.startswith(("This ", "That ", "It ", "They ", "These ")), lead
+                    j = gsm8k_steps.judge_lines("", [text])
+                    judged += len(j.verdicts)
+                    assert all(v.verdict != INVALID for v in j.verdicts), (family, text)
+    from rtt_jax.textbook import notes  # the notes' small examples too ("52 - 19 is ... 33")
+    for text in [x for pool in (notes.WHY, notes.TIPS) for v in pool.values() for x in v]:
+        j = gsm8k_steps.judge_lines("", [templates.vary(text, random.Random(0))])
+        judged += len(j.verdicts)
+        assert all(v.verdict != INVALID for v in j.verdicts), text
+    assert judged >= 10  # the phrasings do write arithmetic to judge
+    assert set(rule_phrasings.MORE) <= {(f, s.style) for f in tasks.names() for s in skills.skills(f)}
+
+
+def test_reworded_stories_and_legs_state_the_same_facts():
+    """Word problems' statements and a farm's legs per kind are reworded one
+    at a time; each names the same people, kinds and numbers in the same
+    order, and sections that ask them still verify (the solver's lines
+    answer the reworded question)."""
+    from rtt_jax.textbook import questions
+
+    for family, field in (("word_problem", r"[A-Z][a-z]+|\d+"), ("counting", r"\d+")):
+        fam = tasks.get(family)
+        changed = 0
+        for index in range(12):
+            p = fam.generate(4, index, fam.levels[-1])
+            for k in range(4):
+                asked = questions.restate(p, random.Random(10 * index + k))
+                # the statements' names and numbers in order (the final ask aside)
+                story = [re.findall(field, " ".join(re.split(r"(?<=[.?]) ", q)[:-1]))
+                         for q in (asked, p.question)]
+                assert story[0] == story[1] or family == "counting", (asked, p.question)
+                assert sorted(re.findall(r"\d+", asked)) == sorted(re.findall(r"\d+", p.question))
+                if family == "counting":
+                    legs = re.findall(r"(\d+) (?:legs|for)|(?:[a-z]+) (\d+)", asked.split(". ")[1])
+                    said = [a or b for a, b in legs]
+                    assert said == [str(v) for v in p.data["legs"].values()], (asked, said)
+                changed += asked != p.question
+        assert changed >= 24, family  # most askings are reworded
+        for index in range(4):  # and the sections that ask them verify
+            s = sections.section(family, 0, index, fam.levels[-1])
+            for rec in s.parts.get("worked", []):
+                _verify(fam, rec, s.text)
 
 
 def test_readers_and_corpus_diversity(tmp_path):

@@ -252,6 +252,23 @@ def test_near_duplicate_index():
         idx.add("d", "yet another unrelated text that is new to the index entirely")
 
 
+def test_lines_in_any_order_catches_a_reordered_copy_that_shingles_miss():
+    lines = [f"{a}+{b}={a + b}" for a, b in [(8, 7), (5, 4), (9, 2), (1, 6), (3, 3), (7, 9)]]
+    text = "\n".join(lines)
+    moved = "\n".join(lines[3:] + lines[:3])
+    # Short lines: most 5-character shingles cross a line boundary.
+    assert dedup.NearDuplicateIndex(threshold=0.8).add("a", text)
+    plain = dedup.NearDuplicateIndex(threshold=0.8)
+    plain.add("a", text)
+    assert plain.duplicate_of(moved) is None and plain.add("b", moved)
+    ordered = dedup.NearDuplicateIndex(threshold=0.8, lines_in_any_order=True)
+    assert ordered.add("a", text)
+    assert ordered.duplicate_of(moved) == "a" and not ordered.add("b", moved)
+    assert ordered.stats.near_duplicates == 1
+    # A line more or less is new content.
+    assert ordered.add("c", moved + "\n2+2=4") and ordered.duplicate_of(text + "\n\n") == "a"
+
+
 def test_dedup_is_deterministic_and_jaccard_based():
     rng = random.Random(0)
     words = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]

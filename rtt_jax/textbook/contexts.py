@@ -148,7 +148,7 @@ def _division(p: Problem, rng: random.Random) -> str:
         "and how many are left over?",
         f"A {rng.choice(PLACES)} has {count(n, ('seat', 'seats'))} to set out in rows of {d}. How many "
         "full rows, and how many seats are left over?",
-        f"{n} days is how many whole periods of {d} days, with how many days to spare?",
+        f"[A holiday of|A stay of|A project lasting] {n} days is how many whole [periods|blocks] of {d} days, with how many days to spare?",
         f"{rng.choice(TIMES)} {name} hands out {count(n, noun)}, {d} per person. How many people, how "
         "many left?",
     ))
@@ -172,6 +172,10 @@ def _gcd_lcm(p: Problem, rng: random.Random) -> str:
             "out. The largest team size that works is the greatest common divisor.",
             f"Two planks, {a} cm and {b} cm, are sawn into pieces of one length with no waste. The "
             "longest possible piece is the greatest common divisor of the two lengths.",
+            f"A baker has {a} rolls and {b} muffins and fills as many identical trays as possible, "
+            "each tray holding the same mix. The number of trays is the greatest common divisor.",
+            f"{name} reduces the fraction {a}/{b} to lowest terms in one step by dividing top and "
+            "bottom by the greatest common divisor.",
         ))
     return rng.choice((
         f"Two lights blink together now, one every {a} seconds and one every {b}. They next blink "
@@ -186,34 +190,66 @@ def _gcd_lcm(p: Problem, rng: random.Random) -> str:
         "next side by side at the start line after the least common multiple.",
         f"One gear has {a} teeth and another {b}. The same two teeth meet again after the least "
         "common multiple of the tooth counts.",
+        f"{name} waters one plant every {a} days and another every {b} days, both today. The next "
+        "day both get water together is the least common multiple away.",
+        f"To add fractions with denominators {a} and {b}, {name} needs the smallest denominator "
+        "both divide: the least common multiple.",
     ))
 
 
 def _base_conversion(p: Problem, rng: random.Random) -> str:
     base = int(p.data["base"])
+    name, she, her = _person(rng)
     if p.data["direction"] == "to_decimal":
+        d = p.data["digits"]
         return rng.choice((
-            f"A machine displays the numeral {p.data['digits']} in base {base}. To know what number it "
+            f"A machine displays the numeral {d} in base {base}. To know what number it "
             "means in everyday notation, we convert it to base 10.",
-            f"In a number system with {base} digits, {p.data['digits']} counts powers of {base}. Writing "
+            f"In a number system with {base} digits, {d} counts powers of {base}. Writing "
             "the same amount in base 10 lets us compare it with ordinary numbers.",
+            f"{name} finds {d} written in an old notebook, with a note that it is in base {base}. "
+            f"What ordinary number did the writer mean?",
+            f"A puzzle box opens with a code, and the clue says the code is {d} read in base {base}. "
+            "The lock wants the same number in base 10.",
+            f"A shepherd who counts in {base}s records a flock as {d}. How many sheep is that in "
+            "the usual base 10?",
+            f"{name}'s calculator is set to base {base} and shows {d}. Switching it back to base 10 "
+            "should show the same amount in ordinary digits.",
         ))
+    n = p.data["n"]
     return rng.choice((
-        f"A counter that works in base {base} must show the amount {p.data['n']}. Which digits does it "
+        f"A counter that works in base {base} must show the amount {n}. Which digits does it "
         "display?",
-        f"To store {p.data['n']} on a device that only knows {base} digits, we rewrite it in base {base}.",
+        f"To store {n} on a device that only knows {base} digits, we rewrite it in base {base}.",
+        f"{name} is making a poster about number systems and wants to show how {n} looks in "
+        f"base {base}.",
+        f"A game keeps score with {base} kinds of token, each kind worth {base} of the kind below "
+        f"it. How is a score of {n} laid out?",
+        f"{name} has {n} beads and packs them in bags of {base}, bags of bags, and so on. The "
+        f"counts at each size are the base {base} digits of {n}.",
+        f"Before a computer can print {n} in base {base}, it works out the digits one place at a time.",
     ))
 
 
 def _linear_equation(p: Problem, rng: random.Random) -> str:
+    # The equation itself follows in the question, so most settings point at
+    # it instead of printing it twice.
     eq = p.data["equation"]
     name, she, her = _person(rng)
     return rng.choice((
         f"Think of {eq} as a balance with an unknown weight x; both pans weigh the same.",
-        f"{name} thinks of a number x and says: {eq}. Which number is it?",
-        f"Solving {eq} means finding the x that makes it true.",
-        f"{rng.choice(TIMES)} {name} wrote the puzzle {eq} on the board. What is x?",
-        f"A number x satisfies {eq}. We undo what was done to x, one operation at a time.",
+        "Think of the equation below as a balance with an unknown weight x on it; both pans weigh "
+        "the same.",
+        f"{name} thinks of a number x and describes it with an equation. Which number is it?",
+        "Solving an equation means finding the x that makes it true.",
+        f"{rng.choice(TIMES)} {name} wrote this puzzle on the board. What is x?",
+        "A number x satisfies the equation below. We undo what was done to x, one operation at a time.",
+        "A sealed envelope holds a number x, and the card outside it gives the equation below. Can we "
+        "name the number without opening it?",
+        f"{name} set this riddle for {her} class; only one value of x works.",
+        "The equation hides one number. Each step below brings x a little closer to standing alone.",
+        f"{name} tried a few guesses for x in the equation below before deciding to solve it properly.",
+        "Two expressions in x are set equal. Only one value of x makes both sides give the same number.",
     ))
 
 
@@ -251,23 +287,38 @@ def _logic(p: Problem, rng: random.Random) -> str | None:
     facts = p.data["facts"]
     letters = sorted(facts)
     used: set[str] = set()
-    parts = [f"{v}: {_statement(rng, used)} ({str(facts[v]).lower()})" for v in letters]
+    # How a letter's truth value is told, one way per setting.
+    form = rng.choice(("{v}: {s} ({t})", "{v}: {s} ({t})", "{v} says that {s}, which is {t}",
+                       "{v} stands for '{s}', and that is {t}", "{v}: {s} - {t}"))
+    parts = [form.format(v=v, s=_statement(rng, used), t=str(facts[v]).lower()) for v in letters]
     said = "; ".join(parts)
     return rng.choice((f"Read {said}.", f"The letters stand for statements. {said}.",
                        f"Suppose {said}.", f"{said}."))
 
 
+def _moves(terms: list[int], ops: list[str], up: str, down: str) -> str:
+    """'add 3, take away 4 and add 2', with the story's own verbs for + and -."""
+    moves = [f"{up if op == '+' else down} {t}" for op, t in zip(ops, terms[1:])]
+    return ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1] if moves else ""
+
+
 def _modular(p: Problem, rng: random.Random) -> str:
     terms, ops = [int(t) for t in p.data["terms"]], list(p.data["ops"])
-    moves = [f"{'add' if op == '+' else 'take away'} {t}" for op, t in zip(ops, terms[1:])]
-    said = ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1] if moves else ""
     name, she, her = _person(rng)
-    return rng.choice((
-        f"{name}'s counter shows only its last digit. It starts at {terms[0]}; then we {said}. "
-        "Where does it stop?",
-        f"On a dial with the digits 0 to 9, start at {terms[0]}, then {said}.",
-        f"Only the ones digit matters: begin with {terms[0]} and {said}.",
+    # Each story moves in its own words: a counter counts up and down, a dial
+    # turns forwards and back, a ones digit is added to and taken from.
+    story = rng.choice((
+        ("{name}'s counter shows only its last digit. It starts at {s}; then we {m}. "
+         "Where does it stop?", "count up", "count down"),
+        ("On a dial with the digits 0 to 9, start at {s}, then {m}.", "turn forward", "turn back"),
+        ("Only the ones digit matters: begin with {s} and {m}.", "add", "take away"),
+        ("A clock face numbered 0 to 9 has one hand, pointing at {s}. Move it: {m}. Where does "
+         "it point?", "forward", "back"),
+        ("{name} plays a board game on a ring of ten squares, numbered 0 to 9, starting on "
+         "square {s}. The moves are: {m}. Which square is {she} on at the end?", "forward", "back"),
     ))
+    text, up, down = story
+    return text.format(name=name, she=she, s=terms[0], m=_moves(terms, ops, up, down))
 
 
 def _counting(p: Problem, rng: random.Random) -> str:

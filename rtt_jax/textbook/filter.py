@@ -11,7 +11,8 @@ plain-text document) goes through, in order:
 1. the heuristic rules of ``quality.RULES`` (any failure drops it, with the
    rules' reason strings);
 2. near-duplicate removal with ``traces.dedup.NearDuplicateIndex`` over the
-   records that passed 1 (first occurrence wins);
+   records that passed 1 (first occurrence wins; the same lines in another
+   order count as a duplicate too);
 3. the classifier score P(good) of ``classifier.QualityClassifier``: kept if
    score >= ``--threshold`` (default 0.5), or, with ``--keep_fraction=F``, the
    ``round(F * records)`` best-scoring survivors of 1 and 2.
@@ -105,13 +106,14 @@ def decide(texts: list[str], scores: np.ndarray, keep_fraction: float | None,
            threshold: float | None, dedup_threshold: float) -> tuple[list[bool], list[list[str]], dict]:
     """(kept flags, drop reasons per record, summary) for scored texts."""
     reasons: list[list[str]] = [list(quality.check(t).failures) for t in texts]
-    index = dedup.NearDuplicateIndex(threshold=dedup_threshold)
+    index = dedup.NearDuplicateIndex(threshold=dedup_threshold, lines_in_any_order=True)
     for i, t in enumerate(texts):
         if reasons[i]:
             continue  # failed heuristics: keep it out of the index
         dup = index.duplicate_of(t)
         if dup is not None:
-            reasons[i].append(f"near-duplicate of record {dup + 1} (MinHash Jaccard >= {dedup_threshold})")
+            reasons[i].append(f"near-duplicate of record {dup + 1} (MinHash Jaccard "
+                              f">= {dedup_threshold}, or its lines in another order)")
         else:
             index.add(i, t)
     alive = [i for i in range(len(texts)) if not reasons[i]]

@@ -101,9 +101,9 @@ def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
                         f"not the last digit of {-t}"))
         elif t >= 10:
             out.append(((t // 10) % 10, "keeping the wrong digit",
-                        f"mod 10 keeps the last digit of {t}, which is {r}"))
+                        f"mod 10 keeps the [last|ones] digit of {t}, which is {r}[, not its tens digit|]"))
         out.append(((r + 1) % 10, "an arithmetic slip",
-                    f"a small arithmetic slip; {t} mod 10 is {r}"))
+                    f"there is [a small arithmetic slip|a slip in the reduction|a miscount]; {t} mod 10 [is|is really|should be] {r}"))
         return [o for o in out if o[0] != r]
     x, y = ins
     if step.op == "sub":
@@ -118,13 +118,13 @@ def _modular_candidates(step: Step) -> list[tuple[int, str, str]]:
     if e < 0 and minus and 0 <= x:
         out.append((-e, "subtracting the wrong way round",
                     f"{expr} is {e}, not {-e}: taking {abs(y)} away from the smaller number {x} "
-                    f"goes below zero, and the line keeps the exact result"))
+                    f"[goes below zero|lands below zero|gives a negative number], and the line keeps the exact result"))
     elif e < 0 and x < 0:
         out.append((-e, "a sign error",
-                    f"{expr} is {e}, not {-e}: starting from {step.inputs[0]}, the result keeps "
+                    f"{expr} is {e}, not {-e}: starting from {step.inputs[0]}, the result [keeps|still has] "
                     f"its minus sign"))
     out.append((e + 1 if e % 2 else e - 1, "an arithmetic slip",
-                f"a small arithmetic slip; exactly, {expr} = {e}"))
+                f"there is [a small arithmetic slip|a miscalculation|one wrong sum]; [exactly|worked out exactly|done carefully], {expr} = {e}"))
     # z and z mod 10 both make a valid line, so a slip must differ from both.
     return [o for o in out if o[0] % 10 != e % 10]
 
@@ -148,10 +148,10 @@ def _modular_carry_slips(trace: Trace, i: int) -> list[tuple[str, str, str, str,
         if z < 0:
             w, kind = (-z) % 10, "dropping the minus sign when carrying on"
             why = (f"the earlier result {z} carries on as {z} + {v - z} = {v}, not as {w}: "
-                   f"dropping its minus sign changes its value mod 10")
+                   f"dropping its minus sign [changes its value mod 10|gives a different remainder]")
         else:
             w, kind = (z // 10) % 10, "carrying on the tens digit"
-            why = f"the earlier result {z} carries on as its last digit, {v}, not as its tens digit, {w}"
+            why = f"the earlier result {z} carries on as its [last|ones] digit, {v}, not as its tens digit, {w}"
         if w == v:
             continue
         if trace.style == "pairwise":
@@ -179,7 +179,7 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     r = _main_result(step)
     if isinstance(r, bool):
         return [(str(not r), "mixing up the truth values",
-                 f"the value [should be|is really|must be] {r}: [check|recheck|ask] which of 'and', 'or' and 'not' applies")]
+                 f"the value [should be|is really|must be] {r}: [check|recheck|ask] which of 'and', 'or' and 'not' applies[| here| at this point]")]
     ri = _int(r)
     if ri is None:
         return []
@@ -190,15 +190,15 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     if step.op == "sub_column" and ins[2] == 1:
         out.append(((ri + 1) % 10, "forgetting the borrow", "the 1 borrowed by the previous column was [not taken away|forgotten|never paid back]"))
     if step.op == "mul" and ri >= 10 and ri % 10 == 0:
-        out.append((ri // 10, "a place-value slip", f"a zero went missing, so the product came out ten times too small ({ri // 10} instead of {ri})"))
+        out.append((ri // 10, "a place-value slip", f"a zero [went missing|was dropped|was left off], so the product came out ten times too small ({ri // 10} instead of {ri})"))
     if step.op in ("mul",) and len(ins) == 2 and None not in ins and ins[0] + ins[1] != ri:
-        out.append((ins[0] + ins[1], "adding instead of multiplying", f"{ins[0]} and {ins[1]} were added, but the problem asks for {ins[0]} times {ins[1]}"))
+        out.append((ins[0] + ins[1], "adding instead of multiplying", f"{ins[0]} and {ins[1]} were added, but the [problem|question|step] [asks for|needs] {ins[0]} times {ins[1]}"))
     if step.op == "add_mul" and None not in ins:
         wrong = (ins[0] + ins[1]) * ins[2]
         if wrong != ri:
             out.append((wrong, "an order-of-operations slip", f"{ins[0]} + {ins[1]} was added before multiplying by {ins[2]}; the product {ins[1]} * {ins[2]} must come first"))
     if step.op == "div" and len(ins) == 2 and None not in ins and ins[0] * ins[1] != ri:
-        out.append((ins[0] * ins[1], "choosing the wrong operation", f"{ins[0]} was multiplied by {ins[1]} where the problem says to divide"))
+        out.append((ins[0] * ins[1], "choosing the wrong operation", f"{ins[0]} was multiplied by {ins[1]} where the [problem|statement] says to divide"))
     if family in ("expressions", "linear_equation") and ri != 0:
         out.append((-ri, "a sign error", f"the [sign was lost|minus sign went astray|sign got flipped]: the value is {ri}, not {-ri}"))
     if step.op == "divmod" or family == "division":
@@ -206,7 +206,7 @@ def _candidates(family: str, step: Step) -> list[tuple[str, str, str]]:
     elif step.op == "sub":
         out.append((ri + 1, "a subtraction slip", f"the subtraction [was off by one|missed by one]; the [true|correct] value is {ri}"))
     out.append((ri + 1 if ri % 2 else ri - 1 if ri else 1, "an arithmetic slip",
-                f"[a small arithmetic slip|a miscalculation|a simple slip]; [recomputing|working it again|redoing it] gives {ri}"))
+                f"there is [a small arithmetic slip|a miscalculation|a simple slip]; [recomputing|working it again|redoing it] gives {ri}"))
     return [(str(w), k, why) for w, k, why in out if w != ri]
 
 

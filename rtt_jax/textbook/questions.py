@@ -79,6 +79,11 @@ def _equation(g):
 
 
 def _logic(g):
+    if " = " not in g["given"]:  # facts said in words ("p is True and q is False")
+        return ("Suppose {given}. What is {f}?", "Evaluate {f} when {given}.",
+                "If {given}, what is the value of {f}?",
+                "Suppose {given}. [Work out|Decide] whether {f} is True or False.",
+                "When {given}, is {f} True or False?")
     return ("Let {given}. What is {f}?", "With {given}, find the value of {f}.",
             "Evaluate {f} when {given}.", "Take {given}. Is {f} True or False?",
             "Suppose {given}. [Work out|Decide] whether {f} is True or False.")
@@ -126,6 +131,96 @@ _PATTERNS: dict[str, tuple[tuple[re.Pattern, _Forms], ...]] = {
 }
 
 
+# The facts inside a question are reworded too, one sentence or item at a
+# time, where the family writes them in one fixed form: a word problem's
+# relations ("Tom has 4 more books than Finn.") and a farm's legs per kind
+# ("dogs have 4 legs, ants have 6 legs"), a logic problem's facts ("p = True,
+# q = False"). Every name, number and truth value is copied, so each
+# rewording states the same facts.
+_N, _W = r"(?P<n>[A-Z][a-z]+)", r"(?P<i>[a-z]+)"
+_STATEMENTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = (
+    (re.compile(rf"{_N} has (?P<v>\d+) {_W}\."),
+     ("{n} has {v} {i}.", "{n} owns {v} {i}.")),
+    (re.compile(rf"{_N} has as many {_W} as (?P<a>[A-Z][a-z]+) and (?P<b>[A-Z][a-z]+) together\."),
+     ("{n} has as many {i} as {a} and {b} together.", "{n} has as many {i} as {a} and {b} combined.",
+      "{n} has the same number of {i} as {a} and {b} put together.")),
+    (re.compile(rf"{_N} has as many {_W} as (?P<a>[A-Z][a-z]+) has more than (?P<b>[A-Z][a-z]+)\."),
+     ("{n} has as many {i} as {a} has more than {b}.",
+      "{n} has as many {i} as the difference between {a}'s and {b}'s.",
+      "{n} has as many {i} as {a} has over and above {b}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) more {_W} than (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} more {i} than {a}.", "{n} has {c} {i} more than {a}.",
+      "{n} has {c} more {i} than {a} does.", "{n} owns {c} more {i} than {a}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) fewer {_W} than (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} fewer {i} than {a}.", "{n} has {c} {i} fewer than {a}.",
+      "{n} has {c} fewer {i} than {a} does.", "{n} owns {c} fewer {i} than {a}.")),
+    (re.compile(rf"{_N} has (?P<c>\d+) times as many {_W} as (?P<a>[A-Z][a-z]+)\."),
+     ("{n} has {c} times as many {i} as {a}.", "{n} has {c} times the number of {i} that {a} has.",
+      "{n} owns {c} times as many {i} as {a}.")),
+)
+
+
+def _reword_story(story: str, rng: random.Random) -> str:
+    """Each statement of a word problem in one of its wordings (others as they are)."""
+    out = []
+    for sentence in re.split(r"(?<=\.) ", story):
+        for pattern, forms in _STATEMENTS:
+            m = pattern.fullmatch(sentence)
+            if m:
+                sentence = rng.choice(forms).format(**m.groupdict())
+                break
+        out.append(sentence)
+    return " ".join(out)
+
+
+_LEGS_RE = re.compile(r"([A-Za-z]+) have (\d+) legs")
+
+
+def _reword_legs(legs: str, rng: random.Random) -> str:
+    """'Dogs have 4 legs, ants have 6 legs and cows have 4 legs' in another
+    of its forms; kinds and leg counts copied in order."""
+    pairs = [(k.lower(), n) for k, n in _LEGS_RE.findall(legs)]
+    if len(pairs) < 2 or rng.random() < 0.4:
+        return legs
+
+    def join(items):
+        return ", ".join(items[:-1]) + " and " + items[-1]
+
+    (k0, n0), rest = pairs[0], pairs[1:]
+    said = rng.choice((
+        f"{k0.capitalize()} have {n0} legs each, " + join([f"{k} {n}" for k, n in rest]),
+        "Legs per animal: " + join([f"{k} {n}" for k, n in pairs]),
+        f"Each of the {k0} has {n0} legs, " + join([f"each of the {k} {n}" for k, n in rest]),
+        "The legs per animal are " + join([f"{n} for the {k}" for k, n in pairs]),
+    ))
+    return said
+
+
+_FACT_RE = re.compile(r"([a-z]) = (True|False)")
+
+
+def _reword_facts(given: str, rng: random.Random) -> str:
+    """'p = True, q = False, r = True' said another way: 'p is True, q is
+    False and r is True', or grouped by value, 'p and r are True and q is
+    False'. The same letters with the same values, letters in their order."""
+    facts = _FACT_RE.findall(given)
+    if not facts or ", ".join(f"{v} = {b}" for v, b in facts) != given or rng.random() < 0.4:
+        return given
+
+    def join(items):
+        return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+    if rng.random() < 0.5:
+        return join([f"{v} is {b}" for v, b in facts])
+    groups = []
+    for value in dict.fromkeys(b for _, b in facts):  # values in order of first use
+        letters = [v for v, b in facts if b == value]
+        groups.append(f"{join(letters)} {'are' if len(letters) > 1 else 'is'} {value}")
+    if len(groups) == 1 and len(facts) > 1:
+        return f"{join([v for v, _ in facts])} are {'both' if len(facts) == 2 else 'all'} {facts[0][1]}"
+    return " and ".join(groups) if len(groups) == 2 and " and " not in groups[0] else "; ".join(groups)
+
+
 def restate(problem: Problem, rng: random.Random) -> str:
     """The question of ``problem`` in one of several phrasings (its own form
     about one time in four); every number and formula copied as it is."""
@@ -137,5 +232,11 @@ def restate(problem: Problem, rng: random.Random) -> str:
         if rng.random() < 0.25:
             return q
         g = m.groupdict()
+        if problem.family == "word_problem":
+            g["story"] = _reword_story(g["story"], rng)
+        elif problem.family == "counting":
+            g["legs"] = _reword_legs(g["legs"], rng)
+        elif problem.family == "logic":
+            g["given"] = _reword_facts(g["given"], rng)
         return vary(rng.choice(forms(g)).format(**g), rng)
     return q

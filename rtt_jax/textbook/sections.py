@@ -3,16 +3,19 @@
 ``section(family, seed, index, level)`` composes a section that teaches one
 skill of a task family: a rule or definition, one or two worked examples with
 every step explained in words (some set in a small story, estimated first
-and checked another way afterwards), a common mistake shown and corrected,
-exercises with worked solutions, and sometimes notes (key terms, why the
-method works, tips). ``TextbookSource`` exposes sections as a random-access
+and checked another way afterwards, some solved a second way by another
+skill of the family), a common mistake shown and corrected, exercises with
+worked solutions, sometimes notes (key terms, why the method works, tips)
+and a closing sentence (some look back at the first worked example). ``TextbookSource`` exposes sections as a random-access
 source (``source[i]``), in the same spirit as the synthetic trace sources:
 item ``i`` is a pure function of (families, levels, seed, i).
 
 Correctness by construction: every worked example and exercise solution is a
 solver trace (``fam.solve``) printed line for line, and ``parts`` records the
 problem's (seed, index, level) and the lines, so a test can regenerate the
-problem and run the family's ``check_steps`` on them. Mistakes come from
+problem and run the family's ``check_steps`` on them (a second method's
+lines too: ``parts["worked"][k]["second"]``; a closing recap's line count
+and answer: ``parts["recap"]``). Mistakes come from
 ``mistakes.find_mistake``, which keeps a corruption only if ``check_steps``
 flags it. Settings, estimates and checks (``contexts``, ``checks``) compute
 their numbers from the problem's data, and are recorded in ``parts`` too.
@@ -62,6 +65,15 @@ _EVERY_STEP_EXPLAINED = ("modular",)
 # from their lines, and a section of bare lines reads as a dump of numbers
 # (the heuristic rules' punctuated-line share).
 _MAX_NARRATED_STEPS = 8
+# A worked example is sometimes solved a second way, by another skill of the
+# family (long division, then chunking), when both solutions have a few
+# steps (a one-line second method says nothing) and the second is short
+# enough to read beside the first.
+_SECOND_METHOD_P = 0.15
+_MIN_SECOND_STEPS, _MAX_SECOND_STEPS = 3, 10
+# How often a rule is given in brief (a lead sentence and the rule at work)
+# rather than whole: the many whole phrasings carry the most distinct text.
+_BRIEF_RULE_P = 0.3
 # A sentence that leans on the one before it cannot start a recombined rule's tail.
 _DEPENDENT = ("This", "That", "It ", "They", "These", "Then", "So ", "Each ", "Here", "Once")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z'])")
@@ -136,13 +148,16 @@ class _Composer:
 
     def rule_text(self) -> str:
         """One phrasing of the skill's rule in full, or the rule in brief:
-        its lead sentence, sometimes with one sentence of another phrasing
-        (not for families whose phrasings build one argument)."""
+        the lead sentence of one of its ``brief_rules``, sometimes with one
+        sentence of another (not for families whose phrasings build one
+        argument)."""
         rules = self.skill.rules
-        if self.fam.name in _WHOLE_RULES or self.rng.random() < 0.5:
+        if self.fam.name in _WHOLE_RULES or self.rng.random() >= _BRIEF_RULE_P:
             return self.pick(rules)
         # The rule in brief: the lead sentence of one phrasing, sometimes one
         # more sentence of another; the example after it shows the rest.
+        # Only phrasings written to be taken apart (``Skill.brief_rules``).
+        rules = self.skill.brief_rules or rules
         lead = _sentences(self.pick(rules))[0]
         rest = [x for r in rules for x in _sentences(r)[1:] if not x.startswith(_DEPENDENT)]
         more = [self.pick(rest)] if rest and self.rng.random() < 0.4 else []
@@ -174,15 +189,48 @@ class _Composer:
             guess = checks.estimate(p, self.rng) if self.c.estimate else None
             check = checks.check(p, t.answer, self.rng) if self.c.check else None
             twist = variations.variation(p, self.rng) if self.rng.random() < 0.6 else None
+            again = self.second_method(p, t, rec) if self.rng.random() < _SECOND_METHOD_P else None
             rec.update(context=setting, estimate=guess, check=check, variation=twist)
             parts["worked"].append(rec)
             title = head if self.c.n_worked == 1 else f"{head} {k + 1}"
             ask = (f"{setting} {self.pick(T.CONTEXT_BRIDGES).format(q=rec['asked'])}" if setting
                    else self.pick(T.PROBLEM_LEADS).format(q=rec['asked']))
             body = [self.subhead(title), ask, guess, self.steps(t, explained=True),
-                    self.pick(T.CONCLUSIONS).format(a=t.answer), check, twist]
+                    self.pick(T.CONCLUSIONS).format(a=t.answer), again, check, twist]
             blocks.append("\n".join(x for x in body if x))
         return "\n\n".join(blocks)
+
+    def second_method(self, p: Problem, t: Trace, rec: dict) -> str | None:
+        """The same problem solved by another skill of the family (its own
+        solver style), recorded as ``rec["second"]``; None when the family
+        has one skill, either solution is very short or the second is long,
+        or (never seen) the two answers differ."""
+        others = [s for s in skills_lib.skills(self.fam.name) if s.style != self.skill.style]
+        if not others:
+            return None
+        other = self.rng.choice(others)
+        t2 = self.fam.solve(p, other.style)
+        if (t2.answer != t.answer or len(t.steps) < _MIN_SECOND_STEPS
+                or not _MIN_SECOND_STEPS <= len(t2.steps) <= _MAX_SECOND_STEPS):
+            return None
+        method = _lc(other.title.split(": ")[-1])
+        rec["second"] = {"style": other.style, "method": other.title,
+                         "lines": [s.text for s in t2.steps], "answer": t2.answer}
+        lead = self.pick(T.SECOND_METHOD_LEADS).format(method=method)
+        agree = self.pick(T.SECOND_METHOD_AGREE).format(a=t.answer, method=method)
+        return "\n".join([lead] + rec["second"]["lines"] + [agree])
+
+    def closing(self, parts: dict) -> str:
+        """A general closing sentence, or a look back at the first worked
+        example (its line count and answer, from ``parts``)."""
+        first = (parts.get("worked") or [None])[0]
+        if first and len(first["lines"]) >= 2 and self.rng.random() < 0.5:
+            ex = "the first worked example" if len(parts["worked"]) > 1 else "the worked example"
+            text = self.pick(T.RECAPS).format(n=len(first["lines"]), a=first["answer"], ex=ex,
+                                              Ex=ex[0].upper() + ex[1:])
+            parts["recap"] = {"text": text, "lines": len(first["lines"]), "answer": first["answer"]}
+            return text
+        return self.pick(T.CLOSINGS)
 
     def terms(self, parts: dict) -> str:
         found = notes.terms(self.fam.name, self.rng, self.rng.randint(2, 3))
@@ -204,7 +252,7 @@ class _Composer:
         pool = notes.TIPS.get(self.fam.name, ())
         if not pool:
             return ""
-        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(2, len(pool)))]
+        chosen = [T.vary(x, self.rng) for x in self.rng.sample(pool, self.rng.randint(2, min(4, len(pool))))]
         parts["tips"] = chosen
         bullet = self.pick(("- ", "* ", "", "+ "))
         return "\n".join([x for x in [self.subhead(self.pick(T.TIP_HEADS))] if x]
@@ -225,7 +273,7 @@ class _Composer:
         body = [self.subhead(self.pick(T.MISTAKE_HEADS)),
                 self.pick(T.MISTAKE_OPENERS).format(kind=m.kind, name=self.rng.choice(contexts.NAMES)),
                 rec["asked"], "\n".join(attempt),
-                fix, self.pick(T.MISTAKE_MORALS)]
+                fix, self.pick(T.MISTAKE_MORALS) if self.rng.random() < T.MISTAKE_MORAL_P else ""]
         return "\n".join(x for x in body if x)
 
     def exercises(self, parts: dict) -> tuple[str, str]:
@@ -244,7 +292,7 @@ class _Composer:
             body = "\n".join(x for x in (work, self.pick(T.CONCLUSIONS).format(a=t.answer), check) if x)
             qs.append(f"{label} {setting} {rec['asked']}" if setting else f"{label} {rec['asked']}")
             sols.append((label, body))
-        lead = self.pick(T.EXERCISE_LEADS)
+        lead = self.pick(T.EXERCISE_LEADS) if self.rng.random() < T.EXERCISE_LEAD_P else ""
         head = [self.subhead(self.pick(T.EXERCISE_HEADS))] + ([lead] if lead else [])
         if self.c.answers_at_end:
             answers = [self.subhead(self.pick(T.ANSWER_HEADS))] + [f"{lab}\n{b}" for lab, b in sols]
@@ -285,7 +333,7 @@ def section(family: str, seed: int, index: int, level: int) -> Section:
             block = getattr(comp, name)(parts)
         if block:
             blocks.append(block)
-    closing = comp.pick(T.CLOSINGS)
+    closing = comp.closing(parts) if rng.random() < T.CLOSING_P else ""
     blocks += [b for b in (answers, closing) if b]
     return Section("\n\n".join(blocks) + "\n", family, level, choice.template_id, parts)
 

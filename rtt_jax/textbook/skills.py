@@ -5,7 +5,9 @@ worked example in a section is a real solver trace for that style and every
 number in it is the solver's. This module holds the words only:
 
 * ``SKILLS[family]``: the skills of a family, each with several phrasings of
-  its rule or definition (a section picks one, so rule text varies too).
+  its rule or definition (a section picks one, so rule text varies too):
+  the two or three written here (``Skill.brief_rules``, whose sentences also
+  stand alone) and the further ones of ``rule_phrasings.MORE``.
 * ``explain(step, variant, family, trace=None, index=None)``: one sentence
   that says in words what a trace step does. Numbers come from the ``Step``'s
   own ``inputs`` and ``result`` (never recomputed here), so an explanation
@@ -25,6 +27,7 @@ import re
 from typing import Any
 
 from rtt_jax.tasks.base import Step
+from rtt_jax.textbook.rule_phrasings import MORE as _MORE_RULES
 from rtt_jax.textbook.templates import vary
 
 
@@ -35,10 +38,16 @@ class Skill:
     title: str
     rules: tuple[str, ...]  # alternative phrasings of the rule or definition
     mistake: str  # short name of the classic slip this skill invites
+    # The phrasings whose sentences also stand alone: the rule in brief takes
+    # its lead sentence, and a sentence to add, only from these (the further
+    # phrasings of ``rule_phrasings`` build one argument and are given whole).
+    brief_rules: tuple[str, ...] = ()
 
 
 def _s(family, style, title, mistake, *rules):
-    return Skill(family, style, title, tuple(rules), mistake)
+    # The phrasings written here, then the further ones of ``rule_phrasings``.
+    return Skill(family, style, title, tuple(rules) + _MORE_RULES.get((family, style), ()), mistake,
+                 brief_rules=tuple(rules))
 
 
 SKILLS: dict[str, tuple[Skill, ...]] = {
@@ -191,16 +200,16 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                    "{i0} and {i1} with a carry of {i2} [come to|make|add up to] {r}.",
                    "[Adding|Summing] {i0}, {i1} and the [incoming|previous] carry {i2} " + _GIVES + " {r}, which leaves {rd} here and [sends|carries] {rc} to the left.",
                    "This [place|column] holds {i0} and {i1}, and {i2} was carried in: {r} in all, digit {rd}, carry {rc}.",
-                   "[Sum of the column|Column sum]: {r}. Only the ones digit {rd} [fits|is written], so {rc} is carried."),
+                   "[Sum of the column|Column sum]: {r}. Only the ones digit {rd} [fits|is written], so {rc} is carried.", "{i0} over {i1}, plus {i2} carried in, is {r}: {rd} stays in [the column|this place] and {rc} moves left.", "[Here|This time] the column holds {i0} and {i1}; with the carry {i2} that is {r}, so we write {rd} and carry {rc}."),
     "sub_column": ("[Here|In this column] the top digit is {i0}, the bottom digit is {i1} and the borrow owed is {i2}; the digit written is {r}.",
                    "We take {i1} and the borrow {i2} away from {i0}, borrowing ten if needed, and write {r}.",
                    "Top {i0}, bottom {i1}, borrow {i2}: the [column's|place's] digit is {r}.",
                    "[From|Out of] {i0} we remove {i1} and the {i2} owed; borrowing a ten when that goes below zero, the digit is {r}.",
                    "{i0} minus {i1} minus the borrow {i2}, with a ten borrowed if needed, leaves {r} in this [place|column].",
-                   "The digits {i0} over {i1}, with {i2} still owed, [give|leave] {r} for this [place|column]."),
+                   "The digits {i0} over {i1}, with {i2} still owed, [give|leave] {r} for this [place|column].", "Take {i1} and the owed {i2} from {i0}, borrowing ten if that would go negative: the digit is {r}.", "With {i0} on top and {i1} below, and {i2} owed to the right, [this place|the column] ends up with {r}.", "[This column|This place] reads {i0} over {i1} with a borrow of {i2}, and its digit is {r}."),
     "read_digits": ("Reading the digits in order " + _GIVES + " [the result|the answer], {r}.",
                     "[In order|Read in order], the digits [give|spell|form] {r}.",
-                    "[Together|Side by side], the written digits [give|make] {r}."),
+                    "[Together|Side by side], the written digits [give|make] {r}.", "Written in order, the digits [make|form] the answer {r}."),
     "setup": ("We start at {i0} and will count up to {i1}.",
               "The jumps will take us from {i0} up to {i1}.",
               "Counting up [begins|starts] at {i0} and [ends|stops] at {i1}.",
@@ -220,7 +229,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
     "mul/3": ("{i0} times the digit {i1}, shifted by the place value {i2}, is {r}.",
               "This row is {i0} * {i1} * {i2} = {r}.",
               "The digit {i1} stands for {i1} times {i2}, so this row is {i0} times that: {r}.",
-              "[Multiplying|We multiply] {i0} by {i1} and by the place value {i2}[, which gives|:] the row {r}."),
+              "[Multiplying|We multiply] {i0} by {i1} and by the place value {i2}[, which gives|:] the row {r}.", "The digit {i1} here is worth {i1} * {i2}, so its row is {i0} times that: {r}.", "{i0} * {i1} * {i2} = {r} is the partial product for this digit and its place.", "Because the digit {i1} sits in the place worth {i2}, this row is {i0} * {i1} * {i2}, that is {r}."),
     "mul_add": ("Multiply {i0} by {i1} and add the next digit {i2} to get {r}.",
                 "{i0} times the base {i1}, plus the digit {i2}, is {r}.",
                 "[Shifting|Moving] {i0} up one place (times {i1}) and adding {i2} gives {r}."),
@@ -231,7 +240,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
               "Splitting by place value makes each part easy."),
     "split/2": ("First we [break|split] both numbers into place-value parts, so that matching places can be added.",
                 "Splitting {i0} and {i1} by place value lets us add [hundreds to hundreds, tens to tens|each place to its match].",
-                "We write {i0} and {i1} as sums of their place values."),
+                "We write {i0} and {i1} as sums of their place values.", "Both numbers are written in expanded form: {i0} and {i1} by their places."),
     "split/1": ("First we break {i0} into place-value parts, so each product is easy.",
                 "Splitting {i0} by place value turns one hard product into a few easy ones.",
                 "We write {i0} as a sum of its place values."),
@@ -239,7 +248,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                "[Dividing|Division of] {i0} by {i1} gives {r0} [with|and a] remainder {r1}.",
                "{i0} holds {r0} whole copies of {i1}, and {r1} is left.",
                "{r0} times {i1} fits into {i0}; [what remains|the rest] is {r1}.",
-               "Taking {r0} copies of {i1} out of {i0} leaves {r1}."),
+               "Taking {r0} copies of {i1} out of {i0} leaves {r1}.", "{i0} divided by {i1} is {r0}, remainder {r1}.", "{r0} copies of {i1} make up most of {i0}, and {r1} is left over.", "Sharing {i0} into groups of {i1}: {r0} of them, and {r1} over."),
     "sub": ("Taking away leaves {r}.", "Subtracting gives {r}.", "What remains is {r}."),
     # linear_equation: a number moved to the other side. Its one input is the
     # moved number in the balance style but the right side in the inverse
@@ -256,7 +265,7 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
     # linear_equation: in the balance style this line gives x, in the inverse
     # style an inner bracket ("x - 14 = -56 / 7 = -8"), so x is not named.
     "div/1": ("Dividing both sides by the coefficient gives {r}.",
-              "[Divide|Dividing] by the coefficient: {r}.", "Sharing both sides by the coefficient leaves {r}."),
+              "[Divide|Dividing] by the coefficient: {r}.", "Sharing both sides by the coefficient leaves {r}.", "What multiplies x is divided away on both sides, giving {r}."),
     "div/2": ("[Dividing|Division of] {i0} by {i1} gives {r}.", "{i0} shared into {i1} equal parts is {r} each.",
               "{i0} divided by {i1} is {r}.", "There are {r} groups of {i1} in {i0}."),
     "gcd": ("So the greatest common divisor is {r}.",),
@@ -267,9 +276,9 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
                "Dividing {i0} by the prime {i1} leaves {r}."),
     "is_prime": ("{i0} has no smaller divisor, so it is prime.",
                  "No prime up to the square root of {i0} divides it, so {i0} is prime.",
-                 "{i0} cannot be split [any further|into smaller factors]: it is prime."),
+                 "{i0} cannot be split [any further|into smaller factors]: it is prime.", "Trying the primes up to its square root, none divides {i0}: {i0} is prime.", "{i0} is a prime, so the splitting stops here.", "Nothing smaller than {i0} except 1 divides it, so {i0} is itself a prime factor."),
     "factorization": ("Collecting the primes gives the factorization of {i0}.",
-                      "Gathering the prime factors, {i0} is written as a product of primes."),
+                      "Gathering the prime factors, {i0} is written as a product of primes.", "The primes found so far, multiplied together, give back {i0}.", "Putting the prime factors side by side writes {i0} as a product of primes."),
     "powers": ("We list the powers of {i0} that do not exceed {i1}.",
                "The powers of {i0} up to {i1} are the place values we need."),
     "start": ("We begin with the leading digit, {r}.", "The first digit, {r}, starts the total."),
@@ -283,29 +292,29 @@ _EXPLAIN: dict[str, tuple[str, ...]] = {
           "{i0} divided by {i1} is {r}.", "The quotient {i0} / {i1} becomes {r}."),
     "simplify": ("First we expand the brackets and collect like terms on each side.",
                  "Expanding the brackets and gathering like terms tidies both sides.",
-                 "We multiply out the brackets and combine the x terms and the numbers on each side."),
+                 "We multiply out the brackets and combine the x terms and the numbers on each side.", "To begin, we tidy each side: brackets out, like terms together.", "The first line writes each side in its simplest form, with every bracket expanded.", "Multiplying out and collecting terms turns each side into at most one x term and one number."),
     "sub_x": ("Next we move the x terms to one side.", "We collect every x term on the left.",
-              "Subtracting the same x term from both sides gathers the unknowns together."),
+              "Subtracting the same x term from both sides gathers the unknowns together.", "Gathering the x terms on one side leaves only numbers on the other.", "The x terms are brought together so that a single x term remains."),
     "plan": ("Before computing, we note which amounts we need first.",
              "We first work out what this amount depends on.",
-             "This amount depends on what {i0} has, so that comes first."),
+             "This amount depends on what {i0} has, so that comes first.", "To compute this amount we first need to know what {i0} has.", "This line of the plan names what must be known first: what {i0} has."),
     "plan/2": ("Before computing, we note which amounts we need first.",
                "This amount depends on two others: {i0} and {i1}.",
-               "We must know what {i0} and {i1} have before this one."),
+               "We must know what {i0} and {i1} have before this one.", "Planning first: this amount needs what {i0} and {i1} have.", "Here the plan notes two amounts to find before this one: what {i0} has and what {i1} has."),
     "substitute": ("We substitute the given truth values for the letters.",
                    "Each letter is replaced by its truth value.",
                    "Replacing the letters by True or False leaves a formula of constants."),
     "and": ("'and' is true only if both sides are true, so this part is {r}.",
             "Both sides must hold for 'and'; here the result is {r}.",
             "This conjunction evaluates to {r}.",
-            "An 'and' needs two true sides, so we get {r}."),
+            "An 'and' needs two true sides, so we get {r}.", "For 'and', a single false side makes the whole part false; the value is {r}.", "The 'and' here works out to {r}.", "Both sides are needed for 'and', which gives {r}."),
     "and/2": ("{i0} and {i1} is {r}, since 'and' needs both sides true.",
               "With {i0} on one side and {i1} on the other, the 'and' gives {r}.",
               "'and' of {i0} and {i1}: {r}.", "This conjunction evaluates to {r}."),
     "or": ("'or' is true if either side is true, so this part is {r}.",
            "One true side is enough for 'or'; the value is {r}.",
            "This disjunction evaluates to {r}.",
-           "An 'or' is false only when both sides are false, so we get {r}."),
+           "An 'or' is false only when both sides are false, so we get {r}.", "For 'or', a single true side is enough; this part is {r}.", "The 'or' here works out to {r}.", "Either side may make an 'or' true; here it is {r}."),
     "or/2": ("{i0} or {i1} is {r}, since one true side is enough.",
              "With {i0} and {i1} on the two sides, the 'or' gives {r}.",
              "'or' of {i0} and {i1}: {r}.", "This disjunction evaluates to {r}."),
@@ -325,7 +334,9 @@ _GENERIC = ("This step gives {r}.", "This line records the next step.", "The res
 # the trace) or at the end.
 _MODULAR: dict[str, tuple[str, ...]] = {
     "plain": ("{expr} = {r}.", "Exactly, {expr} = {r}.", "The line is exact: {expr} = {r}.",
-              "[We get|This gives] {expr} = {r}."),
+              "[We get|This gives] {expr} = {r}.", "Worked out exactly, {expr} comes to {r}.",
+              "The exact value of {expr} is {r}.", "Computing {expr} exactly gives {r}.",
+              "This line works out {expr}, which is {r}.", "{expr} makes {r}[, exactly|]."),
     # A result reduced inside its line (valid, but no solver writes it any more).
     "wrap": ("{expr} = {e}, and keeping only the last digit leaves {r}.",
              "{expr} is {e}, which is {r} mod 10."),
@@ -351,11 +362,15 @@ _MODULAR: dict[str, tuple[str, ...]] = {
     "carry_negative": ("{z} carries on as {v}, since {z} + {k} = {v}",
                        "the earlier result {z} is negative, so it counts as {z} + {k} = {v}",
                        "{z} mod 10 is {v}, so {v} is what we use",
-                       "[from|after] {z}, {z} carries on as {v}"),
+                       "[from|after] {z}, {z} carries on as {v}",
+                       "{z} is raised by {k} to {v}",
+                       "{z} is below zero, and {z} + {k} = {v} is the digit it carries on as"),
     "carry_big": ("{z} carries on as its last digit, {v}",
                   "only the last digit of the earlier result {z} counts, which is {v}",
                   "{z} mod 10 is {v}, so {v} is what we use",
-                  "[we keep|what matters is] the last digit of {z}: {z} carries on as {v}"),
+                  "[we keep|what matters is] the last digit of {z}: {z} carries on as {v}",
+                  "of the earlier {z}, only the ones digit {v} goes forward",
+                  "{z} has ones digit {v}, and that digit is all that carries on"),
     # The last line of a style that reduces at the very end (not exact's).
     "answer": (" That is a single digit, so it is the answer.",
                " It lies between 0 and 9, so it is already the answer.",
@@ -364,8 +379,10 @@ _MODULAR: dict[str, tuple[str, ...]] = {
                        " So the answer is {a}, since {r} mod 10 = {a}."),
 }
 _REWRITE_LEADS = ("Doing the first operation: ", "The front of the expression: ",
-                  "We combine the first two numbers. ")
-_PAIR_LEADS = ("The neighbours {x} and {y}: ", "Pairing {x} with {y}: ", "This pair adds {x} and {y}. ")
+                  "We combine the first two numbers. ", "", "The leading pair: ",
+                  "First operation on this line: ", "")
+_PAIR_LEADS = ("The neighbours {x} and {y}: ", "Pairing {x} with {y}: ", "This pair adds {x} and {y}. ",
+               "{x} meets {y}: ", "Next pair, {x} and {y}: ", "Terms {x} and {y} together: ")
 
 
 def _int_or_none(x) -> int | None:

@@ -155,14 +155,25 @@ STEP_LINE_ONLY = ("{line}", "{line}", "{n}. {line}", "Step {n}: {line}", "{line}
 # Or the explanations as one paragraph, before or after the lines.
 NARRATIONS = ("before", "after")
 NARRATION_LEADS = ("In words:", "", "", "")
+# A worked example solved again by another method ({method}: its name, lower case).
+SECOND_METHOD_LEADS = ("Another way: {method}.", "The same problem by a second method, {method}:",
+                       "We could also use {method}:", "A second route, {method}, gives these lines:",
+                       "For comparison, here is {method} on the same problem:",
+                       "[Solved|Worked] instead by {method}:", "With {method} the work looks different:")
+SECOND_METHOD_AGREE = ("Both methods give {a}.", "The two routes agree: {a}.", "Either way the answer is {a}.",
+                       "{a} again, so the two methods agree.", "Same answer, {a}, by a different path.",
+                       "The answers match ({a}), which is a check on both.")
 # Short on purpose: a long stock phrase repeated after every solution is filler.
 CONCLUSIONS = ("So the answer is {a}.", "The answer is {a}.", "This gives {a}.", "Answer: {a}.",
                "Result: {a}.", "We get {a}.", "So we find {a}.", "Final answer: {a}.",
-               "Hence {a}.", "That makes {a}.", "{a} is the answer.", "The answer: {a}.")
+               "Hence {a}.", "That makes {a}.", "{a} is the answer.", "The answer: {a}.",
+               "The result is {a}.", "Our answer: {a}.", "This leaves {a} as the answer.",
+               "The solution is {a}.", "We arrive at {a}.", "So it comes to {a}.", "That is, {a}.",
+               "And so we have {a}.")
 MISTAKE_OPENERS = (
     "{name} [wrote|tried|handed in] this:", "Here is {name}'s [work|attempt|solution]:",
     "{name} [made|slipped into] {kind} here:", "[Look at|Read] {name}'s [answer|working]:",
-    "Here is a solution with an error in it:",
+    "Here is a [solution|worked answer] with [an error|a mistake|a slip] in it:",
     "A student solving a similar problem [wrote the following|handed in this work]:",
     "Look at this attempt, which contains {kind}:",
     "It is easy to slip here ({kind}). Consider this work:",
@@ -170,6 +181,14 @@ MISTAKE_OPENERS = (
     "The work below [looks fine|seems right] at first glance, but one line is wrong:",
     "Someone tried the next problem and made {kind}:",
     "Read this solution carefully and look for the mistake:",
+    "{name} [checked|compared] an answer with a friend's, and the two did not agree. Here is {name}'s [work|working]:",
+    "One line of the [following|next] solution is wrong. [Which one?|Can you find it?]",
+    "Before reading on, try to find the faulty step in {name}'s [solution|work]:",
+    "[Here|Below] is a [typical|common] attempt by a student. It contains {kind}:",
+    "[This|The following] attempt has one wrong line:",
+    "{name}'s [working|solution] below goes wrong at one point:",
+    "Here is how {name} [set about|tackled] the problem; one line is wrong:",
+    "{name} was [sure|confident] of this answer, but it is wrong. Where?",
 )
 MISTAKE_FIXES = (
     "The mistake is in the line\n{wrong}\nThe trouble: {why}. The line should read\n{right}",
@@ -183,19 +202,53 @@ MISTAKE_FIXES = (
     "Line {k} is wrong; {why}. [Corrected|Fixed], it reads\n{right}",
     "Everything is right up to line {k}, where {why}. The correct line is\n{right}",
     "[Look at|Check] line {k}: {why}. [The right version|What it should say]:\n{right}",
+    "Line {k} is where it breaks: {why}. Written correctly:\n{right}",
+    "Line {k} is the culprit ({kind}): {why}. Put right, it becomes\n{right}",
+    "The slip sits in line {k}: {why}, and every line after it would inherit the error. The line should be\n{right}",
+    "Compare line {k} with what the step should give: {why}. Replacing it with\n{right}\nrepairs the solution.",
+    "Did you spot it? The error in line {k} is {kind}; {why}. The corrected line reads\n{right}",
+    "The trouble in line {k} is {kind}: {why}. It ought to say\n{right}",
 )
-MISTAKE_MORALS = ("", "", "Once a step is wrong, every later step [inherits the error|carries the error forward].",
+# Closing sentences of a part, each said only sometimes (``*_P``: how often),
+# so that no stock sentence ends most mistakes, exercise leads or sections.
+MISTAKE_MORAL_P = 0.6
+MISTAKE_MORALS = ("[Once|As soon as] a step is wrong, every [later|following] step [inherits the error|carries the error forward].",
                   "Checking each step as you go [catches this early|finds it before it spreads].",
                   "A quick estimate of the [size of the answer|answer's size] [often reveals|will often expose] such slips.",
-                  "", "Always recheck a step before [building on it|using its result].",
-                  "Slips like this are common, which is why every line should be checked.",
-                  "The fix changes only one line, but the [final answer|answer] depends on it.", "")
-EXERCISE_LEADS = ("", "", "Solve the following.", "Work these out, [showing each step|one step per line].",
-                  "Use the same method on these problems.", "Try these on your own first.", "",
+                  "Always recheck a step before [building on it|using its result].",
+                  "Slips like this are [common|easy to make], which is why every line should be checked.",
+                  "The [fix|correction] changes only one line, but the [final answer|answer|result] depends on it.",
+                  "A wrong line early on can make a whole solution look [convincing|plausible] and still be wrong.",
+                  "Writing one step per line is what makes a slip like this easy to [find|locate].",
+                  "Redoing just that step, [slowly|carefully], is usually enough to [catch|spot] it.",
+                  "Reading each line back against the one before it [catches|exposes] this kind of slip.",
+                  "Slips of this kind [creep in|happen most] when working quickly.",
+                  "Nothing else in the work needed to change; one line was enough to [spoil|ruin] it.")
+EXERCISE_LEAD_P = 0.7
+EXERCISE_LEADS = ("Solve the following.", "Work these out, [showing each step|one step per line].",
+                  "Use the same method on these problems.", "Try these on your own first.",
                   "Show every step, as in the [examples|worked examples].", "[Cover|Hide] the solutions and try each one.",
-                  "These use [exactly the method above|the same method as above].", "")
-CLOSINGS = ("", "", "", "", "", "", "", "", "[Practice|Use] makes this method [quick|fast] and [reliable|safe].",
-            "[Next|In the next section] we build on this.")
+                  "These use [exactly the method above|the same method as above].",
+                  "Each of these can be solved the same way.", "Write one step per line, as above.",
+                  "When you have an answer, check it another way.", "Start each one with a rough estimate.",
+                  "Solve each one, then compare with the [solutions|worked solutions].",
+                  "Here are some problems to [practise|practice] on.", "Now it is your turn.")
+# A section's last sentence, sometimes: a general one, or (given a worked
+# example of at least two lines) a look back at it ({ex}: which example),
+# with its own line count {n} and answer {a}.
+CLOSING_P = 0.3
+CLOSINGS = ("[Practice|Use] makes this method [quick|fast] and [reliable|safe].",
+            "[Next|In the next section] we build on this.",
+            "Before moving on, try one more problem of your own with the same method.",
+            "Later sections use this method as one step inside longer problems.",
+            "[Come back to|Revisit] these examples if a later problem goes wrong.",
+            "With [a little|some] practice, the lines can be written without hesitation.")
+RECAPS = ("In {ex}, {n} short lines were enough to reach {a}.",
+          "Looking back at {ex}: {n} lines, one small step each, led to {a}.",
+          "{Ex} reached {a} in {n} lines; a harder problem of the same kind usually needs more lines, but of "
+          "the same sort.",
+          "{n} lines took {ex} to {a}, and each of them can be checked by itself.",
+          "To sum up {ex}: {n} steps, each one checkable, and the answer {a}.")
 SUBHEADS = ("{h}:", "**{h}**", "{h}.", "[{h}]", "_{h}_", "## {h}", "")  # "": no part headings
 EXERCISE_LABELS = ("Exercise {k}.", "{k})", "({letter})", "Q{k}.", "Problem {k}:", "#{k}.",
                    "Task {k}.")

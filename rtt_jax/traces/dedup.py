@@ -65,6 +65,13 @@ def exact_digest(text: str) -> bytes:
     return hashlib.blake2b(normalize(text).encode(), digest_size=16).digest()
 
 
+def lines_digest(text: str) -> bytes:
+    """A digest of the text's non-blank lines as a multiset (each normalized):
+    equal for two texts with the same lines in any order."""
+    lines = sorted(normalize(line) for line in text.splitlines() if line.strip())
+    return hashlib.blake2b("\n".join(lines).encode(), digest_size=16).digest()
+
+
 @dataclasses.dataclass
 class DedupStats:
     seen: int = 0
@@ -87,10 +94,15 @@ class NearDuplicateIndex:
 
     ``threshold`` is the Jaccard similarity at or above which a text counts as
     a duplicate; ``threshold >= 1`` keeps only the exact-duplicate check.
+    ``lines_in_any_order``: a text with the same lines as a stored one, in
+    another order, is a duplicate too (prose corpora, where reordered lines
+    are the same content; character shingles miss such a copy when its lines
+    are short, since most shingles then cross a line boundary). Off for
+    traces, whose line order is the reasoning.
     """
 
     def __init__(self, threshold: float = 0.85, num_perm: int = 64, shingle: int = 5,
-                 seed: int = 1):
+                 seed: int = 1, lines_in_any_order: bool = False):
         if not 0.0 < threshold:
             raise ValueError(f"dedup threshold must be > 0, got {threshold}")
         self.threshold = threshold
@@ -99,6 +111,7 @@ class NearDuplicateIndex:
         self.seed = seed
         self.stats = DedupStats()
         self._digests: dict[bytes, Hashable] = {}
+        self._line_digests: dict[bytes, Hashable] | None = {} if lines_in_any_order else None
         # Only the signature arrays are kept (not MinHash objects): about 600
         # bytes per text at num_perm=64.
         self._signatures: dict[Hashable, np.ndarray] = {}
@@ -112,6 +125,8 @@ class NearDuplicateIndex:
     def duplicate_of(self, text: str) -> Hashable | None:
         """The key of a stored text this one duplicates, or None."""
         found = self._digests.get(exact_digest(text))
+        if found is None and self._line_digests is not None:
+            found = self._line_digests.get(lines_digest(text))
         if found is not None or self._lsh is None:
             return found
         return self._near(minhash(text, self.num_perm, self.shingle, self.seed))
@@ -134,6 +149,10 @@ class NearDuplicateIndex:
             return False
         if key in self._keys:
             raise KeyError(f"dedup key {key!r} inserted twice")
+        lines = lines_digest(text) if self._line_digests is not None else None
+        if lines is not None and lines in self._line_digests:
+            self.stats.near_duplicates += 1
+            return False
         if self._lsh is not None:
             m = minhash(text, self.num_perm, self.shingle, self.seed)
             if self._near(m) is not None:
@@ -142,6 +161,8 @@ class NearDuplicateIndex:
             self._lsh.insert(key, m)
             self._signatures[key] = m.hashvalues
         self._digests[digest] = key
+        if lines is not None:
+            self._line_digests[lines] = key
         self._keys.add(key)
         return True
 
