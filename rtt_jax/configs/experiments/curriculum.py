@@ -47,6 +47,17 @@ earlier in the run (AUC); ``hard_only`` learns level 8 at least as well as
 ``uniform`` (more of its tokens are level-8 lines) but loses the short
 levels. Untrained levels stay near chance for every arm.
 
+Prediction for ``cpu_1200``, 5 seeds (written 2026-12-06 16:35 UTC, after
+the runs started and before any finished): with a third more steps
+``uniform`` learns level 8 in most seeds (mean >= 80%, against 54.4 at
+900), so its seed spread shrinks and the MDE at level 8 falls below 30
+points; no curriculum arm beats ``uniform`` at level 8 by more than that
+MDE, and ``mixed`` and ``mastery`` stay within 10 points of ``uniform``
+over the trained levels. ``level_by_level`` (-61.1 at 900) and
+``hard_only`` (-51.9) still lose the trained levels by >= 40 points.
+``hard_only``'s area under the level-8 curve stays the highest (+6.1 at
+900). Untrained levels stay near chance.
+
     python -m rtt_jax.experiments.run --experiment=curriculum --variant=cpu --parallel=2 \\
         --out=workdirs/curriculum
 """
