@@ -47,7 +47,7 @@ earlier in the run (AUC); ``hard_only`` learns level 8 at least as well as
 ``uniform`` (more of its tokens are level-8 lines) but loses the short
 levels. Untrained levels stay near chance for every arm.
 
-Prediction for ``cpu_1200``, 5 seeds (written 2026-12-06 16:35 UTC, after
+Prediction for ``cpu_1200``, 5 seeds (written 2026-12-06 16:34 UTC, after
 the runs started and before any finished): with a third more steps
 ``uniform`` learns level 8 in most seeds (mean >= 80%, against 54.4 at
 900), so its seed spread shrinks and the MDE at level 8 falls below 30
