@@ -197,6 +197,8 @@ def test_frontier_reaches_the_first_level_below_mastery():
     assert frontier_levels({**acc, 3: 0.5}, 0.9, 9, 24) == list(range(9, 25))
     assert frontier_levels({9: 0.1}, 0.9, 9, 24) == [9]
     assert frontier_levels({}, 0.9, 9, 24) == [9]
+    with pytest.raises(ValueError, match="past --max_level=8"):
+        frontier_levels(acc, 0.9, 9, 8)
 
 
 def test_weights_and_data_share():

@@ -109,6 +109,8 @@ def frontier_levels(accuracy: dict[int, float], threshold: float, first: int,
     whose accuracy is below ``threshold`` (one past the highest level in
     ``accuracy`` when none is), at most ``max_level``; always at least
     ``[first]``."""
+    if first > max_level:
+        raise ValueError(f"--frontier_from={first} is past --max_level={max_level}")
     failing = [lv for lv, a in sorted(accuracy.items()) if lv >= first and a < threshold]
     top = failing[0] if failing else max(accuracy, default=first - 1) + 1
     return list(range(first, max(first, min(top, max_level)) + 1))
