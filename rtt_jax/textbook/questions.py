@@ -173,6 +173,11 @@ def _reword_story(story: str, rng: random.Random) -> str:
     return " ".join(out)
 
 
+def _and_list(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
 _LEGS_RE = re.compile(r"([A-Za-z]+) have (\d+) legs")
 
 
@@ -183,15 +188,12 @@ def _reword_legs(legs: str, rng: random.Random) -> str:
     if len(pairs) < 2 or rng.random() < 0.4:
         return legs
 
-    def join(items):
-        return ", ".join(items[:-1]) + " and " + items[-1]
-
     (k0, n0), rest = pairs[0], pairs[1:]
     said = rng.choice((
-        f"{k0.capitalize()} have {n0} legs each, " + join([f"{k} {n}" for k, n in rest]),
-        "Legs per animal: " + join([f"{k} {n}" for k, n in pairs]),
-        f"Each of the {k0} has {n0} legs, " + join([f"each of the {k} {n}" for k, n in rest]),
-        "The legs per animal are " + join([f"{n} for the {k}" for k, n in pairs]),
+        f"{k0.capitalize()} have {n0} legs each, " + _and_list([f"{k} {n}" for k, n in rest]),
+        "Legs per animal: " + _and_list([f"{k} {n}" for k, n in pairs]),
+        f"Each of the {k0} has {n0} legs, " + _and_list([f"each of the {k} {n}" for k, n in rest]),
+        "The legs per animal are " + _and_list([f"{n} for the {k}" for k, n in pairs]),
     ))
     return said
 
@@ -207,17 +209,14 @@ def _reword_facts(given: str, rng: random.Random) -> str:
     if not facts or ", ".join(f"{v} = {b}" for v, b in facts) != given or rng.random() < 0.4:
         return given
 
-    def join(items):
-        return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
-
     if rng.random() < 0.5:
-        return join([f"{v} is {b}" for v, b in facts])
+        return _and_list([f"{v} is {b}" for v, b in facts])
     groups = []
     for value in dict.fromkeys(b for _, b in facts):  # values in order of first use
         letters = [v for v, b in facts if b == value]
-        groups.append(f"{join(letters)} {'are' if len(letters) > 1 else 'is'} {value}")
+        groups.append(f"{_and_list(letters)} {'are' if len(letters) > 1 else 'is'} {value}")
     if len(groups) == 1 and len(facts) > 1:
-        return f"{join([v for v, _ in facts])} are {'both' if len(facts) == 2 else 'all'} {facts[0][1]}"
+        return f"{_and_list([v for v, _ in facts])} are {'both' if len(facts) == 2 else 'all'} {facts[0][1]}"
     return " and ".join(groups) if len(groups) == 2 and " and " not in groups[0] else "; ".join(groups)
 
 
